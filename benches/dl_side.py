@@ -1,0 +1,66 @@
+"""The deeplake 3.9.52 half of the benchmarks. Runs ONLY under the deeplake venv's python.
+
+    python dl_side.py read PATH TENSOR BATCH      -> prints JSON {"samples", "seconds", "checksum"}
+    python dl_side.py ingest PATH N SIZE BATCH    -> prints JSON {"samples", "seconds"}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault("BUGGER_OFF", "true")
+os.environ.setdefault("DEEPLAKE_PYTEST_ENABLED", "true")
+warnings.filterwarnings("ignore")
+
+import deeplake  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def images(start: int, k: int, size: int) -> np.ndarray:
+    # Must match benches/data.py: the same pixels on both sides.
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, size=(16, size, size, 3), dtype=np.uint8)
+    grad = (np.arange(size, dtype=np.uint16)[None, :, None] * 255 // (size - 1)).astype(np.uint8)
+    return base[np.arange(start, start + k) % 16] // 2 + grad // 2
+
+
+def read(path: str, tensor: str, batch: int) -> None:
+    ds = deeplake.load(path, read_only=True, verbose=False)
+    t = ds[tensor]
+    n = len(t)
+    t0 = time.perf_counter()
+    checksum = 0
+    for s in range(0, n, batch):
+        arr = t[s : s + batch].numpy()
+        checksum += int(arr[:, 0, 0, 0].astype(np.int64).sum())
+        checksum += int(ds.labels[s : s + batch].numpy().sum())
+    dt = time.perf_counter() - t0
+    print(json.dumps({"samples": n, "seconds": dt, "checksum": checksum}))
+
+
+def ingest(path: str, n: int, size: int, batch: int) -> None:
+    ds = deeplake.empty(path, overwrite=True, verbose=False)
+    t0 = time.perf_counter()
+    with ds:
+        ds.create_tensor("images", htype="image", dtype="uint8", sample_compression=None)
+        ds.create_tensor("labels", htype="class_label")
+        for s in range(0, n, batch):
+            k = min(batch, n - s)
+            ds.images.extend(images(s, k, size))
+            ds.labels.extend((np.arange(s, s + k) % 10).astype(np.uint32))
+    dt = time.perf_counter() - t0
+    print(json.dumps({"samples": n, "seconds": dt}))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "read":
+        read(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif cmd == "ingest":
+        ingest(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        raise SystemExit(f"unknown command {cmd}")

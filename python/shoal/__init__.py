@@ -1,0 +1,41 @@
+"""shoal: chunked-tensor datasets on disk and in the cloud, Deep Lake v3 compatible.
+
+>>> import shoal
+>>> ds = shoal.empty("mem://example", overwrite=True)
+>>> _ = ds.create_tensor("labels", htype="class_label", class_names=["cat", "dog"])
+>>> ds.labels.append("dog")
+>>> ds.labels[0].numpy()
+array([1], dtype=uint32)
+"""
+
+from . import errors
+from .api import (
+    dataset,
+    dataset_async,
+    delete,
+    delete_async,
+    empty,
+    empty_async,
+    exists,
+    exists_async,
+    load,
+    load_async,
+)
+from .dataset import Dataset
+from .tensor import Tensor
+
+__all__ = [
+    "Dataset",
+    "Tensor",
+    "dataset",
+    "dataset_async",
+    "delete",
+    "delete_async",
+    "empty",
+    "empty_async",
+    "errors",
+    "exists",
+    "exists_async",
+    "load",
+    "load_async",
+]

@@ -1,0 +1,1 @@
+"""The engine between the API and storage: sample conversion, chunk packing, read planning."""

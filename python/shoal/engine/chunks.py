@@ -1,0 +1,148 @@
+"""Chunk objects: building them from samples, and decoding them for reads.
+
+A chunk is ``header | data`` (see ``shoal._native``). Shape and byte-position rows are
+run-length encoded with an inclusive last local index, as deeplake writes them.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _native
+from ..errors import CorruptDataError
+from ..format.keys import FORMAT_VERSION
+
+
+def rle_shapes(shapes: np.ndarray) -> np.ndarray:
+    """Shape-encoder rows ``[dims..., last_local_index]`` for ``(n, ndim)`` shapes."""
+    n = shapes.shape[0]
+    if n == 0:
+        return np.zeros((0, shapes.shape[1] + 1), dtype=np.uint32)
+    change = np.any(shapes[1:] != shapes[:-1], axis=1)
+    ends = np.flatnonzero(np.append(change, True))
+    rows = np.empty((ends.size, shapes.shape[1] + 1), dtype=np.uint32)
+    rows[:, :-1] = shapes[ends]
+    rows[:, -1] = ends
+    return rows
+
+
+def rle_byte_positions(sizes: np.ndarray) -> np.ndarray:
+    """Byte-position rows ``[num_bytes, start_byte, last_local_index]`` for sample sizes."""
+    n = sizes.shape[0]
+    if n == 0:
+        return np.zeros((0, 3), dtype=np.uint32)
+    change = sizes[1:] != sizes[:-1]
+    ends = np.flatnonzero(np.append(change, True))
+    starts_idx = np.concatenate(([0], ends[:-1] + 1))
+    offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+    rows = np.empty((ends.size, 3), dtype=np.uint32)
+    rows[:, 0] = sizes[ends]
+    rows[:, 1] = offsets[starts_idx]
+    rows[:, 2] = ends
+    return rows
+
+
+def build_chunk(
+    blobs: Sequence[bytes | memoryview],
+    shapes: np.ndarray,
+    chunk_compression: str | None,
+) -> bytes:
+    """Serialize one chunk holding ``blobs`` (stored bytes per sample) with ``shapes``."""
+    sizes = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
+    data: bytes = b"".join(blobs)
+    if data and len(data) >= 2**32:
+        raise CorruptDataError("a chunk may hold at most 4 GiB of data; lower max_chunk_size")
+    if chunk_compression == "lz4":
+        data = _native.lz4_compress(data)
+    return _native.serialize_chunk(
+        FORMAT_VERSION, rle_shapes(shapes), rle_byte_positions(sizes), data
+    )
+
+
+def build_tile_chunk(tile_data: bytes, tile_shape: tuple[int, ...]) -> bytes:
+    """A tile is a chunk of one sample with no byte positions."""
+    shapes = np.array([[*tile_shape, 0]], dtype=np.uint32)
+    return _native.serialize_chunk(
+        FORMAT_VERSION, shapes, np.zeros((0, 3), dtype=np.uint32), tile_data
+    )
+
+
+@dataclass
+class DecodedChunk:
+    """A chunk ready for reads: header plus the buffer its byte positions point into."""
+
+    header: Any  # _native.ChunkHeader
+    buffer: Any  # bytes-like; byte positions are relative to ``base`` in it
+    base: int
+    nbytes: int
+    canvas: np.ndarray | None = None  # image chunk compression: the decoded canvas
+
+
+def decode_chunk(raw: bytes, chunk_compression: str | None, key: str) -> DecodedChunk:
+    """Parse (and for chunk compression, decompress) a chunk object. Runs in the CPU pool."""
+    try:
+        header = _native.parse_chunk_header(raw)
+        if chunk_compression == "lz4":
+            body = memoryview(raw)[header.data_offset :]
+            data = _native.lz4_decompress(body) if len(body) else b""
+            return DecodedChunk(header, data, 0, len(raw) + len(data))
+        if chunk_compression in ("png", "jpeg"):
+            body = memoryview(raw)[header.data_offset :]
+            canvas = (
+                (_native.png_decode if chunk_compression == "png" else _native.jpeg_decode)(body)
+                if len(body)
+                else np.zeros((0, 0, 0), np.uint8)
+            )
+            return DecodedChunk(header, raw, header.data_offset, len(raw) + canvas.nbytes, canvas)
+    except CorruptDataError as exc:
+        raise CorruptDataError(f"chunk {key!r} is corrupt: {exc}") from None
+    except Exception as exc:  # CodecError from a damaged compressed body
+        if type(exc).__module__.startswith("shoal"):
+            raise CorruptDataError(f"chunk {key!r} is corrupt: {exc}") from None
+        raise
+    return DecodedChunk(header, raw, header.data_offset, len(raw))
+
+
+class ChunkCache:
+    """Byte-bounded LRU of decoded chunks, shared by a dataset's tensors. Thread-safe."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        if max_bytes is None:
+            max_bytes = int(os.environ.get("SHOAL_CHUNK_CACHE_BYTES", 512 * 2**20))
+        self.max_bytes = max_bytes
+        self._items: collections.OrderedDict[str, DecodedChunk] = collections.OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> DecodedChunk | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: str, item: DecodedChunk) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            if item.nbytes > self.max_bytes:
+                return
+            self._items[key] = item
+            self._bytes += item.nbytes
+            while self._bytes > self.max_bytes and self._items:
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes

@@ -1,0 +1,615 @@
+"""One tensor at one commit: its metas and encoders, reads, and staged appends.
+
+Reads: global indices → (chunk, local index) through the chunk-id encoder, chunks fetched
+concurrently and decoded once (cached), then one native ``assemble`` call fills the output.
+
+Writes: samples are validated and converted when appended (so a bad sample changes nothing),
+staged in memory, and turned into chunks on flush. Chunk objects are never modified in place:
+extending the last chunk writes a new object under a new id and the old one is removed only
+after the encoders and metas that stop pointing at it are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import _native
+from .._loop import in_cpu_pool
+from ..errors import CorruptDataError, NotFoundError, SampleError, ShoalError
+from ..format import jsonio, keys
+from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, TEXT_LIKE
+from ..format.versions import parse_chunk_set, serialize_chunk_set
+from . import tiles as tiling
+from .chunks import DecodedChunk, build_chunk, build_tile_chunk, decode_chunk
+from .encoders import CommitDiff
+from .samples import COMPRESSION_RATIO, Prepared, SampleConverter, decode, encode
+
+if TYPE_CHECKING:
+    from .dataset import DatasetEngine
+
+_EMPTY_IDS = np.zeros((0, 2), dtype=np.uint64)
+
+
+@dataclass
+class Staged:
+    """Samples appended since the last flush, ready to pack."""
+
+    blobs: list[Any] = field(default_factory=list)
+    shapes: list[tuple[int, ...]] = field(default_factory=list)
+    tiled: dict[int, np.ndarray] = field(default_factory=dict)  # position in blobs -> array
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+
+@dataclass
+class Tail:
+    """The last, not yet full chunk, kept in memory so the next flush can extend it."""
+
+    row: int
+    name: str
+    blobs: list[Any]
+    shapes: list[tuple[int, ...]]
+    nbytes: int
+
+
+@dataclass
+class FlushPlan:
+    """Everything a flush writes for one tensor, computed before anything is written."""
+
+    chunks: dict[str, bytes]  # key -> chunk object
+    objects: dict[str, bytes]  # encoders, metas, info: written after every chunk
+    meta_key: str
+    meta_bytes: bytes
+    obsolete: list[str]  # chunk keys to delete once the metas are written
+    apply: Any  # callable that installs the new in-memory state
+
+
+class TensorEngine:
+    def __init__(
+        self,
+        ds: DatasetEngine,
+        key: str,
+        meta: dict[str, Any],
+        info: dict[str, Any],
+        chunk_ids: np.ndarray,
+        tile_entries: dict[int, tuple[tuple[int, ...], tuple[int, ...]]],
+        commit_diff: CommitDiff | None,
+    ) -> None:
+        self.ds = ds
+        self.key = key
+        self.meta = meta
+        self.info = info
+        self.chunk_ids = chunk_ids
+        self.tiles = tile_entries
+        self.commit_diff = commit_diff
+        self.staged = Staged()
+        self.info_dirty = False
+        self.is_new = False  # created since the last flush: its metas are not stored yet
+        # What storage holds, to restore the in-memory state when a flush fails.
+        self._flushed: tuple[str, str] = (json.dumps(meta), json.dumps(info))
+        self._tail: Tail | None = None
+        self._owners: dict[str, tuple[str, str]] | None = None  # chunk name -> (commit, key)
+
+    # -- properties --------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or self.key)
+
+    @property
+    def htype(self) -> str:
+        return str(self.meta.get("htype") or "generic")
+
+    @property
+    def length(self) -> int:
+        return int(self.meta.get("length", 0))
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        d = self.meta.get("dtype")
+        if d in (None, "str", "Any", "List"):
+            return None
+        return np.dtype(d)
+
+    @property
+    def fixed_shape(self) -> bool:
+        mn, mx = self.meta.get("min_shape"), self.meta.get("max_shape")
+        return bool(mn) and mn == mx and self.htype not in TEXT_LIKE
+
+    @property
+    def commit_id(self) -> str:
+        return self.ds.commit_id
+
+    def _tkey(self, name: str) -> str:
+        return keys.tensor_key(self.commit_id, self.key, name)
+
+    # -- loading -----------------------------------------------------------------------------
+    @classmethod
+    async def load(cls, ds: DatasetEngine, key: str) -> TensorEngine:
+        commit = ds.commit_id
+        names = [keys.TENSOR_META, keys.CHUNK_IDS, keys.TILE_ENCODER, keys.TENSOR_INFO, keys.COMMIT_DIFF]
+        objs = await ds.storage.get_many([keys.tensor_key(commit, key, n) for n in names])
+        raw_meta, raw_ids, raw_tiles, raw_info, raw_diff = objs
+        where = f"{ds.url}/{keys.tensor_key(commit, key, '')}"
+        if raw_meta is None:
+            raise CorruptDataError(
+                f"tensor {key!r} is listed in dataset_meta.json but {where}tensor_meta.json is "
+                "missing; the dataset is damaged"
+            )
+        from ..format.htypes import fill_meta_defaults
+
+        meta = fill_meta_defaults(jsonio.loads(raw_meta, f"{where}tensor_meta.json"))
+        info = jsonio.loads(raw_info, f"{where}tensor_info.json") if raw_info else {}
+        ids = _EMPTY_IDS
+        if raw_ids:
+            _, ids = _native.parse_chunk_ids(raw_ids)
+        tile_entries: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        if raw_tiles:
+            _, tile_entries = _native.parse_tile_encoder(raw_tiles)
+        diff = CommitDiff.parse(raw_diff, f"{where}commit_diff") if raw_diff else None
+        length = int(meta.get("length", 0))
+        encoded = int(ids[-1, 1]) + 1 if len(ids) else 0
+        if encoded != length and not meta.get("is_sequence"):
+            raise CorruptDataError(
+                f"tensor {key!r}: tensor_meta.json says {length} samples but its chunk index "
+                f"covers {encoded}; the dataset is damaged (an interrupted write by another tool?)"
+            )
+        return cls(ds, key, meta, info, ids, tile_entries, diff)
+
+    # -- chunk lookup ------------------------------------------------------------------------
+    async def _chunk_owners(self) -> dict[str, tuple[str, str]]:
+        if self._owners is None:
+            owners: dict[str, tuple[str, str]] = {}
+            commits = [c for c in self.ds.versions.ancestors(self.commit_id) if c != keys.FIRST_COMMIT_ID]
+            sets = await self.ds.storage.get_many(
+                [keys.tensor_key(c, self.key, keys.CHUNK_SET) for c in commits]
+            )
+            # Nearest commit wins: fill from the farthest ancestor to the nearest.
+            for commit, raw in reversed(list(zip(commits, sets, strict=True))):
+                if raw:
+                    for name, (c, k) in parse_chunk_set(raw).items():
+                        owners[name] = (c or commit, k or self.key)
+            self._owners = owners
+        return self._owners
+
+    async def chunk_key(self, chunk_id: int) -> str:
+        name = keys.chunk_name(chunk_id)
+        owner = (await self._chunk_owners()).get(name)
+        if owner is None:
+            return keys.chunk_key(keys.FIRST_COMMIT_ID, self.key, name)
+        return keys.chunk_key(owner[0], owner[1], name)
+
+    async def get_chunk(self, row: int) -> DecodedChunk:
+        key = await self.chunk_key(int(self.chunk_ids[row, 0]))
+        cache = self.ds.cache
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        try:
+            raw = await self.ds.storage.get(key)
+        except NotFoundError:
+            raise CorruptDataError(
+                f"tensor {self.name!r}: chunk {key!r} is missing from {self.ds.url}; the dataset "
+                "is damaged"
+            ) from None
+        cc = self.meta.get("chunk_compression")
+        decoded: DecodedChunk = await in_cpu_pool(decode_chunk, raw, cc, key)
+        cache.put(key, decoded)
+        return decoded
+
+    # -- reads -------------------------------------------------------------------------------
+    def check_indices(self, idx: np.ndarray) -> None:
+        n = self.length
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = int(idx[(idx < 0) | (idx >= n)][0])
+            raise IndexError(f"index {bad} is out of range for tensor {self.name!r} of length {n}")
+
+    async def read_arrays(self, idx: np.ndarray) -> list[np.ndarray]:
+        """Samples at ``idx`` as arrays (views into one output buffer where possible)."""
+        if self.meta.get("is_link") or self.meta.get("is_sequence"):
+            raise ShoalError(
+                f"tensor {self.name!r} is a link or sequence tensor, which shoal does not read yet"
+            )
+        self.check_indices(idx)
+        dtype = self.dtype or np.dtype(np.uint8)
+        n = idx.size
+        if n == 0:
+            return []
+        tiled_mask = np.fromiter((int(i) in self.tiles for i in idx), bool, n) if self.tiles else None
+        plain = idx if tiled_mask is None else idx[~tiled_mask]
+        results: list[np.ndarray | None] = [None] * n
+        if plain.size:
+            rows, local = _native.locate_samples(
+                np.ascontiguousarray(self.chunk_ids[:, 1]), plain.astype(np.int64)
+            )
+            uniq = np.unique(rows)
+            chunks = await asyncio.gather(*(self.get_chunk(int(r)) for r in uniq))
+            by_row = dict(zip(uniq.tolist(), chunks, strict=True))
+            arrays = await self._assemble(rows, local, by_row, dtype)
+            positions = np.flatnonzero(~tiled_mask) if tiled_mask is not None else range(n)
+            for p, a in zip(positions, arrays, strict=True):
+                results[p] = a
+        if tiled_mask is not None:
+            for p in np.flatnonzero(tiled_mask):
+                results[p] = await self._read_tiled(int(idx[p]), dtype)
+        return results  # type: ignore[return-value]
+
+    async def _assemble(
+        self,
+        rows: np.ndarray,
+        local: np.ndarray,
+        by_row: dict[int, DecodedChunk],
+        dtype: np.dtype,
+    ) -> list[np.ndarray]:
+        n = rows.size
+        sc = self.meta.get("sample_compression")
+        cc = self.meta.get("chunk_compression")
+        if cc in ("png", "jpeg"):
+            return self._from_canvas(rows, local, by_row, dtype)
+        fixed = self.fixed_shape
+        ndim = len(self.meta.get("min_shape") or [1])
+        shapes = np.empty((n, ndim), dtype=np.int64)
+        plan = np.empty((n, 5), dtype=np.int64)
+        sources: list[Any] = []
+        for si, (row, chunk) in enumerate(by_row.items()):
+            sel = np.flatnonzero(rows == row)
+            loc = local[sel]
+            sources.append(chunk.buffer)
+            if fixed:
+                shapes[sel] = self.meta["min_shape"]
+            else:
+                shapes[sel] = _native.sample_shapes(chunk.header.shapes, loc)
+            if fixed and sc is None:
+                size = int(np.prod(self.meta["min_shape"])) * dtype.itemsize
+                starts = chunk.base + loc * size
+                plan[sel, 1] = starts
+                plan[sel, 2] = starts + size
+            else:
+                ranges = _native.sample_ranges(chunk.header.byte_positions, loc)
+                plan[sel, 1] = ranges[:, 0] + chunk.base
+                plan[sel, 2] = ranges[:, 1] + chunk.base
+            plan[sel, 0] = si
+        sizes = np.prod(shapes, axis=1) * dtype.itemsize
+        offsets = np.zeros(n, dtype=np.int64)
+        if n > 1:
+            np.cumsum(sizes[:-1], out=offsets[1:])
+        plan[:, 3] = offsets
+        plan[:, 4] = sizes
+        total = int(sizes.sum())
+        out = np.empty(total // dtype.itemsize if dtype.itemsize else total, dtype=dtype)
+        codec = sc or "none"
+        live = plan[plan[:, 4] > 0] if codec != "none" else plan
+        if codec == "none":
+            bad = np.flatnonzero(plan[:, 2] - plan[:, 1] != plan[:, 4])
+            if bad.size:
+                raise CorruptDataError(
+                    f"tensor {self.name!r}: a sample's stored size does not match its shape; the "
+                    "chunk is damaged"
+                )
+        threads = 2 if codec in ("png", "jpeg") and len(live) > 1 else 1
+        await in_cpu_pool(_native.assemble, out, sources, np.ascontiguousarray(live), codec, threads)
+        flat = out.view(np.uint8)
+        result = []
+        for i in range(n):
+            o, s = int(offsets[i]), int(sizes[i])
+            result.append(flat[o : o + s].view(dtype).reshape(shapes[i]))
+        return result
+
+    def _from_canvas(
+        self, rows: np.ndarray, local: np.ndarray, by_row: dict[int, DecodedChunk], dtype: np.dtype
+    ) -> list[np.ndarray]:
+        """Image chunk compression: all samples of a chunk pasted left to right in one image."""
+        out: list[np.ndarray] = []
+        for row, loc in zip(rows.tolist(), local.tolist(), strict=True):
+            chunk = by_row[row]
+            count = int(chunk.header.num_samples)
+            all_shapes = _native.sample_shapes(chunk.header.shapes, np.arange(count, dtype=np.int64))
+            x = int(sum(int(s[1]) for s in all_shapes[:loc] if s[0] and s[1]))
+            h, w = int(all_shapes[loc][0]), int(all_shapes[loc][1])
+            canvas = chunk.canvas
+            assert canvas is not None
+            piece = canvas[:h, x : x + w].astype(dtype, copy=True)
+            out.append(piece.reshape(tuple(int(d) for d in all_shapes[loc])))
+        return out
+
+    async def _read_tiled(self, index: int, dtype: np.dtype) -> np.ndarray:
+        shape, tile = self.tiles[index]
+        last = self.chunk_ids[:, 1]
+        first_row = int(np.searchsorted(last, index, side="left"))
+        end_row = int(np.searchsorted(last, index, side="right"))
+        chunks = await asyncio.gather(*(self.get_chunk(r) for r in range(first_row, end_row)))
+        out = np.empty(shape, dtype=dtype)
+        slices = list(tiling.tile_slices(tuple(shape), tuple(tile)))
+        if len(slices) != len(chunks):
+            raise CorruptDataError(
+                f"tensor {self.name!r}: sample {index} should have {len(slices)} tiles but the "
+                f"chunk index lists {len(chunks)}; the dataset is damaged"
+            )
+        sc = self.meta.get("sample_compression")
+        for sl, chunk in zip(slices, chunks, strict=True):
+            target = out[sl]
+            data = memoryview(chunk.buffer)[chunk.base :]
+            if sc in ("png", "jpeg"):
+                piece = decode(data, sc)
+            elif sc == "lz4":
+                piece = np.frombuffer(_native.lz4_decompress(data), dtype=dtype)
+            else:
+                piece = np.frombuffer(data, dtype=dtype, count=target.size)
+            if piece.size != target.size:
+                raise CorruptDataError(
+                    f"tensor {self.name!r}: a tile of sample {index} has {piece.size} values, "
+                    f"expected {target.size}; the dataset is damaged"
+                )
+            target[...] = piece.reshape(target.shape)
+        return out
+
+    async def read_blobs(self, idx: np.ndarray) -> list[bytes]:
+        """Raw stored bytes of text-like samples."""
+        self.check_indices(idx)
+        if idx.size == 0:
+            return []
+        rows, local = _native.locate_samples(
+            np.ascontiguousarray(self.chunk_ids[:, 1]), idx.astype(np.int64)
+        )
+        uniq = np.unique(rows)
+        chunks = dict(zip(uniq.tolist(), await asyncio.gather(*(self.get_chunk(int(r)) for r in uniq)), strict=True))
+        out: list[bytes] = [b""] * idx.size
+        for row, chunk in chunks.items():
+            sel = np.flatnonzero(rows == row)
+            ranges = _native.sample_ranges(chunk.header.byte_positions, local[sel])
+            buf = memoryview(chunk.buffer)
+            for p, (s, e) in zip(sel.tolist(), ranges.tolist(), strict=True):
+                out[p] = bytes(buf[chunk.base + s : chunk.base + e])
+        return out
+
+    # -- staging appends ---------------------------------------------------------------------
+    def prepare(self, samples: list[Any]) -> tuple[Prepared, list[str]]:
+        """Validate and convert samples; nothing is staged yet."""
+        new_names: list[str] = []
+        info = dict(self.info)
+        if "class_names" in info:
+            info["class_names"] = list(info["class_names"])
+        conv = SampleConverter(self.name, self.meta, info)
+        prepared = conv.prepare(samples, new_names)
+        return prepared, new_names
+
+    def stage(self, prepared: Prepared, new_class_names: list[str]) -> None:
+        """Install prepared samples (cannot fail)."""
+        base = len(self.staged)
+        self.staged.blobs.extend(prepared.blobs)
+        self.staged.shapes.extend(prepared.shapes)
+        for i, arr in prepared.tiled.items():
+            self.staged.tiled[base + i] = arr
+        if prepared.dtype is not None and self.meta.get("dtype") is None:
+            self.meta["dtype"] = prepared.dtype.name
+            self.meta["typestr"] = prepared.dtype.str
+        if new_class_names:
+            self.info.setdefault("class_names", []).extend(new_class_names)
+            self.info_dirty = True
+        self._update_shape_bounds(prepared.shapes)
+        self.meta["length"] = self.length + len(prepared)
+
+    def _update_shape_bounds(self, shapes: list[tuple[int, ...]]) -> None:
+        if not shapes:
+            return
+        arr = np.asarray(shapes, dtype=np.int64)
+        mn, mx = arr.min(axis=0).tolist(), arr.max(axis=0).tolist()
+        if self.meta.get("min_shape"):
+            mn = np.minimum(mn, self.meta["min_shape"]).tolist()
+            mx = np.maximum(mx, self.meta["max_shape"]).tolist()
+        self.meta["min_shape"], self.meta["max_shape"] = mn, mx
+
+    def discard_staged(self) -> None:
+        """Forget everything since the last successful flush (after a failed flush)."""
+        self.staged = Staged()
+        meta, info = self._flushed
+        self.meta.clear()
+        self.meta.update(json.loads(meta))
+        self.info.clear()
+        self.info.update(json.loads(info))
+        self.info_dirty = False
+
+    # -- flushing ----------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return bool(len(self.staged)) or self.info_dirty or self.is_new
+
+    async def _load_tail(self) -> Tail | None:
+        """The last chunk, if this head owns it and it can take more samples."""
+        if self._tail is not None or not len(self.chunk_ids):
+            return self._tail
+        row = len(self.chunk_ids) - 1
+        last = int(self.chunk_ids[row, 1])
+        if last in self.tiles or self.meta.get("chunk_compression") in ("png", "jpeg"):
+            return None
+        key = await self.chunk_key(int(self.chunk_ids[row, 0]))
+        if not key.startswith(keys.commit_prefix(self.commit_id)) or (
+            self.commit_id == keys.FIRST_COMMIT_ID and key.startswith("versions/")
+        ):
+            return None  # owned by an older commit: leave it alone, start a new chunk
+        chunk = await self.get_chunk(row)
+        count = int(chunk.header.num_samples)
+        first = int(self.chunk_ids[row - 1, 1]) + 1 if row else 0
+        count = min(count, last - first + 1)
+        loc = np.arange(count, dtype=np.int64)
+        shapes = [tuple(s) for s in _native.sample_shapes(chunk.header.shapes, loc).tolist()]
+        ranges = _native.sample_ranges(chunk.header.byte_positions, loc)
+        buf = memoryview(chunk.buffer)
+        blobs = [bytes(buf[chunk.base + s : chunk.base + e]) for s, e in ranges.tolist()]
+        self._tail = Tail(row, keys.chunk_name(int(self.chunk_ids[row, 0])), blobs, shapes, sum(map(len, blobs)))
+        return self._tail
+
+    def _limits(self) -> tuple[int, int]:
+        max_chunk = int(self.meta.get("max_chunk_size") or DEFAULT_MAX_CHUNK_SIZE)
+        threshold = self.meta.get("tiling_threshold")
+        return max_chunk // 2, int(DEFAULT_TILING_THRESHOLD if threshold is None else threshold)
+
+    async def plan_flush(self) -> FlushPlan | None:
+        """Pack staged samples into chunks and compute every object to write."""
+        if not self.dirty:
+            return None
+        tail = await self._load_tail() if len(self.staged) else self._tail
+        min_chunk, threshold = self._limits()
+        cc = self.meta.get("chunk_compression")
+        sc = self.meta.get("sample_compression")
+        ratio = COMPRESSION_RATIO if cc else 1.0
+        new_chunks: dict[str, bytes] = {}
+        rows: list[tuple[int, int]] = []  # (chunk id, last global index)
+        owned_names: list[str] = []
+        obsolete: list[str] = []
+        start_row = len(self.chunk_ids)
+        base_index = self.length - len(self.staged)  # global index of staged[0]
+        cur_blobs: list[Any] = []
+        cur_shapes: list[tuple[int, ...]] = []
+        cur_bytes = 0
+        if tail is not None and len(self.staged):
+            start_row = tail.row
+            cur_blobs, cur_shapes, cur_bytes = list(tail.blobs), list(tail.shapes), tail.nbytes
+            obsolete.append(await self.chunk_key(int(self.chunk_ids[tail.row, 0])))
+        new_tiles: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+        last_closed: Tail | None = None
+
+        def close_current(last_index: int) -> None:
+            nonlocal cur_blobs, cur_shapes, cur_bytes, last_closed
+            if not cur_shapes:
+                return
+            cid = _new_chunk_id()
+            name = keys.chunk_name(cid)
+            data = build_chunk(cur_blobs, np.asarray(cur_shapes, dtype=np.int64), cc)
+            new_chunks[keys.chunk_key(self.commit_id, self.key, name)] = data
+            owned_names.append(name)
+            rows.append((cid, last_index))
+            last_closed = Tail(start_row + len(rows) - 1, name, cur_blobs, cur_shapes, cur_bytes)
+            cur_blobs, cur_shapes, cur_bytes = [], [], 0
+
+        staged = self.staged
+        for i, (blob, shape) in enumerate(zip(staged.blobs, staged.shapes, strict=True)):
+            g = base_index + i
+            arr = staged.tiled.get(i)
+            if arr is not None:
+                close_current(g - 1)
+                tshape = tiling.tile_shape(
+                    arr.shape,
+                    arr.nbytes * (COMPRESSION_RATIO if (sc or cc) else 1.0),
+                    threshold,
+                    keep_last_axis=not (self.htype == "generic" and sc is None),
+                )
+                for piece in tiling.split(arr, tshape):
+                    codec = sc or cc
+                    data = encode(piece, codec, self.name, g) if codec else piece.tobytes()
+                    cid = _new_chunk_id()
+                    name = keys.chunk_name(cid)
+                    new_chunks[keys.chunk_key(self.commit_id, self.key, name)] = build_tile_chunk(
+                        data, piece.shape
+                    )
+                    owned_names.append(name)
+                    rows.append((cid, g))
+                new_tiles[g] = (tuple(arr.shape), tshape)
+                continue
+            size = len(blob)
+            if cur_shapes and (cur_bytes + size) * ratio > min_chunk:
+                close_current(g - 1)
+            cur_blobs.append(blob)
+            cur_shapes.append(shape)
+            cur_bytes += size
+        last_global = self.length - 1
+        close_current(last_global)
+        # The last regular chunk written stays in memory so the next flush can extend it.
+        new_tail: Tail | None = self._tail if not len(self.staged) else None
+        if last_closed is not None and rows[-1][0] == _chunk_id_of(last_closed.name):
+            if last_closed.nbytes * ratio < min_chunk:
+                last_closed.blobs = [bytes(b) for b in last_closed.blobs]
+                new_tail = last_closed
+        ids = self.chunk_ids
+        if rows:
+            ids = np.concatenate([ids[:start_row], np.asarray(rows, dtype=np.uint64).reshape(-1, 2)])
+        tiles_all = {**self.tiles, **new_tiles}
+        meta = self.meta
+        objects: dict[str, bytes] = {}
+        if rows or self.is_new:
+            objects[self._tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(keys.FORMAT_VERSION, ids)
+            objects[self._tkey(keys.TILE_ENCODER)] = _native.serialize_tile_encoder(
+                keys.FORMAT_VERSION, tiles_all
+            )
+        if self.info_dirty:
+            objects[self._tkey(keys.TENSOR_INFO)] = jsonio.dumps_meta(self.info)
+        diff = self.commit_diff or CommitDiff(
+            created=True, added_start=0, added_end=0
+        )
+        new_diff = CommitDiff(
+            diff.created,
+            diff.info_updated or self.info_dirty,
+            diff.data_transformed,
+            diff.added_start,
+            self.length if rows else diff.added_end,
+            diff.tail,
+        )
+        objects[self._tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
+        owners = await self._chunk_owners()
+        chunk_set_names: list[str] | None = None
+        if self.commit_id != keys.FIRST_COMMIT_ID and (owned_names or obsolete):
+            obsolete_names = {k.rsplit("/", 1)[-1] for k in obsolete}
+            mine = [n for n, (c, k) in owners.items() if c == self.commit_id and k == self.key]
+            chunk_set_names = [n for n in mine if n not in obsolete_names] + owned_names
+            objects[self._tkey(keys.CHUNK_SET)] = serialize_chunk_set(chunk_set_names)
+        meta_bytes = jsonio.dumps_meta(meta)
+        staged_count = len(self.staged)
+
+        def apply() -> None:
+            self.is_new = False
+            self._flushed = (meta_bytes.decode(), json.dumps(self.info))
+            self.chunk_ids = ids
+            self.tiles = tiles_all
+            self.commit_diff = new_diff
+            self.info_dirty = False
+            del self.staged.blobs[:staged_count]
+            del self.staged.shapes[:staged_count]
+            self.staged.tiled = {}
+            self._tail = new_tail
+            for key in obsolete:
+                self.ds.cache.discard(key)
+            if chunk_set_names is not None:
+                for n in obsolete:
+                    owners.pop(n.rsplit("/", 1)[-1], None)
+                for n in owned_names:
+                    owners[n] = (self.commit_id, self.key)
+
+        return FlushPlan(new_chunks, objects, self._tkey(keys.TENSOR_META), meta_bytes, obsolete, apply)
+
+def _chunk_id_of(name: str) -> int:
+    return int(name, 16)
+
+
+def _new_chunk_id() -> int:
+    # deeplake uses uuid4().int >> 64; any random 64-bit id works. Keep the top bit clear of
+    # zero-length names by requiring a non-zero id.
+    while True:
+        cid = int.from_bytes(os.urandom(8), "little")
+        if cid:
+            return cid
+
+
+def ensure_samples(samples: Any, name: str) -> list[Any]:
+    """``extend`` input as a list of samples (a batch array becomes one sample per row)."""
+    if isinstance(samples, np.ndarray):
+        if samples.ndim == 0:
+            raise SampleError(f"extend({name!r}) takes a sequence of samples, got a scalar array")
+        return list(samples)
+    if isinstance(samples, (str, bytes, dict)):
+        raise SampleError(
+            f"extend on tensor {name!r} takes a sequence of samples, got a single "
+            f"{type(samples).__name__}; use append for one sample"
+        )
+    try:
+        return list(samples)
+    except TypeError:
+        raise SampleError(
+            f"extend on tensor {name!r} takes a sequence of samples, got {type(samples).__name__}"
+        ) from None

@@ -1,0 +1,111 @@
+"""The async storage provider interface every backend implements.
+
+Keys are ``/``-separated paths relative to the provider's root. Byte ranges are half-open
+``[start, end)``. A missing key raises :class:`shoal.errors.NotFoundError` (also a
+``FileNotFoundError``); a write on a read-only provider raises
+:class:`shoal.errors.ReadOnlyError`.
+
+Batch methods have default implementations built on ``asyncio.gather`` with a concurrency
+bound; backends override them when they can do better. The defaults do not make a batch
+atomic: a failure part way leaves the keys written so far in place.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import TypeVar
+
+from ..errors import ReadOnlyError
+
+T = TypeVar("T")
+
+DEFAULT_CONCURRENCY = 64
+
+
+async def bounded_gather(aws: Iterable[Awaitable[T]], limit: int = DEFAULT_CONCURRENCY) -> list[T]:
+    """``asyncio.gather`` with at most ``limit`` awaitables in flight; results keep order."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(aw: Awaitable[T]) -> T:
+        async with sem:
+            return await aw
+
+    return list(await asyncio.gather(*(one(aw) for aw in aws)))
+
+
+class Storage(abc.ABC):
+    """An async key → bytes store rooted at one location."""
+
+    #: Human-readable location (no credentials), used in error messages.
+    url: str
+    read_only: bool
+
+    def __init__(self, url: str, read_only: bool = False) -> None:
+        self.url = url
+        self.read_only = read_only
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r}, read_only={self.read_only})"
+
+    def check_writable(self, key: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                f"cannot write {key!r}: {self.url} is opened read-only; "
+                "open it with read_only=False to write"
+            )
+
+    # -- reads ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def get(self, key: str) -> bytes:
+        """The whole object."""
+
+    @abc.abstractmethod
+    async def get_range(self, key: str, start: int, end: int | None) -> bytes:
+        """Bytes ``[start, end)`` of the object (``end=None``: to the end). Short if the
+        object is shorter."""
+
+    async def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Several ranges of one object, concurrently."""
+        return await bounded_gather(self.get_range(key, s, e) for s, e in ranges)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Many whole objects concurrently; ``None`` for the missing ones."""
+
+        async def one(key: str) -> bytes | None:
+            try:
+                return await self.get(key)
+            except FileNotFoundError:
+                return None
+
+        return await bounded_gather(one(k) for k in keys)
+
+    @abc.abstractmethod
+    async def exists(self, key: str) -> bool:
+        """Whether the object exists."""
+
+    @abc.abstractmethod
+    async def list(self, prefix: str = "") -> list[str]:
+        """All keys under ``prefix`` (a key prefix, not only a directory), sorted."""
+
+    # -- writes -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        """Write the object whole. Readers see either the old or the new object, never a mix."""
+
+    async def put_many(self, items: dict[str, bytes | bytearray | memoryview]) -> None:
+        """Write many objects concurrently."""
+        await bounded_gather(self.put(k, v) for k, v in items.items())
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Delete the object; a missing object is not an error."""
+
+    async def delete_prefix(self, prefix: str = "") -> None:
+        """Delete every object under ``prefix``."""
+        self.check_writable(prefix)
+        await bounded_gather(self.delete(k) for k in await self.list(prefix))
+
+    async def close(self) -> None:
+        """Release connections and pools. The default has nothing to release."""

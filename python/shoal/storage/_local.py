@@ -1,0 +1,140 @@
+"""Local filesystem provider: keys map to files under a root directory.
+
+Blocking file I/O runs in the default thread pool. Writes go to a temporary file in the
+target's directory and are renamed over it, so a reader never sees a half-written object and
+a crash leaves at most a stray ``*.shoal-tmp`` file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from ..errors import NotFoundError, PathError, StorageError
+from ._base import Storage
+
+_TMP_SUFFIX = ".shoal-tmp"
+
+
+class LocalStorage(Storage):
+    """Objects as files under ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str], read_only: bool = False) -> None:
+        path = Path(os.path.expanduser(os.fspath(root))).absolute()
+        if path.is_file():
+            raise PathError(
+                f"{path} is a file, not a dataset directory; pass the directory that holds "
+                "dataset_meta.json"
+            )
+        super().__init__(str(path), read_only)
+        self.root = path
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or any(part in ("..",) for part in key.split("/")):
+            raise PathError(f"invalid key {key!r}: keys are relative and may not contain '..'")
+        return self.root / key
+
+    def _missing(self, key: str) -> NotFoundError:
+        return NotFoundError(f"{key!r} not found in {self.url}")
+
+    async def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise self._missing(key) from None
+        except OSError as exc:
+            raise StorageError(f"reading {key!r} from {self.url} failed: {exc.strerror}") from exc
+
+    async def get_range(self, key: str, start: int, end: int | None) -> bytes:
+        path = self._path(key)
+
+        def read() -> bytes:
+            with open(path, "rb") as f:
+                if end is None:
+                    f.seek(start)
+                    return f.read()
+                return os.pread(f.fileno(), max(0, end - start), start)
+
+        try:
+            return await asyncio.to_thread(read)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise self._missing(key) from None
+        except OSError as exc:
+            raise StorageError(f"reading {key!r} from {self.url} failed: {exc.strerror}") from exc
+
+    async def get_ranges(self, key: str, ranges: list[tuple[int, int]]) -> list[bytes]:  # type: ignore[override]
+        path = self._path(key)
+
+        def read() -> list[bytes]:
+            with open(path, "rb") as f:
+                fd = f.fileno()
+                return [os.pread(fd, max(0, e - s), s) for s, e in ranges]
+
+        try:
+            return await asyncio.to_thread(read)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise self._missing(key) from None
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._path(key).is_file)
+
+    async def list(self, prefix: str = "") -> list[str]:
+        root = self.root
+
+        def walk() -> list[str]:
+            if not root.is_dir():
+                return []
+            out = []
+            for dirpath, _dirs, files in os.walk(root):
+                rel = os.path.relpath(dirpath, root)
+                for name in files:
+                    if name.endswith(_TMP_SUFFIX):
+                        continue
+                    key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+                    if key.startswith(prefix):
+                        out.append(key)
+            return sorted(out)
+
+        return await asyncio.to_thread(walk)
+
+    async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        self.check_writable(key)
+        path = self._path(key)
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            raise StorageError(f"writing {key!r} to {self.url} failed: {exc.strerror}") from exc
+
+    async def delete(self, key: str) -> None:
+        self.check_writable(key)
+        path = self._path(key)
+        await asyncio.to_thread(path.unlink, True)
+
+    async def delete_prefix(self, prefix: str = "") -> None:
+        self.check_writable(prefix)
+        if prefix == "" or prefix.endswith("/"):
+            target = self.root / prefix if prefix else self.root
+
+            def rm() -> None:
+                if target.is_dir():
+                    shutil.rmtree(target)
+
+            await asyncio.to_thread(rm)
+            return
+        await super().delete_prefix(prefix)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up, then run every check: lints, the Rust tests, and the whole Python test suite
+# (including interop with the real deeplake 3.9.52 in its own virtualenv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash .ci/setup-deeplake-venv
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== lint: ruff, mypy, stubtest"
+ruff check python tests benches
+ruff format --check python tests benches
+mypy
+python -m mypy.stubtest shoal._native --allowlist .mypy-stubtest-allowlist
+echo "== lint: cargo fmt, clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== rust tests"
+cargo test -p shoal-core --release -q
+echo "== python tests"
+HYPOTHESIS_PROFILE=ci python -m pytest -q -p no:cacheprovider "$@"
