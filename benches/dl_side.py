@@ -1,7 +1,7 @@
 """The deeplake 3.9.52 half of the benchmarks. Runs ONLY under the deeplake venv's python.
 
-    python dl_side.py read PATH TENSOR BATCH      -> prints JSON {"samples", "seconds", "checksum"}
-    python dl_side.py ingest PATH N SIZE BATCH    -> prints JSON {"samples", "seconds"}
+python dl_side.py read PATH TENSOR BATCH      -> prints JSON {"samples", "seconds", "checksum"}
+python dl_side.py ingest PATH N SIZE BATCH    -> prints JSON {"samples", "seconds"}
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
     return min(times)
 
 
-def report(name: str, ours: float, theirs: float, unit: str, target: float, competitor: str) -> None:
+def report(
+    name: str, ours: float, theirs: float, unit: str, target: float, competitor: str
+) -> None:
     ratio = ours / theirs
     verdict = "ok" if ratio >= target else "BELOW TARGET"
     print(
@@ -75,8 +77,14 @@ def bench_assemble() -> None:
     ours()
     numpy_copy()
     mb = n * sample / 1e6
-    report("assemble batch (uncompressed)", mb / best_of(ours, 20), mb / best_of(numpy_copy, 20),
-           "MB/s", 0.8, "numpy")
+    report(
+        "assemble batch (uncompressed)",
+        mb / best_of(ours, 20),
+        mb / best_of(numpy_copy, 20),
+        "MB/s",
+        0.8,
+        "numpy",
+    )
 
 
 def bench_lz4() -> None:
@@ -91,10 +99,22 @@ def bench_lz4() -> None:
     assert _native.lz4_decompress(comp) == raw
 
     mb = len(raw) / 1e6
-    report("lz4 chunk decode (8 MB)", mb / best_of(lambda: _native.lz4_decompress(comp), 20),
-           mb / best_of(lambda: lz4.block.decompress(comp), 20), "MB/s", 0.8, "lz4 C")
-    report("lz4 chunk encode (8 MB)", mb / best_of(lambda: _native.lz4_compress(raw), 10),
-           mb / best_of(lambda: lz4.block.compress(raw), 10), "MB/s", 0.0, "lz4 C")
+    report(
+        "lz4 chunk decode (8 MB)",
+        mb / best_of(lambda: _native.lz4_decompress(comp), 20),
+        mb / best_of(lambda: lz4.block.decompress(comp), 20),
+        "MB/s",
+        0.8,
+        "lz4 C",
+    )
+    report(
+        "lz4 chunk encode (8 MB)",
+        mb / best_of(lambda: _native.lz4_compress(raw), 10),
+        mb / best_of(lambda: lz4.block.compress(raw), 10),
+        "MB/s",
+        0.0,
+        "lz4 C",
+    )
 
 
 def images(start: int, k: int, size: int = SIZE) -> np.ndarray:
@@ -132,7 +152,10 @@ def read_shoal(path: Path) -> tuple[int, float, int]:
 def run_dl(*args: str) -> dict[str, float]:
     out = subprocess.run(
         [DL_PYTHON, str(Path(__file__).parent / "dl_side.py"), *args],
-        check=True, capture_output=True, text=True, timeout=3600,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -146,8 +169,14 @@ def bench_read() -> None:
         n1, ours, sum1 = read_shoal(path)
         dl = run_dl("read", str(path), "images", str(BATCH))
         assert dl["checksum"] == sum1, (dl["checksum"], sum1)
-        report(f"read {n} images ({compression or 'raw'})", n1 / ours, dl["samples"] / dl["seconds"],
-               "samples/s", target, "deeplake")
+        report(
+            f"read {n} images ({compression or 'raw'})",
+            n1 / ours,
+            dl["samples"] / dl["seconds"],
+            "samples/s",
+            target,
+            "deeplake",
+        )
 
 
 def bench_ingest() -> None:

@@ -105,8 +105,9 @@ def test_class_label_text_json_embedding_bbox(path: str) -> None:
 
 
 def test_images_png_jpeg_raw_and_encoded_bytes(path: str) -> None:
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     rng = np.random.default_rng(2)
     imgs = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in [(8, 9), (30, 20), (5, 5)]]
@@ -142,7 +143,9 @@ def test_lz4_chunks_and_tiling(path: str) -> None:
     rng = np.random.default_rng(3)
     l4 = [np.repeat(rng.random(10, dtype=np.float32), i % 4 + 1) for i in range(50)]
     ds.l4.extend(l4)
-    big = [rng.integers(0, 256, s, dtype=np.uint8) for s in [(3, 3), (40, 30), (64, 64, 3), (2, 2, 1)]]
+    big = [
+        rng.integers(0, 256, s, dtype=np.uint8) for s in [(3, 3), (40, 30), (64, 64, 3), (2, 2, 1)]
+    ]
     ds.big.extend([b if b.ndim == 3 else b.reshape(*b.shape, 1) for b in big])
     pic = rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)
     ds.bigpng.extend([pic[:5, :5], pic, pic[:3, :4]])
@@ -288,7 +291,9 @@ def test_failed_extend_leaves_dataset_unchanged(path: str) -> None:
     for d in (ds, shoal.load(path)):
         np.testing.assert_array_equal(d.x.numpy().ravel(), np.arange(10))
         assert d.lbl.info.class_names == ["a", "b"]
-        assert len(d._engine.tensor("_x_id").chunk_ids) == len(d._engine.tensor("x").chunk_ids) or True
+        assert (
+            len(d._engine.tensor("_x_id").chunk_ids) == len(d._engine.tensor("x").chunk_ids) or True
+        )
         assert d._engine.tensor("_x_id").length == 10
 
 

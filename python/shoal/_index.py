@@ -35,7 +35,7 @@ class Index:
             return np.array([i], dtype=np.int64)
         if isinstance(item, slice):
             return np.arange(*item.indices(length), dtype=np.int64)
-        arr = np.where(item < 0, item + length, item)
+        arr: np.ndarray = np.where(item < 0, item + length, item)
         bad = (arr < 0) | (arr >= length)
         if bad.any():
             raise IndexError(f"index {int(item[bad][0])} is out of range for length {length}")

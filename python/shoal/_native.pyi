@@ -17,7 +17,7 @@ Layouts are the Deep Lake v3 ones (little-endian):
   u64 tile_shape[ndim])[n]]``.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -84,7 +84,7 @@ def parse_tile_encoder(
     """Parse a tile encoder into ``(version, {sample_index: (sample_shape, tile_shape)})``."""
 
 def serialize_tile_encoder(
-    version: str, entries: dict[int, tuple[Sequence[int], Sequence[int]]]
+    version: str, entries: Mapping[int, tuple[Sequence[int], Sequence[int]]]
 ) -> bytes:
     """Write a tile encoder (entries sorted by sample index)."""
 

@@ -22,7 +22,9 @@ async def empty_async(
 ) -> Dataset:
     parsed = routing.parse(path)
     if parsed.version is not None:
-        raise PathError(f"{_display(path)!r}: a new dataset has no branches yet; drop '@{parsed.version}'")
+        raise PathError(
+            f"{_display(path)!r}: a new dataset has no branches yet; drop '@{parsed.version}'"
+        )
     storage = await routing.open_storage(parsed, creds=creds, token=token)
     engine = await DatasetEngine.create(storage, overwrite=overwrite)
     return Dataset(engine, _display(path))
@@ -43,7 +45,9 @@ async def load_async(
     token: str | None = None,
 ) -> Dataset:
     parsed = routing.parse(path)
-    storage = await routing.open_storage(parsed, read_only=bool(read_only), creds=creds, token=token)
+    storage = await routing.open_storage(
+        parsed, read_only=bool(read_only), creds=creds, token=token
+    )
     engine = await DatasetEngine.open(storage, parsed.version)
     return Dataset(engine, _display(path))
 

@@ -40,8 +40,10 @@ def _demo(args: argparse.Namespace) -> int:
             ds.labels.extend((np.arange(start, start + k) % 2).astype(np.uint32))
     write_s = time.perf_counter() - t0
     raw_mb = n * h * w * 3 / 1e6
-    print(f"  wrote   {n} samples in {write_s:.2f} s: {n / write_s:,.0f} samples/s, "
-          f"{raw_mb / write_s:,.1f} MB/s (decoded)")
+    print(
+        f"  wrote   {n} samples in {write_s:.2f} s: {n / write_s:,.0f} samples/s, "
+        f"{raw_mb / write_s:,.1f} MB/s (decoded)"
+    )
 
     t0 = time.perf_counter()
     ds = api.load(path, read_only=True)
@@ -53,13 +55,13 @@ def _demo(args: argparse.Namespace) -> int:
         total += imgs.shape[0]
         checksum += int(labels.sum())
     read_s = time.perf_counter() - t0
-    print(f"  read    {total} samples in {read_s:.2f} s: {total / read_s:,.0f} samples/s, "
-          f"{raw_mb / read_s:,.1f} MB/s (decoded)")
+    print(
+        f"  read    {total} samples in {read_s:.2f} s: {total / read_s:,.0f} samples/s, "
+        f"{raw_mb / read_s:,.1f} MB/s (decoded)"
+    )
     expected = int((np.arange(n) % 2).sum())
     ok = total == n and checksum == expected
-    size = sum(
-        os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs
-    )
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
     print(f"  on disk {size / 1e6:,.1f} MB; labels check {'ok' if ok else 'FAILED'}")
     ds.summary()
     if not args.keep:

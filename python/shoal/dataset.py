@@ -222,8 +222,10 @@ class Dataset:
         rows = [("tensor", "htype", "shape", "dtype", "compression")]
         for name, t in self.tensors.items():
             comp = t.sample_compression or t.chunk_compression or "None"
-            dtype = t.dtype.name if t.dtype is not None and t.htype not in ("text", "json") else (
-                "str" if t.htype == "text" else "Any" if t.htype == "json" else "None"
+            dtype = (
+                t.dtype.name
+                if t.dtype is not None and t.htype not in ("text", "json")
+                else ("str" if t.htype == "text" else "Any" if t.htype == "json" else "None")
             )
             rows.append((name, t.htype, str(t.shape), dtype, comp))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -237,7 +239,9 @@ class Dataset:
         return text
 
 
-def _companion_samples(parent: TensorEngine, link: dict[str, Any], shapes: list[tuple[int, ...]]) -> list[Any]:
+def _companion_samples(
+    parent: TensorEngine, link: dict[str, Any], shapes: list[tuple[int, ...]]
+) -> list[Any]:
     fn = link.get("extend")
     n = len(shapes)
     if fn == "extend_id":

@@ -45,8 +45,8 @@ class Info:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Info):
-            return self._data == other._data
-        return self._data == other
+            return bool(self._data == other._data)
+        return bool(self._data == other)
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Iterable
@@ -59,7 +60,8 @@ class Tensor:
     @property
     def meta(self) -> dict[str, Any]:
         """The tensor's meta (a copy; change a tensor through its methods)."""
-        return json.loads(json.dumps(self._engine.meta))
+        meta: dict[str, Any] = json.loads(json.dumps(self._engine.meta))
+        return meta
 
     @property
     def sample_compression(self) -> str | None:
@@ -147,7 +149,7 @@ class Tensor:
         blobs = await e.read_blobs(idx)
         if e.htype == "text":
             return [b.decode("utf-8") for b in blobs]
-        out = []
+        out: list[Any] = []
         for b in blobs:
             if not b:
                 out.append({})
@@ -181,7 +183,7 @@ class Tensor:
         """A json sample as its object, or a list of them for several samples."""
         return _loop.run(self.dict_async())
 
-    async def data_async(self, aslist: bool = False) -> dict[str, Any]:
+    async def data_async(self, aslist: bool = False) -> builtins.dict[str, Any]:
         htype = self.htype
         if htype in ("text", "json"):
             values = await self._values(self._indices())
@@ -199,7 +201,7 @@ class Tensor:
             return {"value": value, "text": [label(r) for r in rows]}
         return {"value": value}
 
-    def data(self, aslist: bool = False) -> dict[str, Any]:
+    def data(self, aslist: bool = False) -> builtins.dict[str, Any]:
         """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
         return _loop.run(self.data_async(aslist=aslist))
 

@@ -9,6 +9,7 @@ the dataset on storage is as it was before the flush.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -92,7 +93,9 @@ class DatasetEngine:
 
     @classmethod
     async def open(cls, storage: Storage, version: str | None) -> DatasetEngine:
-        raw_vc, raw_root_meta = await storage.get_many([keys.VERSION_CONTROL_INFO, keys.DATASET_META])
+        raw_vc, raw_root_meta = await storage.get_many(
+            [keys.VERSION_CONTROL_INFO, keys.DATASET_META]
+        )
         if raw_vc is None and raw_root_meta is None:
             raise DatasetNotFoundError(
                 f"no dataset at {storage.url}; create one with shoal.empty({storage.url!r}) "
@@ -157,7 +160,9 @@ class DatasetEngine:
     def visible_names(self) -> list[str]:
         hidden = set(self.meta.get("hidden_tensors", []))
         by_key = {v: k for k, v in self.meta["tensor_names"].items()}
-        return [by_key.get(k, k) for k in self.meta["tensors"] if k not in hidden and k in self.tensors]
+        return [
+            by_key.get(k, k) for k in self.meta["tensors"] if k not in hidden and k in self.tensors
+        ]
 
     def check_writable(self) -> None:
         if self.storage.read_only:
@@ -185,7 +190,9 @@ class DatasetEngine:
     ) -> TensorEngine:
         self.check_writable()
         if not isinstance(name, str) or not name or name.startswith("/") or name.endswith("/"):
-            raise InvalidHtypeError(f"invalid tensor name {name!r}: use a non-empty name like 'images'")
+            raise InvalidHtypeError(
+                f"invalid tensor name {name!r}: use a non-empty name like 'images'"
+            )
         if _NAME_FORBIDDEN & set(name) or any(p in ("", ".", "..") for p in name.split("/")):
             raise InvalidHtypeError(
                 f"invalid tensor name {name!r}: names may not contain spaces, '..' or any of "
@@ -240,7 +247,9 @@ class DatasetEngine:
         return engine
 
     def _companion(self, parent: str, kind: str, **kwargs: Any) -> TensorEngine:
-        name = {"info": keys.hidden_info, "shape": keys.hidden_shape, "id": keys.hidden_id}[kind](parent)
+        name = {"info": keys.hidden_info, "shape": keys.hidden_shape, "id": keys.hidden_id}[kind](
+            parent
+        )
         htype = kwargs.pop("htype", "generic")
         mcs = SAMPLE_INFO_MAX_CHUNK_SIZE if kind in ("info", "shape") else None
         meta, info = new_tensor_meta(name, htype, max_chunk_size=mcs, hidden=True, **kwargs)
@@ -281,9 +290,13 @@ class DatasetEngine:
             phase3[plan.meta_key] = plan.meta_bytes
         phase4: dict[str, bytes] = {}
         if self.meta_dirty:
-            phase4[keys.dataset_key(self.commit_id, keys.DATASET_META)] = jsonio.dumps_meta(self.meta)
+            phase4[keys.dataset_key(self.commit_id, keys.DATASET_META)] = jsonio.dumps_meta(
+                self.meta
+            )
         if self.info_dirty:
-            phase4[keys.dataset_key(self.commit_id, keys.DATASET_INFO)] = jsonio.dumps_meta(self.info)
+            phase4[keys.dataset_key(self.commit_id, keys.DATASET_INFO)] = jsonio.dumps_meta(
+                self.info
+            )
             phase4[keys.dataset_key(self.commit_id, keys.DATASET_DIFF)] = dataset_diff(True)
         if self.versions_dirty:
             phase4[keys.VERSION_CONTROL_INFO] = self.versions.serialize()
@@ -327,19 +340,17 @@ class DatasetEngine:
 
         async def restore(key: str) -> None:
             old = previous.get(key)
-            try:
+            # If the storage is failing, nothing more can be done here; the error that
+            # started the rollback is the one the caller sees.
+            with contextlib.suppress(Exception):
                 if old is None:
                     await storage.delete(key)
                 else:
                     await storage.put(key, old)
-            except Exception:  # the storage is failing; nothing more we can do here
-                pass
 
         async def remove(key: str) -> None:
-            try:
+            with contextlib.suppress(Exception):
                 await storage.delete(key)
-            except Exception:
-                pass
 
         await asyncio.gather(*(restore(k) for k in written), *(remove(k) for k in chunks))
 

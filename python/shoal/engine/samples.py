@@ -49,7 +49,9 @@ class SampleConverter:
         self.tiling_threshold = 16_000_000 if threshold is None else int(threshold)
         self.ndim: int | None = len(meta["min_shape"]) if meta.get("min_shape") else None
         self.dtype: np.dtype | None = (
-            np.dtype(meta["dtype"]) if meta.get("dtype") not in (None, "str", "Any", "List") else None
+            np.dtype(meta["dtype"])
+            if meta.get("dtype") not in (None, "str", "Any", "List")
+            else None
         )
 
     # -- public ------------------------------------------------------------------------------
@@ -226,9 +228,7 @@ class SampleConverter:
             raise SampleError(
                 f"tensor {self.name!r}: sample {i} is bytes but not a PNG or JPEG image ({exc})"
             ) from None
-        if ndim == 3 and len(shape) == 2:
-            shape = (*shape, 1)
-        elif ndim is None and len(shape) == 2:
+        if (ndim == 3 and len(shape) == 2) or (ndim is None and len(shape) == 2):
             shape = (*shape, 1)
         if dtype is not None and np.dtype(dt) != dtype:
             raise SampleError(
@@ -267,9 +267,11 @@ def encode(arr: np.ndarray, compression: str, name: str = "", index: int = 0) ->
             a = arr[:, :, 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
             return _native.jpeg_encode(np.ascontiguousarray(a))
         if compression == "lz4":
-            return _native.lz4_compress(np.ascontiguousarray(arr))
+            return _native.lz4_compress(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)
     except CodecError as exc:
-        raise SampleError(f"tensor {name!r}: could not {compression}-encode sample {index}: {exc}") from None
+        raise SampleError(
+            f"tensor {name!r}: could not {compression}-encode sample {index}: {exc}"
+        ) from None
     raise SampleError(f"unknown compression {compression!r}")
 
 

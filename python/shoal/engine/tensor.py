@@ -87,7 +87,7 @@ class TensorEngine:
         self.meta = meta
         self.info = info
         self.chunk_ids = chunk_ids
-        self.tiles = tile_entries
+        self.tiles: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = tile_entries
         self.commit_diff = commit_diff
         self.staged = Staged()
         self.info_dirty = False
@@ -115,7 +115,7 @@ class TensorEngine:
         d = self.meta.get("dtype")
         if d in (None, "str", "Any", "List"):
             return None
-        return np.dtype(d)
+        return np.dtype(str(d))
 
     @property
     def fixed_shape(self) -> bool:
@@ -133,7 +133,13 @@ class TensorEngine:
     @classmethod
     async def load(cls, ds: DatasetEngine, key: str) -> TensorEngine:
         commit = ds.commit_id
-        names = [keys.TENSOR_META, keys.CHUNK_IDS, keys.TILE_ENCODER, keys.TENSOR_INFO, keys.COMMIT_DIFF]
+        names = [
+            keys.TENSOR_META,
+            keys.CHUNK_IDS,
+            keys.TILE_ENCODER,
+            keys.TENSOR_INFO,
+            keys.COMMIT_DIFF,
+        ]
         objs = await ds.storage.get_many([keys.tensor_key(commit, key, n) for n in names])
         raw_meta, raw_ids, raw_tiles, raw_info, raw_diff = objs
         where = f"{ds.url}/{keys.tensor_key(commit, key, '')}"
@@ -166,7 +172,9 @@ class TensorEngine:
     async def _chunk_owners(self) -> dict[str, tuple[str, str]]:
         if self._owners is None:
             owners: dict[str, tuple[str, str]] = {}
-            commits = [c for c in self.ds.versions.ancestors(self.commit_id) if c != keys.FIRST_COMMIT_ID]
+            commits = [
+                c for c in self.ds.versions.ancestors(self.commit_id) if c != keys.FIRST_COMMIT_ID
+            ]
             sets = await self.ds.storage.get_many(
                 [keys.tensor_key(c, self.key, keys.CHUNK_SET) for c in commits]
             )
@@ -221,7 +229,9 @@ class TensorEngine:
         n = idx.size
         if n == 0:
             return []
-        tiled_mask = np.fromiter((int(i) in self.tiles for i in idx), bool, n) if self.tiles else None
+        tiled_mask = (
+            np.fromiter((int(i) in self.tiles for i in idx), bool, n) if self.tiles else None
+        )
         plain = idx if tiled_mask is None else idx[~tiled_mask]
         results: list[np.ndarray | None] = [None] * n
         if plain.size:
@@ -232,7 +242,9 @@ class TensorEngine:
             chunks = await asyncio.gather(*(self.get_chunk(int(r)) for r in uniq))
             by_row = dict(zip(uniq.tolist(), chunks, strict=True))
             arrays = await self._assemble(rows, local, by_row, dtype)
-            positions = np.flatnonzero(~tiled_mask) if tiled_mask is not None else range(n)
+            positions: list[int] = (
+                np.flatnonzero(~tiled_mask).tolist() if tiled_mask is not None else list(range(n))
+            )
             for p, a in zip(positions, arrays, strict=True):
                 results[p] = a
         if tiled_mask is not None:
@@ -293,7 +305,9 @@ class TensorEngine:
                     "chunk is damaged"
                 )
         threads = 2 if codec in ("png", "jpeg") and len(live) > 1 else 1
-        await in_cpu_pool(_native.assemble, out, sources, np.ascontiguousarray(live), codec, threads)
+        await in_cpu_pool(
+            _native.assemble, out, sources, np.ascontiguousarray(live), codec, threads
+        )
         flat = out.view(np.uint8)
         result = []
         for i in range(n):
@@ -309,7 +323,9 @@ class TensorEngine:
         for row, loc in zip(rows.tolist(), local.tolist(), strict=True):
             chunk = by_row[row]
             count = int(chunk.header.num_samples)
-            all_shapes = _native.sample_shapes(chunk.header.shapes, np.arange(count, dtype=np.int64))
+            all_shapes = _native.sample_shapes(
+                chunk.header.shapes, np.arange(count, dtype=np.int64)
+            )
             x = int(sum(int(s[1]) for s in all_shapes[:loc] if s[0] and s[1]))
             h, w = int(all_shapes[loc][0]), int(all_shapes[loc][1])
             canvas = chunk.canvas
@@ -358,7 +374,13 @@ class TensorEngine:
             np.ascontiguousarray(self.chunk_ids[:, 1]), idx.astype(np.int64)
         )
         uniq = np.unique(rows)
-        chunks = dict(zip(uniq.tolist(), await asyncio.gather(*(self.get_chunk(int(r)) for r in uniq)), strict=True))
+        chunks = dict(
+            zip(
+                uniq.tolist(),
+                await asyncio.gather(*(self.get_chunk(int(r)) for r in uniq)),
+                strict=True,
+            )
+        )
         out: list[bytes] = [b""] * idx.size
         for row, chunk in chunks.items():
             sel = np.flatnonzero(rows == row)
@@ -442,7 +464,9 @@ class TensorEngine:
         ranges = _native.sample_ranges(chunk.header.byte_positions, loc)
         buf = memoryview(chunk.buffer)
         blobs = [bytes(buf[chunk.base + s : chunk.base + e]) for s, e in ranges.tolist()]
-        self._tail = Tail(row, keys.chunk_name(int(self.chunk_ids[row, 0])), blobs, shapes, sum(map(len, blobs)))
+        self._tail = Tail(
+            row, keys.chunk_name(int(self.chunk_ids[row, 0])), blobs, shapes, sum(map(len, blobs))
+        )
         return self._tail
 
     def _limits(self) -> tuple[int, int]:
@@ -523,26 +547,31 @@ class TensorEngine:
         close_current(last_global)
         # The last regular chunk written stays in memory so the next flush can extend it.
         new_tail: Tail | None = self._tail if not len(self.staged) else None
-        if last_closed is not None and rows[-1][0] == _chunk_id_of(last_closed.name):
-            if last_closed.nbytes * ratio < min_chunk:
-                last_closed.blobs = [bytes(b) for b in last_closed.blobs]
-                new_tail = last_closed
+        if (
+            last_closed is not None
+            and rows[-1][0] == _chunk_id_of(last_closed.name)
+            and last_closed.nbytes * ratio < min_chunk
+        ):
+            last_closed.blobs = [bytes(b) for b in last_closed.blobs]
+            new_tail = last_closed
         ids = self.chunk_ids
         if rows:
-            ids = np.concatenate([ids[:start_row], np.asarray(rows, dtype=np.uint64).reshape(-1, 2)])
+            ids = np.concatenate(
+                [ids[:start_row], np.asarray(rows, dtype=np.uint64).reshape(-1, 2)]
+            )
         tiles_all = {**self.tiles, **new_tiles}
         meta = self.meta
         objects: dict[str, bytes] = {}
         if rows or self.is_new:
-            objects[self._tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(keys.FORMAT_VERSION, ids)
+            objects[self._tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(
+                keys.FORMAT_VERSION, ids
+            )
             objects[self._tkey(keys.TILE_ENCODER)] = _native.serialize_tile_encoder(
                 keys.FORMAT_VERSION, tiles_all
             )
         if self.info_dirty:
             objects[self._tkey(keys.TENSOR_INFO)] = jsonio.dumps_meta(self.info)
-        diff = self.commit_diff or CommitDiff(
-            created=True, added_start=0, added_end=0
-        )
+        diff = self.commit_diff or CommitDiff(created=True, added_start=0, added_end=0)
         new_diff = CommitDiff(
             diff.created,
             diff.info_updated or self.info_dirty,
@@ -581,7 +610,10 @@ class TensorEngine:
                 for n in owned_names:
                     owners[n] = (self.commit_id, self.key)
 
-        return FlushPlan(new_chunks, objects, self._tkey(keys.TENSOR_META), meta_bytes, obsolete, apply)
+        return FlushPlan(
+            new_chunks, objects, self._tkey(keys.TENSOR_META), meta_bytes, obsolete, apply
+        )
+
 
 def _chunk_id_of(name: str) -> int:
     return int(name, 16)

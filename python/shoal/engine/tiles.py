@@ -26,16 +26,14 @@ def tile_shape(
             break  # cannot split further; the tile holds what is left
         dims[axis] /= 2
         ratio /= 2
-    return tuple(int(math.ceil(d)) for d in dims)
+    return tuple(math.ceil(d) for d in dims)
 
 
 def grid(shape: tuple[int, ...], tile: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(-(-s // t) if t else 1 for s, t in zip(shape, tile, strict=True))
 
 
-def tile_slices(
-    shape: tuple[int, ...], tile: tuple[int, ...]
-) -> Iterator[tuple[slice, ...]]:
+def tile_slices(shape: tuple[int, ...], tile: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
     """Slices of each tile of a sample, in C order."""
     for pos in itertools.product(*(range(g) for g in grid(shape, tile))):
         yield tuple(

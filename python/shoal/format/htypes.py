@@ -75,7 +75,9 @@ def check_dtype(htype: str, dtype: Any) -> str | None:
     default = HTYPE_DEFAULTS[htype].get("dtype")
     if htype in ("text", "json"):
         if dtype is not None and str(dtype) not in (default, "str", "Any", "object"):
-            raise InvalidHtypeError(f"htype {htype!r} stores {default}; do not pass dtype={dtype!r}")
+            raise InvalidHtypeError(
+                f"htype {htype!r} stores {default}; do not pass dtype={dtype!r}"
+            )
         return str(default)
     if dtype is None:
         return str(default) if default is not None else None
@@ -90,7 +92,7 @@ def check_dtype(htype: str, dtype: Any) -> str | None:
             f"dtype {dt.name!r} cannot be stored; use a numeric or bool dtype "
             "(or htype='text' / 'json' for strings and objects)"
         )
-    return dt.name
+    return str(dt.name)
 
 
 def new_tensor_meta(
@@ -106,9 +108,7 @@ def new_tensor_meta(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build ``(tensor_meta, tensor_info)`` for a new tensor, validating every argument."""
     if not isinstance(htype, str) or htype not in HTYPE_DEFAULTS:
-        raise InvalidHtypeError(
-            f"unknown htype {htype!r}; shoal supports {sorted(HTYPE_DEFAULTS)}"
-        )
+        raise InvalidHtypeError(f"unknown htype {htype!r}; shoal supports {sorted(HTYPE_DEFAULTS)}")
     defaults = copy.deepcopy(HTYPE_DEFAULTS[htype])
     info_keys = defaults.get("_info", [])
     info: dict[str, Any] = {}

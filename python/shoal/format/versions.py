@@ -25,7 +25,7 @@ class VersionInfo:
 
     @classmethod
     def new(cls) -> VersionInfo:
-        node = {
+        node: dict[str, Any] = {
             "branch": "main",
             "parent": None,
             "children": [],
@@ -68,7 +68,11 @@ class VersionInfo:
         if version in self.commits:
             node = self.commits[version]
             branch = node.get("branch")
-            if node.get("commit_time") is None and self.branches.get(branch) == version:
+            if (
+                node.get("commit_time") is None
+                and isinstance(branch, str)
+                and self.branches.get(branch) == version
+            ):
                 return version, branch
             return version, None
         raise VersionError(

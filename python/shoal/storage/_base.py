@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from ..errors import ReadOnlyError
@@ -94,7 +94,7 @@ class Storage(abc.ABC):
     async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
         """Write the object whole. Readers see either the old or the new object, never a mix."""
 
-    async def put_many(self, items: dict[str, bytes | bytearray | memoryview]) -> None:
+    async def put_many(self, items: Mapping[str, bytes | bytearray | memoryview]) -> None:
         """Write many objects concurrently."""
         await bounded_gather(self.put(k, v) for k, v in items.items())
 
@@ -107,5 +107,5 @@ class Storage(abc.ABC):
         self.check_writable(prefix)
         await bounded_gather(self.delete(k) for k in await self.list(prefix))
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release connections and pools. The default has nothing to release."""
