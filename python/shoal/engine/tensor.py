@@ -248,8 +248,8 @@ class TensorEngine:
             for p, a in zip(positions, arrays, strict=True):
                 results[p] = a
         if tiled_mask is not None:
-            for p in np.flatnonzero(tiled_mask):
-                results[p] = await self._read_tiled(int(idx[p]), dtype)
+            for q in np.flatnonzero(tiled_mask).tolist():
+                results[q] = await self._read_tiled(int(idx[q]), dtype)
         return results  # type: ignore[return-value]
 
     async def _assemble(
