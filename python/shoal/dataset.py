@@ -63,6 +63,22 @@ class Dataset:
                 out.append({"commit": cid, **node})
         return out
 
+    async def checkout_async(self, ref: str, create: bool = False) -> str:
+        self._check_root("checkout")
+        if create:
+            raise ShoalError(
+                "creating branches is not supported by shoal yet; create it with deeplake, then "
+                "check it out here"
+            )
+        await self._engine.flush()
+        engine = await DatasetEngine.open(self._engine.storage, ref)
+        object.__setattr__(self, "_engine", engine)
+        return engine.commit_id
+
+    def checkout(self, ref: str, create: bool = False) -> str:
+        """Switch this handle to a branch (writable at its head) or a commit (read-only)."""
+        return _loop.run(self.checkout_async(ref, create=create))
+
     def __repr__(self) -> str:
         ro = ", read_only=True" if self.read_only else ""
         return f"Dataset(path={self._path!r}{ro}, tensors={self._tensor_names()})"
