@@ -82,6 +82,17 @@ async def _memory(location: str, *, read_only: bool = False, **_: Any) -> Storag
 register("file", _local)
 register("mem", _memory)
 
+# Cloud providers are imported on first use: their client libraries are heavy, and a local
+# user should not pay for them. Each module exposes ``async open_storage(location, *,
+# read_only, creds, token) -> Storage``.
+_LAZY = {
+    "s3": "shoal.storage._s3",
+    "gcs": "shoal.storage._gcs",
+    "gs": "shoal.storage._gcs",
+    "gcp": "shoal.storage._gcs",
+    "hub": "shoal.platform.client",
+}
+
 
 async def open_storage(
     parsed: ParsedPath,
@@ -92,8 +103,20 @@ async def open_storage(
 ) -> Storage:
     """The provider for ``parsed``."""
     factory = _factories.get(parsed.scheme)
+    if factory is None and parsed.scheme in _LAZY:
+        import importlib
+
+        try:
+            module = importlib.import_module(_LAZY[parsed.scheme])
+        except ModuleNotFoundError as exc:
+            raise PathError(
+                f"{parsed.scheme}:// paths need the module {exc.name!r}, which is not installed; "
+                "reinstall shoal with its dependencies"
+            ) from None
+        factory = module.open_storage
+        register(parsed.scheme, factory)
     if factory is None:
-        known = ", ".join(f"{s}://" for s in schemes() if s != "file")
+        known = ", ".join(f"{s}://" for s in sorted({*schemes(), *_LAZY}) if s != "file")
         raise PathError(
             f"unknown path prefix {parsed.scheme}:// in {parsed.url!r}; "
             f"use a local path or one of: {known}"
