@@ -110,6 +110,29 @@ def decode_chunk(raw: bytes, chunk_compression: str | None, key: str) -> Decoded
     return DecodedChunk(header, raw, header.data_offset, len(raw))
 
 
+class HeaderCache:
+    """Parsed chunk headers by key, so a chunk's header is fetched once. Thread-safe LRU."""
+
+    def __init__(self, max_items: int = 65536) -> None:
+        self.max_items = max_items
+        self._items: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: str, header: Any) -> None:
+        with self._lock:
+            self._items[key] = header
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+
 class ChunkCache:
     """Byte-bounded LRU of decoded chunks, shared by a dataset's tensors. Thread-safe."""
 

@@ -33,7 +33,7 @@ from ..format.htypes import (
 )
 from ..format.versions import VersionInfo
 from ..storage import Storage, bounded_gather
-from .chunks import ChunkCache
+from .chunks import ChunkCache, HeaderCache
 from .encoders import dataset_diff
 from .tensor import TensorEngine
 
@@ -73,6 +73,7 @@ class DatasetEngine:
         self.versions_dirty = False
         self.tensors: dict[str, TensorEngine] = {}  # by key
         self.cache = ChunkCache()
+        self.headers = HeaderCache()
         self.batch_depth = 0  # open `with ds:` blocks; writes flush when it returns to 0
         self.flush_lock = asyncio.Lock()
         self._flushed: tuple[str, str] = (json.dumps(meta), json.dumps(info))

@@ -21,7 +21,13 @@ import numpy as np
 
 from .. import _native
 from .._loop import in_cpu_pool
-from ..errors import CorruptDataError, NotFoundError, SampleError, ShoalError
+from ..errors import (
+    CorruptDataError,
+    NotFoundError,
+    SampleError,
+    ShoalError,
+    TruncatedDataError,
+)
 from ..format import jsonio, keys
 from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, TEXT_LIKE
 from ..format.versions import parse_chunk_set, serialize_chunk_set
@@ -34,6 +40,33 @@ if TYPE_CHECKING:
     from .dataset import DatasetEngine
 
 _EMPTY_IDS = np.zeros((0, 2), dtype=np.uint64)
+
+
+HEADER_GUESS = 4096  # first read of a chunk header; most headers are far smaller
+MAX_GAP = 64 * 1024  # neighbouring ranges closer than this are fetched as one
+
+
+@dataclass
+class PartialChunk:
+    """Some byte ranges of a chunk: ``pieces[i]`` holds the bytes from ``starts[i]`` on."""
+
+    header: Any
+    starts: np.ndarray
+    pieces: list[bytes]
+    base: int = 0  # byte positions are made absolute with header.data_offset
+
+
+def coalesce(ranges: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
+    """Merge ``(start, end)`` ranges (sorted by start) whose gap is at most ``max_gap``."""
+    order = np.argsort(ranges[:, 0], kind="stable")
+    out: list[tuple[int, int]] = []
+    for start, end in ranges[order].tolist():
+        if out and start - out[-1][1] <= max_gap:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
 
 
 @dataclass
@@ -193,6 +226,50 @@ class TensorEngine:
             return keys.chunk_key(keys.FIRST_COMMIT_ID, self.key, name)
         return keys.chunk_key(owner[0], owner[1], name)
 
+    async def get_header(self, key: str) -> Any:
+        """A chunk's parsed header, from the cache or by reading only the chunk's first bytes."""
+        cached = self.ds.headers.get(key)
+        if cached is not None:
+            return cached
+        want = HEADER_GUESS
+        while True:
+            try:
+                prefix = await self.ds.storage.get_range(key, 0, want)
+            except NotFoundError:
+                raise CorruptDataError(
+                    f"tensor {self.name!r}: chunk {key!r} is missing from {self.ds.url}; the "
+                    "dataset is damaged"
+                ) from None
+            try:
+                header = _native.parse_chunk_header(prefix)
+                break
+            except TruncatedDataError as exc:
+                needed = exc.needed or want * 2
+                if len(prefix) < want or needed <= want:
+                    raise CorruptDataError(
+                        f"tensor {self.name!r}: chunk {key!r} ends inside its header; the "
+                        "dataset is damaged"
+                    ) from None
+                want = needed
+        self.ds.headers.put(key, header)
+        return header
+
+    async def get_partial(self, row: int, local: np.ndarray) -> DecodedChunk | PartialChunk:
+        """Only the bytes of the samples asked for (plus small gaps), when that is cheaper."""
+        key = await self.chunk_key(int(self.chunk_ids[row, 0]))
+        hit = self.ds.cache.get(key)
+        if hit is not None:
+            return hit
+        header = await self.get_header(key)
+        count = int(header.num_samples)
+        if not len(header.byte_positions) or local.size * 2 >= count:
+            return await self.get_chunk(row)
+        rel = _native.sample_ranges(header.byte_positions, np.unique(local))
+        spans = coalesce(rel + header.data_offset, MAX_GAP)
+        pieces = await self.ds.storage.get_ranges(key, spans)
+        starts = np.asarray([s for s, _ in spans], dtype=np.int64)
+        return PartialChunk(header, starts, pieces, header.data_offset)
+
     async def get_chunk(self, row: int) -> DecodedChunk:
         key = await self.chunk_key(int(self.chunk_ids[row, 0]))
         cache = self.ds.cache
@@ -209,6 +286,7 @@ class TensorEngine:
         cc = self.meta.get("chunk_compression")
         decoded: DecodedChunk = await in_cpu_pool(decode_chunk, raw, cc, key)
         cache.put(key, decoded)
+        self.ds.headers.put(key, decoded.header)
         return decoded
 
     # -- reads -------------------------------------------------------------------------------
@@ -239,7 +317,13 @@ class TensorEngine:
                 np.ascontiguousarray(self.chunk_ids[:, 1]), plain.astype(np.int64)
             )
             uniq = np.unique(rows)
-            chunks = await asyncio.gather(*(self.get_chunk(int(r)) for r in uniq))
+            ranged = self.ds.storage.remote and not self.meta.get("chunk_compression")
+            chunks = await asyncio.gather(
+                *(
+                    self.get_partial(int(r), local[rows == r]) if ranged else self.get_chunk(int(r))
+                    for r in uniq
+                )
+            )
             by_row = dict(zip(uniq.tolist(), chunks, strict=True))
             arrays = await self._assemble(rows, local, by_row, dtype)
             positions: list[int] = (
@@ -256,37 +340,45 @@ class TensorEngine:
         self,
         rows: np.ndarray,
         local: np.ndarray,
-        by_row: dict[int, DecodedChunk],
+        by_row: dict[int, DecodedChunk | PartialChunk],
         dtype: np.dtype,
     ) -> list[np.ndarray]:
         n = rows.size
         sc = self.meta.get("sample_compression")
         cc = self.meta.get("chunk_compression")
         if cc in ("png", "jpeg"):
-            return self._from_canvas(rows, local, by_row, dtype)
+            return self._from_canvas(rows, local, by_row, dtype)  # type: ignore[arg-type]
         fixed = self.fixed_shape
         ndim = len(self.meta.get("min_shape") or [1])
         shapes = np.empty((n, ndim), dtype=np.int64)
         plan = np.empty((n, 5), dtype=np.int64)
         sources: list[Any] = []
-        for si, (row, chunk) in enumerate(by_row.items()):
+        for row, chunk in by_row.items():
             sel = np.flatnonzero(rows == row)
             loc = local[sel]
-            sources.append(chunk.buffer)
             if fixed:
                 shapes[sel] = self.meta["min_shape"]
             else:
                 shapes[sel] = _native.sample_shapes(chunk.header.shapes, loc)
-            if fixed and sc is None:
+            if fixed and sc is None and isinstance(chunk, DecodedChunk):
                 size = int(np.prod(self.meta["min_shape"])) * dtype.itemsize
                 starts = chunk.base + loc * size
-                plan[sel, 1] = starts
-                plan[sel, 2] = starts + size
+                ends = starts + size
             else:
                 ranges = _native.sample_ranges(chunk.header.byte_positions, loc)
-                plan[sel, 1] = ranges[:, 0] + chunk.base
-                plan[sel, 2] = ranges[:, 1] + chunk.base
-            plan[sel, 0] = si
+                starts = ranges[:, 0] + chunk.base
+                ends = ranges[:, 1] + chunk.base
+            if isinstance(chunk, PartialChunk):
+                piece = np.searchsorted(chunk.starts, starts, side="right") - 1
+                plan[sel, 0] = len(sources) + piece
+                plan[sel, 1] = starts - chunk.starts[piece]
+                plan[sel, 2] = ends - chunk.starts[piece]
+                sources.extend(chunk.pieces)
+            else:
+                plan[sel, 0] = len(sources)
+                plan[sel, 1] = starts
+                plan[sel, 2] = ends
+                sources.append(chunk.buffer)
         sizes = np.prod(shapes, axis=1) * dtype.itemsize
         offsets = np.zeros(n, dtype=np.int64)
         if n > 1:

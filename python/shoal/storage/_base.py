@@ -41,6 +41,9 @@ class Storage(abc.ABC):
     #: Human-readable location (no credentials), used in error messages.
     url: str
     read_only: bool
+    #: True where a request has a real round-trip cost: reads then fetch only the byte ranges
+    #: they need instead of whole chunks.
+    remote: bool = False
 
     def __init__(self, url: str, read_only: bool = False) -> None:
         self.url = url
