@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _add_platform_commands(sub: Any) -> None:
+    """serve, register, login, logout, whoami, token: they live with the platform code."""
+    try:
+        from .platform.cli import add_commands
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("shoal.platform"):
+            return
+        raise
+    add_commands(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shoal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--compression", choices=["png", "jpeg"], default=None)
     demo.add_argument("--keep", action="store_true", help="keep the dataset afterwards")
     demo.set_defaults(func=_demo)
+    _add_platform_commands(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
