@@ -73,7 +73,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _add_platform_commands(sub: Any) -> None:
     """serve, register, login, logout, whoami, token: they live with the platform code."""
     try:
-        from .platform.cli import add_commands
+        from .platform.cli import add_commands  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("shoal.platform"):
             return
