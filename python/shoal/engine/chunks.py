@@ -85,7 +85,7 @@ class DecodedChunk:
     canvas: np.ndarray | None = None  # image chunk compression: the decoded canvas
 
 
-def decode_chunk(raw: bytes, chunk_compression: str | None, key: str) -> DecodedChunk:
+def decode_chunk(raw: bytes | memoryview, chunk_compression: str | None, key: str) -> DecodedChunk:
     """Parse (and for chunk compression, decompress) a chunk object. Runs in the CPU pool."""
     try:
         header = _native.parse_chunk_header(raw)

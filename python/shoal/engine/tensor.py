@@ -277,7 +277,7 @@ class TensorEngine:
         if hit is not None:
             return hit
         try:
-            raw = await self.ds.storage.get(key)
+            raw = await self.ds.storage.get_buffer(key)
         except NotFoundError:
             raise CorruptDataError(
                 f"tensor {self.name!r}: chunk {key!r} is missing from {self.ds.url}; the dataset "

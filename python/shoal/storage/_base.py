@@ -64,6 +64,10 @@ class Storage(abc.ABC):
     async def get(self, key: str) -> bytes:
         """The whole object."""
 
+    async def get_buffer(self, key: str) -> bytes | memoryview:
+        """The whole object as a read-only buffer; may avoid a copy (a memory map, say)."""
+        return await self.get(key)
+
     @abc.abstractmethod
     async def get_range(self, key: str, start: int, end: int | None) -> bytes:
         """Bytes ``[start, end)`` of the object (``end=None``: to the end). Short if the
