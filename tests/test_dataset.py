@@ -359,3 +359,62 @@ def test_fork_safe_background_loop(tmp_path: Path) -> None:
 
 def _read_sum(path: str) -> int:
     return int(shoal.load(path, read_only=True).x.numpy().sum())
+
+
+@pytest.fixture
+def small_drain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make batches write full chunks early, as large ingests do."""
+    import shoal.engine.dataset
+
+    monkeypatch.setattr(shoal.engine.dataset, "DRAIN_BYTES", 500)
+
+
+@pytest.mark.usefixtures("small_drain")
+def test_batch_writes_full_chunks_early_and_commits_at_the_end(tmp_path: Path) -> None:
+    path = str(tmp_path / "ds")
+    ds = shoal.empty(path)
+    ds.create_tensor("x", dtype="int64", max_chunk_size=400)
+    ds.create_tensor("t", htype="text", max_chunk_size=400)
+    ds.x.extend(np.arange(7))  # a tail chunk that the batch extends
+    with ds:
+        for i in range(7, 400):
+            ds.x.append(np.int64(i))
+            ds.t.append(f"sample {i}")
+        chunk_files = list((tmp_path / "ds" / "x" / "chunks").iterdir())
+        assert len(chunk_files) > 3  # written before the batch ended
+        assert len(shoal.load(path).x) == 7  # but not yet visible to readers
+    ds = shoal.load(path)
+    assert ds.x.numpy().ravel().tolist() == list(range(400))
+    assert ds.t[-1].text() == "sample 399"
+    stored = {p.name for p in (tmp_path / "ds" / "x" / "chunks").iterdir()}
+    named = {format(int(c), "x") for c in ds._engine.tensor("x").chunk_ids[:, 0]}
+    assert stored == named  # the replaced tail chunk was removed
+
+
+@pytest.mark.usefixtures("small_drain")
+def test_failed_batch_removes_early_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(tmp_path / "ds")
+    ds = shoal.empty(path)
+    ds.create_tensor("x", dtype="int64", max_chunk_size=400)
+    ds.x.extend(np.arange(5))
+    before = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    storage = ds._engine.storage
+    real_put = type(storage).put
+    calls = {"n": 0}
+
+    async def flaky_put(self, key, data):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise OSError("connection reset")
+        return await real_put(self, key, data)
+
+    monkeypatch.setattr(type(storage), "put", flaky_put)
+    with pytest.raises(OSError, match="connection reset"), ds:
+        for i in range(5, 1000):
+            ds.x.append(np.int64(i))
+    monkeypatch.setattr(type(storage), "put", real_put)
+    after = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+    assert shoal.load(path).x.numpy().ravel().tolist() == list(range(5))
+    ds.x.append(np.int64(5))
+    assert shoal.load(path).x.numpy().ravel().tolist() == list(range(6))

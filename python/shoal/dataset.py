@@ -201,12 +201,18 @@ class Dataset:
             t.stage(p, names)
 
     def _autoflush(self) -> None:
-        if self._engine.batch_depth == 0:
-            _loop.run(self._engine.flush())
+        engine = self._engine
+        if engine.batch_depth == 0:
+            _loop.run(engine.flush())
+        elif engine.wants_drain():
+            _loop.run(engine.drain())
 
     async def _autoflush_async(self) -> None:
-        if self._engine.batch_depth == 0:
-            await self._engine.flush()
+        engine = self._engine
+        if engine.batch_depth == 0:
+            await engine.flush()
+        else:
+            await engine.drain()
 
     def flush(self) -> None:
         """Write every staged change to storage."""

@@ -19,8 +19,23 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── CorruptDataError (ValueError)          bytes read from storage do not parse
     │   └── TruncatedDataError                 ... because they end early (``needed`` says how many)
     ├── VersionError (ValueError)              unknown branch or commit
-    └── StorageError (OSError)
-        └── NotFoundError (FileNotFoundError)  a missing object
+    ├── InvalidCredsError (ValueError)         a ``creds`` argument shoal cannot use (unknown key, ...)
+    ├── StorageError (OSError)
+    │   ├── NotFoundError (FileNotFoundError)  a missing object
+    │   ├── BucketNotFoundError                the bucket (or container) itself does not exist
+    │   ├── CredentialsError (PermissionError) credentials missing, rejected, expired or not allowed
+    │   └── StorageConnectionError (ConnectionError)  the store cannot be reached (after retries)
+    └── PlatformError                          the hub:// platform refused or failed a request
+        ├── AuthenticationError (PermissionError)  no valid token, wrong password, unknown user
+        │   ├── TokenExpiredError              ... because the token expired (``expired_at``)
+        │   └── TokenRevokedError              ... because the token was revoked
+        ├── PermissionDeniedError (PermissionError)  signed in, but not allowed (role, other org)
+        ├── PlatformNotFoundError (FileNotFoundError)  unknown org, user or token name
+        ├── PlatformConflictError (FileExistsError)  a name that is taken (user, org, token)
+        ├── InvalidRequestError (ValueError)   a malformed name or value the platform rejects
+        ├── RateLimitedError                   too many failed logins; ``retry_after`` seconds
+        ├── PlatformConfigError (ValueError)   a server or client setting shoal cannot use
+        └── PlatformConnectionError (ConnectionError)  the platform cannot be reached
 
 Messages say what was wrong, which value, and what to do. They never contain secrets.
 The native extension raises ``CorruptDataError``, ``TruncatedDataError`` and ``CodecError``
@@ -30,21 +45,36 @@ from this module directly.
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
+    "BucketNotFoundError",
     "CodecError",
     "CorruptDataError",
+    "CredentialsError",
     "DatasetExistsError",
     "DatasetNotFoundError",
     "DynamicShapeError",
     "InvalidCompressionError",
+    "InvalidCredsError",
     "InvalidHtypeError",
+    "InvalidRequestError",
     "NotFoundError",
     "PathError",
+    "PermissionDeniedError",
+    "PlatformConfigError",
+    "PlatformConflictError",
+    "PlatformConnectionError",
+    "PlatformError",
+    "PlatformNotFoundError",
+    "RateLimitedError",
     "ReadOnlyError",
     "SampleError",
     "ShoalError",
+    "StorageConnectionError",
     "StorageError",
     "TensorExistsError",
     "TensorNotFoundError",
+    "TokenExpiredError",
+    "TokenRevokedError",
     "TruncatedDataError",
     "VersionError",
 ]
@@ -142,3 +172,105 @@ class StorageError(ShoalError, OSError):
 
 class NotFoundError(StorageError, FileNotFoundError):
     """An object does not exist in storage."""
+
+
+class InvalidCredsError(ShoalError, ValueError):
+    """A ``creds`` argument shoal cannot use: wrong type, an unknown or misspelled key, half a
+    key pair. The message names the key and the accepted ones, never a secret value."""
+
+
+class BucketNotFoundError(StorageError):
+    """The bucket (or container) a path names does not exist.
+
+    Deliberately not a ``FileNotFoundError``: a missing bucket is a configuration problem, not
+    a missing object, and must not read as "no dataset here".
+    """
+
+
+class CredentialsError(StorageError, PermissionError):
+    """Credentials are missing, rejected by the store, expired, or do not allow the operation.
+
+    The message names the path, the credential source that was tried (never a secret) and what
+    to do.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StorageConnectionError(StorageError, ConnectionError):
+    """The store could not be reached (connection refused, name lookup failed, timed out),
+    after retries."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+# -- the hub:// platform ----------------------------------------------------------------------
+
+
+class PlatformError(ShoalError):
+    """The platform (``shoal serve``, behind ``hub://`` paths) refused or failed a request.
+
+    ``status`` is the HTTP status when there was a response.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class AuthenticationError(PlatformError, PermissionError):
+    """No valid token: none given, malformed, tampered with, or a wrong password/unknown user."""
+
+
+class TokenExpiredError(AuthenticationError):
+    """The token expired. ``expired_at`` is when (an aware ``datetime``), when known."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, expired_at: object = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.expired_at = expired_at
+
+
+class TokenRevokedError(AuthenticationError):
+    """The token was revoked (``shoal token revoke`` or ``shoal logout``)."""
+
+
+class PermissionDeniedError(PlatformError, PermissionError):
+    """Signed in, but not allowed: a role too low, or an org the user is not a member of."""
+
+
+class PlatformNotFoundError(PlatformError, FileNotFoundError):
+    """The platform has no org, user or token by that name."""
+
+
+class PlatformConflictError(PlatformError, FileExistsError):
+    """A name that is already taken: a username, an org, a token name, a dataset."""
+
+
+class InvalidRequestError(PlatformError, ValueError):
+    """The platform rejected a value: an invalid name, a bad duration, a malformed body."""
+
+
+class RateLimitedError(PlatformError):
+    """Too many failed attempts; ``retry_after`` says how many seconds to wait."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float = 0.0
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class PlatformConfigError(PlatformError, ValueError):
+    """A platform setting (config file, ``SHOAL_SERVE_*`` variable, stored login) shoal cannot
+    use. The message names the setting and where it came from."""
+
+
+class PlatformConnectionError(PlatformError, ConnectionError):
+    """The platform cannot be reached at its URL."""

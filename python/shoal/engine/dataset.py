@@ -38,6 +38,8 @@ from .encoders import dataset_diff
 from .tensor import TensorEngine
 
 _NAME_FORBIDDEN = set(' \\:*?"<>|')
+# Staged bytes of one tensor above which full chunks are written before the batch ends.
+DRAIN_BYTES = 32_000_000
 
 
 def new_dataset_meta() -> dict[str, Any]:
@@ -311,7 +313,8 @@ class DatasetEngine:
                 await storage.put_many(phase)
                 written.extend(phase)
         except BaseException:
-            await asyncio.shield(self._rollback(chunk_objs, written, previous))
+            drained = [k for plan in plans for k in plan.written]
+            await asyncio.shield(self._rollback([*chunk_objs, *drained], written, previous))
             self._restore_flushed()
             raise
         for plan in plans:
@@ -333,8 +336,28 @@ class DatasetEngine:
             t.discard_staged()
         self.meta_dirty = self.info_dirty = False
 
+    def wants_drain(self) -> bool:
+        return any(t.staged_bytes >= DRAIN_BYTES for t in self.tensors.values())
+
+    async def drain(self) -> None:
+        """Inside ``with ds:``: write the full chunks of tensors holding many staged bytes, so
+        memory stays bounded and writing overlaps the caller's work. On failure the whole
+        batch is dropped, as a failed flush would."""
+        big = [t for t in self.tensors.values() if t.staged_bytes >= DRAIN_BYTES]
+        if not big:
+            return
+        async with self.flush_lock:
+            try:
+                for t in big:
+                    await t.drain()
+            except BaseException:
+                pending = [k for t in self.tensors.values() for k in t.pending_keys()]
+                await asyncio.shield(self._rollback(pending, [], {}))
+                self._restore_flushed()
+                raise
+
     async def _rollback(
-        self, chunks: dict[str, bytes], written: list[str], previous: dict[str, bytes | None]
+        self, chunks: list[str], written: list[str], previous: dict[str, bytes | None]
     ) -> None:
         """Best effort: put back what was overwritten, remove what was added."""
         storage = self.storage
@@ -354,6 +377,8 @@ class DatasetEngine:
                 await storage.delete(key)
 
         await asyncio.gather(*(restore(k) for k in written), *(remove(k) for k in chunks))
+        for t in self.tensors.values():
+            t.discard_staged()
 
 
 def _empty_ids() -> np.ndarray:

@@ -32,7 +32,14 @@ from ..format import jsonio, keys
 from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, TEXT_LIKE
 from ..format.versions import parse_chunk_set, serialize_chunk_set
 from . import tiles as tiling
-from .chunks import DecodedChunk, build_chunk, build_tile_chunk, decode_chunk
+from ..format.keys import FORMAT_VERSION
+from .chunks import (
+    DecodedChunk,
+    build_tile_chunk,
+    decode_chunk,
+    rle_byte_positions,
+    rle_shapes,
+)
 from .encoders import CommitDiff
 from .samples import COMPRESSION_RATIO, Prepared, SampleConverter, decode, encode
 
@@ -71,14 +78,25 @@ def coalesce(ranges: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
 
 @dataclass
 class Staged:
-    """Samples appended since the last flush, ready to pack."""
+    """Samples appended but not yet in a written chunk, their bytes packed in one buffer.
 
-    blobs: list[Any] = field(default_factory=list)
+    Appending copies each sample's stored bytes into ``data`` once; chunks are written straight
+    from slices of it. Dropping a written prefix is O(1) for a bytearray.
+    """
+
+    data: bytearray = field(default_factory=bytearray)
+    sizes: list[int] = field(default_factory=list)
     shapes: list[tuple[int, ...]] = field(default_factory=list)
-    tiled: dict[int, np.ndarray] = field(default_factory=dict)  # position in blobs -> array
+    tiled: dict[int, np.ndarray] = field(default_factory=dict)  # position -> array to tile
 
     def __len__(self) -> int:
         return len(self.shapes)
+
+    def drop_prefix(self, count: int, nbytes: int) -> None:
+        del self.data[:nbytes]
+        del self.sizes[:count]
+        del self.shapes[:count]
+        self.tiled = {k - count: v for k, v in self.tiled.items() if k >= count}
 
 
 @dataclass
@@ -86,10 +104,23 @@ class Tail:
     """The last, not yet full chunk, kept in memory so the next flush can extend it."""
 
     row: int
-    name: str
-    blobs: list[Any]
+    key: str
+    data: bytes
+    sizes: list[int]
     shapes: list[tuple[int, ...]]
-    nbytes: int
+
+
+@dataclass
+class Session:
+    """Chunks written since the last flush but not yet named by the stored encoders."""
+
+    start_row: int  # first row of the chunk-id table these rows replace
+    base_index: int  # global index of staged[0]
+    rows: list[tuple[int, int]] = field(default_factory=list)  # (chunk id, last index)
+    keys: list[str] = field(default_factory=list)  # written chunk objects, for rollback
+    names: list[str] = field(default_factory=list)
+    tiles: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    obsolete: list[str] = field(default_factory=list)  # replaced chunk, deleted after commit
 
 
 @dataclass
@@ -101,6 +132,7 @@ class FlushPlan:
     meta_key: str
     meta_bytes: bytes
     obsolete: list[str]  # chunk keys to delete once the metas are written
+    written: list[str]  # chunk keys written before this flush (drains), for rollback
     apply: Any  # callable that installs the new in-memory state
 
 
@@ -128,6 +160,8 @@ class TensorEngine:
         # What storage holds, to restore the in-memory state when a flush fails.
         self._flushed: tuple[str, str] = (json.dumps(meta), json.dumps(info))
         self._tail: Tail | None = None
+        self._session: Session | None = None
+        self._consumed: tuple[int, int] = (0, 0)  # (samples, bytes) packed by the last _pack
         self._owners: dict[str, tuple[str, str]] | None = None  # chunk name -> (commit, key)
 
     # -- properties --------------------------------------------------------------------------
@@ -494,12 +528,16 @@ class TensorEngine:
         return prepared, new_names
 
     def stage(self, prepared: Prepared, new_class_names: list[str]) -> None:
-        """Install prepared samples (cannot fail)."""
-        base = len(self.staged)
-        self.staged.blobs.extend(prepared.blobs)
-        self.staged.shapes.extend(prepared.shapes)
+        """Install prepared samples (cannot fail). Copies their bytes: the caller may reuse
+        its arrays afterwards."""
+        staged = self.staged
+        base = len(staged)
+        for blob in prepared.blobs:
+            staged.data += blob
+            staged.sizes.append(len(blob))
+        staged.shapes.extend(prepared.shapes)
         for i, arr in prepared.tiled.items():
-            self.staged.tiled[base + i] = arr
+            staged.tiled[base + i] = arr.copy()
         if prepared.dtype is not None and self.meta.get("dtype") is None:
             self.meta["dtype"] = prepared.dtype.name
             self.meta["typestr"] = prepared.dtype.str
@@ -520,8 +558,10 @@ class TensorEngine:
         self.meta["min_shape"], self.meta["max_shape"] = mn, mx
 
     def discard_staged(self) -> None:
-        """Forget everything since the last successful flush (after a failed flush)."""
+        """Forget everything since the last successful flush (after a failed write)."""
         self.staged = Staged()
+        self._session = None
+        self._tail = None
         meta, info = self._flushed
         self.meta.clear()
         self.meta.update(json.loads(meta))
@@ -529,10 +569,18 @@ class TensorEngine:
         self.info.update(json.loads(info))
         self.info_dirty = False
 
+    def pending_keys(self) -> list[str]:
+        """Chunk objects written since the last flush (deleted if the batch fails)."""
+        return list(self._session.keys) if self._session else []
+
     # -- flushing ----------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
-        return bool(len(self.staged)) or self.info_dirty or self.is_new
+        return bool(len(self.staged)) or self.info_dirty or self.is_new or self._session is not None
+
+    @property
+    def staged_bytes(self) -> int:
+        return len(self.staged.data)
 
     async def _load_tail(self) -> Tail | None:
         """The last chunk, if this head owns it and it can take more samples."""
@@ -548,69 +596,85 @@ class TensorEngine:
         ):
             return None  # owned by an older commit: leave it alone, start a new chunk
         chunk = await self.get_chunk(row)
-        count = int(chunk.header.num_samples)
         first = int(self.chunk_ids[row - 1, 1]) + 1 if row else 0
-        count = min(count, last - first + 1)
+        count = min(int(chunk.header.num_samples), last - first + 1)
         loc = np.arange(count, dtype=np.int64)
         shapes = [tuple(s) for s in _native.sample_shapes(chunk.header.shapes, loc).tolist()]
         ranges = _native.sample_ranges(chunk.header.byte_positions, loc)
         buf = memoryview(chunk.buffer)
-        blobs = [bytes(buf[chunk.base + s : chunk.base + e]) for s, e in ranges.tolist()]
-        self._tail = Tail(
-            row, keys.chunk_name(int(self.chunk_ids[row, 0])), blobs, shapes, sum(map(len, blobs))
-        )
-        return self._tail
+        if count and not (ranges[1:, 0] == ranges[:-1, 1]).all():
+            return None  # samples not packed back to back: start a new chunk instead
+        lo = int(ranges[0, 0]) if count else 0
+        hi = int(ranges[-1, 1]) if count else 0
+        data = bytes(buf[chunk.base + lo : chunk.base + hi])
+        sizes = (ranges[:, 1] - ranges[:, 0]).tolist()
+        return Tail(row, key, data, sizes, shapes)
 
-    def _limits(self) -> tuple[int, int]:
+    def _limits(self) -> tuple[int, int, float]:
         max_chunk = int(self.meta.get("max_chunk_size") or DEFAULT_MAX_CHUNK_SIZE)
         threshold = self.meta.get("tiling_threshold")
-        return max_chunk // 2, int(DEFAULT_TILING_THRESHOLD if threshold is None else threshold)
+        ratio = COMPRESSION_RATIO if self.meta.get("chunk_compression") else 1.0
+        return max_chunk // 2, int(DEFAULT_TILING_THRESHOLD if threshold is None else threshold), ratio
 
-    async def plan_flush(self) -> FlushPlan | None:
-        """Pack staged samples into chunks and compute every object to write."""
-        if not self.dirty:
-            return None
-        tail = await self._load_tail() if len(self.staged) else self._tail
-        min_chunk, threshold = self._limits()
+    async def _begin(self) -> Session:
+        """Start a write session: the last chunk, if it has room, is rewritten with the new
+        samples under a new name (chunk objects are never changed in place)."""
+        if self._session is not None:
+            return self._session
+        committed = self.length - len(self.staged)
+        tail = await self._load_tail() if len(self.staged) else None
+        if tail is None:
+            self._session = Session(len(self.chunk_ids), committed)
+            return self._session
+        staged = self.staged
+        staged.data[0:0] = tail.data
+        staged.sizes[0:0] = tail.sizes
+        staged.shapes[0:0] = tail.shapes
+        staged.tiled = {k + len(tail.shapes): v for k, v in staged.tiled.items()}
+        self._session = Session(tail.row, committed - len(tail.shapes), obsolete=[tail.key])
+        self._tail = None
+        return self._session
+
+    async def _pack(self, final: bool) -> dict[str, list[Any]]:
+        """Cut staged samples into chunk objects: all full ones, and the rest when ``final``.
+
+        Returns ``key -> parts`` (the parts may be views into the staged buffer: write them,
+        release them, then call :meth:`_consume`).
+        """
+        session = await self._begin()
+        staged = self.staged
+        min_chunk, threshold, ratio = self._limits()
         cc = self.meta.get("chunk_compression")
         sc = self.meta.get("sample_compression")
-        ratio = COMPRESSION_RATIO if cc else 1.0
-        new_chunks: dict[str, bytes] = {}
-        rows: list[tuple[int, int]] = []  # (chunk id, last global index)
-        owned_names: list[str] = []
-        obsolete: list[str] = []
-        start_row = len(self.chunk_ids)
-        base_index = self.length - len(self.staged)  # global index of staged[0]
-        cur_blobs: list[Any] = []
-        cur_shapes: list[tuple[int, ...]] = []
-        cur_bytes = 0
-        if tail is not None and len(self.staged):
-            start_row = tail.row
-            cur_blobs, cur_shapes, cur_bytes = list(tail.blobs), list(tail.shapes), tail.nbytes
-            obsolete.append(await self.chunk_key(int(self.chunk_ids[tail.row, 0])))
-        new_tiles: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        out: dict[str, list[Any]] = {}
+        view = memoryview(staged.data)
+        first = 0  # first sample of the chunk being filled
+        first_off = 0
+        cur = 0
+        off = 0
 
-        last_closed: Tail | None = None
-
-        def close_current(last_index: int) -> None:
-            nonlocal cur_blobs, cur_shapes, cur_bytes, last_closed
-            if not cur_shapes:
+        def close(end: int, end_off: int) -> None:
+            if end == first:
                 return
             cid = _new_chunk_id()
             name = keys.chunk_name(cid)
-            data = build_chunk(cur_blobs, np.asarray(cur_shapes, dtype=np.int64), cc)
-            new_chunks[keys.chunk_key(self.commit_id, self.key, name)] = data
-            owned_names.append(name)
-            rows.append((cid, last_index))
-            last_closed = Tail(start_row + len(rows) - 1, name, cur_blobs, cur_shapes, cur_bytes)
-            cur_blobs, cur_shapes, cur_bytes = [], [], 0
+            key = keys.chunk_key(self.commit_id, self.key, name)
+            shapes = rle_shapes(np.asarray(staged.shapes[first:end], dtype=np.int64))
+            bps = rle_byte_positions(np.asarray(staged.sizes[first:end], dtype=np.int64))
+            body = view[first_off:end_off]
+            if cc == "lz4":
+                out[key] = [_native.serialize_chunk(FORMAT_VERSION, shapes, bps, _native.lz4_compress(body))]
+            else:
+                out[key] = [_native.serialize_chunk(FORMAT_VERSION, shapes, bps, b""), body]
+            session.rows.append((cid, session.base_index + end - 1))
+            session.names.append(name)
+            session.keys.append(key)
 
-        staged = self.staged
-        for i, (blob, shape) in enumerate(zip(staged.blobs, staged.shapes, strict=True)):
-            g = base_index + i
+        for i, size in enumerate(staged.sizes):
             arr = staged.tiled.get(i)
             if arr is not None:
-                close_current(g - 1)
+                close(i, off)
+                g = session.base_index + i
                 tshape = tiling.tile_shape(
                     arr.shape,
                     arr.nbytes * (COMPRESSION_RATIO if (sc or cc) else 1.0),
@@ -622,66 +686,119 @@ class TensorEngine:
                     data = encode(piece, codec, self.name, g) if codec else piece.tobytes()
                     cid = _new_chunk_id()
                     name = keys.chunk_name(cid)
-                    new_chunks[keys.chunk_key(self.commit_id, self.key, name)] = build_tile_chunk(
-                        data, piece.shape
-                    )
-                    owned_names.append(name)
-                    rows.append((cid, g))
-                new_tiles[g] = (tuple(arr.shape), tshape)
+                    key = keys.chunk_key(self.commit_id, self.key, name)
+                    out[key] = [build_tile_chunk(data, piece.shape)]
+                    session.rows.append((cid, g))
+                    session.names.append(name)
+                    session.keys.append(key)
+                session.tiles[g] = (tuple(arr.shape), tshape)
+                first, first_off, cur = i + 1, off + size, 0
+                off += size
                 continue
-            size = len(blob)
-            if cur_shapes and (cur_bytes + size) * ratio > min_chunk:
-                close_current(g - 1)
-            cur_blobs.append(blob)
-            cur_shapes.append(shape)
-            cur_bytes += size
-        last_global = self.length - 1
-        close_current(last_global)
-        # The last regular chunk written stays in memory so the next flush can extend it.
-        new_tail: Tail | None = self._tail if not len(self.staged) else None
-        if (
-            last_closed is not None
-            and rows[-1][0] == _chunk_id_of(last_closed.name)
-            and last_closed.nbytes * ratio < min_chunk
-        ):
-            last_closed.blobs = [bytes(b) for b in last_closed.blobs]
-            new_tail = last_closed
+            if i > first and (cur + size) * ratio > min_chunk:
+                close(i, off)
+                first, first_off, cur = i, off, 0
+            cur += size
+            off += size
+        if final:
+            close(len(staged.sizes), off)
+            first, first_off = len(staged.sizes), off
+        self._consumed = (first, first_off)
+        return out
+
+    def _consume(self) -> None:
+        """Drop the samples :meth:`_pack` put in chunks (their views must be released)."""
+        count, nbytes = self._consumed
+        self.staged.drop_prefix(count, nbytes)
+        if self._session is not None:
+            self._session.base_index += count
+        self._consumed = (0, 0)
+
+    async def drain(self) -> None:
+        """Write the full chunks staged so far (inside ``with ds:``), keeping memory bounded.
+
+        The encoders and metas that name them are written by the next flush.
+        """
+        chunks = await self._pack(final=False)
+        try:
+            await self.ds.storage.put_many({k: _join(p) for k, p in chunks.items()})
+        finally:
+            for parts in chunks.values():
+                for part in parts:
+                    if isinstance(part, memoryview):
+                        part.release()
+        self._consume()
+
+    async def plan_flush(self) -> FlushPlan | None:
+        """Cut the remaining staged samples into chunks and compute every object to write."""
+        if not self.dirty:
+            return None
+        if len(self.staged) or self._session is not None:
+            parts = await self._pack(final=True)
+            # Copy out of the staged buffer: the flush writes after this returns.
+            chunks = {k: _join(p, copy=True) for k, p in parts.items()}
+            del parts
+            session = self._session
+        else:
+            chunks, session = {}, None
+        last_closed = None
+        if session is not None and session.rows and session.rows[-1][1] not in session.tiles:
+            last_closed = session
+        new_tail: Tail | None = self._tail
+        if session is not None:
+            new_tail = None
+            count, nbytes = self._consumed
+            min_chunk, _, ratio = self._limits()
+            if last_closed is not None and session.keys[-1] in chunks:
+                # The last regular chunk stays in memory so the next flush can extend it.
+                last_key = session.keys[-1]
+                body = chunks[last_key]
+                header = _native.parse_chunk_header(body)
+                n_last = int(header.num_samples)
+                data = bytes(self.staged.data[nbytes - _data_len(header) : nbytes])
+                if len(data) * ratio < min_chunk and n_last <= count:
+                    new_tail = Tail(
+                        session.start_row + len(session.rows) - 1,
+                        last_key,
+                        data,
+                        self.staged.sizes[count - n_last : count],
+                        self.staged.shapes[count - n_last : count],
+                    )
         ids = self.chunk_ids
-        if rows:
-            ids = np.concatenate(
-                [ids[:start_row], np.asarray(rows, dtype=np.uint64).reshape(-1, 2)]
-            )
-        tiles_all = {**self.tiles, **new_tiles}
-        meta = self.meta
+        tiles_all = self.tiles
+        if session is not None:
+            rows = np.asarray(session.rows, dtype=np.uint64).reshape(-1, 2)
+            ids = np.concatenate([ids[: session.start_row], rows])
+            tiles_all = {**self.tiles, **session.tiles}
         objects: dict[str, bytes] = {}
-        if rows or self.is_new:
-            objects[self._tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(
-                keys.FORMAT_VERSION, ids
-            )
+        if session is not None or self.is_new:
+            objects[self._tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(FORMAT_VERSION, ids)
             objects[self._tkey(keys.TILE_ENCODER)] = _native.serialize_tile_encoder(
-                keys.FORMAT_VERSION, tiles_all
+                FORMAT_VERSION, tiles_all
             )
         if self.info_dirty:
             objects[self._tkey(keys.TENSOR_INFO)] = jsonio.dumps_meta(self.info)
-        diff = self.commit_diff or CommitDiff(created=True, added_start=0, added_end=0)
+        diff = self.commit_diff or CommitDiff(created=True)
         new_diff = CommitDiff(
             diff.created,
             diff.info_updated or self.info_dirty,
             diff.data_transformed,
             diff.added_start,
-            self.length if rows else diff.added_end,
+            self.length if session is not None else diff.added_end,
             diff.tail,
         )
         objects[self._tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
         owners = await self._chunk_owners()
         chunk_set_names: list[str] | None = None
-        if self.commit_id != keys.FIRST_COMMIT_ID and (owned_names or obsolete):
-            obsolete_names = {k.rsplit("/", 1)[-1] for k in obsolete}
+        obsolete = list(session.obsolete) if session is not None else []
+        owned = list(session.names) if session is not None else []
+        if self.commit_id != keys.FIRST_COMMIT_ID and (owned or obsolete):
+            gone = {k.rsplit("/", 1)[-1] for k in obsolete}
             mine = [n for n, (c, k) in owners.items() if c == self.commit_id and k == self.key]
-            chunk_set_names = [n for n in mine if n not in obsolete_names] + owned_names
+            chunk_set_names = [n for n in mine if n not in gone] + owned
             objects[self._tkey(keys.CHUNK_SET)] = serialize_chunk_set(chunk_set_names)
-        meta_bytes = jsonio.dumps_meta(meta)
-        staged_count = len(self.staged)
+        meta_bytes = jsonio.dumps_meta(self.meta)
+        written = [k for k in (session.keys if session else []) if k not in chunks]
 
         def apply() -> None:
             self.is_new = False
@@ -690,21 +807,41 @@ class TensorEngine:
             self.tiles = tiles_all
             self.commit_diff = new_diff
             self.info_dirty = False
-            del self.staged.blobs[:staged_count]
-            del self.staged.shapes[:staged_count]
-            self.staged.tiled = {}
+            self.staged = Staged()
+            self._session = None
             self._tail = new_tail
             for key in obsolete:
                 self.ds.cache.discard(key)
             if chunk_set_names is not None:
-                for n in obsolete:
-                    owners.pop(n.rsplit("/", 1)[-1], None)
-                for n in owned_names:
+                for key in obsolete:
+                    owners.pop(key.rsplit("/", 1)[-1], None)
+                for n in owned:
                     owners[n] = (self.commit_id, self.key)
 
         return FlushPlan(
-            new_chunks, objects, self._tkey(keys.TENSOR_META), meta_bytes, obsolete, apply
+            chunks,
+            objects,
+            self._tkey(keys.TENSOR_META),
+            meta_bytes,
+            obsolete,
+            written,
+            apply,
         )
+
+
+def _data_len(header: Any) -> int:
+    bp = header.byte_positions
+    if not len(bp):
+        return 0
+    last = bp[-1]
+    first = int(bp[-2, 2]) + 1 if len(bp) > 1 else 0
+    return int(last[1]) + (int(last[2]) - first + 1) * int(last[0])
+
+
+def _join(parts: list[Any], copy: bool = False) -> Any:
+    if len(parts) == 1 and not copy:
+        return parts[0]
+    return b"".join(parts)
 
 
 def _chunk_id_of(name: str) -> int:

@@ -25,14 +25,22 @@ DEFAULT_CONCURRENCY = 64
 
 
 async def bounded_gather(aws: Iterable[Awaitable[T]], limit: int = DEFAULT_CONCURRENCY) -> list[T]:
-    """``asyncio.gather`` with at most ``limit`` awaitables in flight; results keep order."""
+    """``asyncio.gather`` with at most ``limit`` awaitables in flight; results keep order.
+
+    Unlike a bare gather, a failure is raised only after every other awaitable has finished:
+    a caller rolling back a batch of writes must know that none is still in flight.
+    """
     sem = asyncio.Semaphore(limit)
 
     async def one(aw: Awaitable[T]) -> T:
         async with sem:
             return await aw
 
-    return list(await asyncio.gather(*(one(aw) for aw in aws)))
+    results = await asyncio.gather(*(one(aw) for aw in aws), return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results  # type: ignore[return-value]
 
 
 class Storage(abc.ABC):

@@ -1,0 +1,528 @@
+"""AWS credentials for the s3:// provider: every way users pass them, one resolver.
+
+The four options of the Deep Lake storage docs, plus what people use in practice:
+
+1. **IAM role on a cloud machine** (no keys anywhere): the default chain finds a web identity
+   token (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``, EKS IRSA), container credentials
+   (``AWS_CONTAINER_CREDENTIALS_FULL_URI``/``..._RELATIVE_URI``, ECS and EKS Pod Identity) or
+   EC2 instance metadata (IMDSv2). All of them expire and are refreshed.
+2. **``aws configure`` files**: the default profile, a named one (``creds={"profile_name":
+   "x"}`` or ``AWS_PROFILE``), and assume-role profiles (``role_arn`` with ``source_profile``
+   or ``credential_source``).
+3. **Environment variables** ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
+   ``AWS_SESSION_TOKEN`` (refreshable when ``AWS_CREDENTIAL_EXPIRATION`` is set).
+4. **An explicit dict** with lowercase keys: ``aws_access_key_id``, ``aws_secret_access_key``,
+   ``aws_session_token`` (optional), ``endpoint_url``, ``aws_region`` (alias ``region``) and
+   ``profile_name``. Any other key is an :class:`~shoal.errors.InvalidCredsError`.
+
+Refreshable credentials are refreshed *before* they expire by the first request that notices,
+while the others keep signing with the current ones; inside the last stretch every request
+waits for that one refresh (single flight, aiobotocore's lock). The refresh windows scale with
+the credential lifetime: botocore's fixed 15/10-minute windows would refresh a 15-minute STS
+credential on every request.
+
+Secrets never appear in a repr, an error message or a log record: :class:`AwsCredsSpec` masks
+them, error messages name the *source* (``"environment variables AWS_ACCESS_KEY_ID/..."``) and
+the access key id masked, and a log filter scrubs session tokens, secret keys and web identity
+tokens from botocore's debug logs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import logging
+import os
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiobotocore.credentials import (  # type: ignore[import-untyped]
+    AioCredentialResolver,
+    AioCredentials,
+    AioDeferredRefreshableCredentials,
+    AioRefreshableCredentials,
+)
+from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+from botocore.credentials import CredentialProvider  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ProfileNotFound,
+)
+
+from ..errors import CredentialsError, InvalidCredsError
+
+__all__ = [
+    "ACCEPTED_KEYS",
+    "AwsCredsSpec",
+    "Refresher",
+    "ResolvedAws",
+    "mask_key_id",
+    "resolve",
+]
+
+#: Keys a ``creds`` dict for s3:// may have (Deep Lake v3's names).
+ACCEPTED_KEYS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "endpoint_url",
+    "aws_region",
+    "region",
+    "profile_name",
+)
+
+#: ``async () -> {"access_key", "secret_key", "token", "expiry_time": iso8601}``: a source of
+#: short-lived credentials (a platform that vends them), refreshed like any other.
+Refresher = Callable[[], Awaitable[Mapping[str, Any]]]
+
+_ADVISORY_MAX = 15 * 60.0  # botocore's defaults, for credentials that live an hour or more
+_MANDATORY_MAX = 10 * 60.0
+
+
+def mask_key_id(key_id: str | None) -> str:
+    """``AKIA…WXYZ``: enough to tell keys apart in a message, not the whole id."""
+    if not key_id:
+        return "?"
+    if len(key_id) <= 8:
+        return key_id[:2] + "…"
+    return f"{key_id[:4]}…{key_id[-4:]}"
+
+
+# ----------------------------------------------------------------------------------------------
+# what the user passed
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class AwsCredsSpec:
+    """A validated ``creds`` argument. Empty means "use the default AWS chain"."""
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+
+    def __repr__(self) -> str:
+        parts = []
+        if self.access_key_id:
+            parts.append(f"aws_access_key_id={mask_key_id(self.access_key_id)!r}")
+        if self.secret_access_key:
+            parts.append("aws_secret_access_key='***'")
+        if self.session_token:
+            parts.append("aws_session_token='***'")
+        for name, value in (
+            ("endpoint_url", self.endpoint_url),
+            ("aws_region", self.region),
+            ("profile_name", self.profile),
+        ):
+            if value:
+                parts.append(f"{name}={value!r}")
+        return f"AwsCredsSpec({', '.join(parts)})"
+
+    @property
+    def has_keys(self) -> bool:
+        return self.access_key_id is not None
+
+    @classmethod
+    def parse(cls, creds: object, *, path: str) -> AwsCredsSpec:
+        """Validate ``creds`` for ``path``; raise :class:`InvalidCredsError` naming the key."""
+        if creds is None or (isinstance(creds, str) and creds.upper() == "ENV"):
+            return cls()  # deeplake's creds="ENV": the environment / default chain
+        if not isinstance(creds, Mapping):
+            raise InvalidCredsError(
+                f"creds for {path} must be a dict (or None to use the default AWS credential "
+                f"chain), not {type(creds).__name__}; accepted keys: {', '.join(ACCEPTED_KEYS)}"
+            )
+        values: dict[str, str] = {}
+        for key, value in creds.items():
+            if not isinstance(key, str) or key not in ACCEPTED_KEYS:
+                raise InvalidCredsError(_unknown_key_message(key, path))
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str):
+                raise InvalidCredsError(
+                    f"creds[{key!r}] for {path} must be a str, not {type(value).__name__}"
+                )
+            values[key] = value
+        region = values.get("aws_region")
+        alias = values.get("region")
+        if region and alias and region != alias:
+            raise InvalidCredsError(
+                f"creds for {path} give two regions, aws_region={region!r} and "
+                f"region={alias!r}; pass one of them"
+            )
+        key_id = values.get("aws_access_key_id")
+        secret = values.get("aws_secret_access_key")
+        if (key_id is None) != (secret is None):
+            have, missing = (
+                ("aws_access_key_id", "aws_secret_access_key")
+                if key_id
+                else ("aws_secret_access_key", "aws_access_key_id")
+            )
+            raise InvalidCredsError(
+                f"creds for {path} have {have} but no {missing}; pass both, or neither to use "
+                "the default AWS credential chain"
+            )
+        if "aws_session_token" in values and key_id is None:
+            raise InvalidCredsError(
+                f"creds for {path} have aws_session_token but no aws_access_key_id / "
+                "aws_secret_access_key; a session token only works with the keys it was "
+                "issued with"
+            )
+        if key_id is not None and "profile_name" in values:
+            raise InvalidCredsError(
+                f"creds for {path} have both keys and profile_name={values['profile_name']!r}; "
+                "pass one or the other"
+            )
+        endpoint = values.get("endpoint_url")
+        if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
+            raise InvalidCredsError(
+                f"creds['endpoint_url'] for {path} must be an http:// or https:// URL, "
+                f"got {endpoint!r}"
+            )
+        return cls(
+            access_key_id=key_id,
+            secret_access_key=secret,
+            session_token=values.get("aws_session_token"),
+            endpoint_url=endpoint.rstrip("/") if endpoint else None,
+            region=region or alias,
+            profile=values.get("profile_name"),
+        )
+
+
+def _unknown_key_message(key: object, path: str) -> str:
+    accepted = ", ".join(ACCEPTED_KEYS)
+    shown = repr(key) if isinstance(key, str) else f"of type {type(key).__name__}"
+    hint = ""
+    if isinstance(key, str):
+        if key.lower() in ACCEPTED_KEYS:
+            hint = f" (keys are lowercase: did you mean {key.lower()!r}?)"
+        else:
+            close = difflib.get_close_matches(key.lower(), ACCEPTED_KEYS, n=1)
+            if close:
+                hint = f" (did you mean {close[0]!r}?)"
+    return f"unknown creds key {shown} for {path}{hint}; accepted keys: {accepted}"
+
+
+# ----------------------------------------------------------------------------------------------
+# refresh windows that fit the credential lifetime
+
+
+class AdaptiveRefreshableCredentials(AioDeferredRefreshableCredentials):  # type: ignore[misc]
+    """Refreshable credentials whose refresh windows scale with their lifetime.
+
+    A refresh starts once half the lifetime has passed, capped at botocore's 15 minutes before
+    expiry; in the last quarter (capped at 10 minutes) every request waits for it. One request
+    refreshes, the rest keep going or wait on the same lock.
+    """
+
+    def __init__(
+        self,
+        refresh_using: Callable[[], Any],
+        method: str,
+        initial: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(refresh_using=refresh_using, method=method)
+        self.refresh_count = 0
+        self._published_at: _dt.datetime | None = None
+        if initial is not None:
+            self._set_from_data(dict(initial))
+            self._publish_refresh()
+            self.refresh_count = 0
+
+    def _publish_refresh(self) -> None:
+        super()._publish_refresh()
+        now = self._time_fetcher()
+        self._published_at = now
+        self.refresh_count += 1
+        _remember_secret(self._secret_key)
+        _remember_secret(self._token)
+        if self._expiry_time is not None:
+            lifetime = max(0.0, (self._expiry_time - now).total_seconds())
+            self._advisory_refresh_timeout = min(_ADVISORY_MAX, lifetime / 2)
+            self._mandatory_refresh_timeout = min(_MANDATORY_MAX, lifetime / 4)
+
+    async def force_refresh(self, older_than: float = 1.0) -> bool:
+        """Refresh now unless someone did in the last ``older_than`` seconds (single flight).
+
+        Called when the store rejects credentials that should still be valid (clock skew, an
+        early revocation). Returns whether credentials were fetched.
+        """
+        async with self._refresh_lock:
+            published = self._published_at
+            if published is not None:
+                age = (self._time_fetcher() - published).total_seconds()
+                if age < older_than:
+                    return False
+            await self._protected_refresh(is_mandatory=True)
+            return True
+
+
+def _adapt(creds: Any) -> Any:
+    """Wrap refreshable chain credentials so their refresh windows fit their lifetime."""
+    if not isinstance(creds, AioRefreshableCredentials):
+        return creds  # static keys: nothing to refresh
+    refresh_using = getattr(creds, "_refresh_using", None)
+    if refresh_using is None:  # pragma: no cover - a botocore we do not know
+        return creds
+    initial = None
+    # Non-deferred credentials (container, IMDS, env with expiry) were fetched when the chain
+    # resolved them; carry them over instead of fetching twice. botocore keeps them in these
+    # attributes (stable since 2015); if they are missing we simply fetch on first use.
+    frozen = getattr(creds, "_frozen_credentials", None)
+    expiry = getattr(creds, "_expiry_time", None)
+    if frozen is not None and expiry is not None:
+        initial = {
+            "access_key": frozen.access_key,
+            "secret_key": frozen.secret_key,
+            "token": frozen.token,
+            "expiry_time": expiry.isoformat(),
+            "account_id": getattr(frozen, "account_id", None),
+        }
+    return AdaptiveRefreshableCredentials(refresh_using, creds.method, initial)
+
+
+class _FixedProvider(CredentialProvider):  # type: ignore[misc]
+    """The only provider of a session once shoal has resolved its credentials."""
+
+    METHOD = "shoal-resolved"
+    CANONICAL_NAME = "customShoalResolved"
+
+    def __init__(self, creds: Any) -> None:
+        super().__init__()
+        self._creds = creds
+
+    async def load(self) -> Any:
+        return self._creds
+
+
+# ----------------------------------------------------------------------------------------------
+# resolving
+
+
+@dataclass(repr=False)
+class ResolvedAws:
+    """A session whose credential chain is pinned to resolved credentials, and where they
+    came from (for messages). ``credentials`` is ``None`` only for unsigned access."""
+
+    session: Any
+    credentials: Any
+    source: str
+    region: str
+    endpoint_url: str | None
+    refreshable: bool
+
+    def __repr__(self) -> str:
+        return f"ResolvedAws(source={self.source!r}, region={self.region!r})"
+
+
+_loader: Any = None
+
+
+def _new_session(profile: str | None) -> Any:
+    global _loader
+    session = AioSession(profile=profile)
+    # Service models are large JSON files; parse them once per process, not per provider.
+    if _loader is None:
+        _loader = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _loader)
+    return session
+
+
+def _config_paths() -> str:
+    config = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
+    shared = os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+    return f"{config} and {shared}"
+
+
+def describe_source(method: str | None, spec: AwsCredsSpec, session: Any) -> str:
+    """Where credentials came from, in words, without secrets."""
+    profile = spec.profile or os.environ.get("AWS_PROFILE") or "default"
+    if method in (None, "explicit") and spec.has_keys:
+        kind = "key and session token" if spec.session_token else "key"
+        return f"the creds dict ({kind} {mask_key_id(spec.access_key_id)})"
+    names = {
+        "env": "environment variables AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+        + (" / AWS_SESSION_TOKEN" if os.environ.get("AWS_SESSION_TOKEN") else ""),
+        "shared-credentials-file": f"profile {profile!r} of the shared credentials file "
+        f"({os.environ.get('AWS_SHARED_CREDENTIALS_FILE', '~/.aws/credentials')})",
+        "config-file": f"profile {profile!r} of the AWS config file "
+        f"({os.environ.get('AWS_CONFIG_FILE', '~/.aws/config')})",
+        "assume-role": f"assume-role profile {profile!r} ({_config_paths()})",
+        "assume-role-with-web-identity": "web identity "
+        + (
+            "(AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN)"
+            if os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+            else f"of profile {profile!r}"
+        ),
+        "container-role": "container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI "
+        "/ AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)",
+        "iam-role": "the EC2 instance metadata service (IAM role of the machine)",
+        "custom-process": f"credential_process of profile {profile!r}",
+        "sso": f"AWS SSO profile {profile!r}",
+        "login": f"aws login profile {profile!r}",
+        "shoal-vended": "credentials vended by the dataset platform",
+    }
+    return names.get(method or "", f"AWS credential source {method!r}")
+
+
+def _nothing_found(path: str, spec: AwsCredsSpec) -> CredentialsError:
+    if spec.profile:
+        tried = f"profile {spec.profile!r} in {_config_paths()}"
+    else:
+        imds = (
+            "EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)"
+            if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true"
+            else "EC2 instance metadata"
+        )
+        tried = (
+            "the creds argument (none given), environment variables AWS_ACCESS_KEY_ID / "
+            f"AWS_SECRET_ACCESS_KEY, web identity (AWS_WEB_IDENTITY_TOKEN_FILE), profile "
+            f"{os.environ.get('AWS_PROFILE', 'default')!r} in {_config_paths()}, container "
+            f"credentials, {imds}"
+        )
+    return CredentialsError(
+        f"no AWS credentials found for {path}; tried {tried}. Pass creds={{'aws_access_key_id': "
+        "..., 'aws_secret_access_key': ...}, set AWS_PROFILE or the AWS_* environment "
+        "variables, run `aws configure`, or run on a machine with an IAM role"
+    )
+
+
+async def resolve(
+    spec: AwsCredsSpec, *, path: str, refresh: Refresher | None = None
+) -> ResolvedAws:
+    """Resolve ``spec`` to signing credentials. Raises :class:`CredentialsError` with the
+    sources tried when none are found or a source fails."""
+    try:
+        session = _new_session(spec.profile)
+        if spec.profile:
+            session.get_scoped_config()  # raises ProfileNotFound early, with a clear message
+        configured_region = session.get_config_variable("region")
+    except ProfileNotFound:
+        raise CredentialsError(
+            f"AWS profile {spec.profile!r} (creds['profile_name'] for {path}) does not exist in "
+            f"{_config_paths()}; run `aws configure --profile {spec.profile}` or fix the name"
+        ) from None
+    region = spec.region or configured_region or "us-east-1"
+    if refresh is not None:
+        creds: Any = AdaptiveRefreshableCredentials(refresh, "shoal-vended")
+    elif spec.has_keys:
+        creds = AioCredentials(
+            spec.access_key_id,
+            spec.secret_access_key,
+            spec.session_token,  # only if the caller gave one: never a stray env token
+            method="explicit",
+        )
+        _remember_secret(spec.secret_access_key)
+        _remember_secret(spec.session_token)
+    else:
+        resolver = session.get_component("credential_provider")
+        try:
+            creds = await resolver.load_credentials()
+        except BotoCoreError as exc:
+            raise CredentialsError(
+                f"could not get AWS credentials for {path}: {scrub(str(exc))}. Check the "
+                f"profile / environment configuration ({_config_paths()}), or pass creds="
+                "{'aws_access_key_id': ..., 'aws_secret_access_key': ...}"
+            ) from None
+        if creds is None:
+            raise _nothing_found(path, spec)
+        creds = _adapt(creds)
+    source = describe_source(getattr(creds, "method", None), spec, session)
+    session.register_component(
+        "credential_provider", AioCredentialResolver([_FixedProvider(creds)])
+    )
+    return ResolvedAws(
+        session=session,
+        credentials=creds,
+        source=source,
+        region=region,
+        endpoint_url=spec.endpoint_url,
+        refreshable=isinstance(creds, AdaptiveRefreshableCredentials),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# keeping secrets out of messages and logs
+
+_known_secrets: deque[str] = deque(maxlen=256)
+
+_PATTERNS = [
+    # X-Amz-Security-Token header / query parameter, in reprs of dicts, bytes and URLs
+    (
+        re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\",&\s}]+"),
+        r"\1***",
+    ),
+    (re.compile(r"(?i)((?:WebIdentityToken|X-Amz-Signature)=)[^&\s'\"]+"), r"\1***"),
+    (re.compile(r"(Signature=)[0-9a-f]{16,}"), r"\1***"),
+    (
+        re.compile(r"<(SecretAccessKey|SessionToken|Token|WebIdentityToken)>[^<]*</\1>"),
+        r"<\1>***</\1>",
+    ),
+    (
+        re.compile(
+            r"(?i)(['\"](?:SecretAccessKey|SessionToken|Token|secret_key|token|"
+            r"aws_secret_access_key|aws_session_token)['\"]\s*:\s*b?['\"])[^'\"]*"
+        ),
+        r"\1***",
+    ),
+]
+
+
+def _remember_secret(value: str | None) -> None:
+    if value and len(value) >= 8 and value not in _known_secrets:
+        _known_secrets.append(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every secret shoal knows of, and anything shaped like one, replaced."""
+    for secret in list(_known_secrets):
+        if secret in text:
+            text = text.replace(secret, "***")
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Scrubs secrets from records of the botocore loggers that print requests, responses
+    (STS answers carry secret keys) and credential fetches at DEBUG level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is not ours to fix
+            return True
+        clean = scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_LOGGERS = (
+    "botocore.endpoint",
+    "botocore.parsers",
+    "botocore.auth",
+    "botocore.credentials",
+    "botocore.utils",
+    "botocore.retryhandler",
+    "botocore.hooks",
+    "aiobotocore.endpoint",
+    "aiobotocore.parsers",
+    "aiobotocore.credentials",
+    "aiobotocore.utils",
+)
+_filter = RedactSecrets()
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactSecrets` to botocore's chatty loggers (idempotent)."""
+    for name in _LOGGERS:
+        log = logging.getLogger(name)
+        if _filter not in log.filters:
+            log.addFilter(_filter)

@@ -1,0 +1,354 @@
+"""What every route needs: the app state, errors as JSON, who is calling, body parsing, names,
+the failed-login limiter and log redaction."""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from aiohttp import web
+
+from . import tokens
+from .config import ServerConfig
+from .creds_vending import Vendor
+from .db import Database, DatasetRow, Org, User
+
+log = logging.getLogger("shoal.platform")
+
+#: Usernames, org names, dataset names and API token names.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+RESERVED = frozenset({"public", "api", "admin", "shoal", "hub", "me"})
+
+
+@dataclass
+class Platform:
+    """The server's state, one per app (``request.app[STATE]``)."""
+
+    config: ServerConfig
+    db: Database
+    vendor: Vendor
+    secret: bytes = field(repr=False)
+    limiter: LoginLimiter
+    dummy_hash: str = field(repr=False)
+    started_at: float = field(default_factory=time.time)
+
+
+STATE = web.AppKey("shoal_platform", Platform)
+
+
+def platform(request: web.Request) -> Platform:
+    return request.app[STATE]
+
+
+# ----------------------------------------------------------------------------------------------
+# errors
+
+
+class ApiError(Exception):
+    """An error answer: ``{"error": kind, "description": message, ...extra}``.
+
+    ``description`` is where the ``deeplake`` client looks for the message.
+    """
+
+    def __init__(self, status: int, kind: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.extra = extra
+
+    def response(self) -> web.Response:
+        headers = {}
+        if "retry_after" in self.extra:
+            headers["Retry-After"] = str(int(self.extra["retry_after"]) + 1)
+        return web.json_response(
+            {"error": self.kind, "description": self.message, **self.extra},
+            status=self.status,
+            headers=headers,
+        )
+
+
+def fail(status: int, kind: str, message: str, **extra: Any) -> NoReturn:
+    raise ApiError(status, kind, message, **extra)
+
+
+# ----------------------------------------------------------------------------------------------
+# who is calling
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in user (``None``: anonymous) and their token's claims."""
+
+    user: User | None
+    claims: tokens.Claims | None
+
+    @property
+    def name(self) -> str:
+        return self.user.username if self.user else "anonymous"
+
+
+ANONYMOUS = Caller(None, None)
+_SIGN_IN = "sign in with `shoal login` (or pass token=..., or set SHOAL_TOKEN)"
+
+
+def caller(request: web.Request, *, required: bool = True) -> Caller:
+    """Who sent ``request``. The token is checked completely on every request: signature,
+    expiry, revocation, and that its user still exists. A bad token is an error even where
+    anonymous access would do: it never silently becomes anonymous."""
+    cached: Caller | None = request.get("caller")
+    if cached is None:
+        cached = _authenticate(request)
+        request["caller"] = cached
+    if required and cached.user is None:
+        fail(401, "not_authenticated", f"this needs a signed-in user; {_SIGN_IN}")
+    return cached
+
+
+def _authenticate(request: web.Request) -> Caller:
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        fail(401, "token_invalid", "the Authorization header must be 'Bearer <token>'")
+    if token.startswith(tokens.PUBLIC_TOKEN_PREFIX):
+        return ANONYMOUS
+    p = platform(request)
+    try:
+        claims = tokens.verify(p.secret, token)
+    except tokens.TokenError as exc:
+        if exc.kind == "expired":
+            assert exc.expired_at is not None
+            fail(401, "token_expired", str(exc), expired_at=tokens.isoformat(exc.expired_at))
+        fail(401, "token_invalid", str(exc))
+    row = p.db.token(claims.jti)
+    if row is None:
+        fail(
+            401,
+            "token_invalid",
+            f"the token is not known to this server (was its database reset?); {_SIGN_IN}",
+        )
+    if row.revoked_at is not None:
+        when = tokens.isoformat(row.revoked_at)
+        if row.kind == "api":
+            msg = (
+                f"the API token {row.name!r} was revoked at {when}; create a new one with "
+                "`shoal token create --name NAME --expires 30d`"
+            )
+        else:
+            msg = f"this login token was revoked at {when} (`shoal logout`); sign in again with `shoal login`"
+        fail(401, "token_revoked", msg, revoked_at=when)
+    user = p.db.user_by_id(row.user_id)
+    if user is None or user.username.lower() != claims.username.lower():
+        fail(401, "token_invalid", f"the token's user no longer exists; {_SIGN_IN}")
+    return Caller(user, claims)
+
+
+# ----------------------------------------------------------------------------------------------
+# request bodies and names
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object in the body; 400 for anything else."""
+    try:
+        raw = await request.read()
+    except web.HTTPException:
+        raise
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        fail(400, "bad_request", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        fail(400, "bad_request", f"the request body must be a JSON object, not {_kind(body)}")
+    return body
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else "null"
+    )
+
+
+def get_str(body: dict[str, Any], key: str, *, required: bool = True, limit: int = 1024) -> str:
+    value = body.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        fail(400, "bad_request", f"{key!r} must be a non-empty string")
+    if len(value) > limit:
+        fail(400, "bad_request", f"{key!r} is too long (at most {limit} characters)")
+    return value
+
+
+def get_bool(body: dict[str, Any], key: str, default: bool | None = None) -> bool | None:
+    value = body.get(key, default)
+    if value is not None and not isinstance(value, bool):
+        fail(400, "bad_request", f"{key!r} must be true or false, not {_kind(value)}")
+    return value
+
+
+def check_name(what: str, value: str, *, reserved: bool = False) -> str:
+    if not NAME.fullmatch(value):
+        fail(
+            400,
+            "invalid_name",
+            f"invalid {what} {value[:80]!r}: use 1-64 letters, digits, '-' or '_', starting with "
+            "a letter or digit",
+        )
+    if reserved and value.lower() in RESERVED:
+        fail(400, "invalid_name", f"the {what} {value!r} is reserved; pick another")
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# orgs and datasets
+
+
+def find_org(p: Platform, name: str) -> Org:
+    check_name("organization name", name)
+    org = p.db.org(name)
+    if org is None:
+        fail(404, "org_not_found", f"there is no organization named {name!r}")
+    return org
+
+
+def require_member(p: Platform, who: Caller, org: Org, at_least: str = "read") -> str:
+    """The caller's role in ``org``, which must be ``at_least``; 401/403 otherwise."""
+    from .db import RANK
+
+    if who.user is None:
+        fail(401, "not_authenticated", f"organization {org.name!r} needs a signed-in user; {_SIGN_IN}")
+    role = p.db.role(org.id, who.user.id)
+    if role is None:
+        fail(
+            403,
+            "forbidden",
+            f"user {who.user.username!r} is not a member of organization {org.name!r}; "
+            "ask one of its admins to add you",
+        )
+    if RANK[role] < RANK[at_least]:
+        fail(
+            403,
+            "forbidden",
+            f"user {who.user.username!r} has the {role!r} role in {org.name!r}, and this needs "
+            f"{at_least!r}; ask an admin of {org.name!r}",
+        )
+    return role
+
+
+def dataset_info(ds: DatasetRow, role: str | None) -> dict[str, Any]:
+    return {
+        "org": ds.org,
+        "name": ds.name,
+        "tag": f"{ds.org}/{ds.name}",
+        "public": ds.public,
+        "path": ds.storage_url,
+        "created_at": tokens.isoformat(ds.created_at),
+        "updated_at": tokens.isoformat(ds.updated_at),
+        "role": role,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# failed logins
+
+
+class LoginLimiter:
+    """Failed logins per username and per client address in a sliding window. Past the limit,
+    attempts are refused (429) without checking the password until old failures age out."""
+
+    def __init__(self, per_user: int, per_ip: int, window: float) -> None:
+        self.per_user = per_user
+        self.per_ip = per_ip
+        self.window = window
+        self._fails: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> collections.deque[float]:
+        q = self._fails.get(key)
+        if q is None:
+            return collections.deque()
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if not q:
+            del self._fails[key]
+        return q
+
+    def retry_after(self, username: str, ip: str) -> float:
+        """Seconds until ``username`` from ``ip`` may try again; 0 if now."""
+        now = time.monotonic()
+        wait = 0.0
+        for key, limit in ((f"u:{username.lower()}", self.per_user), (f"i:{ip}", self.per_ip)):
+            q = self._recent(key, now)
+            if len(q) >= limit:
+                wait = max(wait, q[-limit] + self.window - now)
+        return wait
+
+    def failed(self, username: str, ip: str) -> None:
+        now = time.monotonic()
+        if len(self._fails) > 100_000:  # a flood of names: forget the oldest half
+            for key in list(self._fails)[: len(self._fails) // 2]:
+                del self._fails[key]
+        for key in (f"u:{username.lower()}", f"i:{ip}"):
+            self._fails.setdefault(key, collections.deque()).append(now)
+
+    def succeeded(self, username: str) -> None:
+        self._fails.pop(f"u:{username.lower()}", None)
+
+
+# ----------------------------------------------------------------------------------------------
+# logs
+
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
+_SECRET_KV = re.compile(
+    r"(?i)((?:password|secret|token|session_token|secret_access_key|authorization)"
+    r"['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"
+)
+
+
+def scrub(text: str) -> str:
+    """Remove anything that looks like a token or a secret value from a log line."""
+    return _SECRET_KV.sub(r"\1***", _JWT.sub("***", text))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg``, then the record's
+    ``fields`` (``log.info("...", extra={"fields": {...}})``). Secrets are scrubbed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(fields)
+        if record.exc_info and record.exc_info[0] is not None:
+            out["error"] = record.exc_info[0].__name__
+            out["traceback"] = self.formatException(record.exc_info)
+        return scrub(json.dumps(out, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            text += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        return scrub(text)

@@ -1,0 +1,339 @@
+"""Settings: the server's (``shoal serve``) and the client's (where a login is kept).
+
+Server settings come from, lowest to highest priority: the defaults below, a TOML file
+(``--config FILE`` or ``SHOAL_SERVE_CONFIG``), ``SHOAL_SERVE_<NAME>`` environment variables
+(``SHOAL_SERVE_PORT=8000``; dicts as JSON), then command-line flags. ::
+
+    host = "127.0.0.1"
+    port = 7777
+    data_dir = "/var/lib/shoal"                # SQLite database, secret key
+    storage_root = "s3://bucket/datasets"      # default: <data_dir>/datasets
+    sts_role_arn = "arn:aws:iam::123:role/ShoalData"
+    [storage_creds]
+    aws_access_key_id = "..."
+    aws_secret_access_key = "..."
+    endpoint_url = "https://s3.example.com"
+
+Client settings: the directory holding the login (``SHOAL_CONFIG_DIR``, else
+``$XDG_CONFIG_HOME/shoal``, else ``~/.config/shoal``) and the platform URL
+(``SHOAL_PLATFORM_URL``, else the server of the stored login, else ``http://127.0.0.1:7777``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import json
+import os
+import secrets
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import PlatformConfigError
+
+ENV_PREFIX = "SHOAL_SERVE_"
+DEFAULT_URL = "http://127.0.0.1:7777"
+LOGIN_FILE = "login.json"
+#: What secrets in a repr are replaced with.
+HIDDEN = "***"
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "shoal", "platform")
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``shoal serve`` can be told. See the module docstring for the sources."""
+
+    host: str = "127.0.0.1"
+    port: int = 7777
+    data_dir: str = field(default_factory=_default_data_dir)
+    #: Where the platform's datasets live: a directory, ``s3://bucket/prefix`` or
+    #: ``gcs://bucket/prefix``. Empty: ``<data_dir>/datasets``.
+    storage_root: str = ""
+    #: Credentials the server uses for ``storage_root`` (same keys as a ``creds=`` dict).
+    storage_creds: dict[str, Any] = field(default_factory=dict)
+    #: S3 roots: the role to assume (with an inline policy for the dataset's prefix).
+    sts_role_arn: str = ""
+    #: S3 roots: "sts" (AssumeRole, scoped) or "static" (hand out storage_creds as they are:
+    #: only for a store without STS; every user can then reach the whole root).
+    s3_vending: str = "sts"
+    #: GCS roots: downscope tokens to the dataset prefix (Credential Access Boundary).
+    gcs_downscope: bool = True
+    #: Lifetime of vended credentials, seconds (S3 STS needs at least 900).
+    creds_ttl: int = 3600
+    #: HS256 key for tokens. Empty: a random key kept in <data_dir>/secret.key.
+    secret_key: str = ""
+    login_token_hours: float = 1000.0
+    max_token_days: int = 3650
+    allow_registration: bool = True
+    #: Failed logins allowed per username (and, ``*_per_ip``, per client address) in
+    #: ``login_window`` seconds before further attempts get 429.
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 50
+    login_window: float = 300.0
+    #: scrypt cost (a power of two); 2**14 is about 16 MiB of memory per hash.
+    scrypt_n: int = 1 << 14
+    log_level: str = "info"
+    log_format: str = "json"
+    shutdown_timeout: float = 10.0
+
+    def __repr__(self) -> str:
+        shown = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("secret_key", "storage_creds")
+        }
+        shown["secret_key"] = HIDDEN if self.secret_key else ""
+        shown["storage_creds"] = {k: HIDDEN for k in self.storage_creds}
+        return "ServerConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @property
+    def root(self) -> str:
+        """The storage root, with the default filled in."""
+        return self.storage_root or os.path.join(self.data_dir, "datasets")
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> ServerConfig:
+        """Defaults, then the TOML file, then ``SHOAL_SERVE_*``, then ``overrides`` (``None``
+        values in ``overrides`` are skipped)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = path or env.get(ENV_PREFIX + "CONFIG") or None
+        if path:
+            values.update(_read_toml(Path(path)))
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for name in known:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _from_env(name, raw, known[name].type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name, value in values.items():
+            if name not in known:
+                raise PlatformConfigError(_unknown(name, list(known)))
+            values[name] = _check_type(name, value, known[name].type)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise PlatformConfigError(f"port {self.port} is not a TCP port (0-65535)")
+        if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
+            raise PlatformConfigError(f"scrypt_n must be a power of two, got {self.scrypt_n}")
+        if self.s3_vending not in ("sts", "static"):
+            raise PlatformConfigError(f"s3_vending must be 'sts' or 'static', not {self.s3_vending!r}")
+        if self.log_format not in ("json", "text"):
+            raise PlatformConfigError(f"log_format must be 'json' or 'text', not {self.log_format!r}")
+        if self.creds_ttl < 60:
+            raise PlatformConfigError(f"creds_ttl must be at least 60 seconds, got {self.creds_ttl}")
+        if self.secret_key and len(self.secret_key) < 32:
+            raise PlatformConfigError(
+                "secret_key must be at least 32 characters; leave it empty to have one generated"
+            )
+        if self.login_token_hours <= 0 or self.max_token_days <= 0:
+            raise PlatformConfigError("login_token_hours and max_token_days must be positive")
+
+    def secret(self) -> bytes:
+        """The token signing key: ``secret_key``, else ``<data_dir>/secret.key`` (created with
+        mode 0600 on first use)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = Path(self.data_dir) / "secret.key"
+        with contextlib.suppress(FileNotFoundError):
+            key = path.read_text().strip()
+            if len(key) >= 32:
+                return key.encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        write_private(path, key + "\n")
+        return key.encode()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise PlatformConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlatformConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _unknown(name: str, known: list[str]) -> str:
+    near = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else f"; known settings: {', '.join(known)}"
+    return f"unknown platform setting {name!r}{hint}"
+
+
+def _from_env(name: str, raw: str, kind: object) -> Any:
+    where = ENV_PREFIX + name.upper()
+    text = str(kind)
+    try:
+        if "dict" in text:
+            value = json.loads(raw) if raw.strip() else {}
+            if not isinstance(value, dict):
+                raise ValueError("not a JSON object")
+            return value
+        if text == "bool":
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError("not a boolean")
+        if text == "int":
+            return int(raw, 0)
+        if text == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise PlatformConfigError(f"{where}={raw!r} cannot be used: {exc} (expected {text})") from None
+    return raw
+
+
+def _check_type(name: str, value: Any, kind: object) -> Any:
+    text = str(kind)
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+    }.get(text, isinstance(value, dict) if "dict" in text else True)
+    if not ok:
+        raise PlatformConfigError(
+            f"platform setting {name!r} must be {text}, got {type(value).__name__}"
+        )
+    return float(value) if text == "float" else value
+
+
+# ----------------------------------------------------------------------------------------------
+# files with secrets
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 (atomically: a temp file renamed over it), so
+    the secret is never readable by others, not even for a moment."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)  # in case the umask or a filesystem widened it
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------------------------------------
+# the client's side
+
+
+def config_dir() -> Path:
+    """Where the login is kept: ``SHOAL_CONFIG_DIR``, ``$XDG_CONFIG_HOME/shoal`` or
+    ``~/.config/shoal``."""
+    explicit = os.environ.get("SHOAL_CONFIG_DIR")
+    if explicit:
+        return Path(explicit)
+    if sys.platform == "win32" and os.environ.get("APPDATA"):
+        return Path(os.environ["APPDATA"]) / "shoal"
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return Path(xdg) / "shoal" if xdg else Path.home() / ".config" / "shoal"
+
+
+def login_path() -> Path:
+    return config_dir() / LOGIN_FILE
+
+
+@dataclass(frozen=True)
+class StoredLogin:
+    """What ``shoal login`` keeps: the server, the token, who it is for, when it expires."""
+
+    server: str
+    token: str = field(repr=False)
+    username: str = ""
+    expires_at: float | None = None
+
+
+def read_login() -> StoredLogin | None:
+    path = login_path()
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise PlatformConfigError(
+            f"the stored login {path} cannot be read ({type(exc).__name__}); "
+            "run `shoal logout` and `shoal login` again"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        raise PlatformConfigError(
+            f"the stored login {path} is damaged; run `shoal logout` and `shoal login` again"
+        )
+    expires = data.get("expires_at")
+    return StoredLogin(
+        server=str(data.get("server") or DEFAULT_URL),
+        token=data["token"],
+        username=str(data.get("username") or ""),
+        expires_at=float(expires) if isinstance(expires, int | float) else None,
+    )
+
+
+def write_login(login: StoredLogin) -> Path:
+    path = login_path()
+    write_private(path, json.dumps(dataclasses.asdict(login), indent=2) + "\n")
+    return path
+
+
+def delete_login() -> bool:
+    try:
+        login_path().unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def platform_url(explicit: str | None = None) -> str:
+    """The platform's base URL, without a trailing slash."""
+    url = explicit or os.environ.get("SHOAL_PLATFORM_URL")
+    if not url:
+        stored = read_login()
+        url = stored.server if stored else DEFAULT_URL
+    url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise PlatformConfigError(
+            f"platform URL {url!r} must start with http:// or https:// "
+            "(check SHOAL_PLATFORM_URL or `shoal login --server`)"
+        )
+    return url
+
+
+def resolve_token(explicit: str | None, server: str) -> tuple[str | None, str]:
+    """``(token, where it came from)``: ``token=``, ``SHOAL_TOKEN``, ``ACTIVELOOP_TOKEN``,
+    then the stored login (only if it is for ``server``). ``(None, ...)``: anonymous."""
+    if explicit:
+        return explicit, "the token= argument"
+    for var in ("SHOAL_TOKEN", "ACTIVELOOP_TOKEN"):
+        value = os.environ.get(var)
+        if value:
+            return value, f"the {var} environment variable"
+    stored = read_login()
+    if stored is not None and stored.server.rstrip("/") == server.rstrip("/"):
+        return stored.token, f"the login stored in {login_path()}"
+    return None, "no token (anonymous)"

@@ -1,0 +1,402 @@
+"""The platform's database: SQLite in WAL mode, with numbered schema migrations.
+
+One connection per server process, used from the event loop thread only. Every statement is
+an index lookup or a small write, so running them inline costs less than handing them to a
+thread; the slow work (password hashing, credential vending) happens elsewhere. WAL lets
+readers (a backup, ``sqlite3`` in a shell) work while the server writes, and
+``synchronous=NORMAL`` is durable across process crashes (a power cut may lose the last
+transactions, never corrupt the file).
+
+Migrations are SQL scripts in :data:`MIGRATIONS`; ``PRAGMA user_version`` records how many have
+run. Each runs in one transaction, so a failed upgrade leaves the previous schema intact. A
+database newer than this code is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import PlatformConfigError
+
+ROLES = ("read", "write", "admin")
+RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
+
+MIGRATIONS: list[str] = [
+    # 1: users, orgs, memberships, tokens, datasets
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE orgs (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        personal_user_id INTEGER UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE members (
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+        PRIMARY KEY (org_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_by_user ON members(user_id);
+    CREATE TABLE tokens (
+        jti TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('login', 'api')),
+        name TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        revoked_at REAL
+    ) WITHOUT ROWID;
+    CREATE INDEX tokens_by_user ON tokens(user_id, kind);
+    CREATE UNIQUE INDEX api_token_names ON tokens(user_id, name)
+        WHERE kind = 'api' AND revoked_at IS NULL;
+    CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        storage_url TEXT NOT NULL,
+        public INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (org_id, name)
+    );
+    CREATE INDEX datasets_by_url ON datasets(storage_url);
+    """,
+]
+
+
+class Conflict(Exception):
+    """A unique name is taken; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    email: str
+    password_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Org:
+    id: int
+    name: str
+    personal_user_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    jti: str
+    user_id: int
+    kind: str
+    name: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRow:
+    id: int
+    org_id: int
+    org: str
+    name: str
+    storage_url: str
+    public: bool
+    created_at: float
+    updated_at: float
+
+
+class Database:
+    """The platform's tables, behind small methods. Not thread-safe: one loop owns it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self.migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def journal_mode(self) -> str:
+        return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    def migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise PlatformConfigError(
+                f"the database {self.path} has schema version {version}, newer than this shoal "
+                f"({len(MIGRATIONS)}); upgrade shoal, or point data_dir elsewhere"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def ping(self) -> bool:
+        return self._conn.execute("SELECT 1").fetchone()[0] == 1
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- users -----------------------------------------------------------------------------
+    def create_user(self, username: str, email: str, password_hash: str) -> User:
+        """The user, their personal org (same name) and their admin membership, together."""
+        now = time.time()
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+                raise Conflict(f"the username {username!r} is taken; pick another")
+            if c.execute("SELECT 1 FROM orgs WHERE name = ?", (username,)).fetchone():
+                raise Conflict(f"the name {username!r} is taken by an organization; pick another")
+            if c.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
+                raise Conflict(
+                    f"an account with the email {email!r} exists; sign in with `shoal login`"
+                )
+            uid = c.execute(
+                "INSERT INTO users (username, email, password_hash, created_at) VALUES (?,?,?,?)",
+                (username, email, password_hash, now),
+            ).lastrowid
+            oid = c.execute(
+                "INSERT INTO orgs (name, personal_user_id, created_at) VALUES (?,?,?)",
+                (username, uid, now),
+            ).lastrowid
+            c.execute("INSERT INTO members VALUES (?,?, 'admin')", (oid, uid))
+        assert uid is not None
+        return User(uid, username, email, password_hash, now)
+
+    def user(self, username: str) -> User | None:
+        row = self._conn.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+        return User(**dict(row)) if row else None
+
+    def user_by_id(self, uid: int) -> User | None:
+        row = self._conn.execute("SELECT * FROM users WHERE id = ?", (uid,)).fetchone()
+        return User(**dict(row)) if row else None
+
+    def set_password_hash(self, uid: int, password_hash: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, uid))
+
+    # -- tokens ----------------------------------------------------------------------------
+    def add_token(
+        self, jti: str, uid: int, kind: str, name: str, created_at: float, expires_at: float
+    ) -> None:
+        with self.transaction() as c:
+            if kind == "api" and c.execute(
+                "SELECT 1 FROM tokens WHERE user_id = ? AND name = ? AND kind = 'api' "
+                "AND revoked_at IS NULL AND expires_at > ?",
+                (uid, name, created_at),
+            ).fetchone():
+                raise Conflict(
+                    f"you already have an API token named {name!r}; revoke it first "
+                    f"(`shoal token revoke {name}`) or pick another name"
+                )
+            # An expired token may keep its name no longer: retire it.
+            c.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND name = ? AND kind = 'api' "
+                "AND revoked_at IS NULL",
+                (created_at, uid, name),
+            )
+            c.execute(
+                "INSERT INTO tokens (jti, user_id, kind, name, created_at, expires_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (jti, uid, kind, name, created_at, expires_at),
+            )
+
+    def token(self, jti: str) -> TokenRow | None:
+        row = self._conn.execute("SELECT * FROM tokens WHERE jti = ?", (jti,)).fetchone()
+        return TokenRow(**dict(row)) if row else None
+
+    def api_tokens(self, uid: int) -> list[TokenRow]:
+        rows = self._conn.execute(
+            "SELECT * FROM tokens WHERE user_id = ? AND kind = 'api' ORDER BY created_at",
+            (uid,),
+        ).fetchall()
+        return [TokenRow(**dict(r)) for r in rows]
+
+    def revoke_token_named(self, uid: int, name: str) -> bool:
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND name = ? AND kind = 'api' "
+                "AND revoked_at IS NULL",
+                (time.time(), uid, name),
+            )
+            return cur.rowcount > 0
+
+    def revoke_jti(self, jti: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL",
+                (time.time(), jti),
+            )
+
+    # -- orgs ------------------------------------------------------------------------------
+    def create_org(self, name: str, owner: int) -> Org:
+        now = time.time()
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone() or c.execute(
+                "SELECT 1 FROM users WHERE username = ?", (name,)
+            ).fetchone():
+                raise Conflict(f"the name {name!r} is taken; pick another")
+            oid = c.execute(
+                "INSERT INTO orgs (name, created_at) VALUES (?, ?)", (name, now)
+            ).lastrowid
+            c.execute("INSERT INTO members VALUES (?,?, 'admin')", (oid, owner))
+        assert oid is not None
+        return Org(oid, name, None)
+
+    def org(self, name: str) -> Org | None:
+        row = self._conn.execute(
+            "SELECT id, name, personal_user_id FROM orgs WHERE name = ?", (name,)
+        ).fetchone()
+        return Org(**dict(row)) if row else None
+
+    def role(self, org_id: int, uid: int) -> str | None:
+        row = self._conn.execute(
+            "SELECT role FROM members WHERE org_id = ? AND user_id = ?", (org_id, uid)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def orgs_of(self, uid: int) -> list[tuple[Org, str]]:
+        rows = self._conn.execute(
+            "SELECT o.id, o.name, o.personal_user_id, m.role FROM orgs o "
+            "JOIN members m ON m.org_id = o.id WHERE m.user_id = ? ORDER BY o.name",
+            (uid,),
+        ).fetchall()
+        return [(Org(r["id"], r["name"], r["personal_user_id"]), str(r["role"])) for r in rows]
+
+    def members(self, org_id: int) -> list[tuple[str, str]]:
+        rows = self._conn.execute(
+            "SELECT u.username, m.role FROM members m JOIN users u ON u.id = m.user_id "
+            "WHERE m.org_id = ? ORDER BY u.username",
+            (org_id,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def set_member(self, org: Org, uid: int, role: str) -> None:
+        with self.transaction() as c:
+            if org.personal_user_id == uid and role != "admin":
+                raise Conflict("the owner of a personal organization stays its admin")
+            c.execute(
+                "INSERT INTO members VALUES (?,?,?) "
+                "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+                (org.id, uid, role),
+            )
+            self._check_admin_left(c, org)
+
+    def remove_member(self, org: Org, uid: int) -> bool:
+        with self.transaction() as c:
+            if org.personal_user_id == uid:
+                raise Conflict("the owner of a personal organization cannot be removed from it")
+            cur = c.execute("DELETE FROM members WHERE org_id = ? AND user_id = ?", (org.id, uid))
+            self._check_admin_left(c, org)
+            return cur.rowcount > 0
+
+    @staticmethod
+    def _check_admin_left(c: sqlite3.Connection, org: Org) -> None:
+        if not c.execute(
+            "SELECT 1 FROM members WHERE org_id = ? AND role = 'admin'", (org.id,)
+        ).fetchone():
+            raise Conflict(f"organization {org.name!r} would have no admin left; add one first")
+
+    # -- datasets --------------------------------------------------------------------------
+    _DS = (
+        "SELECT d.id, d.org_id, o.name AS org, d.name, d.storage_url, d.public, d.created_at, "
+        "d.updated_at FROM datasets d JOIN orgs o ON o.id = d.org_id "
+    )
+
+    @staticmethod
+    def _ds(row: sqlite3.Row) -> DatasetRow:
+        values = dict(row)
+        values["public"] = bool(values["public"])
+        return DatasetRow(**values)
+
+    def dataset(self, org_id: int, name: str) -> DatasetRow | None:
+        row = self._conn.execute(
+            self._DS + "WHERE d.org_id = ? AND d.name = ?", (org_id, name)
+        ).fetchone()
+        return self._ds(row) if row else None
+
+    def datasets(self, org_id: int, *, public_only: bool) -> list[DatasetRow]:
+        where = "WHERE d.org_id = ?" + (" AND d.public = 1" if public_only else "")
+        rows = self._conn.execute(self._DS + where + " ORDER BY d.name", (org_id,)).fetchall()
+        return [self._ds(r) for r in rows]
+
+    def url_in_use(self, url: str) -> bool:
+        return (
+            self._conn.execute("SELECT 1 FROM datasets WHERE storage_url = ?", (url,)).fetchone()
+            is not None
+        )
+
+    def put_dataset(self, org_id: int, name: str, url: str, public: bool) -> DatasetRow:
+        """Create the entry, or (if it exists) mark it updated and set ``public``."""
+        now = time.time()
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO datasets (org_id, name, storage_url, public, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (org_id, name) DO UPDATE SET "
+                "public = excluded.public, updated_at = excluded.updated_at",
+                (org_id, name, url, int(public), now, now),
+            )
+        found = self.dataset(org_id, name)
+        assert found is not None
+        return found
+
+    def delete_dataset(self, ds_id: int) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM datasets WHERE id = ?", (ds_id,))
+
+    def update_dataset(
+        self, ds: DatasetRow, *, public: bool | None = None, name: str | None = None
+    ) -> DatasetRow:
+        with self.transaction() as c:
+            if name is not None and name != ds.name:
+                if c.execute(
+                    "SELECT 1 FROM datasets WHERE org_id = ? AND name = ?", (ds.org_id, name)
+                ).fetchone():
+                    raise Conflict(f"a dataset named {name!r} exists in {ds.org!r} already")
+                c.execute("UPDATE datasets SET name = ? WHERE id = ?", (name, ds.id))
+            if public is not None:
+                c.execute("UPDATE datasets SET public = ? WHERE id = ?", (int(public), ds.id))
+            c.execute("UPDATE datasets SET updated_at = ? WHERE id = ?", (time.time(), ds.id))
+        row = self._conn.execute(self._DS + "WHERE d.id = ?", (ds.id,)).fetchone()
+        return self._ds(row)
