@@ -397,7 +397,11 @@ def test_failed_batch_removes_early_chunks(tmp_path: Path, monkeypatch: pytest.M
     ds = shoal.empty(path)
     ds.create_tensor("x", dtype="int64", max_chunk_size=400)
     ds.x.extend(np.arange(5))
-    before = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    before = {
+        p.relative_to(tmp_path).as_posix(): p.read_bytes()
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+    }
     storage = ds._engine.storage
     real_put = type(storage).put
     calls = {"n": 0}
@@ -413,7 +417,11 @@ def test_failed_batch_removes_early_chunks(tmp_path: Path, monkeypatch: pytest.M
         for i in range(5, 1000):
             ds.x.append(np.int64(i))
     monkeypatch.setattr(type(storage), "put", real_put)
-    after = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    after = {
+        p.relative_to(tmp_path).as_posix(): p.read_bytes()
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+    }
     assert after == before
     assert shoal.load(path).x.numpy().ravel().tolist() == list(range(5))
     ds.x.append(np.int64(5))

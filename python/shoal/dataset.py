@@ -205,7 +205,7 @@ class Dataset:
         if engine.batch_depth == 0:
             _loop.run(engine.flush())
         elif engine.wants_drain():
-            _loop.run(engine.drain())
+            engine.drain_sync()
 
     async def _autoflush_async(self) -> None:
         engine = self._engine
@@ -267,9 +267,9 @@ def _companion_samples(
     fn = link.get("extend")
     n = len(shapes)
     if fn == "extend_id":
-        return list(np.frombuffer(os.urandom(8 * n), dtype=np.uint64).reshape(n, 1))
+        return np.frombuffer(os.urandom(8 * n), dtype=np.uint64).reshape(n, 1)  # type: ignore[return-value]
     if fn == "extend_shape":
-        return list(np.asarray(shapes, dtype=np.int64).reshape(n, -1))
+        return np.asarray(shapes, dtype=np.int64).reshape(n, -1)  # type: ignore[return-value]
     if fn == "extend_info":
         return [{}] * n
     if fn == "extend_len":

@@ -466,8 +466,9 @@ _PATTERNS = [
     ),
     (
         re.compile(
-            r"(?i)(['\"](?:SecretAccessKey|SessionToken|Token|secret_key|token|"
-            r"aws_secret_access_key|aws_session_token)['\"]\s*:\s*b?['\"])[^'\"]*"
+            r"(?i)(['\"](?:SecretAccessKey|SessionToken|Token|secret_key|token|WebIdentityToken|"
+            r"aws_secret_access_key|aws_session_token|Authorization|x-aws-ec2-metadata-token)"
+            r"['\"]\s*:\s*b?['\"])[^'\"]*"
         ),
         r"\1***",
     ),

@@ -49,7 +49,7 @@ import stat
 import sys
 import time
 import webbrowser
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -73,6 +73,7 @@ __all__ = [
     "GcsAuth",
     "GcsCredsSpec",
     "GoogleEndpoints",
+    "Refresher",
     "resolve",
     "token_cache_path",
 ]
@@ -126,7 +127,7 @@ class GoogleEndpoints:
 # -- parsing the creds argument ------------------------------------------------------------
 
 _METHOD_KEYS = ("method", "client_id", "client_secret", "browser_timeout", "endpoint_url")
-_TOKEN_KEYS = ("gcs_oauth_token", "expires_in", "project_id", "endpoint_url")
+_TOKEN_KEYS = ("gcs_oauth_token", "expires_in", "expiration", "project_id", "endpoint_url")
 _KEY_TYPES = (
     "service_account",
     "authorized_user",
@@ -216,11 +217,7 @@ class GcsCredsSpec:
                 raise InvalidCredsError(
                     f"creds['gcs_oauth_token'] for {path} must be a non-empty string"
                 )
-            expires_in = creds.get("expires_in")
-            if expires_in is not None and not isinstance(expires_in, int | float):
-                raise InvalidCredsError(
-                    f"creds['expires_in'] for {path} must be a number of seconds"
-                )
+            expires_in = _token_lifetime(creds, f"creds for {path}")
             return cls("token", token=token, token_expires_in=expires_in, **extra)
         if "method" in creds:
             _only(creds, _METHOD_KEYS, path)
@@ -245,6 +242,22 @@ class GcsCredsSpec:
             return cls._parse_str(method, path=path, **extra)
         _only(creds, ("endpoint_url",), path)
         return cls("default", **extra)
+
+
+def _token_lifetime(creds: Mapping[str, Any], origin: str) -> float | None:
+    """Seconds a vended token has left: ``expires_in``, else ``expiration`` (Unix time)."""
+    expires_in = creds.get("expires_in")
+    if expires_in is not None:
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+            raise InvalidCredsError(f"'expires_in' in {origin} must be a number of seconds")
+        return float(expires_in)
+    expiration = creds.get("expiration")
+    if expiration is None:
+        return None
+    try:
+        return float(expiration) - time.time()
+    except (TypeError, ValueError):
+        raise InvalidCredsError(f"'expiration' in {origin} must be a Unix time") from None
 
 
 def _only(creds: Mapping[str, Any], accepted: tuple[str, ...], path: str) -> None:
@@ -487,6 +500,35 @@ class _StaticToken(_Source):
                 "which shoal refreshes by itself)"
             )
         return _Issued(self._token, left)
+
+
+#: ``async () -> {"gcs_oauth_token": str, "expires_in": s (or "expiration": Unix time)}``: a
+#: source of short-lived tokens (a platform that vends them), refreshed like any other.
+Refresher = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+class _Vended(_Source):
+    advice = "ask the service that vends the tokens for fresh credentials"
+
+    def __init__(self, refresh: Refresher, description: str) -> None:
+        self._refresh = refresh
+        self.description = description
+
+    async def fetch(self, http: aiohttp.ClientSession, timeout: float) -> _Issued:
+        try:
+            async with asyncio.timeout(timeout):
+                creds = await self._refresh()
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            raise StorageConnectionError(
+                f"{self.description} gave no new token within {timeout:g} s"
+            ) from None
+        token = creds.get("gcs_oauth_token") if isinstance(creds, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise CredentialsError(f"{self.description} returned no 'gcs_oauth_token'")
+        lifetime = _token_lifetime(creds, self.description)
+        return _Issued(token, 3600.0 if lifetime is None else lifetime)
 
 
 class _GcloudAioToken(_Source):
@@ -963,10 +1005,20 @@ async def resolve(
     read_only: bool,
     path: str,
     endpoints: GoogleEndpoints | None = None,
+    refresh: Refresher | None = None,
 ) -> GcsAuth:
-    """Turn ``spec`` into a :class:`GcsAuth` for ``path``. Files are read and checked here;
-    network sources (token endpoint, metadata server) are asked on first use, except the
-    metadata server, which the default chain probes once."""
+    """Turn ``spec`` into a :class:`GcsAuth` for ``path``, bound to ``http``. Files are read
+    and checked here; network sources (token endpoint, metadata server) are asked on first use,
+    except the metadata server, which the default chain probes once.
+
+    With ``refresh`` (for the platform), tokens come from that callable whenever the current
+    one nears expiry; a ``gcs_oauth_token`` in ``spec`` is used first."""
+    if refresh is not None:
+        auth = GcsAuth(_Vended(refresh, f"vended tokens for {path}"))
+        if spec.kind == "token" and spec.token:
+            left = spec.token_expires_in
+            auth.preload(_Issued(spec.token, 3600.0 if left is None else left))
+        return auth.bind(http)
     auth = await _resolve(spec, http, read_only=read_only, path=path, endpoints=endpoints)
     return auth.bind(http)
 
@@ -1001,6 +1053,10 @@ async def _resolve(
     return await _default_chain(spec, http, scope, ep, path)
 
 
+#: metadata host -> (until, why): a host that did not answer is not probed again for a minute
+_GCE_ABSENT: dict[str, tuple[float, str]] = {}
+
+
 async def _default_chain(
     spec: GcsCredsSpec,
     http: aiohttp.ClientSession,
@@ -1021,9 +1077,15 @@ async def _default_chain(
         return GcsAuth(_source_from_info(info, origin, scope, ep))
     gce = _GceMetadata(ep.metadata_host)
     probe_timeout = _env_float("GCE_METADATA_TIMEOUT", 3.0)
+    absent = _GCE_ABSENT.get(ep.metadata_host)
     try:
+        if absent is not None and absent[0] > time.monotonic():
+            raise StorageConnectionError(absent[1])  # probed a moment ago: not on GCE
         issued = await gce.fetch(http, probe_timeout, attempts=1)
-    except (CredentialsError, StorageConnectionError) as exc:
+    except StorageConnectionError as exc:
+        gce_reason = _short(str(exc), 160)
+        _GCE_ABSENT[ep.metadata_host] = (time.monotonic() + 60.0, str(exc))
+    except CredentialsError as exc:
         gce_reason = _short(str(exc), 160)
     else:
         auth = GcsAuth(gce)

@@ -9,12 +9,14 @@ the dataset on storage is as it was before the flush.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 from typing import Any
 
 import numpy as np
 
+from .. import _loop
 from ..errors import (
     CorruptDataError,
     DatasetExistsError,
@@ -35,7 +37,7 @@ from ..format.versions import VersionInfo
 from ..storage import Storage, bounded_gather
 from .chunks import ChunkCache, HeaderCache
 from .encoders import dataset_diff
-from .tensor import TensorEngine
+from .tensor import Cut, TensorEngine
 
 _NAME_FORBIDDEN = set(' \\:*?"<>|')
 # Staged bytes of one tensor above which full chunks are written before the batch ends.
@@ -77,6 +79,7 @@ class DatasetEngine:
         self.cache = ChunkCache()
         self.headers = HeaderCache()
         self.batch_depth = 0  # open `with ds:` blocks; writes flush when it returns to 0
+        self._background: concurrent.futures.Future[None] | None = None
         self.flush_lock = asyncio.Lock()
         self._flushed: tuple[str, str] = (json.dumps(meta), json.dumps(info))
 
@@ -275,6 +278,7 @@ class DatasetEngine:
         )
 
     async def flush(self) -> None:
+        await self.wait_background_async()
         async with self.flush_lock:
             if not self.dirty:
                 return
@@ -282,8 +286,12 @@ class DatasetEngine:
             await self._flush()
 
     async def _flush(self) -> None:
+        try:
+            plans = [p for p in [await t.plan_flush() for t in self.tensors.values()] if p]
+        except BaseException:
+            await self._abort()
+            raise
         storage = self.storage
-        plans = [p for p in [await t.plan_flush() for t in self.tensors.values()] if p is not None]
         chunk_objs: dict[str, bytes] = {}
         phase2: dict[str, bytes] = {}
         phase3: dict[str, bytes] = {}
@@ -339,22 +347,72 @@ class DatasetEngine:
     def wants_drain(self) -> bool:
         return any(t.staged_bytes >= DRAIN_BYTES for t in self.tensors.values())
 
-    async def drain(self) -> None:
-        """Inside ``with ds:``: write the full chunks of tensors holding many staged bytes, so
-        memory stays bounded and writing overlaps the caller's work. On failure the whole
-        batch is dropped, as a failed flush would."""
+    # Inside ``with ds:``, tensors holding many staged bytes write their full chunks before the
+    # batch ends: memory stays bounded, and (from sync callers) the write runs on the I/O loop
+    # while the caller prepares more samples. At most one such write is in flight. A failure
+    # drops the whole batch, as a failed flush would, and is raised at the next call.
+    def drain_sync(self) -> None:
+        """From the caller's thread: cut full chunks now, write them in the background."""
+        self.wait_background()
         big = [t for t in self.tensors.values() if t.staged_bytes >= DRAIN_BYTES]
         if not big:
             return
-        async with self.flush_lock:
-            try:
-                for t in big:
-                    await t.drain()
-            except BaseException:
-                pending = [k for t in self.tensors.values() for k in t.pending_keys()]
-                await asyncio.shield(self._rollback(pending, [], {}))
-                self._restore_flushed()
-                raise
+        try:
+            _loop.run(self._begin(big))
+            cuts = [(t, t.cut(final=False)) for t in big]
+        except BaseException:
+            _loop.run(self._abort())
+            raise
+        self._background = asyncio.run_coroutine_threadsafe(
+            self._write_cuts(cuts), _loop.get_loop()
+        )
+
+    def wait_background(self) -> None:
+        fut, self._background = self._background, None
+        if fut is None:
+            return
+        try:
+            fut.result()
+        except BaseException:
+            _loop.run(self._abort())
+            raise
+
+    async def wait_background_async(self) -> None:
+        fut, self._background = self._background, None
+        if fut is None:
+            return
+        try:
+            await asyncio.wrap_future(fut)
+        except BaseException:
+            await self._abort()
+            raise
+
+    async def drain(self) -> None:
+        """The async twin of :meth:`drain_sync` (writes before returning)."""
+        await self.wait_background_async()
+        big = [t for t in self.tensors.values() if t.staged_bytes >= DRAIN_BYTES]
+        if not big:
+            return
+        try:
+            await self._begin(big)
+            await self._write_cuts([(t, t.cut(final=False)) for t in big])
+        except BaseException:
+            await self._abort()
+            raise
+
+    @staticmethod
+    async def _begin(tensors: list[TensorEngine]) -> None:
+        for t in tensors:
+            await t.begin()
+
+    @staticmethod
+    async def _write_cuts(cuts: list[tuple[TensorEngine, Cut]]) -> None:
+        await bounded_gather((t.write_chunks(c) for t, c in cuts), limit=len(cuts) or 1)
+
+    async def _abort(self) -> None:
+        pending = [k for t in self.tensors.values() for k in t.pending_keys()]
+        await asyncio.shield(self._rollback(pending, [], {}))
+        self._restore_flushed()
 
     async def _rollback(
         self, chunks: list[str], written: list[str], previous: dict[str, bytes | None]

@@ -30,6 +30,9 @@ class Prepared:
     tiled: dict[int, np.ndarray] = field(default_factory=dict)
     # first sample's dtype, if this batch fixes the tensor's dtype
     dtype: np.dtype | None = None
+    # a batch array taken whole: its bytes in one buffer, and each sample's size
+    packed: memoryview | None = None
+    sizes: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.shapes)
@@ -55,7 +58,12 @@ class SampleConverter:
         )
 
     # -- public ------------------------------------------------------------------------------
-    def prepare(self, samples: list[Any], new_class_names: list[str]) -> Prepared:
+    def prepare(self, samples: Any, new_class_names: list[str]) -> Prepared:
+        if isinstance(samples, np.ndarray):
+            fast = self._prepare_batch(samples)
+            if fast is not None:
+                return fast
+            samples = list(samples)
         out = Prepared()
         dtype = self.dtype
         ndim = self.ndim
@@ -78,6 +86,53 @@ class SampleConverter:
             else:
                 out.blobs.append(blob)
             out.shapes.append(shape)
+        return out
+
+    def _prepare_batch(self, batch: np.ndarray) -> Prepared | None:
+        """A whole batch array in one step, when every sample would take the plain path:
+        no per-sample conversion, one copy of its bytes at staging. None: not eligible."""
+        if (
+            batch.ndim == 0
+            or self.sc is not None
+            or self.htype not in ("generic", "embedding", "bbox", "class_label", "image")
+            or batch.dtype.kind not in "biuf"
+        ):
+            return None
+        dtype = self.dtype
+        if dtype is not None and batch.dtype != dtype:
+            if not np.can_cast(batch.dtype, dtype, "same_kind"):
+                return None  # the per-sample path raises the precise error
+            batch = batch.astype(dtype)
+        sample_shape = tuple(int(d) for d in batch.shape[1:]) or (1,)
+        if self.htype == "image" and len(sample_shape) == 2 and self.ndim == 3:
+            sample_shape = (*sample_shape, 1)
+        if self.ndim is not None and len(sample_shape) != self.ndim:
+            return None
+        if self.htype == "image" and (
+            len(sample_shape) not in (2, 3) or (len(sample_shape) == 3 and sample_shape[2] > 4)
+        ):
+            return None
+        if self.htype == "bbox" and sample_shape[-1] != 4:
+            return None
+        if (
+            self.htype == "class_label"
+            and batch.dtype.kind == "i"
+            and batch.size
+            and batch.min() < 0
+        ):
+            return None
+        n = batch.shape[0]
+        nbytes = int(np.prod(sample_shape)) * batch.dtype.itemsize
+        if self._should_tile(nbytes, compressed=self.cc is not None):
+            return None
+        flat = np.ascontiguousarray(batch).reshape(-1).view(np.uint8)
+        out = Prepared(
+            shapes=[sample_shape] * n,
+            packed=memoryview(flat) if flat.size else None,
+            sizes=[nbytes] * n,
+        )
+        if self.dtype is None:
+            out.dtype = batch.dtype
         return out
 
     # -- per sample --------------------------------------------------------------------------
@@ -246,11 +301,12 @@ class SampleConverter:
         return encode(arr, self.sc, self.name, i), tuple(shape), arr
 
 
-def raw_bytes(arr: np.ndarray) -> bytes:
-    """The array's bytes in C order, copied: the caller may reuse its array after append."""
+def raw_bytes(arr: np.ndarray) -> bytes | memoryview:
+    """The array's bytes in C order, without a copy when it is contiguous. Staging copies them
+    (once) right after, before the caller can change its array."""
     if arr.size == 0:
         return b""
-    return arr.tobytes()
+    return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
 
 
 def encode(arr: np.ndarray, compression: str, name: str = "", index: int = 0) -> bytes:

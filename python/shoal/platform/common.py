@@ -14,14 +14,13 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from . import tokens
-from .config import ServerConfig
+from .config import NAME_RE, ServerConfig
 from .creds_vending import Vendor
 from .db import Database, DatasetRow, Org, User
 
 log = logging.getLogger("shoal.platform")
 
-#: Usernames, org names, dataset names and API token names.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NAME = NAME_RE
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 RESERVED = frozenset({"public", "api", "admin", "shoal", "hub", "me"})
 
@@ -227,7 +226,11 @@ def require_member(p: Platform, who: Caller, org: Org, at_least: str = "read") -
     from .db import RANK
 
     if who.user is None:
-        fail(401, "not_authenticated", f"organization {org.name!r} needs a signed-in user; {_SIGN_IN}")
+        fail(
+            401,
+            "not_authenticated",
+            f"organization {org.name!r} needs a signed-in user; {_SIGN_IN}",
+        )
     role = p.db.role(org.id, who.user.id)
     if role is None:
         fail(

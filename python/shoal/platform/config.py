@@ -26,6 +26,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import secrets
 import sys
 import tomllib
@@ -39,12 +40,16 @@ from ..errors import PlatformConfigError
 ENV_PREFIX = "SHOAL_SERVE_"
 DEFAULT_URL = "http://127.0.0.1:7777"
 LOGIN_FILE = "login.json"
+#: Usernames, org names, dataset names and API token names.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 #: What secrets in a repr are replaced with.
 HIDDEN = "***"
 
 
 def _default_data_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return os.path.join(base, "shoal", "platform")
 
 
@@ -136,11 +141,17 @@ class ServerConfig:
         if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
             raise PlatformConfigError(f"scrypt_n must be a power of two, got {self.scrypt_n}")
         if self.s3_vending not in ("sts", "static"):
-            raise PlatformConfigError(f"s3_vending must be 'sts' or 'static', not {self.s3_vending!r}")
+            raise PlatformConfigError(
+                f"s3_vending must be 'sts' or 'static', not {self.s3_vending!r}"
+            )
         if self.log_format not in ("json", "text"):
-            raise PlatformConfigError(f"log_format must be 'json' or 'text', not {self.log_format!r}")
+            raise PlatformConfigError(
+                f"log_format must be 'json' or 'text', not {self.log_format!r}"
+            )
         if self.creds_ttl < 60:
-            raise PlatformConfigError(f"creds_ttl must be at least 60 seconds, got {self.creds_ttl}")
+            raise PlatformConfigError(
+                f"creds_ttl must be at least 60 seconds, got {self.creds_ttl}"
+            )
         if self.secret_key and len(self.secret_key) < 32:
             raise PlatformConfigError(
                 "secret_key must be at least 32 characters; leave it empty to have one generated"
@@ -201,7 +212,9 @@ def _from_env(name: str, raw: str, kind: object) -> Any:
         if text == "float":
             return float(raw)
     except ValueError as exc:
-        raise PlatformConfigError(f"{where}={raw!r} cannot be used: {exc} (expected {text})") from None
+        raise PlatformConfigError(
+            f"{where}={raw!r} cannot be used: {exc} (expected {text})"
+        ) from None
     return raw
 
 

@@ -67,7 +67,7 @@ class Vendor(abc.ABC):
     def __init__(self, root: str, ttl: int) -> None:
         self.root = root.rstrip("/")
         self.ttl = ttl
-        self._cache: dict[tuple[str, bool], Grant] = {}
+        self._cache: dict[tuple[str, bool], tuple[Grant, float]] = {}
 
     def dataset_url(self, org: str, name: str, suffix: int = 0) -> str:
         """Where a new dataset ``org/name`` goes (``suffix`` > 0: the n-th alternative, when
@@ -88,12 +88,14 @@ class Vendor(abc.ABC):
         key = (url, write)
         now = time.time()
         cached = self._cache.get(key)
-        if cached is not None and not fresh and cached.expiration - now > self.ttl / 2:
-            return cached
+        if cached is not None and not fresh:
+            grant, issued = cached
+            if grant.expiration - now > (grant.expiration - issued) / 2:
+                return grant
         grant = await self._vend(url, write=write)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = grant
+        self._cache[key] = (grant, now)
         return grant
 
     @abc.abstractmethod
@@ -166,14 +168,16 @@ class S3StaticVendor(_S3Base):
 
     async def _vend(self, url: str, *, write: bool) -> Grant:
         expiration = time.time() + self.ttl
-        return Grant(url, {**self._keys, **self._client_extra(), "expiration": expiration}, expiration)
+        return Grant(
+            url, {**self._keys, **self._client_extra(), "expiration": expiration}, expiration
+        )
 
 
 class S3StsVendor(_S3Base):
     """AssumeRole with a per-dataset inline policy, through aiobotocore."""
 
     def __init__(self, root: str, ttl: int, creds: dict[str, Any], role_arn: str) -> None:
-        super().__init__(root, max(ttl, 900), creds)  # STS refuses less than 15 minutes
+        super().__init__(root, ttl, creds)
         if not role_arn:
             raise PlatformConfigError(
                 f"storage_root {root} is on S3 with s3_vending='sts' but sts_role_arn is not set; "
@@ -209,12 +213,16 @@ class S3StsVendor(_S3Base):
         session = "".join(c if c.isalnum() or c in "=,.@-_" else "_" for c in session)
         try:
             client = await self._sts()
-            resp = await client.assume_role(
-                RoleArn=self.role_arn,
-                RoleSessionName=session,
-                DurationSeconds=self.ttl,
-                Policy=json.dumps(s3_policy(bucket, prefix, write=write)),
-            )
+            kwargs: dict[str, Any] = {
+                "RoleArn": self.role_arn,
+                "RoleSessionName": session,
+                "Policy": json.dumps(s3_policy(bucket, prefix, write=write)),
+            }
+            # STS refuses DurationSeconds under 900; a shorter creds_ttl leaves the lifetime
+            # to the store's default (the answer's Expiration is what counts either way).
+            if self.ttl >= 900:
+                kwargs["DurationSeconds"] = self.ttl
+            resp = await client.assume_role(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             # The botocore message names the operation and error code, never a secret.
             raise VendingError(f"the storage refused to issue credentials: {exc}") from None
@@ -259,7 +267,9 @@ class GcsVendor(Vendor):
         token = await self._auth[write].token()
         return str(token), float(self.ttl)
 
-    async def _downscoped(self, token: str, bucket: str, prefix: str, write: bool) -> tuple[str, float]:
+    async def _downscoped(
+        self, token: str, bucket: str, prefix: str, write: bool
+    ) -> tuple[str, float]:
         role = "inRole:roles/storage.objectAdmin" if write else "inRole:roles/storage.objectViewer"
         boundary = {
             "accessBoundary": {
@@ -325,7 +335,10 @@ def make_vendor(config: ServerConfig) -> Vendor:
         return S3StsVendor(root, config.creds_ttl, config.storage_creds, config.sts_role_arn)
     if scheme in ("gcs", "gs"):
         return GcsVendor(
-            "gcs://" + root.split("://", 1)[1], config.creds_ttl, config.storage_creds, config.gcs_downscope
+            "gcs://" + root.split("://", 1)[1],
+            config.creds_ttl,
+            config.storage_creds,
+            config.gcs_downscope,
         )
     raise PlatformConfigError(
         f"storage_root {root!r} is not supported; use a directory, s3://bucket/prefix or "

@@ -174,7 +174,7 @@ class Database:
         self._conn.execute("COMMIT")
 
     def ping(self) -> bool:
-        return self._conn.execute("SELECT 1").fetchone()[0] == 1
+        return bool(self._conn.execute("SELECT 1").fetchone()[0] == 1)
 
     def close(self) -> None:
         self._conn.close()
@@ -221,11 +221,14 @@ class Database:
         self, jti: str, uid: int, kind: str, name: str, created_at: float, expires_at: float
     ) -> None:
         with self.transaction() as c:
-            if kind == "api" and c.execute(
-                "SELECT 1 FROM tokens WHERE user_id = ? AND name = ? AND kind = 'api' "
-                "AND revoked_at IS NULL AND expires_at > ?",
-                (uid, name, created_at),
-            ).fetchone():
+            if (
+                kind == "api"
+                and c.execute(
+                    "SELECT 1 FROM tokens WHERE user_id = ? AND name = ? AND kind = 'api' "
+                    "AND revoked_at IS NULL AND expires_at > ?",
+                    (uid, name, created_at),
+                ).fetchone()
+            ):
                 raise Conflict(
                     f"you already have an API token named {name!r}; revoke it first "
                     f"(`shoal token revoke {name}`) or pick another name"
@@ -273,9 +276,10 @@ class Database:
     def create_org(self, name: str, owner: int) -> Org:
         now = time.time()
         with self.transaction() as c:
-            if c.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone() or c.execute(
-                "SELECT 1 FROM users WHERE username = ?", (name,)
-            ).fetchone():
+            if (
+                c.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone()
+                or c.execute("SELECT 1 FROM users WHERE username = ?", (name,)).fetchone()
+            ):
                 raise Conflict(f"the name {name!r} is taken; pick another")
             oid = c.execute(
                 "INSERT INTO orgs (name, created_at) VALUES (?, ?)", (name, now)

@@ -92,7 +92,9 @@ async def set_member(request: web.Request) -> web.Response:
         fail(409, "conflict", str(exc))
     log.info(
         "member set",
-        extra={"fields": {"user": who.name, "org": org.name, "member": user.username, "role": role}},
+        extra={
+            "fields": {"user": who.name, "org": org.name, "member": user.username, "role": role}
+        },
     )
     return web.json_response({"org": org.name, "username": user.username, "role": role})
 

@@ -146,7 +146,9 @@ async def list_tokens(request: web.Request) -> web.Response:
     who = caller(request)
     assert who.user is not None
     now = time.time()
-    return web.json_response({"tokens": [_token_info(r, now) for r in p.db.api_tokens(who.user.id)]})
+    return web.json_response(
+        {"tokens": [_token_info(r, now) for r in p.db.api_tokens(who.user.id)]}
+    )
 
 
 @routes.post("/api/user/tokens")
@@ -164,7 +166,9 @@ async def create_token(request: web.Request) -> web.Response:
         lifetime = float(lifetime)
     else:
         try:
-            lifetime = tokens.parse_duration(get_str(body, "expires", limit=32) if "expires" in body else "30d")
+            lifetime = tokens.parse_duration(
+                get_str(body, "expires", limit=32) if "expires" in body else "30d"
+            )
         except ValueError as exc:
             fail(400, "bad_request", str(exc))
     most = p.config.max_token_days * 86400
@@ -192,6 +196,10 @@ async def revoke_token(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     check_name("token name", name)
     if not p.db.revoke_token_named(who.user.id, name):
-        fail(404, "not_found", f"you have no active API token named {name!r} (see `shoal token list`)")
+        fail(
+            404,
+            "not_found",
+            f"you have no active API token named {name!r} (see `shoal token list`)",
+        )
     log.info("api token revoked", extra={"fields": {"user": who.name, "token_name": name}})
     return web.json_response({"revoked": name})

@@ -62,7 +62,13 @@ def _sign(secret: bytes, signing_input: bytes) -> bytes:
 
 
 def issue(
-    secret: bytes, *, username: str, kind: str, lifetime: float, name: str = "", now: float | None = None
+    secret: bytes,
+    *,
+    username: str,
+    kind: str,
+    lifetime: float,
+    name: str = "",
+    now: float | None = None,
 ) -> tuple[str, Claims]:
     """A new signed token for ``username`` that expires ``lifetime`` seconds from ``now``."""
     now = time.time() if now is None else now

@@ -84,6 +84,7 @@ class GcsOptions:
     resumable_chunk: int = 8 * _MIB
     backoff_base: float = 0.1
     backoff_max: float = 8.0
+    list_page_size: int = 1000
 
     @classmethod
     def from_env(cls) -> GcsOptions:
@@ -200,6 +201,14 @@ class _Client(_GcloudStorage):
         return await self._auth.headers()
 
 
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 class _UploadSessionLost(Exception):
     """The resumable upload session is gone (404/410): start a new one."""
 
@@ -264,9 +273,12 @@ class GcsStorage(Storage):
         creds: object = None,
         options: GcsOptions | None = None,
         check: bool = True,
+        refresh: gcs_auth.Refresher | None = None,
     ) -> GcsStorage:
         """Connect to ``location`` (``"bucket/prefix"``). With ``check``, make one listing
-        request so a missing bucket or rejected credentials fail here, not at first use."""
+        request so a missing bucket or rejected credentials fail here, not at first use.
+        ``refresh`` (for the platform): an async source of short-lived tokens, asked again
+        before each one expires (see :func:`shoal.auth.gcs.resolve`)."""
         bucket, prefix = parse_location(location)
         shown = f"gcs://{bucket}/{prefix}" if prefix else f"gcs://{bucket}"
         spec = gcs_auth.GcsCredsSpec.parse(creds, path=shown)
@@ -284,7 +296,9 @@ class GcsStorage(Storage):
         )
         try:
             http, _ = store._session()
-            auth = await gcs_auth.resolve(spec, http, read_only=read_only, path=shown)
+            auth = await gcs_auth.resolve(
+                spec, http, read_only=read_only, path=shown, refresh=refresh
+            )
             store.auth = auth
             store._client = _Client(auth, http, endpoint)
             assert store._stack is not None
@@ -501,7 +515,7 @@ class GcsStorage(Storage):
         params = {
             "prefix": self._root + prefix,
             "fields": "items(name),nextPageToken",
-            "maxResults": "1000",
+            "maxResults": str(self.options.list_page_size),
         }
         timeout = math.ceil(self.options.timeout)
         names: list[str] = []
@@ -648,7 +662,7 @@ class GcsStorage(Storage):
                 if status in (404, 410):
                     raise _UploadSessionLost
                 if status in (200, 201):
-                    finished.update(json.loads(body or b"{}"))
+                    finished.update(_json_object(body))
                     return True
                 offset = persisted(headers)
                 ask_first = False
@@ -668,7 +682,7 @@ class GcsStorage(Storage):
             if status in (404, 410):
                 raise _UploadSessionLost
             if status in (200, 201):
-                finished.update(json.loads(body or b"{}"))
+                finished.update(_json_object(body))
                 return True
             offset = persisted(headers)
             return False

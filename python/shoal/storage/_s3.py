@@ -157,11 +157,14 @@ def parse_location(location: str) -> tuple[str, str]:
     bucket, _, prefix = location.partition("/")
     if not bucket:
         raise PathError(f"{path!r} names no bucket; use s3://bucket/path/to/dataset")
-    if "?" in bucket or "#" in bucket or ":" in bucket or "@" in bucket:
+    if "@" in location or ":" in bucket:
+        # maybe user:password@host: never echo it
         raise PathError(
-            f"{path!r} is not a valid S3 path (bucket {bucket!r}); use s3://bucket/path "
-            "and pass the endpoint and keys in creds, not in the URL"
+            "an s3:// path cannot carry credentials, a host or a port; use s3://bucket/path "
+            "and pass the keys and endpoint_url in creds"
         )
+    if "?" in bucket or "#" in bucket:
+        raise PathError(f"{path!r} is not a valid S3 path; use s3://bucket/path")
     _check_bucket(bucket, path)
     prefix = prefix.strip("/")
     if prefix:
@@ -233,6 +236,8 @@ def _is_transient(exc: BaseException) -> tuple[bool, bool]:
 
 class S3Storage(Storage):
     """Objects under ``s3://bucket/prefix``. Open with :meth:`open` (or ``shoal.load``)."""
+
+    remote = True  # a request costs a round trip: readers fetch only the byte ranges they need
 
     def __init__(
         self,
@@ -487,7 +492,10 @@ class S3Storage(Storage):
                     "off, fix it (e.g. enable NTP)"
                 ) from None
             what = f"{code or 'HTTP ' + str(status)}: {message}".rstrip(": ")
-            raise StorageError(f"{op} {path} failed{tried}: {what}") from None
+            raise StorageError(
+                f"{op} {path} failed{tried}: {what} (endpoint {endpoint}, credentials from "
+                f"{source})"
+            ) from None
         if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
             raise CredentialsError(
                 f"{op} {path}: could not get credentials from {source}: "
@@ -506,10 +514,14 @@ class S3Storage(Storage):
             detail = aws.scrub(str(exc))
             raise StorageConnectionError(
                 f"{op} {path}: cannot reach the S3 endpoint {endpoint}{tried} ({reason}"
-                f"{': ' + detail if detail else ''}). Check creds['endpoint_url'] / "
-                "AWS_ENDPOINT_URL_S3, the network, and that the server is running"
+                f"{': ' + detail if detail else ''}; credentials from {source}). Check "
+                "creds['endpoint_url'] / AWS_ENDPOINT_URL_S3, the network, and that the server "
+                "is running"
             ) from None
-        raise StorageError(f"{op} {path} failed: {type(exc).__name__}: {aws.scrub(str(exc))}")
+        raise StorageError(
+            f"{op} {path} failed: {type(exc).__name__}: {aws.scrub(str(exc))} (credentials "
+            f"from {source})"
+        )
 
     @property
     def _has_token(self) -> bool:
@@ -519,9 +531,9 @@ class S3Storage(Storage):
 
     def _no_bucket_message(self, path: str) -> str:
         return (
-            f"bucket {self.bucket!r} does not exist at {self.endpoint_url} ({path}); check "
-            "the bucket name, creds['endpoint_url'] and creds['aws_region'], or create the "
-            "bucket first"
+            f"bucket {self.bucket!r} does not exist at {self.endpoint_url} ({path}, credentials "
+            f"from {self.credential_source}); check the bucket name, creds['endpoint_url'] and "
+            "creds['aws_region'], or create the bucket first"
         )
 
     def _key(self, key: str) -> str:

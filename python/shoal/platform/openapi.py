@@ -1,0 +1,261 @@
+"""The OpenAPI 3.0 description of the platform's HTTP API (served at ``GET /api/openapi.json``).
+
+Written by hand next to the routes; ``tests/platform/test_openapi.py`` checks that every route
+is described and fuzzes every operation with schemathesis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+def _name(description: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": NAME_PATTERN, "description": description}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": _name(description)}
+
+
+def _op(
+    summary: str,
+    *,
+    ok: int = 200,
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    auth: str = "required",
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            str(ok): {
+                "description": "success",
+                "content": {"application/json": {"schema": result or {"type": "object"}}},
+            },
+            "default": {
+                "description": "an error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+    }
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if auth == "none":
+        op["security"] = []
+    elif auth == "optional":
+        op["security"] = [{}, {"bearer": []}]
+    return op
+
+
+ORG = _path_param("org", "organization (or user) name")
+DS = _path_param("ds", "dataset name")
+
+_DATASET = _obj(
+    {
+        "org": {"type": "string"},
+        "name": {"type": "string"},
+        "tag": {"type": "string"},
+        "public": {"type": "boolean"},
+        "path": {"type": "string"},
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+        "role": {"type": "string", "nullable": True},
+    },
+    ["org", "name", "public", "path"],
+)
+
+
+def spec(version: str = "0") -> dict[str, Any]:
+    """The OpenAPI document."""
+    paths: dict[str, Any] = {
+        "/api/health": {"get": _op("Liveness and database check", auth="none")},
+        "/api/openapi.json": {"get": _op("This document", auth="none")},
+        "/api/user/register": {
+            "post": _op(
+                "Create an account and its personal organization",
+                ok=201,
+                auth="none",
+                body=_obj(
+                    {
+                        "username": _name("the username (also the personal org's name)"),
+                        "email": {"type": "string", "format": "email"},
+                        "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+                    },
+                    ["username", "email", "password"],
+                ),
+            )
+        },
+        "/api/user/token": {
+            "post": _op(
+                "Log in: a login token (valid login_token_hours, 1000 by default)",
+                auth="none",
+                body=_obj(
+                    {"username": {"type": "string"}, "password": {"type": "string"}},
+                    ["username", "password"],
+                ),
+                result=_obj(
+                    {"token": {"type": "string"}, "expires_at": {"type": "string"}}, ["token"]
+                ),
+            )
+        },
+        "/api/user/profile": {
+            "get": _op(
+                "The signed-in user and their organizations",
+                result=_obj(
+                    {
+                        "_id": {"type": "string"},
+                        "organizations": {"type": "array", "items": {"type": "string"}},
+                    },
+                    ["_id", "organizations"],
+                ),
+            )
+        },
+        "/api/user/logout": {"post": _op("Revoke the token this request carries")},
+        "/api/user/tokens": {
+            "get": _op("The user's API tokens (never their values)"),
+            "post": _op(
+                "Create an API token",
+                ok=201,
+                body=_obj(
+                    {
+                        "name": _name("a name to revoke it by"),
+                        "expires": {"type": "string", "description": "30d, 12h, 90m, 3600s, 2w"},
+                        "expires_in": {"type": "number", "description": "seconds"},
+                    },
+                    ["name"],
+                ),
+            ),
+        },
+        "/api/user/tokens/{name}": {
+            "delete": _op("Revoke an API token", params=[_path_param("name", "token name")])
+        },
+        "/api/organizations": {
+            "get": _op("The user's organizations and roles"),
+            "post": _op(
+                "Create an organization (the caller becomes its admin)",
+                ok=201,
+                body=_obj({"name": _name("organization name")}, ["name"]),
+            ),
+        },
+        "/api/organizations/{org}": {"get": _op("An organization (members only)", params=[ORG])},
+        "/api/organizations/{org}/members": {"get": _op("Members and roles", params=[ORG])},
+        "/api/organizations/{org}/members/{user}": {
+            "put": _op(
+                "Add a member or change their role (admins)",
+                params=[ORG, _path_param("user", "username")],
+                body=_obj(
+                    {"role": {"type": "string", "enum": ["read", "write", "admin"]}}, ["role"]
+                ),
+            ),
+            "delete": _op(
+                "Remove a member (admins) or leave", params=[ORG, _path_param("user", "username")]
+            ),
+        },
+        "/api/org/{org}/ds/{ds}/creds": {
+            "get": _op(
+                "Storage path and short-lived credentials for a dataset (deeplake-compatible)",
+                auth="optional",
+                params=[
+                    ORG,
+                    DS,
+                    {
+                        "name": "mode",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["r", "w", "a"]},
+                    },
+                    {"name": "no_cache", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "db_engine", "in": "query", "schema": {"type": "string"}},
+                ],
+                result=_obj(
+                    {
+                        "path": {"type": "string"},
+                        "creds": {"type": "object"},
+                        "mode": {"type": "string", "enum": ["r", "a"]},
+                        "expiration": {"type": "number"},
+                        "registered": {"type": "boolean"},
+                    },
+                    ["path", "creds", "mode"],
+                ),
+            )
+        },
+        "/api/dataset/create": {
+            "post": _op(
+                "Record a dataset entry (deeplake-compatible)",
+                body=_obj(
+                    {
+                        "tag": {"type": "string", "description": "org/name"},
+                        "public": {"type": "boolean"},
+                        "rewrite": {"type": "boolean"},
+                        "meta": {"type": "object"},
+                        "repository": {"type": "string", "nullable": True},
+                    },
+                    ["tag"],
+                ),
+                result=_DATASET,
+            )
+        },
+        "/api/dataset/{org}/{ds}": {
+            "delete": _op("Delete a dataset entry (deeplake-compatible)", params=[ORG, DS])
+        },
+        "/api/org/{org}/dataset/{ds}": {
+            "get": _op("A dataset entry", auth="optional", params=[ORG, DS], result=_DATASET),
+            "put": _op(
+                "Change privacy (admins) or rename (writers) (deeplake-compatible)",
+                params=[ORG, DS],
+                body=_obj({"public": {"type": "boolean"}, "basename": _name("the new name")}),
+                result=_DATASET,
+            ),
+        },
+        "/api/org/{org}/datasets": {
+            "get": _op(
+                "An organization's datasets (public ones for non-members)",
+                auth="optional",
+                params=[ORG],
+            )
+        },
+        "/api/event": {
+            "post": _op(
+                "Client usage event (accepted and ignored)",
+                auth="optional",
+                body={"type": "object"},
+            )
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "shoal platform",
+            "version": version,
+            "description": (
+                "Accounts, organizations, API tokens and hub:// dataset entries. A superset of "
+                "the endpoints the deeplake 3.9.52 client calls. Errors are "
+                '{"error": kind, "description": message}.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+            "schemas": {
+                "Error": _obj(
+                    {"error": {"type": "string"}, "description": {"type": "string"}},
+                    ["error", "description"],
+                )
+            },
+        },
+    }
