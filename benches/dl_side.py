@@ -19,7 +19,6 @@ warnings.filterwarnings("ignore")
 import deeplake  # noqa: E402
 import numpy as np  # noqa: E402
 
-
 _DISTINCT: dict = {}
 
 

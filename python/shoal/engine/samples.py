@@ -128,7 +128,7 @@ class SampleConverter:
         flat = np.ascontiguousarray(batch).reshape(-1).view(np.uint8)
         out = Prepared(
             shapes=[sample_shape] * n,
-            packed=memoryview(flat) if flat.size else None,
+            packed=flat.data if flat.size else None,
             sizes=[nbytes] * n,
         )
         if self.dtype is None:
@@ -306,7 +306,7 @@ def raw_bytes(arr: np.ndarray) -> bytes | memoryview:
     (once) right after, before the caller can change its array."""
     if arr.size == 0:
         return b""
-    return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
 
 
 def encode(arr: np.ndarray, compression: str, name: str = "", index: int = 0) -> bytes:

@@ -30,9 +30,9 @@ from ..errors import (
 )
 from ..format import jsonio, keys
 from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, TEXT_LIKE
+from ..format.keys import FORMAT_VERSION
 from ..format.versions import parse_chunk_set, serialize_chunk_set
 from . import tiles as tiling
-from ..format.keys import FORMAT_VERSION
 from .chunks import (
     DecodedChunk,
     build_tile_chunk,
@@ -106,7 +106,7 @@ class ByteBuffer:
         self.n = end
 
     def view(self) -> memoryview:
-        return memoryview(self.arr[: self.n])
+        return self.arr[: self.n].data
 
 
 @dataclass
@@ -772,7 +772,6 @@ class TensorEngine:
             staged.shapes[first:],
             {k - first: v for k, v in staged.tiled.items() if k >= first},
         )
-        del view
         self.staged = rest
         session.base_index += first
         return Cut(out, staged.data.arr if out else None)

@@ -94,6 +94,7 @@ class Caller:
 
 
 ANONYMOUS = Caller(None, None)
+CALLER = web.RequestKey("shoal_caller", Caller)
 _SIGN_IN = "sign in with `shoal login` (or pass token=..., or set SHOAL_TOKEN)"
 
 
@@ -101,10 +102,10 @@ def caller(request: web.Request, *, required: bool = True) -> Caller:
     """Who sent ``request``. The token is checked completely on every request: signature,
     expiry, revocation, and that its user still exists. A bad token is an error even where
     anonymous access would do: it never silently becomes anonymous."""
-    cached: Caller | None = request.get("caller")
+    cached = request.get(CALLER)
     if cached is None:
         cached = _authenticate(request)
-        request["caller"] = cached
+        request[CALLER] = cached
     if required and cached.user is None:
         fail(401, "not_authenticated", f"this needs a signed-in user; {_SIGN_IN}")
     return cached

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from . import openapi, passwords, routes_datasets, routes_orgs, routes_user
 from .common import (
+    CALLER,
     STATE,
     ApiError,
     JsonFormatter,
@@ -95,7 +96,7 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
             status=500,
         )
     finally:
-        who = request.get("caller")
+        who = request.get(CALLER)
         log.info(
             "request",
             extra={
