@@ -542,11 +542,13 @@ class _GcloudAioToken(_Source):
         self._scope = scope
         self.description = f"{info.get('type')} credentials ({origin})"
         self._token: Any = None
+        self._token_http: aiohttp.ClientSession | None = None
 
     async def fetch(self, http: aiohttp.ClientSession, timeout: float) -> _Issued:
         from gcloud.aio.auth import Token
 
-        if self._token is None:
+        if self._token is None or self._token_http is not http:
+            self._token_http = http
             self._token = Token(
                 service_file=io.StringIO(json.dumps(self._info)),
                 session=cast(Any, http),  # typed for gcloud-rest's requests.Session too
@@ -585,7 +587,9 @@ class _Held:
     @classmethod
     def of(cls, issued: _Issued) -> _Held:
         now = time.monotonic()
-        ttl = max(issued.expires_in, 1.0)
+        ttl = issued.expires_in
+        if ttl <= 0:  # already expired (a vended token handed over late)
+            return cls(issued.value, acquired_at=now, refresh_at=now, must_refresh_at=now)
         return cls(
             issued.value,
             acquired_at=now,
@@ -641,6 +645,9 @@ class GcsAuth:
         return {"Authorization": f"Bearer {await self.token()}"}
 
     async def token(self) -> str:
+        """A live access token: the cached one, or a fresh one (one request in flight)."""
+        if self._source is None:
+            raise CredentialsError(f"{self.description} has no access token")
         held = self._held
         now = time.monotonic()
         if held is not None:
