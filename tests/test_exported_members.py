@@ -9,7 +9,19 @@ def test_all_is_sorted_and_complete() -> None:
     assert shoal.__all__ == sorted(shoal.__all__)
     public = {n for n in dir(shoal) if not n.startswith("_")}
     # Submodules are importable but not part of the API unless listed.
-    modules = {"api", "cli", "dataset", "engine", "format", "info", "routing", "storage", "tensor"}
+    modules = {
+        "api",
+        "auth",
+        "cli",
+        "dataset",
+        "engine",
+        "format",
+        "info",
+        "platform",
+        "routing",
+        "storage",
+        "tensor",
+    }
     assert set(shoal.__all__) <= public
     assert public - set(shoal.__all__) <= modules
 
