@@ -18,9 +18,13 @@ deleted.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextlib
 import datetime as dt
 import json
+import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +62,8 @@ __all__ = [
     "rename_dataset",
     "set_public",
 ]
+
+log = logging.getLogger("shoal.platform.client")
 
 #: Seconds for one platform request (connect: 10).
 TIMEOUT = 60.0
@@ -112,6 +118,57 @@ def _error(
 
 
 # ----------------------------------------------------------------------------------------------
+# HTTP sessions
+
+
+_TIMEOUT = aiohttp.ClientTimeout(total=TIMEOUT, sock_connect=10)
+#: One keep-alive session on shoal's background loop (where the sync API runs), so repeated
+#: platform calls skip connection setup. Created per process (fork-safe: a child makes its
+#: own) and closed at exit.
+_shared: tuple[int, asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
+
+
+class _Session:
+    """``async with _Session() as s``: the shared session on shoal's loop, else a session of
+    its own for this one call (another loop: nothing would close a shared one there)."""
+
+    def __init__(self) -> None:
+        self._own: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        global _shared
+        loop = asyncio.get_running_loop()
+        # shoal's own loop, if it runs (never start it here: an async caller has its own).
+        if loop is _loop._loop:
+            shared = _shared
+            if (
+                shared is None
+                or shared[0] != os.getpid()
+                or shared[1] is not loop
+                or shared[2].closed
+            ):
+                session = aiohttp.ClientSession(timeout=_TIMEOUT)
+                _shared = (os.getpid(), loop, session)
+                return session
+            return shared[2]
+        self._own = aiohttp.ClientSession(timeout=_TIMEOUT)
+        return self._own
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._own is not None:
+            await self._own.close()
+
+
+@atexit.register
+def _close_shared() -> None:
+    shared = _shared
+    if shared is None or shared[0] != os.getpid() or shared[2].closed or shared[1].is_closed():
+        return
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(shared[2].close(), shared[1]).result(timeout=2)
+
+
+# ----------------------------------------------------------------------------------------------
 # the API
 
 
@@ -139,22 +196,28 @@ class PlatformClient:
         headers = {"Accept": "application/json", "hub-cli-version": "shoal"}
         if auth and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        timeout = aiohttp.ClientTimeout(total=TIMEOUT, sock_connect=10)
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.request(
-                    method, self.url + path, json=body, params=params, headers=headers
-                ) as resp,
-            ):
-                raw = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-            raise PlatformConnectionError(
-                f"cannot reach the shoal platform at {self.url} ({type(exc).__name__}); is "
-                "`shoal serve` running there? Set SHOAL_PLATFORM_URL or use "
-                "`shoal login --server URL`"
-            ) from None
+        # A pooled keep-alive connection the server has since closed (a restart, an idle
+        # timeout) fails before the request is read: idempotent calls are sent again.
+        attempts = 2 if method in ("GET", "PUT", "DELETE") else 1
+        for attempt in range(attempts):
+            try:
+                async with (
+                    _Session() as session,
+                    session.request(
+                        method, self.url + path, json=body, params=params, headers=headers
+                    ) as resp,
+                ):
+                    raw = await resp.read()
+                    status = resp.status
+                break
+            except aiohttp.ClientConnectorError as exc:  # refused, no route: no retry
+                raise self._unreachable(type(exc).__name__) from None
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                if attempt + 1 < attempts:
+                    continue
+                raise self._unreachable("the connection was dropped") from None
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                raise self._unreachable(type(exc).__name__) from None
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:
@@ -168,6 +231,12 @@ class PlatformClient:
         if status >= 400:
             raise _error(status, data, self)
         return data
+
+    def _unreachable(self, why: str) -> PlatformConnectionError:
+        return PlatformConnectionError(
+            f"cannot reach the shoal platform at {self.url} ({why}); is `shoal serve` running "
+            "there? Set SHOAL_PLATFORM_URL or use `shoal login --server URL`"
+        )
 
     # -- account ---------------------------------------------------------------------------
     async def register(self, username: str, email: str, password: str) -> dict[str, Any]:
@@ -373,6 +442,23 @@ class _S3Refresher:
         }
 
 
+def _gcs_creds(grant: Grant) -> dict[str, Any]:
+    creds = {k: v for k, v in grant.creds.items() if k in ("gcs_oauth_token", "endpoint_url")}
+    creds["expiration"] = grant.expiration or time.time() + 3600
+    return creds
+
+
+class _GcsRefresher(_S3Refresher):
+    """Fresh GCS tokens from the platform, for the GCS provider's vended-token source."""
+
+    async def __call__(self) -> Mapping[str, Any]:
+        grant, self._first = self._first, None
+        if grant is None or not grant.fresh_enough(time.time()):
+            grant = await get_grant(self.client, self.org, self.name, self.mode, fresh=True)
+            self.fetches += 1
+        return _gcs_creds(grant)
+
+
 # ----------------------------------------------------------------------------------------------
 # the storage provider for hub:// paths
 
@@ -390,7 +476,7 @@ class HubStorage(Storage):
         grant: Grant,
         *,
         read_only: bool,
-        refresher: _S3Refresher | None = None,
+        refresher: _S3Refresher | _GcsRefresher | None = None,
     ) -> None:
         super().__init__(f"hub://{org}/{name}", read_only)
         self.org, self.name = org, name
@@ -499,8 +585,18 @@ async def open_storage(
     mode = "r" if read_only else "w"
     grant = await get_grant(client, org, name, mode)
     ro = read_only or not grant.writable
+    if ro and not read_only:
+        log.warning(
+            "hub://%s/%s opens read-only: %s has %s",
+            org,
+            name,
+            grant.user or "you",
+            "read access to a public dataset"
+            if grant.role == "public"
+            else f"the {grant.role!r} role in {org!r}",
+        )
     parsed = routing.parse(grant.path)
-    refresher: _S3Refresher | None = None
+    refresher: _S3Refresher | _GcsRefresher | None = None
     if parsed.scheme == "s3" and creds is None and grant.creds.get("aws_session_token"):
         from ..storage._s3 import S3Storage, parse_location
 
@@ -509,6 +605,17 @@ async def open_storage(
         refresher = _S3Refresher(client, org, name, mode, grant)
         inner: Storage = await S3Storage.open(
             bucket, prefix, creds=extra or None, read_only=ro, refresh=refresher
+        )
+    elif (
+        parsed.scheme in ("gcs", "gs", "gcp")
+        and creds is None
+        and grant.creds.get("gcs_oauth_token")
+    ):
+        from ..storage._gcs import GcsStorage
+
+        refresher = _GcsRefresher(client, org, name, mode, grant)
+        inner = await GcsStorage.open(
+            parsed.location, read_only=ro, creds=_gcs_creds(grant), refresh=refresher
         )
     else:
         store_creds = creds if creds is not None else (grant.creds or None)

@@ -264,8 +264,14 @@ class GcsVendor(Vendor):
             auth = await gcs_auth.resolve(spec, self._http, read_only=not write, path=self.root)
             self._stack.push_async_callback(auth.close)
             self._auth[write] = auth
-        token = await self._auth[write].token()
-        return str(token), float(self.ttl)
+        auth = self._auth[write]
+        token = await auth.token()
+        # How long the token stays good: GcsAuth keeps it until shortly before it expires.
+        # (It has no public accessor for that yet; without one, assume our own ttl.)
+        held = getattr(auth, "_held", None)
+        until = getattr(held, "must_refresh_at", None)
+        lifetime = float(self.ttl) if until is None else max(0.0, until - time.monotonic())
+        return str(token), min(lifetime, float(self.ttl))
 
     async def _downscoped(
         self, token: str, bucket: str, prefix: str, write: bool
@@ -311,7 +317,7 @@ class GcsVendor(Vendor):
             token, lifetime = await self._downscoped(token, bucket, prefix.strip("/"), write)
         lifetime = min(lifetime, float(self.ttl))
         expiration = time.time() + lifetime
-        creds: dict[str, Any] = {"gcs_oauth_token": token, "expires_in": lifetime}
+        creds: dict[str, Any] = {"gcs_oauth_token": token}
         if self.endpoint_url:
             creds["endpoint_url"] = self.endpoint_url
         creds["expiration"] = expiration

@@ -158,12 +158,12 @@ async def update(request: web.Request) -> web.Response:
     who = caller(request)
     body = await json_body(request)
     public = get_bool(body, "public")
-    basename = get_str(body, "basename", required=False, limit=64) or None
+    basename = get_str(body, "basename", required=False, limit=200) or None
     if public is None and basename is None:
         fail(400, "bad_request", "send 'public' (true/false) and/or 'basename' (a new name)")
-    if basename is not None:
-        check_name("dataset name", basename)
     org = find_org(p, org_name)
+    if basename is not None:
+        basename = _basename(basename, org)
     ds = p.db.dataset(org.id, name)
     _access(p, who, org, ds, "admin" if public is not None else "write")
     if ds is None:
@@ -180,6 +180,21 @@ async def update(request: web.Request) -> web.Response:
     return web.json_response(
         dataset_info(row, p.db.role(org.id, who.user.id) if who.user else None)
     )
+
+
+def _basename(value: str, org: Org) -> str:
+    """A new name, also given as ``org/name`` or ``hub://org/name`` in the same org (deeplake
+    3.9.52's ``ds.rename("hub://org/new")`` sends the whole path)."""
+    if "/" in value:
+        rest = value.removeprefix("hub://")
+        parent, _, value = rest.rpartition("/")
+        if parent.lower() != org.name.lower():
+            fail(
+                400,
+                "bad_request",
+                f"a dataset cannot move to another organization ({parent[:64]!r})",
+            )
+    return check_name("dataset name", value)
 
 
 @routes.get("/api/org/{org}/dataset/{ds}")

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..errors import PlatformConfigError
 from . import openapi, passwords, routes_datasets, routes_orgs, routes_user
 from .common import (
     CALLER,
@@ -224,7 +225,13 @@ async def serve(
                 pass
     try:
         site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise PlatformConfigError(
+                f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; is another "
+                "server running there? Pick another --port (or SHOAL_SERVE_PORT)"
+            ) from None
         host, port = runner.addresses[0][:2]
         url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
         log.info("listening", extra={"fields": {"url": url, "pid": os.getpid()}})

@@ -1,0 +1,155 @@
+"""``shoal.load("hub://org/name")`` against opening the same dataset by its storage path.
+
+The hub path costs one platform round trip (``GET .../creds``) when its credentials are not
+cached ("cold"), and none while they are ("warm"); the target is at most 1.5x the direct open.
+The platform (local storage root) runs as a `shoal serve` process on a free loopback port,
+or with --in-process on a thread of this process.
+
+    .venv/bin/python benches/platform.py [--repeat 50] [--tensors 4] [--samples 2000]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's directory comes first on sys.path, and its name would shadow
+# the standard library's `platform` module for everything imported below.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+    sys.modules.pop("platform", None)
+
+import argparse
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import shoal
+from shoal.platform import client as hub
+from shoal.platform.client import PlatformClient, run
+from shoal.platform.config import ServerConfig
+from shoal.platform.server import BackgroundServer
+
+TARGET = 1.5
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Server:
+    """The platform: ``shoal serve`` in its own process (as deployed), or, with
+    ``--in-process``, on a thread of this one (sharing its GIL: a pessimistic setup)."""
+
+    def __init__(self, data_dir: str, in_process: bool) -> None:
+        self.proc: subprocess.Popen[str] | None = None
+        self.thread: BackgroundServer | None = None
+        if in_process:
+            config = ServerConfig.load(None, env={}, data_dir=data_dir, port=0, log_level="warning")
+            self.thread = BackgroundServer(config).start()
+            self.url, self.where = self.thread.url, "in this process"
+            return
+        env = dict(
+            os.environ, PYTHONPATH=os.path.join(REPO, "python"), SHOAL_SERVE_LOG_LEVEL="warning"
+        )
+        cmd = [sys.executable, "-m", "shoal.cli", "serve", "--port", "0", "--data-dir", data_dir]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()
+        if "listening on " not in first:
+            self.stop()
+            raise RuntimeError(f"shoal serve did not start: {first!r}")
+        self.url, self.where = first.split("listening on ")[1].split()[0], "`shoal serve` process"
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.thread.stop()
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+
+
+def timings(
+    fn: Callable[[], object], repeat: int, before: Callable[[], None] | None = None
+) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def line(name: str, ours: list[float], base: list[float]) -> None:
+    med, bmed = statistics.median(ours), statistics.median(base)
+    ratio = med / bmed
+    verdict = "ok" if ratio <= TARGET else "ABOVE TARGET"
+    print(
+        f"{name:<30} median {med * 1e3:7.2f} ms (min {min(ours) * 1e3:6.2f})  "
+        f"direct {bmed * 1e3:7.2f} ms  ratio {ratio:5.2f}x (target <= {TARGET}x) {verdict}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--tensors", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--in-process", action="store_true", help="run the platform on a thread")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="shoal-bench-platform-") as tmp:
+        os.environ["SHOAL_CONFIG_DIR"] = os.path.join(tmp, "client")
+        server = Server(os.path.join(tmp, "data"), args.in_process)
+        try:
+            url = server.url
+            os.environ["SHOAL_PLATFORM_URL"] = url
+            client = PlatformClient(url)
+            run(client.register("bench", "bench@example.com", "bench-password"))
+            token = run(client.login("bench", "bench-password"))["token"]
+            path = "hub://bench/ds"
+            ds = shoal.empty(path, token=token)
+            with ds:
+                for t in range(args.tensors):
+                    ds.create_tensor(f"t{t}", htype="generic", dtype="float32")
+                    ds[f"t{t}"].extend(np.ones((args.samples, 16), dtype=np.float32))
+            direct_path = run(hub.PlatformClient(url, token).dataset_info("bench", "ds"))["path"]
+
+            def direct() -> None:
+                shoal.load(direct_path, read_only=True)
+
+            def via_hub() -> None:
+                shoal.load(path, read_only=True, token=token)
+
+            for fn in (direct, via_hub):  # warm up imports, page cache, the loop
+                for _ in range(5):
+                    fn()
+            # Interleaved, so drift (other work on the machine) hits all three alike.
+            base: list[float] = []
+            warm: list[float] = []
+            cold: list[float] = []
+            for _ in range(args.repeat):
+                base += timings(direct, 1)
+                warm += timings(via_hub, 1)
+                cold += timings(via_hub, 1, before=hub.clear_cache)
+            print(
+                f"platform load: {args.tensors} tensors x {args.samples} samples, {args.repeat} runs each, "
+                f"platform at {url} ({server.where})"
+            )
+            line("hub:// load, creds cached", warm, base)
+            line("hub:// load, 1 round trip", cold, base)
+            creds_call = hub.PlatformClient(url, token)
+            trip = timings(lambda: run(creds_call.dataset_creds("bench", "ds", "r")), args.repeat)
+            print(f"{'the round trip alone':<30} median {statistics.median(trip) * 1e3:7.2f} ms")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
