@@ -172,10 +172,8 @@ class DatasetEngine:
 
     def check_writable(self) -> None:
         if self.storage.read_only:
-            raise ReadOnlyError(
-                f"{self.url} is opened read-only; reopen it with shoal.load(path, "
-                "read_only=False) to write"
-            )
+            # The provider knows why it is read-only (a hub:// reader's role, say) and says so.
+            self.storage.check_writable("the dataset")
         if self.branch is None:
             raise ReadOnlyError(
                 f"{self.url} is opened at commit {self.commit_id}, which is not the head of a "
