@@ -179,10 +179,11 @@ class AwsCredsSpec:
                 "pass one or the other"
             )
         endpoint = values.get("endpoint_url")
-        if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
+        if endpoint is not None and not re.match(r"^https?://[^/\s@]+(/|$)", endpoint):
+            shown = "" if "@" in endpoint else f", got {endpoint!r}"  # user:password@host?
             raise InvalidCredsError(
-                f"creds['endpoint_url'] for {path} must be an http:// or https:// URL, "
-                f"got {endpoint!r}"
+                f"creds['endpoint_url'] for {path} must be an http:// or https:// URL without "
+                f"credentials in it{shown}"
             )
         return cls(
             access_key_id=key_id,
@@ -404,9 +405,13 @@ async def resolve(
             session.get_scoped_config()  # raises ProfileNotFound early, with a clear message
         configured_region = session.get_config_variable("region")
     except ProfileNotFound:
+        name = (
+            spec.profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+        )
+        origin = "creds['profile_name']" if spec.profile else "AWS_PROFILE"
         raise CredentialsError(
-            f"AWS profile {spec.profile!r} (creds['profile_name'] for {path}) does not exist in "
-            f"{_config_paths()}; run `aws configure --profile {spec.profile}` or fix the name"
+            f"AWS profile {name!r} ({origin} for {path}) does not exist in {_config_paths()}; "
+            f"run `aws configure --profile {name}` or fix the name"
         ) from None
     region = spec.region or configured_region or "us-east-1"
     if refresh is not None:

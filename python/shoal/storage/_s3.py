@@ -27,6 +27,7 @@ stores handle; addressing is path-style whenever an ``endpoint_url`` is given.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import ipaddress
 import os
@@ -348,11 +349,13 @@ class S3Storage(Storage):
         # pool: the client is closed on its loop when the provider is collected.
         self._finalizer = weakref.finalize(self, _close_on_loop, loop, stack)
         self._finalizer.atexit = False
+        _live.add(self)
         return client
 
     async def close(self) -> None:
         """Close the connection pool. The provider cannot be used afterwards."""
         self._closed = True
+        _live.discard(self)
         stack, self._stack, self._client = self._stack, None, None
         if self._finalizer is not None:
             self._finalizer.detach()
@@ -680,12 +683,15 @@ class S3Storage(Storage):
     async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
         self.check_writable(key)
         full = self._key(key)
-        view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
-        size = len(view)
+        view = memoryview(data)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")  # raises for non-contiguous buffers, as it should
+        size = view.nbytes
         if size > self.options.multipart_threshold:
-            await self._put_multipart(key, full, memoryview(view))
+            await self._put_multipart(key, full, view)
             return
-        body = view if isinstance(view, bytes) else bytes(view)
+        # botocore takes bytes and bytearray as they are; a memoryview needs one copy
+        body = data if isinstance(data, bytes | bytearray) else view.tobytes()
 
         async def fn(client: Any, timeout: asyncio.Timeout) -> None:
             await client.put_object(Bucket=self.bucket, Key=full, Body=body)
@@ -817,6 +823,32 @@ def _close_on_loop(loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitS
 
 
 _pending_closes: set[asyncio.Task[None]] = set()
+_live: weakref.WeakSet[S3Storage] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_at_exit() -> None:
+    """Providers still open at exit (datasets are rarely closed) on a loop that still runs in
+    another thread (shoal's background loop): close their pools there, briefly, so aiohttp
+    does not complain about unclosed sessions while the interpreter shuts down."""
+    try:
+        current = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    waits = []
+    for store in list(_live):
+        owner, stack = store._owner, store._stack
+        if owner is None or stack is None or owner[0] != os.getpid():
+            continue
+        loop = owner[1]
+        if loop is current or loop.is_closed() or not loop.is_running():
+            continue
+        store._stack = store._client = None
+        with contextlib.suppress(RuntimeError):
+            waits.append(asyncio.run_coroutine_threadsafe(stack.aclose(), loop))
+    for fut in waits:
+        with contextlib.suppress(Exception):
+            fut.result(timeout=2)
 
 
 async def open_storage(

@@ -1,0 +1,1 @@
+"""Loopback test servers (SeaweedFS, credential endpoint stand-ins, a fault proxy)."""
