@@ -63,3 +63,19 @@ def test_few_samples_cost_one_request_each_chunk(remote_path: str, compression: 
     CountingRemote.log.clear()
     np.testing.assert_array_equal(ds.x.numpy(), data)  # most of a chunk: fetched whole
     assert len([k for k, _ in CountingRemote.log if "/chunks/" in k]) == 1
+
+
+def test_open_reads_only_dataset_objects_and_tensors_load_on_use(remote_path: str) -> None:
+    ds = shoal.empty(remote_path)
+    with ds:
+        for i in range(20):
+            ds.create_tensor(f"t{i}", dtype="int32")
+            ds[f"t{i}"].extend(np.arange(3, dtype=np.int32))
+    CountingRemote.log.clear()
+    ds = shoal.load(remote_path, read_only=True)
+    opened = len(CountingRemote.log)
+    assert opened <= 4  # version info, dataset meta, dataset info: not 5 objects x 60 tensors
+    assert ds.t7.numpy().ravel().tolist() == [0, 1, 2]
+    touched = {k.split("/")[0] for k, _ in CountingRemote.log[opened:]}
+    assert touched == {"t7"}
+    assert len(ds) == 3  # needs every visible tensor's length

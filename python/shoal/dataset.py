@@ -90,10 +90,13 @@ class Dataset:
     @property
     def tensors(self) -> dict[str, Tensor]:
         """Visible tensors by name (hidden companions excluded)."""
-        return {n: self._tensor(n) for n in self._tensor_names()}
+        names = self._tensor_names()
+        self._engine.load_sync([self._engine.key_of(n) for n in names])
+        return {n: self._tensor(n) for n in names}
 
     def _tensor(self, name: str) -> Tensor:
         key = self._engine.key_of(name)
+        self._engine.load_sync([key])
         return Tensor(self, key, self._index if not self._index.is_full else None)
 
     def __getitem__(self, item: Any) -> Any:
@@ -124,7 +127,10 @@ class Dataset:
         )
 
     def _max_len(self) -> int:
-        lengths = [self._engine.tensor(n).length for n in self._tensor_names()]
+        engine = self._engine
+        visible = [engine.key_of(n) for n in self._tensor_names()]
+        engine.load_sync(visible)
+        lengths = [engine.tensors[k].length for k in visible]
         return min(lengths) if lengths else 0
 
     def __len__(self) -> int:
@@ -185,7 +191,9 @@ class Dataset:
             raise ShoalError(f"{what} works on the whole dataset, not on a view")
 
     def _stage(self, key: str, samples: list[Any]) -> None:
-        """Validate and stage samples for a tensor and its hidden companions, all or nothing."""
+        """Validate and stage samples for a tensor and its hidden companions, all or nothing.
+
+        The tensor and its companions must be loaded (``engine.with_companions``)."""
         engine = self._engine
         engine.check_writable()
         parent = engine.tensors[key]

@@ -34,7 +34,12 @@ class Tensor:
     # -- identity ----------------------------------------------------------------------------
     @property
     def _engine(self) -> TensorEngine:
-        return self._ds._engine.tensors[self._key]
+        engine = self._ds._engine
+        found = engine.tensors.get(self._key)
+        if found is None:  # e.g. after ds.checkout(): load it for this version
+            engine.load_sync([self._key])
+            found = engine.tensors[self._key]
+        return found
 
     @property
     def name(self) -> str:
@@ -215,12 +220,16 @@ class Tensor:
 
     async def extend_async(self, samples: Iterable[Any]) -> None:
         self._check_appendable()
+        engine = self._ds._engine
+        await engine.load(engine.with_companions(self._key))
         self._ds._stage(self._key, ensure_samples(samples, self.name))
         await self._ds._autoflush_async()
 
     def extend(self, samples: Iterable[Any]) -> None:
         """Append every sample of ``samples``. All or nothing: a bad sample changes nothing."""
         self._check_appendable()
+        engine = self._ds._engine
+        engine.load_sync(engine.with_companions(self._key))
         self._ds._stage(self._key, ensure_samples(samples, self.name))
         self._ds._autoflush()
 

@@ -127,10 +127,9 @@ class DatasetEngine:
         if not meta.get("tensor_names"):
             meta["tensor_names"] = {k: k for k in meta["tensors"]}
         info = jsonio.loads(raw_info, f"{storage.url}/dataset_info.json") if raw_info else {}
-        ds = cls(storage, versions, commit_id, branch, meta, info)
-        loaded = await bounded_gather(TensorEngine.load(ds, k) for k in meta["tensors"])
-        ds.tensors = {t.key: t for t in loaded}
-        return ds
+        # Tensors load on first use: opening a dataset of hundreds of tensors costs two round
+        # trips, not five per tensor (deeplake users wait minutes for that on hub://).
+        return cls(storage, versions, commit_id, branch, meta, info)
 
     @classmethod
     async def create(cls, storage: Storage, overwrite: bool) -> DatasetEngine:
@@ -151,9 +150,29 @@ class DatasetEngine:
         return ds
 
     # -- tensors -----------------------------------------------------------------------------
+    async def load(self, tensor_keys: list[str]) -> None:
+        """Load the metas and encoders of tensors not loaded yet, concurrently."""
+        missing = [k for k in dict.fromkeys(tensor_keys) if k not in self.tensors]
+        if not missing:
+            return
+        loaded = await bounded_gather(TensorEngine.load(self, k) for k in missing)
+        for t in loaded:
+            self.tensors.setdefault(t.key, t)
+
+    def load_sync(self, tensor_keys: list[str]) -> None:
+        """:meth:`load` for sync callers (a no-op when everything is loaded)."""
+        if any(k not in self.tensors for k in tensor_keys):
+            _loop.run(self.load(tensor_keys))
+
+    def with_companions(self, key: str) -> list[str]:
+        """``key`` and the hidden tensors linked to it (loaded before appending)."""
+        t = self.tensors.get(key)
+        links = list(t.meta.get("links", {})) if t is not None else []
+        return [key, *(k for k in links if k in self.meta["tensors"])]
+
     def key_of(self, name: str) -> str:
         key = self.meta["tensor_names"].get(name)
-        if key is None or key not in self.tensors:
+        if key is None or key not in self.meta["tensors"]:
             visible = [n for n in self.visible_names()]
             raise TensorNotFoundError(
                 f"no tensor named {name!r} in {self.url}; tensors: {visible or 'none'}"
@@ -161,14 +180,15 @@ class DatasetEngine:
         return str(key)
 
     def tensor(self, name: str) -> TensorEngine:
-        return self.tensors[self.key_of(name)]
+        """A loaded tensor by name (sync callers: loads it if needed)."""
+        key = self.key_of(name)
+        self.load_sync([key])
+        return self.tensors[key]
 
     def visible_names(self) -> list[str]:
         hidden = set(self.meta.get("hidden_tensors", []))
         by_key = {v: k for k, v in self.meta["tensor_names"].items()}
-        return [
-            by_key.get(k, k) for k in self.meta["tensors"] if k not in hidden and k in self.tensors
-        ]
+        return [by_key.get(k, k) for k in self.meta["tensors"] if k not in hidden]
 
     def check_writable(self) -> None:
         if self.storage.read_only:
