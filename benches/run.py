@@ -122,7 +122,7 @@ _DISTINCT: dict[int, np.ndarray] = {}
 
 def images(start: int, k: int, size: int = SIZE) -> np.ndarray:
     """Images ``start .. start+k``: 16 distinct smooth-plus-noise pictures, repeating. Built
-    once, so the timed loops measure the libraries, not the data generator (dl_side.py does
+    once, so the timed loops measure the libraries, not the data generator (deeplake_side.py does
     the same with the same pixels)."""
     if size not in _DISTINCT:
         rng = np.random.default_rng(0)
@@ -162,7 +162,7 @@ def read_shoal(path: Path) -> tuple[int, float, int]:
 
 def run_dl(*args: str) -> dict[str, float]:
     out = subprocess.run(
-        [DL_PYTHON, str(Path(__file__).parent / "dl_side.py"), *args],
+        [DL_PYTHON, str(Path(__file__).parent / "deeplake_side.py"), *args],
         check=True,
         capture_output=True,
         text=True,

@@ -17,25 +17,19 @@ lives under $SHOAL_BENCH_DIR (default ./bench-data); rw needs ~3 GB free there.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this directory comes first on sys.path, where a sibling module may shadow
-# the standard library (benches/platform.py shadows `platform`); drop it.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import asyncio
 import json
 import os
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
 import uuid
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -1,23 +1,22 @@
 """The deeplake 3.9.52 half of the benchmarks. Runs ONLY under the deeplake venv's python.
 
-python dl_side.py read PATH TENSOR BATCH      -> prints JSON {"samples", "seconds", "checksum"}
-python dl_side.py ingest PATH N SIZE BATCH    -> prints JSON {"samples", "seconds"}
+python deeplake_side.py read PATH TENSOR BATCH      -> prints JSON {"samples", "seconds", "checksum"}
+python deeplake_side.py ingest PATH N SIZE BATCH    -> prints JSON {"samples", "seconds"}
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-import warnings
+from pathlib import Path
 
-os.environ.setdefault("BUGGER_OFF", "true")
-os.environ.setdefault("DEEPLAKE_PYTEST_ENABLED", "true")
-warnings.filterwarnings("ignore")
-
-import deeplake  # noqa: E402
-import numpy as np  # noqa: E402
+# The interop harness's side module keeps deeplake offline when imported: a private HOME
+# (no version check against pypi.org, no telemetry) and a socket guard allowing loopback only.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "interop"))
+import deeplake
+import dl_side  # noqa: F401
+import numpy as np
 
 _DISTINCT: dict = {}
 

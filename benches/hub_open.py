@@ -5,24 +5,17 @@ cached ("cold"), and none while they are ("warm"); the target is at most 1.5x th
 The platform (local storage root) runs as a `shoal serve` process on a free loopback port,
 or with --in-process on a thread of this process.
 
-    .venv/bin/python benches/platform.py [--repeat 50] [--tensors 4] [--samples 2000]
+    .venv/bin/python benches/hub_open.py [--repeat 50] [--tensors 4] [--samples 2000]
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Run as a script, this file's directory comes first on sys.path, and its name would shadow
-# the standard library's `platform` module for everything imported below.
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    del sys.path[0]
-    sys.modules.pop("platform", None)
-
 import argparse
+import os
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
