@@ -148,16 +148,20 @@ def write_shoal(path: Path, n: int, compression: str | None) -> float:
     return time.perf_counter() - t0
 
 
-def read_shoal(path: Path) -> tuple[int, float, int]:
+def read_shoal(path: Path) -> tuple[int, float, float, int]:
+    """Two epochs over one opened dataset, as training does: (n, epoch 1 s, epoch 2 s, sum)."""
     ds = shoal.load(str(path), read_only=True)
     n = len(ds)
-    t0 = time.perf_counter()
-    checksum = 0
-    for s in range(0, n, BATCH):
-        arr = ds.images[s : s + BATCH].numpy()
-        checksum += int(arr[:, 0, 0, 0].astype(np.int64).sum())
-        checksum += int(ds.labels[s : s + BATCH].numpy().sum())
-    return n, time.perf_counter() - t0, checksum
+    times = []
+    for _epoch in range(2):
+        t0 = time.perf_counter()
+        checksum = 0
+        for s in range(0, n, BATCH):
+            arr = ds.images[s : s + BATCH].numpy()
+            checksum += int(arr[:, 0, 0, 0].astype(np.int64).sum())
+            checksum += int(ds.labels[s : s + BATCH].numpy().sum())
+        times.append(time.perf_counter() - t0)
+    return n, times[0], times[1], checksum
 
 
 def run_dl(*args: str) -> dict[str, float]:

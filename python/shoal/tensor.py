@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ import numpy as np
 from . import _loop
 from ._index import Index
 from .engine.tensor import TensorEngine, ensure_samples
-from .errors import DynamicShapeError, ShoalError
+from .errors import ShoalError
 from .info import Info
 
 if TYPE_CHECKING:
@@ -138,15 +137,20 @@ class Tensor:
             if e.htype == "text":
                 arr = arr.astype(str)
             return list(arr) if aslist else arr
-        arrays = await e.read_arrays(idx)
         if self._index.is_scalar:
-            return arrays[0]
+            return (await e.read_arrays(idx))[0]
         if aslist:
-            return arrays
-        return _stack(arrays, e, idx.size)
+            return await e.read_arrays(idx)
+        return await e.read_stacked(idx)
 
     def numpy(self, aslist: bool = False) -> Any:
         """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
+        if not aslist and not self._index.is_scalar:
+            e = self._engine
+            if e.htype not in ("text", "json"):
+                hit = e.read_stacked_cached(self._indices())
+                if hit is not None:
+                    return hit
         return _loop.run(self.numpy_async(aslist=aslist))
 
     async def _values(self, idx: np.ndarray) -> list[Any]:
@@ -239,29 +243,3 @@ class Tensor:
     def append(self, sample: Any) -> None:
         """Append one sample: an array, a str (text, class_label), a dict (json), or image bytes."""
         self.extend([sample])
-
-
-def _stack(arrays: list[np.ndarray], e: TensorEngine, n: int) -> np.ndarray:
-    if n == 0:
-        shape = e.meta.get("max_shape") or []
-        return np.zeros((0, *shape), dtype=e.dtype or np.uint8)
-    first = arrays[0].shape
-    if any(a.shape != first for a in arrays):
-        raise DynamicShapeError(
-            f"tensor {e.name!r}: the samples asked for have different shapes (e.g. {first} and "
-            f"{next(a.shape for a in arrays if a.shape != first)}); use .numpy(aslist=True)"
-        )
-    base = arrays[0].base
-    # read_arrays hands back consecutive views of one buffer: reshape it without a copy.
-    if (
-        base is not None
-        and all(a.base is base for a in arrays)
-        and isinstance(base, np.ndarray)
-        and base.nbytes == sum(a.nbytes for a in arrays)
-        and arrays[0].ctypes.data == base.ctypes.data
-    ):
-        return base.view(arrays[0].dtype).reshape((n, *first))
-    return np.stack(arrays)
-
-
-_ = os

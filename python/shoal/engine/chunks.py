@@ -107,7 +107,10 @@ def decode_chunk(raw: bytes | memoryview, chunk_compression: str | None, key: st
         if type(exc).__module__.startswith("shoal"):
             raise CorruptDataError(f"chunk {key!r} is corrupt: {exc}") from None
         raise
-    return DecodedChunk(header, raw, header.data_offset, len(raw))
+    # A memory map costs page-cache pages the kernel can drop, not process memory: count it
+    # lightly so a scan keeps many chunks mapped (the item cap bounds the number of maps).
+    weight = header.data_offset + MAPPED_WEIGHT if isinstance(raw, memoryview) else len(raw)
+    return DecodedChunk(header, raw, header.data_offset, weight)
 
 
 class HeaderCache:
@@ -133,13 +136,17 @@ class HeaderCache:
                 self._items.popitem(last=False)
 
 
+MAPPED_WEIGHT = 4096
+
+
 class ChunkCache:
     """Byte-bounded LRU of decoded chunks, shared by a dataset's tensors. Thread-safe."""
 
-    def __init__(self, max_bytes: int | None = None) -> None:
+    def __init__(self, max_bytes: int | None = None, max_items: int = 4096) -> None:
         if max_bytes is None:
             max_bytes = int(os.environ.get("SHOAL_CHUNK_CACHE_BYTES", 512 * 2**20))
         self.max_bytes = max_bytes
+        self.max_items = max_items
         self._items: collections.OrderedDict[str, DecodedChunk] = collections.OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -160,7 +167,9 @@ class ChunkCache:
                 return
             self._items[key] = item
             self._bytes += item.nbytes
-            while self._bytes > self.max_bytes and self._items:
+            while self._items and (
+                self._bytes > self.max_bytes or len(self._items) > self.max_items
+            ):
                 _, evicted = self._items.popitem(last=False)
                 self._bytes -= evicted.nbytes
 

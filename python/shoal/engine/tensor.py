@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _native
-from .._loop import in_cpu_pool
+from .._loop import get_loop, in_cpu_pool
 from ..errors import (
     CorruptDataError,
+    DynamicShapeError,
     NotFoundError,
     SampleError,
     ShoalError,
@@ -194,6 +195,8 @@ class TensorEngine:
         self._session: Session | None = None
         self._last_regular: Tail | None = None  # set by a final cut: the new tail
         self._spares: list[np.ndarray] = []  # staging buffers free for reuse within a batch
+        self._prefetching: set[int] = set()  # chunk rows being loaded ahead of a scan
+        self._prefetch_tasks: set[asyncio.Task[None]] = set()
         self._owners: dict[str, tuple[str, str]] | None = None  # chunk name -> (commit, key)
 
     # -- properties --------------------------------------------------------------------------
@@ -350,7 +353,10 @@ class TensorEngine:
                 "is damaged"
             ) from None
         cc = self.meta.get("chunk_compression")
-        decoded: DecodedChunk = await in_cpu_pool(decode_chunk, raw, cc, key)
+        if cc is None:
+            decoded = decode_chunk(raw, cc, key)  # parses the header only: no thread hop
+        else:
+            decoded = await in_cpu_pool(decode_chunk, raw, cc, key)
         cache.put(key, decoded)
         self.ds.headers.put(key, decoded.header)
         return decoded
@@ -362,8 +368,128 @@ class TensorEngine:
             bad = int(idx[(idx < 0) | (idx >= n)][0])
             raise IndexError(f"index {bad} is out of range for tensor {self.name!r} of length {n}")
 
+    async def read_stacked(self, idx: np.ndarray) -> np.ndarray:
+        """Samples at ``idx`` as one ``(n, *shape)`` array, filled in place by one native call.
+
+        Raises ``DynamicShapeError`` when the samples' shapes differ.
+        """
+        self._check_readable()
+        self.check_indices(idx)
+        dtype = self.dtype or np.dtype(np.uint8)
+        if idx.size == 0 or (self.tiles and any(int(i) in self.tiles for i in idx)):
+            return _stack(await self.read_arrays(idx), self, idx.size)
+        if self.meta.get("chunk_compression") in ("png", "jpeg"):
+            return _stack(await self.read_arrays(idx), self, idx.size)
+        rows, local, by_row = await self._fetch(idx)
+        out, _, _, shapes = await self._assemble_flat(rows, local, by_row, dtype)
+        first = shapes[0]
+        if not (shapes == first).all():
+            other = shapes[np.flatnonzero((shapes != first).any(axis=1))[0]]
+            raise DynamicShapeError(
+                f"tensor {self.name!r}: the samples asked for have different shapes (e.g. "
+                f"{tuple(first.tolist())} and {tuple(other.tolist())}); use .numpy(aslist=True)"
+            )
+        return out.reshape((idx.size, *first.tolist()))
+
+    def read_stacked_cached(self, idx: np.ndarray) -> np.ndarray | None:
+        """:meth:`read_stacked` without leaving the caller's thread, when every chunk it needs
+        is already decoded in the cache (None otherwise). Saves sync callers the hop to the
+        I/O loop, which costs more than copying a small batch."""
+        ids = self.chunk_ids
+        if (
+            idx.size == 0
+            or self.tiles
+            or self.meta.get("chunk_compression") is not None
+            or self.meta.get("sample_compression") is not None
+            or self.meta.get("is_link")
+            or self.meta.get("is_sequence")
+            or (self._owners is None and self.commit_id != keys.FIRST_COMMIT_ID)
+            or idx.min() < 0
+            or idx.max() >= self.length
+        ):
+            return None
+        rows, local = _native.locate_samples(np.ascontiguousarray(ids[:, 1]), idx)
+        by_row: dict[int, DecodedChunk | PartialChunk] = {}
+        for r in np.unique(rows).tolist():
+            hit = self.ds.cache.get(self._chunk_key_sync(int(ids[r, 0])))
+            if hit is None:
+                return None
+            by_row[r] = hit
+        out, _, _, shapes = self._assemble_sync(
+            rows, local, by_row, self.dtype or np.dtype(np.uint8)
+        )
+        if not (shapes == shapes[0]).all():
+            return None  # the async path raises the precise error
+        self._prefetch_after(idx, rows)
+        return out.reshape((idx.size, *shapes[0].tolist()))
+
+    def _chunk_key_sync(self, chunk_id: int) -> str:
+        name = keys.chunk_name(chunk_id)
+        owner = (self._owners or {}).get(name)
+        if owner is None:
+            return keys.chunk_key(keys.FIRST_COMMIT_ID, self.key, name)
+        return keys.chunk_key(owner[0], owner[1], name)
+
+    def _prefetch_after(self, idx: np.ndarray, rows: np.ndarray) -> None:
+        """A contiguous range read suggests a scan: start loading the next chunk now, so the
+        next batch finds it decoded (the load runs on the I/O loop while the caller works)."""
+        nxt = int(rows.max()) + 1
+        if (
+            idx.size < 2
+            or int(idx[-1]) - int(idx[0]) + 1 != idx.size
+            or nxt >= len(self.chunk_ids)
+            or nxt in self._prefetching
+        ):
+            return
+        self._prefetching.add(nxt)
+
+        async def load() -> None:
+            try:
+                await self.get_chunk(nxt)
+            except Exception:  # a prefetch is a hint; the real read reports any error
+                pass
+            finally:
+                self._prefetching.discard(nxt)
+
+        loop = get_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._prefetch_tasks.add(loop.create_task(load()))
+            for t in [t for t in self._prefetch_tasks if t.done()]:
+                self._prefetch_tasks.discard(t)
+        else:
+            asyncio.run_coroutine_threadsafe(load(), loop)
+
+    def _check_readable(self) -> None:
+        if self.meta.get("is_link") or self.meta.get("is_sequence"):
+            raise ShoalError(
+                f"tensor {self.name!r} is a link or sequence tensor, which shoal does not read yet"
+            )
+
+    async def _fetch(
+        self, idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, DecodedChunk | PartialChunk]]:
+        """Locate samples and fetch (or find cached) the chunks, or chunk ranges, they need."""
+        rows, local = _native.locate_samples(
+            np.ascontiguousarray(self.chunk_ids[:, 1]), idx.astype(np.int64)
+        )
+        uniq = np.unique(rows)
+        ranged = self.ds.storage.remote and not self.meta.get("chunk_compression")
+        chunks = await asyncio.gather(
+            *(
+                self.get_partial(int(r), local[rows == r]) if ranged else self.get_chunk(int(r))
+                for r in uniq
+            )
+        )
+        if not ranged:
+            self._prefetch_after(idx, rows)
+        return rows, local, dict(zip(uniq.tolist(), chunks, strict=True))
+
     async def read_arrays(self, idx: np.ndarray) -> list[np.ndarray]:
-        """Samples at ``idx`` as arrays (views into one output buffer where possible)."""
+        """Samples at ``idx`` as a list of arrays (views into one output buffer)."""
         if self.meta.get("is_link") or self.meta.get("is_sequence"):
             raise ShoalError(
                 f"tensor {self.name!r} is a link or sequence tensor, which shoal does not read yet"
@@ -379,18 +505,7 @@ class TensorEngine:
         plain = idx if tiled_mask is None else idx[~tiled_mask]
         results: list[np.ndarray | None] = [None] * n
         if plain.size:
-            rows, local = _native.locate_samples(
-                np.ascontiguousarray(self.chunk_ids[:, 1]), plain.astype(np.int64)
-            )
-            uniq = np.unique(rows)
-            ranged = self.ds.storage.remote and not self.meta.get("chunk_compression")
-            chunks = await asyncio.gather(
-                *(
-                    self.get_partial(int(r), local[rows == r]) if ranged else self.get_chunk(int(r))
-                    for r in uniq
-                )
-            )
-            by_row = dict(zip(uniq.tolist(), chunks, strict=True))
+            rows, local, by_row = await self._fetch(plain)
             arrays = await self._assemble(rows, local, by_row, dtype)
             positions: list[int] = (
                 np.flatnonzero(~tiled_mask).tolist() if tiled_mask is not None else list(range(n))
@@ -409,11 +524,40 @@ class TensorEngine:
         by_row: dict[int, DecodedChunk | PartialChunk],
         dtype: np.dtype,
     ) -> list[np.ndarray]:
+        """One array per sample (views into one buffer)."""
+        if self.meta.get("chunk_compression") in ("png", "jpeg"):
+            return self._from_canvas(rows, local, by_row, dtype)  # type: ignore[arg-type]
+        out, offsets, sizes, shapes = await self._assemble_flat(rows, local, by_row, dtype)
+        flat = out.view(np.uint8)
+        return [
+            flat[o : o + s].view(dtype).reshape(shape)
+            for o, s, shape in zip(offsets.tolist(), sizes.tolist(), shapes.tolist(), strict=True)
+        ]
+
+    async def _assemble_flat(
+        self,
+        rows: np.ndarray,
+        local: np.ndarray,
+        by_row: dict[int, DecodedChunk | PartialChunk],
+        dtype: np.dtype,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every sample's bytes, back to back in one array: ``(out, offsets, sizes, shapes)``."""
+        if self.meta.get("sample_compression") is None:
+            return self._assemble_sync(rows, local, by_row, dtype)
+        done: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = await in_cpu_pool(
+            self._assemble_sync, rows, local, by_row, dtype
+        )
+        return done
+
+    def _assemble_sync(
+        self,
+        rows: np.ndarray,
+        local: np.ndarray,
+        by_row: dict[int, DecodedChunk | PartialChunk],
+        dtype: np.dtype,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = rows.size
         sc = self.meta.get("sample_compression")
-        cc = self.meta.get("chunk_compression")
-        if cc in ("png", "jpeg"):
-            return self._from_canvas(rows, local, by_row, dtype)  # type: ignore[arg-type]
         fixed = self.fixed_shape
         ndim = len(self.meta.get("min_shape") or [1])
         shapes = np.empty((n, ndim), dtype=np.int64)
@@ -462,16 +606,11 @@ class TensorEngine:
                     f"tensor {self.name!r}: a sample's stored size does not match its shape; the "
                     "chunk is damaged"
                 )
+        # Raw copies run where they are asked for (a hop to a pool thread costs more than a
+        # memory-speed copy); decoding is already on a pool thread, split across two.
         threads = 2 if codec in ("png", "jpeg") and len(live) > 1 else 1
-        await in_cpu_pool(
-            _native.assemble, out, sources, np.ascontiguousarray(live), codec, threads
-        )
-        flat = out.view(np.uint8)
-        result = []
-        for i in range(n):
-            o, s = int(offsets[i]), int(sizes[i])
-            result.append(flat[o : o + s].view(dtype).reshape(shapes[i]))
-        return result
+        _native.assemble(out, sources, np.ascontiguousarray(live), codec, threads)
+        return out, offsets, sizes, shapes
 
     def _from_canvas(
         self, rows: np.ndarray, local: np.ndarray, by_row: dict[int, DecodedChunk], dtype: np.dtype
@@ -870,6 +1009,20 @@ class TensorEngine:
 def _join(parts: list[Any]) -> Any:
     """One buffer for a chunk object (a copy only when it has a header and a body)."""
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _stack(arrays: list[np.ndarray], e: TensorEngine, n: int) -> np.ndarray:
+    if n == 0:
+        shape = e.meta.get("max_shape") or []
+        return np.zeros((0, *shape), dtype=e.dtype or np.uint8)
+    first = arrays[0].shape
+    if any(a.shape != first for a in arrays):
+        other = next(a.shape for a in arrays if a.shape != first)
+        raise DynamicShapeError(
+            f"tensor {e.name!r}: the samples asked for have different shapes (e.g. {first} and "
+            f"{other}); use .numpy(aslist=True)"
+        )
+    return np.stack(arrays)
 
 
 def _chunk_id_of(name: str) -> int:
