@@ -181,17 +181,19 @@ def bench_read() -> None:
         path = DATA / f"read-{compression or 'raw'}"
         write_shoal(path, n, compression)
         read_shoal(path)  # warm the page cache for both
-        n1, ours, sum1 = read_shoal(path)
+        n1, first, second, sum1 = read_shoal(path)
         dl = run_dl("read", str(path), "images", str(BATCH))
         assert dl["checksum"] == sum1, (dl["checksum"], sum1)
-        report(
-            f"read {n} images ({compression or 'raw'})",
-            n1 / ours,
-            dl["samples"] / dl["seconds"],
-            "samples/s",
-            target,
-            "deeplake",
-        )
+        label = f"read {n} {compression or 'raw'}"
+        for epoch, ours, theirs in ((1, first, dl["seconds"][0]), (2, second, dl["seconds"][1])):
+            report(
+                f"{label}, epoch {epoch}",
+                n1 / ours,
+                dl["samples"] / theirs,
+                "samples/s",
+                target,
+                "deeplake",
+            )
 
 
 def bench_ingest() -> None:
