@@ -90,13 +90,13 @@ class Dataset:
     @property
     def tensors(self) -> dict[str, Tensor]:
         """Visible tensors by name (hidden companions excluded)."""
-        names = self._tensor_names()
-        self._engine.load_sync([self._engine.key_of(n) for n in names])
-        return {n: self._tensor(n) for n in names}
+        # Tensor handles load their tensor on first use, so listing costs no I/O.
+        return {n: self._tensor(n, load=False) for n in self._tensor_names()}
 
-    def _tensor(self, name: str) -> Tensor:
+    def _tensor(self, name: str, load: bool = True) -> Tensor:
         key = self._engine.key_of(name)
-        self._engine.load_sync([key])
+        if load:
+            self._engine.load_sync([key])
         return Tensor(self, key, self._index if not self._index.is_full else None)
 
     def __getitem__(self, item: Any) -> Any:
