@@ -79,3 +79,16 @@ def test_open_reads_only_dataset_objects_and_tensors_load_on_use(remote_path: st
     touched = {k.split("/")[0] for k, _ in CountingRemote.log[opened:]}
     assert touched == {"t7"}
     assert len(ds) == 3  # needs every visible tensor's length
+
+
+def test_len_reads_metas_only(remote_path: str) -> None:
+    ds = shoal.empty(remote_path)
+    with ds:
+        for i in range(5):
+            ds.create_tensor(f"t{i}", dtype="int32")
+            ds[f"t{i}"].extend(np.arange(4, dtype=np.int32))
+    ds = shoal.load(remote_path, read_only=True)
+    CountingRemote.log.clear()
+    assert len(ds) == 4 and len(ds.tensors) == 5
+    fetched = sorted(k.split("/", 1)[1] for k, _ in CountingRemote.log)
+    assert fetched == ["tensor_meta.json"] * 5  # no chunk index, tiles, info or diff yet

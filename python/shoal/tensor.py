@@ -77,6 +77,7 @@ class Tensor:
 
     @property
     def info(self) -> Info:
+        self._ds._engine.load_sync([self._key], full=True)
         engine = self._engine
 
         def changed() -> None:
@@ -225,7 +226,8 @@ class Tensor:
     async def extend_async(self, samples: Iterable[Any]) -> None:
         self._check_appendable()
         engine = self._ds._engine
-        await engine.load(engine.with_companions(self._key))
+        await engine.load([self._key])
+        await engine.load(engine.with_companions(self._key), full=True)
         self._ds._stage(self._key, ensure_samples(samples, self.name))
         await self._ds._autoflush_async()
 
@@ -233,7 +235,8 @@ class Tensor:
         """Append every sample of ``samples``. All or nothing: a bad sample changes nothing."""
         self._check_appendable()
         engine = self._ds._engine
-        engine.load_sync(engine.with_companions(self._key))
+        engine.load_sync([self._key])
+        engine.load_sync(engine.with_companions(self._key), full=True)
         self._ds._stage(self._key, ensure_samples(samples, self.name))
         self._ds._autoflush()
 

@@ -150,19 +150,21 @@ class DatasetEngine:
         return ds
 
     # -- tensors -----------------------------------------------------------------------------
-    async def load(self, tensor_keys: list[str]) -> None:
-        """Load the metas and encoders of tensors not loaded yet, concurrently."""
+    async def load(self, tensor_keys: list[str], full: bool = False) -> None:
+        """Load the metas of tensors not loaded yet, concurrently; with ``full``, also their
+        encoders and info (needed before appending or reading info)."""
         missing = [k for k in dict.fromkeys(tensor_keys) if k not in self.tensors]
-        if not missing:
-            return
-        loaded = await bounded_gather(TensorEngine.load(self, k) for k in missing)
-        for t in loaded:
-            self.tensors.setdefault(t.key, t)
+        if missing:
+            loaded = await bounded_gather(TensorEngine.load(self, k) for k in missing)
+            for t in loaded:
+                self.tensors.setdefault(t.key, t)
+        if full:
+            await bounded_gather(self.tensors[k].ensure_full() for k in dict.fromkeys(tensor_keys))
 
-    def load_sync(self, tensor_keys: list[str]) -> None:
+    def load_sync(self, tensor_keys: list[str], full: bool = False) -> None:
         """:meth:`load` for sync callers (a no-op when everything is loaded)."""
-        if any(k not in self.tensors for k in tensor_keys):
-            _loop.run(self.load(tensor_keys))
+        if any(k not in self.tensors or (full and not self.tensors[k].full) for k in tensor_keys):
+            _loop.run(self.load(tensor_keys, full=full))
 
     def with_companions(self, key: str) -> list[str]:
         """``key`` and the hidden tensors linked to it (loaded before appending)."""
@@ -180,9 +182,9 @@ class DatasetEngine:
         return str(key)
 
     def tensor(self, name: str) -> TensorEngine:
-        """A loaded tensor by name (sync callers: loads it if needed)."""
+        """A fully loaded tensor by name (for sync callers: loads it if needed)."""
         key = self.key_of(name)
-        self.load_sync([key])
+        self.load_sync([key], full=True)
         return self.tensors[key]
 
     def visible_names(self) -> list[str]:

@@ -30,7 +30,12 @@ from ..errors import (
     TruncatedDataError,
 )
 from ..format import jsonio, keys
-from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, TEXT_LIKE
+from ..format.htypes import (
+    DEFAULT_MAX_CHUNK_SIZE,
+    DEFAULT_TILING_THRESHOLD,
+    TEXT_LIKE,
+    fill_meta_defaults,
+)
 from ..format.keys import FORMAT_VERSION
 from ..format.versions import parse_chunk_set, serialize_chunk_set
 from . import tiles as tiling
@@ -189,6 +194,7 @@ class TensorEngine:
         self.staged = Staged()
         self.info_dirty = False
         self.is_new = False  # created since the last flush: its metas are not stored yet
+        self.full = True  # encoders and info loaded (see ensure_full)
         # What storage holds, to restore the in-memory state when a flush fails.
         self._flushed: tuple[str, str] = (json.dumps(meta), json.dumps(info))
         self._tail: Tail | None = None
@@ -234,41 +240,49 @@ class TensorEngine:
     # -- loading -----------------------------------------------------------------------------
     @classmethod
     async def load(cls, ds: DatasetEngine, key: str) -> TensorEngine:
-        commit = ds.commit_id
-        names = [
-            keys.TENSOR_META,
-            keys.CHUNK_IDS,
-            keys.TILE_ENCODER,
-            keys.TENSOR_INFO,
-            keys.COMMIT_DIFF,
-        ]
-        objs = await ds.storage.get_many([keys.tensor_key(commit, key, n) for n in names])
-        raw_meta, raw_ids, raw_tiles, raw_info, raw_diff = objs
-        where = f"{ds.url}/{keys.tensor_key(commit, key, '')}"
+        """The tensor's meta only: enough for its length, shape, dtype and htype. Encoders,
+        info and commit diff follow on first read or write (:meth:`ensure_full`)."""
+        where = f"{ds.url}/{keys.tensor_key(ds.commit_id, key, '')}"
+        raw_meta = (
+            await ds.storage.get_many([keys.tensor_key(ds.commit_id, key, keys.TENSOR_META)])
+        )[0]
         if raw_meta is None:
             raise CorruptDataError(
                 f"tensor {key!r} is listed in dataset_meta.json but {where}tensor_meta.json is "
                 "missing; the dataset is damaged"
             )
-        from ..format.htypes import fill_meta_defaults
-
         meta = fill_meta_defaults(jsonio.loads(raw_meta, f"{where}tensor_meta.json"))
+        engine = cls(ds, key, meta, {}, _EMPTY_IDS, {}, None)
+        engine.full = False
+        return engine
+
+    async def ensure_full(self) -> None:
+        """Load the chunk index, tile encoder, info and commit diff, once."""
+        if self.full:
+            return
+        ds, key, commit = self.ds, self.key, self.ds.commit_id
+        names = [keys.CHUNK_IDS, keys.TILE_ENCODER, keys.TENSOR_INFO, keys.COMMIT_DIFF]
+        raw_ids, raw_tiles, raw_info, raw_diff = await ds.storage.get_many(
+            [keys.tensor_key(commit, key, n) for n in names]
+        )
+        if self.full:  # loaded concurrently while we waited
+            return
+        where = f"{ds.url}/{keys.tensor_key(commit, key, '')}"
         info = jsonio.loads(raw_info, f"{where}tensor_info.json") if raw_info else {}
-        ids = _EMPTY_IDS
-        if raw_ids:
-            _, ids = _native.parse_chunk_ids(raw_ids)
-        tile_entries: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        if raw_tiles:
-            _, tile_entries = _native.parse_tile_encoder(raw_tiles)
+        ids = _native.parse_chunk_ids(raw_ids)[1] if raw_ids else _EMPTY_IDS
+        tile_entries = _native.parse_tile_encoder(raw_tiles)[1] if raw_tiles else {}
         diff = CommitDiff.parse(raw_diff, f"{where}commit_diff") if raw_diff else None
-        length = int(meta.get("length", 0))
+        length = self.length
         encoded = int(ids[-1, 1]) + 1 if len(ids) else 0
-        if encoded != length and not meta.get("is_sequence"):
+        if encoded != length and not self.meta.get("is_sequence"):
             raise CorruptDataError(
                 f"tensor {key!r}: tensor_meta.json says {length} samples but its chunk index "
                 f"covers {encoded}; the dataset is damaged (an interrupted write by another tool?)"
             )
-        return cls(ds, key, meta, info, ids, tile_entries, diff)
+        self.info.update(info)
+        self.chunk_ids, self.tiles, self.commit_diff = ids, tile_entries, diff
+        self._flushed = (json.dumps(self.meta), json.dumps(self.info))
+        self.full = True
 
     # -- chunk lookup ------------------------------------------------------------------------
     async def _chunk_owners(self) -> dict[str, tuple[str, str]]:
@@ -373,6 +387,7 @@ class TensorEngine:
 
         Raises ``DynamicShapeError`` when the samples' shapes differ.
         """
+        await self.ensure_full()
         self._check_readable()
         self.check_indices(idx)
         dtype = self.dtype or np.dtype(np.uint8)
@@ -397,7 +412,8 @@ class TensorEngine:
         I/O loop, which costs more than copying a small batch."""
         ids = self.chunk_ids
         if (
-            idx.size == 0
+            not self.full
+            or idx.size == 0
             or self.tiles
             or self.meta.get("chunk_compression") is not None
             or self.meta.get("sample_compression") is not None
@@ -490,6 +506,7 @@ class TensorEngine:
 
     async def read_arrays(self, idx: np.ndarray) -> list[np.ndarray]:
         """Samples at ``idx`` as a list of arrays (views into one output buffer)."""
+        await self.ensure_full()
         if self.meta.get("is_link") or self.meta.get("is_sequence"):
             raise ShoalError(
                 f"tensor {self.name!r} is a link or sequence tensor, which shoal does not read yet"
@@ -664,6 +681,7 @@ class TensorEngine:
 
     async def read_blobs(self, idx: np.ndarray) -> list[bytes]:
         """Raw stored bytes of text-like samples."""
+        await self.ensure_full()
         self.check_indices(idx)
         if idx.size == 0:
             return []
@@ -801,6 +819,7 @@ class TensorEngine:
         samples under a new name (chunk objects are never changed in place)."""
         if self._session is not None:
             return self._session
+        await self.ensure_full()
         committed = self.length - len(self.staged)
         tail = await self._load_tail() if len(self.staged) else None
         if tail is None:
