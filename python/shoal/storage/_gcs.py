@@ -58,7 +58,7 @@ from ..errors import (
     StorageConnectionError,
     StorageError,
 )
-from ._base import Storage
+from ._base import Storage, close_on_loop
 
 __all__ = ["DEFAULT_ENDPOINT", "GcsOptions", "GcsStorage", "open_storage", "parse_location"]
 
@@ -319,7 +319,7 @@ class GcsStorage(Storage):
         if self._owner == owner and self._http is not None and self._client is not None:
             return self._http, self._client
         if self._stack is not None and self._owner is not None and self._owner[0] == owner[0]:
-            _close_on_loop(self._owner[1], self._stack)  # same process, another loop
+            close_on_loop(self._owner[1], self._stack)  # same process, another loop
         if self._finalizer is not None:
             self._finalizer.detach()
         o = self.options
@@ -337,7 +337,7 @@ class GcsStorage(Storage):
         self._sem = asyncio.Semaphore(o.concurrency)
         # A provider dropped without close() (a Dataset going out of scope) still releases
         # its pool: the session is closed on its loop when the provider is collected.
-        self._finalizer = weakref.finalize(self, _close_on_loop, loop, stack)
+        self._finalizer = weakref.finalize(self, close_on_loop, loop, stack)
         self._finalizer.atexit = False
         return http, self._client
 
@@ -714,30 +714,13 @@ class GcsStorage(Storage):
         if self._owner[1] is asyncio.get_running_loop():
             await stack.aclose()
         else:
-            _close_on_loop(self._owner[1], stack)
+            close_on_loop(self._owner[1], stack)
 
     async def __aenter__(self) -> GcsStorage:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-_pending_closes: set[asyncio.Task[None]] = set()
-
-
-def _close_on_loop(loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitStack) -> None:
-    """Close ``stack`` on ``loop`` from anywhere (a finalizer, another loop), if it still runs."""
-    if loop.is_closed() or not loop.is_running():
-        return
-
-    def schedule() -> None:
-        task = loop.create_task(stack.aclose())
-        _pending_closes.add(task)
-        task.add_done_callback(_pending_closes.discard)
-
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(schedule)
 
 
 async def open_storage(

@@ -65,7 +65,7 @@ from ..errors import (
     StorageConnectionError,
     StorageError,
 )
-from ._base import Storage
+from ._base import Storage, close_on_loop
 
 __all__ = ["S3Options", "S3Storage", "open_storage", "parse_location"]
 
@@ -340,14 +340,14 @@ class S3Storage(Storage):
             ) from None
         if self._stack is not None and self._owner is not None and self._owner[0] == owner[0]:
             # same process, another loop: close the old pool on its own loop if it still runs
-            _close_on_loop(self._owner[1], self._stack)
+            close_on_loop(self._owner[1], self._stack)
         if self._finalizer is not None:
             self._finalizer.detach()
         self._client, self._stack, self._owner = client, stack, owner
         self._slots = asyncio.Semaphore(opts.concurrency)
         # A provider dropped without close() (a Dataset going out of scope) still releases its
         # pool: the client is closed on its loop when the provider is collected.
-        self._finalizer = weakref.finalize(self, _close_on_loop, loop, stack)
+        self._finalizer = weakref.finalize(self, close_on_loop, loop, stack)
         self._finalizer.atexit = False
         _live.add(self)
         return client
@@ -808,21 +808,6 @@ async def _shielded(aw: Awaitable[None]) -> None:
         raise
 
 
-def _close_on_loop(loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitStack) -> None:
-    """Close ``stack`` on ``loop`` from anywhere (a finalizer, another loop), if it still runs."""
-    if loop.is_closed() or not loop.is_running():
-        return
-
-    def schedule() -> None:
-        task = loop.create_task(stack.aclose())
-        _pending_closes.add(task)
-        task.add_done_callback(_pending_closes.discard)
-
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(schedule)
-
-
-_pending_closes: set[asyncio.Task[None]] = set()
 _live: weakref.WeakSet[S3Storage] = weakref.WeakSet()
 
 
