@@ -3,9 +3,11 @@
 The hub path costs one platform round trip (``GET .../creds``) when its credentials are not
 cached ("cold"), and none while they are ("warm"); the target is at most 1.5x the direct open.
 The platform (local storage root) runs as a `shoal serve` process on a free loopback port,
-or with --in-process on a thread of this process.
+or with --in-process on a thread of this process. With --s3 the storage root is on SeaweedFS
+(on loopback, with STS): the hub path gets AssumeRole credentials scoped to the dataset and
+the direct path opens ``s3://`` with the admin's keys, as the comparison is meant to be.
 
-    .venv/bin/python benches/hub_open.py [--repeat 50] [--tensors 4] [--samples 2000]
+    .venv/bin/python benches/hub_open.py [--repeat 50] [--tensors 4] [--samples 2000] [--s3]
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,11 +41,13 @@ class Server:
     """The platform: ``shoal serve`` in its own process (as deployed), or, with
     ``--in-process``, on a thread of this one (sharing its GIL: a pessimistic setup)."""
 
-    def __init__(self, data_dir: str, in_process: bool) -> None:
+    def __init__(self, data_dir: str, in_process: bool, **settings: Any) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.thread: BackgroundServer | None = None
-        if in_process:
-            config = ServerConfig.load(None, env={}, data_dir=data_dir, port=0, log_level="warning")
+        if in_process or settings:
+            config = ServerConfig.load(
+                None, env={}, data_dir=data_dir, port=0, log_level="warning", **settings
+            )
             self.thread = BackgroundServer(config).start()
             self.url, self.where = self.thread.url, "in this process"
             return
@@ -64,6 +71,39 @@ class Server:
             self.proc.wait(timeout=30)
             if self.proc.stdout is not None:
                 self.proc.stdout.close()
+
+
+def start_s3_root(stack: ExitStack, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """SeaweedFS with STS on loopback (the test servers' setup, with hour-long tokens):
+    returns the platform settings for an s3:// root and the admin's creds for direct opens."""
+    sys.path.insert(0, REPO)
+    from tests.servers.aws_meta import FakeAwsMeta
+    from tests.servers.s3_fixtures import (
+        ADMIN,
+        BUCKET,
+        READER,
+        ROLE_RW,
+        WRITER,
+        S3Server,
+        _iam_config,
+    )
+    from tests.servers.seaweedfs import SeaweedFS, wait_writable
+
+    meta = stack.enter_context(FakeAwsMeta())
+    iam = _iam_config(meta.url, meta.audience)
+    iam["sts"]["tokenDuration"] = "1h"
+    workdir.mkdir(parents=True, exist_ok=True)
+    weed = SeaweedFS(workdir, identities=[ADMIN, READER, WRITER], iam=iam, autocreate_buckets=False)
+    weed.start()
+    stack.callback(weed.stop)
+    s3 = S3Server(weed, weed.endpoint)
+    wait_writable(s3.client(), BUCKET)
+    settings = {
+        "storage_root": f"s3://{BUCKET}/bench",
+        "storage_creds": s3.creds(),
+        "sts_role_arn": ROLE_RW,
+    }
+    return settings, s3.creds()
 
 
 def timings(
@@ -95,11 +135,16 @@ def main() -> None:
     parser.add_argument("--tensors", type=int, default=4)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--in-process", action="store_true", help="run the platform on a thread")
+    parser.add_argument("--s3", action="store_true", help="storage root on SeaweedFS (in-process)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="shoal-bench-platform-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="shoal-bench-platform-") as tmp, ExitStack() as stack:
         os.environ["SHOAL_CONFIG_DIR"] = os.path.join(tmp, "client")
-        server = Server(os.path.join(tmp, "data"), args.in_process)
+        settings: dict[str, Any] = {}
+        direct_creds: dict[str, Any] | None = None
+        if args.s3:
+            settings, direct_creds = start_s3_root(stack, Path(tmp) / "weed")
+        server = Server(os.path.join(tmp, "data"), args.in_process, **settings)
         try:
             url = server.url
             os.environ["SHOAL_PLATFORM_URL"] = url
@@ -115,7 +160,7 @@ def main() -> None:
             direct_path = run(hub.PlatformClient(url, token).dataset_info("bench", "ds"))["path"]
 
             def direct() -> None:
-                shoal.load(direct_path, read_only=True)
+                shoal.load(direct_path, read_only=True, creds=direct_creds)
 
             def via_hub() -> None:
                 shoal.load(path, read_only=True, token=token)
