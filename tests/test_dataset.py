@@ -426,3 +426,17 @@ def test_failed_batch_removes_early_chunks(tmp_path: Path, monkeypatch: pytest.M
     assert shoal.load(path).x.numpy().ravel().tolist() == list(range(5))
     ds.x.append(np.int64(5))
     assert shoal.load(path).x.numpy().ravel().tolist() == list(range(6))
+
+
+def test_reading_inside_a_batch_sees_the_new_samples(path: str) -> None:
+    ds = shoal.empty(path)
+    ds.create_tensor("x", dtype="int32")
+    ds.create_tensor("t", htype="text")
+    with ds:
+        ds.x.extend(np.arange(5, dtype=np.int32))
+        ds.t.append("hello")
+        assert ds.x[4].numpy().tolist() == [4]
+        assert ds.x.numpy().ravel().tolist() == [0, 1, 2, 3, 4]
+        assert ds.t[0].text() == "hello"
+        ds.x.append(np.int32(5))
+    assert shoal.load(path).x.numpy().ravel().tolist() == [0, 1, 2, 3, 4, 5]

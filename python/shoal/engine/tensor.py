@@ -376,6 +376,17 @@ class TensorEngine:
         return decoded
 
     # -- reads -------------------------------------------------------------------------------
+    @property
+    def stored_length(self) -> int:
+        """Samples the stored chunk index covers (appends inside a batch are not there yet)."""
+        return int(self.chunk_ids[-1, 1]) + 1 if len(self.chunk_ids) else 0
+
+    async def _before_read(self, idx: np.ndarray) -> None:
+        """Reading samples appended in a still-open ``with ds:`` block writes them first."""
+        await self.ensure_full()
+        if idx.size and int(idx.max()) >= self.stored_length and self.dirty:
+            await self.ds.flush()
+
     def check_indices(self, idx: np.ndarray) -> None:
         n = self.length
         if idx.size and (idx.min() < 0 or idx.max() >= n):
@@ -387,7 +398,7 @@ class TensorEngine:
 
         Raises ``DynamicShapeError`` when the samples' shapes differ.
         """
-        await self.ensure_full()
+        await self._before_read(idx)
         self._check_readable()
         self.check_indices(idx)
         dtype = self.dtype or np.dtype(np.uint8)
@@ -421,7 +432,7 @@ class TensorEngine:
             or self.meta.get("is_sequence")
             or (self._owners is None and self.commit_id != keys.FIRST_COMMIT_ID)
             or idx.min() < 0
-            or idx.max() >= self.length
+            or idx.max() >= min(self.length, self.stored_length)
         ):
             return None
         rows, local = _native.locate_samples(np.ascontiguousarray(ids[:, 1]), idx)
@@ -506,7 +517,7 @@ class TensorEngine:
 
     async def read_arrays(self, idx: np.ndarray) -> list[np.ndarray]:
         """Samples at ``idx`` as a list of arrays (views into one output buffer)."""
-        await self.ensure_full()
+        await self._before_read(idx)
         if self.meta.get("is_link") or self.meta.get("is_sequence"):
             raise ShoalError(
                 f"tensor {self.name!r} is a link or sequence tensor, which shoal does not read yet"
@@ -681,7 +692,7 @@ class TensorEngine:
 
     async def read_blobs(self, idx: np.ndarray) -> list[bytes]:
         """Raw stored bytes of text-like samples."""
-        await self.ensure_full()
+        await self._before_read(idx)
         self.check_indices(idx)
         if idx.size == 0:
             return []
