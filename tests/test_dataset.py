@@ -440,3 +440,14 @@ def test_reading_inside_a_batch_sees_the_new_samples(path: str) -> None:
         assert ds.t[0].text() == "hello"
         ds.x.append(np.int32(5))
     assert shoal.load(path).x.numpy().ravel().tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_chunk_over_4_gib_is_refused_not_corrupted() -> None:
+    from shoal.engine.chunks import rle_byte_positions
+
+    with pytest.raises(errors.SampleError, match="max_chunk_size"):
+        rle_byte_positions(np.array([2**31, 2**31], dtype=np.int64))
+    assert rle_byte_positions(np.array([2**31, 2**31 - 1], dtype=np.int64)).tolist() == [
+        [2**31, 0, 0],
+        [2**31 - 1, 2**31, 1],
+    ]

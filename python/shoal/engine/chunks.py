@@ -9,14 +9,13 @@ from __future__ import annotations
 import collections
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import _native
-from ..errors import CorruptDataError
+from ..errors import CodecError, CorruptDataError, SampleError
 from ..format.keys import FORMAT_VERSION
 
 
@@ -42,28 +41,17 @@ def rle_byte_positions(sizes: np.ndarray) -> np.ndarray:
     ends = np.flatnonzero(np.append(change, True))
     starts_idx = np.concatenate(([0], ends[:-1] + 1))
     offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+    if offsets[-1] >= 2**32:
+        # The format stores byte positions as uint32: a bigger chunk would be silently corrupt.
+        raise SampleError(
+            f"a chunk may hold less than 4 GiB of data, this one would hold {int(offsets[-1])} "
+            "bytes; lower the tensor's max_chunk_size or enable tiling"
+        )
     rows = np.empty((ends.size, 3), dtype=np.uint32)
     rows[:, 0] = sizes[ends]
     rows[:, 1] = offsets[starts_idx]
     rows[:, 2] = ends
     return rows
-
-
-def build_chunk(
-    blobs: Sequence[bytes | memoryview],
-    shapes: np.ndarray,
-    chunk_compression: str | None,
-) -> bytes:
-    """Serialize one chunk holding ``blobs`` (stored bytes per sample) with ``shapes``."""
-    sizes = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
-    data: bytes = b"".join(blobs)
-    if data and len(data) >= 2**32:
-        raise CorruptDataError("a chunk may hold at most 4 GiB of data; lower max_chunk_size")
-    if chunk_compression == "lz4":
-        data = _native.lz4_compress(data)
-    return _native.serialize_chunk(
-        FORMAT_VERSION, rle_shapes(shapes), rle_byte_positions(sizes), data
-    )
 
 
 def build_tile_chunk(tile_data: bytes, tile_shape: tuple[int, ...]) -> bytes:
@@ -101,12 +89,8 @@ def decode_chunk(raw: bytes | memoryview, chunk_compression: str | None, key: st
                 else np.zeros((0, 0, 0), np.uint8)
             )
             return DecodedChunk(header, raw, header.data_offset, len(raw) + canvas.nbytes, canvas)
-    except CorruptDataError as exc:
+    except (CorruptDataError, CodecError) as exc:  # a damaged header or compressed body
         raise CorruptDataError(f"chunk {key!r} is corrupt: {exc}") from None
-    except Exception as exc:  # CodecError from a damaged compressed body
-        if type(exc).__module__.startswith("shoal"):
-            raise CorruptDataError(f"chunk {key!r} is corrupt: {exc}") from None
-        raise
     # A memory map costs page-cache pages the kernel can drop, not process memory: count it
     # lightly so a scan keeps many chunks mapped (the item cap bounds the number of maps).
     weight = header.data_offset + MAPPED_WEIGHT if isinstance(raw, memoryview) else len(raw)

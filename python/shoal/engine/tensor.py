@@ -1055,10 +1055,6 @@ def _stack(arrays: list[np.ndarray], e: TensorEngine, n: int) -> np.ndarray:
     return np.stack(arrays)
 
 
-def _chunk_id_of(name: str) -> int:
-    return int(name, 16)
-
-
 def _new_chunk_id() -> int:
     # deeplake uses uuid4().int >> 64; any random 64-bit id works. Keep the top bit clear of
     # zero-length names by requiring a non-zero id.
