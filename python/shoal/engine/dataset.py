@@ -365,7 +365,10 @@ class DatasetEngine:
         self.meta_dirty = self.info_dirty = False
 
     def wants_drain(self) -> bool:
-        return any(t.staged_bytes >= DRAIN_BYTES for t in self.tensors.values())
+        return bool(self._to_drain())
+
+    def _to_drain(self) -> list[TensorEngine]:
+        return [t for t in self.tensors.values() if t.staged_bytes >= DRAIN_BYTES]
 
     # Inside ``with ds:``, tensors holding many staged bytes write their full chunks before the
     # batch ends: memory stays bounded, and (from sync callers) the write runs on the I/O loop
@@ -374,7 +377,7 @@ class DatasetEngine:
     def drain_sync(self) -> None:
         """From the caller's thread: cut full chunks now, write them in the background."""
         self.wait_background()
-        big = [t for t in self.tensors.values() if t.staged_bytes >= DRAIN_BYTES]
+        big = self._to_drain()
         if not big:
             return
         try:
@@ -410,7 +413,7 @@ class DatasetEngine:
     async def drain(self) -> None:
         """The async twin of :meth:`drain_sync` (writes before returning)."""
         await self.wait_background_async()
-        big = [t for t in self.tensors.values() if t.staged_bytes >= DRAIN_BYTES]
+        big = self._to_drain()
         if not big:
             return
         try:
