@@ -7,6 +7,7 @@ import base64
 import json
 import time
 
+import jwt
 import pytest
 
 import shoal
@@ -164,7 +165,10 @@ def test_expired_token_says_when_and_how_to_fix(platform: Running) -> None:
     )
     assert status == 201
     short = body["token"]
-    time.sleep(1.2)
+    # Wait for the token's own exp (a whole second, at most 1 s away), not a fixed sleep.
+    expires = tokens.decode_unverified(short)["exp"]  # type: ignore[index]
+    while time.time() < expires:
+        time.sleep(min(0.05, max(0.0, expires - time.time())))
     status, body = platform.call("GET", "/api/user/profile", token=short)
     assert status == 401 and body["error"] == "token_expired"
     assert "expired at" in body["description"] and "shoal token create" in body["description"]
@@ -274,3 +278,29 @@ def test_token_units() -> None:
     for bad in ("", "d", "1y", "-1d", "0"):
         with pytest.raises(ValueError):
             tokens.parse_duration(bad)
+
+
+def test_only_hs256_tokens_with_every_claim_are_accepted() -> None:
+    key = b"k" * 64  # long enough for HS512 too
+    good, claims = tokens.issue(key, username="ann", kind="api", name="ci", lifetime=60)
+    assert tokens.verify(key, good) == claims
+    payload = tokens.decode_unverified(good)
+    assert payload is not None and payload["id"] == payload["sub"] == "ann"
+    # Algorithm pinning: an unsigned token, or one signed with another HMAC, is refused.
+    head = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    unsigned = f"{head}.{good.split('.')[1]}."
+    hs512 = jwt.encode(payload, key, algorithm="HS512")
+    for bad in (unsigned, hs512):
+        with pytest.raises(tokens.TokenError, match="unsupported algorithm") as info:
+            tokens.verify(key, bad)
+        assert info.value.kind == "malformed"
+    # A correctly signed token that lacks a claim the server relies on.
+    del payload["jti"]
+    with pytest.raises(tokens.TokenError, match="bad claims"):
+        tokens.verify(key, jwt.encode(payload, key, algorithm="HS256"))
+    with pytest.raises(tokens.TokenError, match="not a shoal token"):
+        tokens.verify(key, good + "." + "x" * 10)
+    expired, _ = tokens.issue(key, username="ann", kind="login", lifetime=-1)
+    with pytest.raises(tokens.TokenError, match="login token expired at") as info:
+        tokens.verify(key, expired)
+    assert info.value.kind == "expired" and info.value.expired_at is not None

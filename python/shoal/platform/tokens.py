@@ -1,4 +1,4 @@
-"""Signed tokens: compact JWTs with HS256, made and checked with the standard library.
+"""Signed tokens: compact HS256 JWTs, made and checked with PyJWT.
 
 The claims are ``id`` and ``sub`` (the username; the ``deeplake`` client reads ``id`` from an
 unverified decode), ``jti`` (the token's id, the key of its database row, which is how it is
@@ -9,20 +9,24 @@ still there?) on every request; :func:`verify` does the first two.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
-import json
 import re
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
+
 #: What the ``deeplake`` client sends when it has no token: anonymous.
 PUBLIC_TOKEN_PREFIX = "PUBLIC_TOKEN_"
-_HEADER = {"alg": "HS256", "typ": "JWT"}
+#: The only algorithm accepted: pinned, so a token cannot pick its own (``none``, or RS256
+#: with our secret taken for a public key).
+_ALGORITHM = "HS256"
+_REQUIRED = ["id", "jti", "typ", "iat", "exp"]
+#: No grace after ``exp``: a token is expired from that second on.
+_LEEWAY = 0
+_MAX_LENGTH = 4096
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -47,20 +51,6 @@ class Claims:
     expires_at: float
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(secret: bytes, signing_input: bytes) -> bytes:
-    return hmac.new(secret, signing_input, hashlib.sha256).digest()
-
-
 def issue(
     secret: bytes,
     *,
@@ -82,49 +72,56 @@ def issue(
         "iat": claims.issued_at,
         "exp": claims.expires_at,
     }
-    head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
-    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-    signing_input = f"{head}.{body}".encode()
-    return f"{head}.{body}.{_b64(_sign(secret, signing_input))}", claims
+    return jwt.encode(payload, secret, algorithm=_ALGORITHM), claims
 
 
 def decode_unverified(token: str) -> dict[str, Any] | None:
     """The payload without checking anything (for showing expiry to a user), or ``None``."""
     try:
-        _, body, _ = token.split(".")
-        payload = json.loads(_unb64(body))
-    except (ValueError, UnicodeDecodeError):
+        payload = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
         return None
     return payload if isinstance(payload, dict) else None
 
 
-def verify(secret: bytes, token: str, *, now: float | None = None) -> Claims:
+def verify(secret: bytes, token: str) -> Claims:
     """The claims of ``token`` if its signature is ours and it has not expired; else
     :class:`TokenError`. Revocation is the database's business."""
-    parts = token.split(".")
-    if len(parts) != 3 or len(token) > 4096:
+    if token.count(".") != 2 or len(token) > _MAX_LENGTH:
         raise TokenError(
             "malformed",
             "the token is malformed (not a shoal token); copy the whole token, or sign in "
             "again with `shoal login`",
         )
-    head, body, sig = parts
     try:
-        header = json.loads(_unb64(head))
-        signature = _unb64(sig)
-    except (ValueError, UnicodeDecodeError):
-        raise TokenError("malformed", "the token is malformed (bad encoding)") from None
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise TokenError("malformed", "the token is malformed (unsupported algorithm)")
-    if not hmac.compare_digest(_sign(secret, f"{head}.{body}".encode()), signature):
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[_ALGORITHM],
+            options={"require": _REQUIRED},
+            leeway=_LEEWAY,
+        )
+    except jwt.InvalidAlgorithmError:
+        raise TokenError("malformed", "the token is malformed (unsupported algorithm)") from None
+    except jwt.InvalidSignatureError:
         raise TokenError(
             "signature",
             "the token's signature is invalid: it was altered, or issued by another server; "
             "sign in again with `shoal login`",
-        )
+        ) from None
+    except jwt.ExpiredSignatureError:
+        # The signature was checked before the expiry, so these claims are ours.
+        raise _expired(_claims(jwt.decode(token, options={"verify_signature": False}))) from None
+    except jwt.DecodeError:
+        raise TokenError("malformed", "the token is malformed (bad encoding)") from None
+    except jwt.InvalidTokenError:  # a required claim missing, or iat/exp not numbers
+        raise TokenError("malformed", "the token is malformed (bad claims)") from None
+    return _claims(payload)
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
     try:
-        payload = json.loads(_unb64(body))
-        claims = Claims(
+        return Claims(
             username=str(payload["id"]),
             jti=str(payload["jti"]),
             kind=str(payload["typ"]),
@@ -132,21 +129,21 @@ def verify(secret: bytes, token: str, *, now: float | None = None) -> Claims:
             issued_at=float(payload["iat"]),
             expires_at=float(payload["exp"]),
         )
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         raise TokenError("malformed", "the token is malformed (bad claims)") from None
-    now = time.time() if now is None else now
-    if claims.expires_at <= now:
-        fix = (
-            "sign in again with `shoal login`"
-            if claims.kind == "login"
-            else "create a new one with `shoal token create --name NAME --expires 30d`"
-        )
-        raise TokenError(
-            "expired",
-            f"the {_describe(claims)} expired at {isoformat(claims.expires_at)}; {fix}",
-            expired_at=claims.expires_at,
-        )
-    return claims
+
+
+def _expired(claims: Claims) -> TokenError:
+    fix = (
+        "sign in again with `shoal login`"
+        if claims.kind == "login"
+        else "create a new one with `shoal token create --name NAME --expires 30d`"
+    )
+    return TokenError(
+        "expired",
+        f"the {_describe(claims)} expired at {isoformat(claims.expires_at)}; {fix}",
+        expired_at=claims.expires_at,
+    )
 
 
 def _describe(claims: Claims) -> str:
