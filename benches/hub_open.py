@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 import shoal
-from shoal.platform import client as hub
-from shoal.platform.client import PlatformClient, run
+from shoal.auth import hub_grants
+from shoal.auth.platform_api import PlatformClient, run
 from shoal.platform.config import ServerConfig
 from shoal.platform.server import BackgroundServer
 
@@ -157,7 +157,7 @@ def main() -> None:
                 for t in range(args.tensors):
                     ds.create_tensor(f"t{t}", htype="generic", dtype="float32")
                     ds[f"t{t}"].extend(np.ones((args.samples, 16), dtype=np.float32))
-            direct_path = run(hub.PlatformClient(url, token).dataset_info("bench", "ds"))["path"]
+            direct_path = run(PlatformClient(url, token).dataset_info("bench", "ds"))["path"]
 
             def direct() -> None:
                 shoal.load(direct_path, read_only=True, creds=direct_creds)
@@ -175,14 +175,14 @@ def main() -> None:
             for _ in range(args.repeat):
                 base += timings(direct, 1)
                 warm += timings(via_hub, 1)
-                cold += timings(via_hub, 1, before=hub.clear_cache)
+                cold += timings(via_hub, 1, before=hub_grants.clear_cache)
             print(
                 f"platform load: {args.tensors} tensors x {args.samples} samples, {args.repeat} runs each, "
                 f"platform at {url} ({server.where})"
             )
             line("hub:// load, creds cached", warm, base)
             line("hub:// load, 1 round trip", cold, base)
-            creds_call = hub.PlatformClient(url, token)
+            creds_call = PlatformClient(url, token)
             trip = timings(lambda: run(creds_call.dataset_creds("bench", "ds", "r")), args.repeat)
             print(f"{'the round trip alone':<30} median {statistics.median(trip) * 1e3:7.2f} ms")
         finally:

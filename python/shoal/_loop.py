@@ -53,6 +53,15 @@ def get_loop() -> asyncio.AbstractEventLoop:
         return _start()
 
 
+def background_loop() -> asyncio.AbstractEventLoop | None:
+    """The background loop if it is already running in this process; never starts one (an
+    async caller that only wants to know whether it is on shoal's loop must not create it)."""
+    loop = _loop
+    if loop is not None and _pid == os.getpid() and not loop.is_closed():
+        return loop
+    return None
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the background loop and return its result (the sync façade)."""
     loop = get_loop()

@@ -90,7 +90,7 @@ _LAZY = {
     "gcs": "shoal.storage._gcs",
     "gs": "shoal.storage._gcs",
     "gcp": "shoal.storage._gcs",
-    "hub": "shoal.platform.client",
+    "hub": "shoal.storage._hub",
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from shoal.platform import client as hub_client
+from shoal.auth import hub_grants as hub_client
 from shoal.platform.config import ServerConfig
 from shoal.platform.server import BackgroundServer
 from tests.servers.gcs_fixtures import *  # noqa: F403

@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 import shoal
+from shoal.auth.platform_api import PlatformClient, run
 from shoal.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -21,7 +22,6 @@ from shoal.errors import (
     TokenRevokedError,
 )
 from shoal.platform import tokens
-from shoal.platform.client import PlatformClient, run
 
 from .conftest import Running, StartPlatform, unique
 

@@ -16,7 +16,7 @@ import pytest
 
 import shoal
 from shoal import _loop
-from shoal.platform import client as hub
+from shoal.storage._hub import HubStorage
 from tests.servers.gcs_fixtures import BUCKET, GcsEnv, ServiceAccountFile
 
 from .conftest import Running, StartPlatform, unique
@@ -67,7 +67,7 @@ def test_gcs_tokens_are_refreshed(gcs_platform: Running, gcs_env: GcsEnv) -> Non
     ds = shoal.empty(path, token=user.token)
     ds.create_tensor("x", htype="generic", dtype="int64")
     store = ds._engine.storage
-    assert isinstance(store, hub.HubStorage) and store.refresher is not None
+    assert isinstance(store, HubStorage) and store.refresher is not None
     for i in range(5):
         ds.x.append(np.array([i], dtype=np.int64))
         time.sleep(1.0)

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 import shoal
+from shoal.auth import hub_datasets, hub_grants
+from shoal.auth.platform_api import PlatformClient
 from shoal.errors import (
     DatasetExistsError,
     DatasetNotFoundError,
@@ -21,7 +23,7 @@ from shoal.errors import (
     PlatformNotFoundError,
     ReadOnlyError,
 )
-from shoal.platform import client as hub
+from shoal.storage._hub import HubStorage
 
 from .conftest import Running, unique
 
@@ -81,7 +83,7 @@ def test_token_lookup_order(platform: Running, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("ACTIVELOOP_TOKEN", user.token)
     assert shoal.exists(path)
     monkeypatch.setenv("SHOAL_TOKEN", other.token)
-    hub.clear_cache()
+    hub_grants.clear_cache()
     with pytest.raises(PermissionDeniedError, match="not a member"):
         shoal.exists(path)
     # token= wins over both.
@@ -118,7 +120,7 @@ def test_reader_opens_read_only(platform: Running) -> None:
         ds.x.append(np.zeros(3, dtype=np.int32))
     # Writing to the store directly says why (the engine checks first, with its own words).
     store = ds._engine.storage
-    assert isinstance(store, hub.HubStorage)
+    assert isinstance(store, HubStorage)
     with pytest.raises(ReadOnlyError, match=f"role 'read' in '{org}'.*'write' role"):
         store.check_writable("x")
     with pytest.raises(ReadOnlyError):
@@ -140,8 +142,8 @@ def test_other_orgs_are_denied(platform: Running) -> None:
         lambda: shoal.exists(path, token=bob.token),
         lambda: shoal.empty(f"hub://{alice.name}/new", token=bob.token),
         lambda: shoal.delete(path, token=bob.token),
-        lambda: hub.rename_dataset(path, "taken", token=bob.token),
-        lambda: hub.set_public(path, True, token=bob.token),
+        lambda: hub_datasets.rename_dataset(path, "taken", token=bob.token),
+        lambda: hub_datasets.set_public(path, True, token=bob.token),
     ):
         with pytest.raises(
             PermissionDeniedError, match=f"not a member of organization '{alice.name}'"
@@ -156,13 +158,13 @@ def test_public_dataset_without_a_token(platform: Running) -> None:
     write_sample(path, owner.token)
     with pytest.raises(PermissionError, match="sign in"):
         shoal.load(path)
-    hub.set_public(path, True, token=owner.token)
+    hub_datasets.set_public(path, True, token=owner.token)
     ds = shoal.load(path)
     assert ds.x.numpy().shape == (5, 3)
     with pytest.raises(ReadOnlyError, match="read-only"):
         ds.x.append(np.zeros(3, dtype=np.int32))
-    hub.set_public(path, False, token=owner.token)
-    hub.clear_cache()
+    hub_datasets.set_public(path, False, token=owner.token)
+    hub_grants.clear_cache()
     with pytest.raises(PermissionError):
         shoal.load(path)
 
@@ -171,7 +173,7 @@ def test_rename(platform: Running) -> None:
     user = platform.user()
     old, new = f"hub://{user.name}/before", f"hub://{user.name}/after"
     write_sample(old, user.token)
-    assert hub.rename_dataset(old, "after", token=user.token) == new
+    assert hub_datasets.rename_dataset(old, "after", token=user.token) == new
     np.testing.assert_array_equal(read_sample(new, user.token), np.arange(15).reshape(5, 3))
     assert not shoal.exists(old, token=user.token)
     # A new dataset under the old name gets its own storage, away from the renamed one's.
@@ -179,7 +181,7 @@ def test_rename(platform: Running) -> None:
     assert read_sample(old, user.token).shape == (2, 3)
     assert read_sample(new, user.token).shape == (5, 3)
     with pytest.raises(Exception, match="exists"):
-        hub.rename_dataset(old, "after", token=user.token)
+        hub_datasets.rename_dataset(old, "after", token=user.token)
 
 
 @pytest.mark.parametrize(
@@ -203,21 +205,21 @@ def test_creds_are_cached_until_near_expiry(
     path = f"hub://{user.name}/cached"
     write_sample(path, user.token)
     calls: list[tuple[Any, ...]] = []
-    real = hub.PlatformClient.dataset_creds
+    real = PlatformClient.dataset_creds
 
-    async def counting(self: hub.PlatformClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    async def counting(self: PlatformClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
         calls.append(args)
         return await real(self, *args, **kwargs)
 
-    monkeypatch.setattr(hub.PlatformClient, "dataset_creds", counting)
-    hub.clear_cache()
+    monkeypatch.setattr(PlatformClient, "dataset_creds", counting)
+    hub_grants.clear_cache()
     read_sample(path, user.token)
     read_sample(path, user.token)
     shoal.load(path, token=user.token)
     assert len(calls) == 1  # one round trip, then the cache
     # Near expiry the grant is fetched again.
     now = time.time()
-    grant = hub.Grant("p", {}, "a", now + 3600, True, "admin", "u", now)
+    grant = hub_grants.Grant("p", {}, "a", now + 3600, True, "admin", "u", now)
     assert grant.fresh_enough(now) and grant.fresh_enough(now + 3000)
     assert not grant.fresh_enough(now + 3400)
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 import shoal
 from shoal import _loop
-from shoal.platform import client as hub
+from shoal.storage._hub import HubStorage
 from tests.servers.s3_fixtures import ROLE_RW, TOKEN_SECONDS, S3Server
 
 from .conftest import Running, StartPlatform, unique
@@ -118,9 +118,9 @@ def test_creds_refresh_during_long_work(s3_platform: Running) -> None:
     ds = shoal.empty(path, token=user.token)
     ds.create_tensor("x", htype="generic", dtype="int64")
     store = ds._engine.storage
-    assert isinstance(store, hub.HubStorage) and store.refresher is not None
+    assert isinstance(store, HubStorage) and store.refresher is not None
     reader = shoal.load(path, read_only=True, token=user.token)._engine.storage
-    assert isinstance(reader, hub.HubStorage) and reader.refresher is not None
+    assert isinstance(reader, HubStorage) and reader.refresher is not None
     deadline = time.monotonic() + TOKEN_SECONDS * 1.3
     n = 0
     while time.monotonic() < deadline:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from shoal.auth import login_store
 from shoal.cli import main as shoal_main
 from shoal.errors import PlatformConfigError
-from shoal.platform import config as settings
 from shoal.platform.config import ServerConfig
 from shoal.platform.db import MIGRATIONS, Database
 from shoal.platform.server import BackgroundServer, configure_logging
@@ -311,14 +311,14 @@ def test_stored_login_damaged(client_env: Path) -> None:
     client_env.mkdir(parents=True, exist_ok=True)
     (client_env / "login.json").write_text("{not json")
     with pytest.raises(PlatformConfigError, match="shoal logout"):
-        settings.read_login()
+        login_store.read_login()
 
 
 def test_client_survives_a_platform_restart(tmp_path: Path) -> None:
     """The keep-alive connection dies with the server; the next call reconnects, and the
     database (users, tokens) survives the restart."""
+    from shoal.auth.platform_api import PlatformClient, run
     from shoal.errors import PlatformConnectionError
-    from shoal.platform.client import PlatformClient, run
 
     config = ServerConfig.load(None, env={}, data_dir=str(tmp_path), port=0, log_level="warning")
     with BackgroundServer(config) as first:

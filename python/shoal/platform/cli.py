@@ -13,9 +13,12 @@ import getpass
 import sys
 from typing import Any
 
+from ..auth import login_store
+from ..auth.hub_datasets import rename_dataset_async, set_public_async
+from ..auth.platform_api import PlatformClient, run
+from ..auth.platform_names import parse_hub_path
 from ..errors import AuthenticationError, InvalidRequestError, PlatformError
-from . import config as settings
-from .client import PlatformClient, parse_hub_path, rename_dataset_async, run, set_public_async
+from .config import ServerConfig
 from .tokens import decode_unverified
 
 
@@ -46,8 +49,8 @@ def _ask(value: str | None, prompt: str) -> str:
 def _store(client: PlatformClient, token: str, username: str) -> str:
     claims = decode_unverified(token) or {}
     exp = claims.get("exp")
-    path = settings.write_login(
-        settings.StoredLogin(
+    path = login_store.write_login(
+        login_store.StoredLogin(
             server=client.url,
             token=token,
             username=username,
@@ -64,7 +67,7 @@ def _store(client: PlatformClient, token: str, username: str) -> str:
 def _serve(args: argparse.Namespace) -> int:
     from .server import configure_logging, serve
 
-    config = settings.ServerConfig.load(
+    config = ServerConfig.load(
         args.config,
         host=args.host,
         port=args.port,
@@ -122,7 +125,7 @@ def _login(args: argparse.Namespace) -> int:
 
 
 def _logout(args: argparse.Namespace) -> int:
-    stored = settings.read_login()
+    stored = login_store.read_login()
     if stored is None:
         print("not logged in")
         return 0
@@ -131,8 +134,8 @@ def _logout(args: argparse.Namespace) -> int:
         # Expired, revoked, or the server is gone: forgetting the token is what matters.
         with contextlib.suppress(AuthenticationError, PlatformError):
             run(PlatformClient(stored.server, stored.token).logout())
-    settings.delete_login()
-    print(f"logged out of {stored.server} (removed {settings.login_path()})")
+    login_store.delete_login()
+    print(f"logged out of {stored.server} (removed {login_store.login_path()})")
     return 0
 
 

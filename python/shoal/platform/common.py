@@ -13,8 +13,9 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from ..auth.platform_names import NAME_RE
 from . import tokens
-from .config import NAME_RE, ServerConfig
+from .config import ServerConfig
 from .creds_vending import Vendor
 from .db import Database, DatasetRow, Org, User
 

@@ -1,6 +1,7 @@
-"""Settings: the server's (``shoal serve``) and the client's (where a login is kept).
+"""The server's settings (``shoal serve``). Where a client keeps its login is
+:mod:`shoal.auth.login_store`.
 
-Server settings come from, lowest to highest priority: the defaults below, a TOML file
+Settings come from, lowest to highest priority: the defaults below, a TOML file
 (``--config FILE`` or ``SHOAL_SERVE_CONFIG``), ``SHOAL_SERVE_<NAME>`` environment variables
 (``SHOAL_SERVE_PORT=8000``; dicts as JSON), then command-line flags. ::
 
@@ -13,10 +14,6 @@ Server settings come from, lowest to highest priority: the defaults below, a TOM
     aws_access_key_id = "..."
     aws_secret_access_key = "..."
     endpoint_url = "https://s3.example.com"
-
-Client settings: the directory holding the login (``SHOAL_CONFIG_DIR``, else
-``$XDG_CONFIG_HOME/shoal``, else ``~/.config/shoal``) and the platform URL
-(``SHOAL_PLATFORM_URL``, else the server of the stored login, else ``http://127.0.0.1:7777``).
 """
 
 from __future__ import annotations
@@ -26,22 +23,17 @@ import dataclasses
 import difflib
 import json
 import os
-import re
 import secrets
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..auth.private_files import write_private
 from ..errors import PlatformConfigError
 
 ENV_PREFIX = "SHOAL_SERVE_"
-DEFAULT_URL = "http://127.0.0.1:7777"
-LOGIN_FILE = "login.json"
-#: Usernames, org names, dataset names and API token names.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 #: What secrets in a repr are replaced with.
 HIDDEN = "***"
 
@@ -231,122 +223,3 @@ def _check_type(name: str, value: Any, kind: object) -> Any:
             f"platform setting {name!r} must be {text}, got {type(value).__name__}"
         )
     return float(value) if text == "float" else value
-
-
-# ----------------------------------------------------------------------------------------------
-# files with secrets
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 (atomically: a temp file renamed over it), so
-    the secret is never readable by others, not even for a moment."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o600)  # in case the umask or a filesystem widened it
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-# ----------------------------------------------------------------------------------------------
-# the client's side
-
-
-def config_dir() -> Path:
-    """Where the login is kept: ``SHOAL_CONFIG_DIR``, ``$XDG_CONFIG_HOME/shoal`` or
-    ``~/.config/shoal``."""
-    explicit = os.environ.get("SHOAL_CONFIG_DIR")
-    if explicit:
-        return Path(explicit)
-    if sys.platform == "win32" and os.environ.get("APPDATA"):
-        return Path(os.environ["APPDATA"]) / "shoal"
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    return Path(xdg) / "shoal" if xdg else Path.home() / ".config" / "shoal"
-
-
-def login_path() -> Path:
-    return config_dir() / LOGIN_FILE
-
-
-@dataclass(frozen=True)
-class StoredLogin:
-    """What ``shoal login`` keeps: the server, the token, who it is for, when it expires."""
-
-    server: str
-    token: str = field(repr=False)
-    username: str = ""
-    expires_at: float | None = None
-
-
-def read_login() -> StoredLogin | None:
-    path = login_path()
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise PlatformConfigError(
-            f"the stored login {path} cannot be read ({type(exc).__name__}); "
-            "run `shoal logout` and `shoal login` again"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
-        raise PlatformConfigError(
-            f"the stored login {path} is damaged; run `shoal logout` and `shoal login` again"
-        )
-    expires = data.get("expires_at")
-    return StoredLogin(
-        server=str(data.get("server") or DEFAULT_URL),
-        token=data["token"],
-        username=str(data.get("username") or ""),
-        expires_at=float(expires) if isinstance(expires, int | float) else None,
-    )
-
-
-def write_login(login: StoredLogin) -> Path:
-    path = login_path()
-    write_private(path, json.dumps(dataclasses.asdict(login), indent=2) + "\n")
-    return path
-
-
-def delete_login() -> bool:
-    try:
-        login_path().unlink()
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def platform_url(explicit: str | None = None) -> str:
-    """The platform's base URL, without a trailing slash."""
-    url = explicit or os.environ.get("SHOAL_PLATFORM_URL")
-    if not url:
-        stored = read_login()
-        url = stored.server if stored else DEFAULT_URL
-    url = url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise PlatformConfigError(
-            f"platform URL {url!r} must start with http:// or https:// "
-            "(check SHOAL_PLATFORM_URL or `shoal login --server`)"
-        )
-    return url
-
-
-def resolve_token(explicit: str | None, server: str) -> tuple[str | None, str]:
-    """``(token, where it came from)``: ``token=``, ``SHOAL_TOKEN``, ``ACTIVELOOP_TOKEN``,
-    then the stored login (only if it is for ``server``). ``(None, ...)``: anonymous."""
-    if explicit:
-        return explicit, "the token= argument"
-    for var in ("SHOAL_TOKEN", "ACTIVELOOP_TOKEN"):
-        value = os.environ.get(var)
-        if value:
-            return value, f"the {var} environment variable"
-    stored = read_login()
-    if stored is not None and stored.server.rstrip("/") == server.rstrip("/"):
-        return stored.token, f"the login stored in {login_path()}"
-    return None, "no token (anonymous)"

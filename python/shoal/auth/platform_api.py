@@ -1,0 +1,299 @@
+"""The HTTP client of the shoal platform's API (``shoal serve``): one method per endpoint,
+each answer as parsed JSON or the matching :class:`shoal.errors.PlatformError`.
+
+The platform URL and token default as in :mod:`.login_store` (``SHOAL_PLATFORM_URL``,
+``SHOAL_TOKEN``, ``ACTIVELOOP_TOKEN``, the stored login). Calls made on shoal's background
+loop share one keep-alive session, so repeated calls skip connection setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import datetime as dt
+import json
+import os
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+
+from .. import _loop
+from ..errors import (
+    AuthenticationError,
+    DatasetNotFoundError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    PlatformConflictError,
+    PlatformConnectionError,
+    PlatformError,
+    PlatformNotFoundError,
+    RateLimitedError,
+    TokenExpiredError,
+    TokenRevokedError,
+)
+from . import login_store
+from .platform_names import check_name
+
+__all__ = ["TIMEOUT", "PlatformClient", "run"]
+
+T = TypeVar("T")
+
+#: Seconds for one platform request (connect: 10).
+TIMEOUT = 60.0
+
+
+# ----------------------------------------------------------------------------------------------
+# errors
+
+
+def _error(
+    status: int, body: Mapping[str, Any], client: PlatformClient
+) -> PlatformError | DatasetNotFoundError:
+    """The shoal error for an error answer. The server's message says what and how to fix it;
+    this adds where the token came from."""
+    kind = str(body.get("error", ""))
+    message = str(body.get("description") or body.get("message") or f"HTTP {status}")
+    source = f" (token from {client.token_source})" if client.token else ""
+    if kind == "token_expired":
+        expired_at = None
+        with_tz = str(body.get("expired_at", "")).replace("Z", "+00:00")
+        with contextlib.suppress(ValueError):
+            expired_at = dt.datetime.fromisoformat(with_tz)
+        return TokenExpiredError(message + source, status=status, expired_at=expired_at)
+    if kind == "token_revoked":
+        return TokenRevokedError(message + source, status=status)
+    if status == 401:
+        return AuthenticationError(message + source, status=status)
+    if status == 403:
+        return PermissionDeniedError(message, status=status)
+    if status == 404:
+        if kind == "dataset_not_found":
+            return DatasetNotFoundError(message)
+        return PlatformNotFoundError(message, status=status)
+    if status == 409:
+        return PlatformConflictError(message, status=status)
+    if status in (400, 413, 422):
+        return InvalidRequestError(message, status=status)
+    if status == 429:
+        retry = body.get("retry_after")
+        return RateLimitedError(
+            message,
+            status=status,
+            retry_after=float(retry) if isinstance(retry, int | float) else 0.0,
+        )
+    return PlatformError(
+        f"the platform at {client.url} answered HTTP {status}: {message}", status=status
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# HTTP sessions
+
+
+_TIMEOUT = aiohttp.ClientTimeout(total=TIMEOUT, sock_connect=10)
+#: One keep-alive session on shoal's background loop (where the sync API runs). Created per
+#: process (fork-safe: a child makes its own) and closed at exit.
+_shared: tuple[int, asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
+
+
+class _Session:
+    """``async with _Session() as s``: the shared session on shoal's loop, else a session of
+    its own for this one call (another loop: nothing would close a shared one there)."""
+
+    def __init__(self) -> None:
+        self._own: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        global _shared
+        loop = asyncio.get_running_loop()
+        if loop is _loop.background_loop():
+            shared = _shared
+            if (
+                shared is None
+                or shared[0] != os.getpid()
+                or shared[1] is not loop
+                or shared[2].closed
+            ):
+                session = aiohttp.ClientSession(timeout=_TIMEOUT)
+                _shared = (os.getpid(), loop, session)
+                return session
+            return shared[2]
+        self._own = aiohttp.ClientSession(timeout=_TIMEOUT)
+        return self._own
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._own is not None:
+            await self._own.close()
+
+
+@atexit.register
+def _close_shared() -> None:
+    shared = _shared
+    if shared is None or shared[0] != os.getpid() or shared[2].closed or shared[1].is_closed():
+        return
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(shared[2].close(), shared[1]).result(timeout=2)
+
+
+# ----------------------------------------------------------------------------------------------
+# the API
+
+
+class PlatformClient:
+    """Calls to one platform as one user. ``url``/``token`` default as in
+    :mod:`.login_store`."""
+
+    def __init__(self, url: str | None = None, token: str | None = None) -> None:
+        self.url = login_store.platform_url(url)
+        self.token, self.token_source = login_store.resolve_token(token, self.url)
+
+    def __repr__(self) -> str:
+        return f"PlatformClient({self.url!r}, token from {self.token_source})"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> dict[str, Any]:
+        """One call; the JSON answer, or the matching :class:`PlatformError`."""
+        headers = {"Accept": "application/json", "hub-cli-version": "shoal"}
+        if auth and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        # A pooled keep-alive connection the server has since closed (a restart, an idle
+        # timeout) fails before the request is read: idempotent calls are sent again.
+        attempts = 2 if method in ("GET", "PUT", "DELETE") else 1
+        for attempt in range(attempts):
+            try:
+                async with (
+                    _Session() as session,
+                    session.request(
+                        method, self.url + path, json=body, params=params, headers=headers
+                    ) as resp,
+                ):
+                    raw = await resp.read()
+                    status = resp.status
+                break
+            except aiohttp.ClientConnectorError as exc:  # refused, no route: no retry
+                raise self._unreachable(type(exc).__name__) from None
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                if attempt + 1 < attempts:
+                    continue
+                raise self._unreachable("the connection was dropped") from None
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                raise self._unreachable(type(exc).__name__) from None
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise PlatformError(
+                f"the server at {self.url} did not answer with JSON (HTTP {status}); is it a "
+                "shoal platform?",
+                status=status,
+            )
+        if status >= 400:
+            raise _error(status, data, self)
+        return data
+
+    def _unreachable(self, why: str) -> PlatformConnectionError:
+        return PlatformConnectionError(
+            f"cannot reach the shoal platform at {self.url} ({why}); is `shoal serve` running "
+            "there? Set SHOAL_PLATFORM_URL or use `shoal login --server URL`"
+        )
+
+    # -- account ---------------------------------------------------------------------------
+    async def register(self, username: str, email: str, password: str) -> dict[str, Any]:
+        body = {"username": username, "email": email, "password": password}
+        return await self.request("POST", "/api/user/register", body=body, auth=False)
+
+    async def login(self, username: str, password: str) -> dict[str, Any]:
+        """``{"token", "expires_at", "username"}``; does not store anything."""
+        body = {"username": username, "password": password}
+        return await self.request("POST", "/api/user/token", body=body, auth=False)
+
+    async def profile(self) -> dict[str, Any]:
+        return await self.request("GET", "/api/user/profile")
+
+    async def logout(self) -> dict[str, Any]:
+        return await self.request("POST", "/api/user/logout")
+
+    async def create_token(self, name: str, expires: str = "30d") -> dict[str, Any]:
+        return await self.request(
+            "POST", "/api/user/tokens", body={"name": name, "expires": expires}
+        )
+
+    async def list_tokens(self) -> list[dict[str, Any]]:
+        return list((await self.request("GET", "/api/user/tokens"))["tokens"])
+
+    async def revoke_token(self, name: str) -> dict[str, Any]:
+        return await self.request("DELETE", f"/api/user/tokens/{check_name(name)}")
+
+    # -- orgs ------------------------------------------------------------------------------
+    async def orgs(self) -> list[dict[str, Any]]:
+        return list((await self.request("GET", "/api/organizations"))["organizations"])
+
+    async def create_org(self, name: str) -> dict[str, Any]:
+        return await self.request("POST", "/api/organizations", body={"name": name})
+
+    async def members(self, org: str) -> list[dict[str, Any]]:
+        return list(
+            (await self.request("GET", f"/api/organizations/{check_name(org)}/members"))["members"]
+        )
+
+    async def set_member(self, org: str, user: str, role: str) -> dict[str, Any]:
+        path = f"/api/organizations/{check_name(org)}/members/{check_name(user)}"
+        return await self.request("PUT", path, body={"role": role})
+
+    async def remove_member(self, org: str, user: str) -> dict[str, Any]:
+        return await self.request(
+            "DELETE", f"/api/organizations/{check_name(org)}/members/{check_name(user)}"
+        )
+
+    # -- datasets --------------------------------------------------------------------------
+    async def dataset_creds(
+        self, org: str, name: str, mode: str, *, fresh: bool = False
+    ) -> dict[str, Any]:
+        """Where ``org/name`` lives and credentials for it (``mode`` ``"r"`` or ``"w"``;
+        ``fresh``: newly issued ones, not the platform's cached ones)."""
+        params = {"mode": mode, "no_cache": "true" if fresh else "false"}
+        return await self.request(
+            "GET", f"/api/org/{check_name(org)}/ds/{check_name(name)}/creds", params=params
+        )
+
+    async def register_dataset(
+        self, org: str, name: str, meta: Mapping[str, Any] | None = None, *, public: bool = False
+    ) -> dict[str, Any]:
+        body = {"tag": f"{org}/{name}", "public": public, "rewrite": True, "meta": dict(meta or {})}
+        return await self.request("POST", "/api/dataset/create", body=body)
+
+    async def delete_dataset_entry(self, org: str, name: str) -> dict[str, Any]:
+        return await self.request("DELETE", f"/api/dataset/{check_name(org)}/{check_name(name)}")
+
+    async def update_dataset(
+        self, org: str, name: str, *, public: bool | None = None, basename: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if public is not None:
+            body["public"] = public
+        if basename is not None:
+            body["basename"] = basename
+        return await self.request(
+            "PUT", f"/api/org/{check_name(org)}/dataset/{check_name(name)}", body=body
+        )
+
+    async def dataset_info(self, org: str, name: str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/org/{check_name(org)}/dataset/{check_name(name)}")
+
+    async def datasets(self, org: str) -> list[dict[str, Any]]:
+        return list((await self.request("GET", f"/api/org/{check_name(org)}/datasets"))["datasets"])
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a client coroutine from sync code (the CLI), on shoal's background loop."""
+    return _loop.run(coro)
