@@ -20,6 +20,7 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     │   └── TruncatedDataError                 ... because they end early (``needed`` says how many)
     ├── VersionError (ValueError)              unknown branch or commit
     ├── InvalidCredsError (ValueError)         a ``creds`` argument shoal cannot use (unknown key, ...)
+    ├── SettingError (ValueError)              an environment variable shoal cannot use
     ├── StorageError (OSError)
     │   ├── NotFoundError (FileNotFoundError)  a missing object
     │   ├── BucketNotFoundError                the bucket (or container) itself does not exist
@@ -68,6 +69,7 @@ __all__ = [
     "RateLimitedError",
     "ReadOnlyError",
     "SampleError",
+    "SettingError",
     "ShoalError",
     "StorageConnectionError",
     "StorageError",
@@ -177,6 +179,11 @@ class NotFoundError(StorageError, FileNotFoundError):
 class InvalidCredsError(ShoalError, ValueError):
     """A ``creds`` argument shoal cannot use: wrong type, an unknown or misspelled key, half a
     key pair. The message names the key and the accepted ones, never a secret value."""
+
+
+class SettingError(ShoalError, ValueError):
+    """An environment variable (``SHOAL_S3_MAX_ATTEMPTS=lots``, ...) shoal cannot use; the
+    message names the variable, its value and what it must be."""
 
 
 class BucketNotFoundError(StorageError):

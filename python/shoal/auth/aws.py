@@ -34,7 +34,6 @@ import difflib
 import logging
 import os
 import re
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +51,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     ProfileNotFound,
 )
 
+from .._secrets import RedactSecrets, remember_secret, scrub
 from ..errors import CredentialsError, InvalidCredsError
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "ResolvedAws",
     "mask_key_id",
     "resolve",
+    "scrub",
 ]
 
 #: Keys a ``creds`` dict for s3:// may have (Deep Lake v3's names).
@@ -240,8 +241,8 @@ class AdaptiveRefreshableCredentials(AioDeferredRefreshableCredentials):  # type
         now = self._time_fetcher()
         self._published_at = now
         self.refresh_count += 1
-        _remember_secret(self._secret_key)
-        _remember_secret(self._token)
+        remember_secret(self._secret_key)
+        remember_secret(self._token)
         if self._expiry_time is not None:
             lifetime = max(0.0, (self._expiry_time - now).total_seconds())
             self._advisory_refresh_timeout = min(_ADVISORY_MAX, lifetime / 2)
@@ -423,8 +424,8 @@ async def resolve(
             spec.session_token,  # only if the caller gave one: never a stray env token
             method="explicit",
         )
-        _remember_secret(spec.secret_access_key)
-        _remember_secret(spec.session_token)
+        remember_secret(spec.secret_access_key)
+        remember_secret(spec.session_token)
     else:
         resolver = session.get_component("credential_provider")
         try:
@@ -453,62 +454,7 @@ async def resolve(
 
 
 # ----------------------------------------------------------------------------------------------
-# keeping secrets out of messages and logs
-
-_known_secrets: deque[str] = deque(maxlen=256)
-
-_PATTERNS = [
-    # X-Amz-Security-Token header / query parameter, in reprs of dicts, bytes and URLs
-    (
-        re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\",&\s}]+"),
-        r"\1***",
-    ),
-    (re.compile(r"(?i)((?:WebIdentityToken|X-Amz-Signature)=)[^&\s'\"]+"), r"\1***"),
-    (re.compile(r"(Signature=)[0-9a-f]{16,}"), r"\1***"),
-    (
-        re.compile(r"<(SecretAccessKey|SessionToken|Token|WebIdentityToken)>[^<]*</\1>"),
-        r"<\1>***</\1>",
-    ),
-    (
-        re.compile(
-            r"(?i)(['\"](?:SecretAccessKey|SessionToken|Token|secret_key|token|WebIdentityToken|"
-            r"aws_secret_access_key|aws_session_token|Authorization|x-aws-ec2-metadata-token)"
-            r"['\"]\s*:\s*b?['\"])[^'\"]*"
-        ),
-        r"\1***",
-    ),
-]
-
-
-def _remember_secret(value: str | None) -> None:
-    if value and len(value) >= 8 and value not in _known_secrets:
-        _known_secrets.append(value)
-
-
-def scrub(text: str) -> str:
-    """``text`` with every secret shoal knows of, and anything shaped like one, replaced."""
-    for secret in list(_known_secrets):
-        if secret in text:
-            text = text.replace(secret, "***")
-    for pattern, repl in _PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
-
-
-class RedactSecrets(logging.Filter):
-    """Scrubs secrets from records of the botocore loggers that print requests, responses
-    (STS answers carry secret keys) and credential fetches at DEBUG level."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is not ours to fix
-            return True
-        clean = scrub(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        return True
-
+# keeping secrets out of botocore's logs (the scrubber is shoal._secrets)
 
 _LOGGERS = (
     "botocore.endpoint",

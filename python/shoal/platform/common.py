@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from .._secrets import scrub as _scrub
 from ..auth.platform_names import NAME_RE
 from . import tokens
 from .config import ServerConfig
@@ -314,16 +315,9 @@ class LoginLimiter:
 # logs
 
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
-_SECRET_KV = re.compile(
-    r"(?i)((?:password|secret|token|session_token|secret_access_key|authorization)"
-    r"['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"
-)
-
-
 def scrub(text: str) -> str:
     """Remove anything that looks like a token or a secret value from a log line."""
-    return _SECRET_KV.sub(r"\1***", _JWT.sub("***", text))
+    return _scrub(text)
 
 
 class JsonFormatter(logging.Formatter):
