@@ -1,4 +1,8 @@
-"""Turn what users append into stored bytes and shapes, per htype.
+"""Turn what users append into stored bytes and shapes.
+
+The tensor's htype (``format.htypes``) says what a sample may be and turns it into an array,
+serialised bytes or an encoded image; this module casts arrays to the tensor's dtype, encodes
+sample compressions and decides which samples to tile.
 
 Each converter validates everything before anything is stored, so a bad sample in the middle
 of an ``extend`` raises before the tensor changes. Messages name the tensor, the offending
@@ -7,7 +11,6 @@ value's type/dtype/shape, and what to do.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +19,7 @@ import numpy as np
 
 from .. import _native
 from ..errors import CodecError, SampleError
+from ..format.htypes import Blob, Encoded, SampleContext, array_dtype, htype_of
 
 COMPRESSION_RATIO = 0.5  # deeplake's estimate for png/jpeg/lz4 when deciding to tile
 
@@ -45,17 +49,13 @@ class SampleConverter:
         self.name = name
         self.meta = meta
         self.info = info
-        self.htype: str = meta["htype"]
+        self.htype = htype_of(meta.get("htype"))
         self.sc: str | None = meta.get("sample_compression")
         self.cc: str | None = meta.get("chunk_compression")
         threshold = meta.get("tiling_threshold")
         self.tiling_threshold = 16_000_000 if threshold is None else int(threshold)
         self.ndim: int | None = len(meta["min_shape"]) if meta.get("min_shape") else None
-        self.dtype: np.dtype | None = (
-            np.dtype(meta["dtype"])
-            if meta.get("dtype") not in (None, "str", "Any", "List")
-            else None
-        )
+        self.dtype: np.dtype | None = array_dtype(meta.get("dtype"))
 
     # -- public ------------------------------------------------------------------------------
     def prepare(self, samples: Any, new_class_names: list[str]) -> Prepared:
@@ -67,9 +67,11 @@ class SampleConverter:
         out = Prepared()
         dtype = self.dtype
         ndim = self.ndim
+        ctx = SampleContext(self.name, self.info, new_class_names)
         for i, sample in enumerate(samples):
-            blob, shape, arr = self._one(sample, i, dtype, ndim, new_class_names)
-            if arr is not None and dtype is None and self.htype not in ("text", "json"):
+            ctx.index, ctx.ndim = i, ndim
+            blob, shape, arr = self._one(sample, ctx, dtype)
+            if arr is not None and dtype is None and not self.htype.is_object:
                 dtype = arr.dtype
                 out.dtype = dtype
             if ndim is None:
@@ -94,7 +96,8 @@ class SampleConverter:
         if (
             batch.ndim == 0
             or self.sc is not None
-            or self.htype not in ("generic", "embedding", "bbox", "class_label", "image")
+            or self.htype.is_object
+            or not self.htype.batch_arrays
             or batch.dtype.kind not in "biuf"
         ):
             return None
@@ -103,24 +106,12 @@ class SampleConverter:
             if not np.can_cast(batch.dtype, dtype, "same_kind"):
                 return None  # the per-sample path raises the precise error
             batch = batch.astype(dtype)
-        sample_shape = tuple(int(d) for d in batch.shape[1:]) or (1,)
-        if self.htype == "image" and len(sample_shape) == 2 and self.ndim == 3:
-            sample_shape = (*sample_shape, 1)
-        if self.ndim is not None and len(sample_shape) != self.ndim:
+        checked = self.htype.batch_shape(
+            batch, tuple(int(d) for d in batch.shape[1:]) or (1,), self.ndim
+        )
+        if checked is None or (self.ndim is not None and len(checked) != self.ndim):
             return None
-        if self.htype == "image" and (
-            len(sample_shape) not in (2, 3) or (len(sample_shape) == 3 and sample_shape[2] > 4)
-        ):
-            return None
-        if self.htype == "bbox" and sample_shape[-1] != 4:
-            return None
-        if (
-            self.htype == "class_label"
-            and batch.dtype.kind == "i"
-            and batch.size
-            and batch.min() < 0
-        ):
-            return None
+        sample_shape = checked
         n = batch.shape[0]
         nbytes = int(np.prod(sample_shape)) * batch.dtype.itemsize
         if self._should_tile(nbytes, compressed=self.cc is not None):
@@ -137,50 +128,15 @@ class SampleConverter:
 
     # -- per sample --------------------------------------------------------------------------
     def _one(
-        self,
-        sample: Any,
-        i: int,
-        dtype: np.dtype | None,
-        ndim: int | None,
-        new_class_names: list[str],
+        self, sample: Any, ctx: SampleContext, dtype: np.dtype | None
     ) -> tuple[bytes | memoryview | None, tuple[int, ...], np.ndarray | None]:
-        htype = self.htype
-        if htype == "text":
-            if isinstance(sample, np.ndarray) and sample.dtype.kind == "U" and sample.size == 1:
-                sample = str(sample.reshape(()))
-            if not isinstance(sample, str):
-                raise SampleError(
-                    f"tensor {self.name!r} (htype 'text') takes str samples; sample {i} is "
-                    f"{type(sample).__name__}"
-                )
-            return sample.encode("utf-8"), (1,), None
-        if htype == "json":
-            try:
-                text = json.dumps(sample, cls=_JsonEncoder)
-            except (TypeError, ValueError) as exc:
-                raise SampleError(
-                    f"tensor {self.name!r} (htype 'json') could not serialise sample {i}: {exc}. "
-                    "Use dicts, lists, str, numbers, bools and None"
-                ) from None
-            return text.encode("utf-8"), (1,), None
-        if htype == "class_label":
-            sample = self._class_ids(sample, i, new_class_names)
-        if htype == "image" and isinstance(sample, (bytes, bytearray, memoryview, os.PathLike)):
-            return self._encoded_image(sample, i, dtype, ndim)
-        arr = self._array(sample, i, dtype)
-        if htype == "image":
-            if arr.ndim == 2 and ndim == 3:
-                arr = arr[:, :, None]
-            if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
-                raise SampleError(
-                    f"tensor {self.name!r} (htype 'image') takes (H, W) or (H, W, C) arrays with "
-                    f"C in 1..4; sample {i} has shape {arr.shape}"
-                )
-        if htype == "bbox" and (arr.ndim == 0 or arr.shape[-1] != 4):
-            raise SampleError(
-                f"tensor {self.name!r} (htype 'bbox') takes (N, 4) boxes; sample {i} has shape "
-                f"{arr.shape}"
-            )
+        i = ctx.index
+        converted = self.htype.convert(sample, ctx)
+        if isinstance(converted, Blob):
+            return converted.data, converted.shape, None
+        if isinstance(converted, Encoded):
+            return self._encoded_image(converted.data, i, dtype, ctx.ndim)
+        arr = self.htype.check_array(self._array(converted, i, dtype), ctx)
         if arr.ndim == 0:
             arr = arr.reshape(1)
         shape = tuple(int(d) for d in arr.shape)
@@ -195,7 +151,7 @@ class SampleConverter:
         return encode(arr, sc, self.name, i), shape, arr
 
     def _should_tile(self, nbytes: int, compressed: bool) -> bool:
-        if self.tiling_threshold < 0 or self.htype in ("text", "json"):
+        if self.tiling_threshold < 0 or self.htype.is_object:
             return False
         estimate = nbytes * COMPRESSION_RATIO if compressed else nbytes
         return estimate > self.tiling_threshold
@@ -208,7 +164,7 @@ class SampleConverter:
             )
         if isinstance(sample, (str, bytes, dict)):
             raise SampleError(
-                f"tensor {self.name!r} (htype {self.htype!r}) takes numeric arrays; sample {i} "
+                f"tensor {self.name!r} (htype {self.htype.name!r}) takes numeric arrays; sample {i} "
                 f"is {type(sample).__name__}"
             )
         try:
@@ -239,35 +195,6 @@ class SampleConverter:
             f"lose information. Cast it with .astype('{dtype}') or create the tensor with "
             f"dtype='{arr.dtype}'"
         )
-
-    def _class_ids(self, sample: Any, i: int, new_names: list[str]) -> Any:
-        names: list[str] = self.info.setdefault("class_names", [])
-
-        def one(label: Any) -> int:
-            if isinstance(label, str):
-                if label not in names:
-                    names.append(label)
-                    new_names.append(label)
-                return names.index(label)
-            if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and label >= 0:
-                return int(label)
-            raise SampleError(
-                f"tensor {self.name!r} (class_label): sample {i} has label {label!r}; labels are "
-                "class-name strings or non-negative ints"
-            )
-
-        if isinstance(sample, str):
-            return np.array([one(sample)], dtype=np.uint32)
-        if isinstance(sample, (list, tuple)) and any(isinstance(s, str) for s in sample):
-            return np.array([one(s) for s in sample], dtype=np.uint32)
-        if isinstance(sample, (int, np.integer)) and not isinstance(sample, bool):
-            return np.array([one(sample)], dtype=np.uint32)
-        arr = np.asarray(sample)
-        if arr.dtype.kind in "iu" and arr.size and arr.min() < 0:
-            raise SampleError(
-                f"tensor {self.name!r} (class_label): sample {i} has a negative label {arr.min()}"
-            )
-        return sample
 
     def _encoded_image(
         self, sample: Any, i: int, dtype: np.dtype | None, ndim: int | None
@@ -337,14 +264,3 @@ def decode(data: bytes | bytearray | memoryview, fmt: str) -> np.ndarray:
     if fmt == "jpeg":
         return _native.jpeg_decode(data)
     raise CodecError(f"cannot decode {fmt!r}")
-
-
-class _JsonEncoder(json.JSONEncoder):
-    """numpy scalars and arrays become plain JSON numbers and lists."""
-
-    def default(self, o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        return super().default(o)

@@ -1,0 +1,51 @@
+"""``image``: ``(H, W)`` or ``(H, W, C)`` pixel arrays, or PNG/JPEG files appended as bytes.
+
+Images get an ``_info`` companion (deeplake keeps per-sample image metadata there) and keep
+their camera ``intrinsics`` in the tensor info.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...errors import SampleError
+from .base import BYTE_COMPRESSIONS, IMAGE_COMPRESSIONS, Encoded, HType, SampleContext
+
+
+class Image(HType):
+    name = "image"
+    meta_defaults: ClassVar[Mapping[str, Any]] = {"intrinsics": None}
+    info_keys = ("intrinsics",)
+    sample_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
+    companions = ("info", "shape", "id")
+
+    def convert(self, sample: Any, ctx: SampleContext) -> Any:
+        if isinstance(sample, (bytes, bytearray, memoryview, os.PathLike)):
+            return Encoded(sample)
+        return sample
+
+    def check_array(self, arr: np.ndarray, ctx: SampleContext) -> np.ndarray:
+        if arr.ndim == 2 and ctx.ndim == 3:
+            arr = arr[:, :, None]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+            raise SampleError(
+                f"tensor {ctx.tensor!r} (htype 'image') takes (H, W) or (H, W, C) arrays with "
+                f"C in 1..4; sample {ctx.index} has shape {arr.shape}"
+            )
+        return arr
+
+    def batch_shape(
+        self, batch: np.ndarray, sample_shape: tuple[int, ...], ndim: int | None
+    ) -> tuple[int, ...] | None:
+        if len(sample_shape) == 2 and ndim == 3:
+            sample_shape = (*sample_shape, 1)
+        if len(sample_shape) not in (2, 3) or (len(sample_shape) == 3 and sample_shape[2] > 4):
+            return None
+        return sample_shape
+
+
+HTYPE = Image()
