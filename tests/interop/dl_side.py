@@ -10,6 +10,7 @@ without shoal and must not use anything newer than deeplake's numpy<2.
     python dl_side.py dump PATH OUT [--branch B]    # B: a branch name or a commit id
     python dl_side.py append PATH SPEC_JSON [--branch B]  # SPEC_JSON: inline JSON or @file
     python dl_side.py check PATH
+    python dl_side.py create-empty PATH SPEC_JSON   # SPEC_JSON: {"tensor": {create_tensor kwargs}}
 
 Offline by construction, before deeplake is imported:
 * HOME points at a private directory (default <venv>/home) whose ~/.activeloop holds a fresh
@@ -593,6 +594,20 @@ def check(path: str) -> None:
         raise CheckFailed("\n".join(problems))
 
 
+def create_empty(path: str, spec_arg: str) -> None:
+    """A dataset of empty tensors, one per ``create_tensor`` call of the spec (inline JSON or
+    @file), to compare the metas, infos and hidden companions deeplake writes with shoal's."""
+    if spec_arg.startswith("@"):
+        with open(spec_arg[1:], encoding="utf-8") as f:
+            spec = json.load(f)
+    else:
+        spec = json.loads(spec_arg)
+    ds = deeplake.empty(path, overwrite=True, verbose=False)
+    with ds:
+        for name, kwargs in spec.items():
+            ds.create_tensor(name, **kwargs)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -634,6 +649,8 @@ def main(argv: list) -> None:
             append(args[0], args[1], branch)
         elif cmd == "check" and len(args) == 1:
             check(args[0])
+        elif cmd == "create-empty" and len(args) == 2:
+            create_empty(args[0], args[1])
         else:
             die(f"bad command line: {argv!r}\n{__doc__}", 2)
         if BLOCKED:
