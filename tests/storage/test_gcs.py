@@ -78,6 +78,20 @@ def _assert_no_secrets(text: str, google: FakeGoogle, *more: str) -> None:
     assert "PRIVATE KEY" not in text
 
 
+class _Clock:
+    """A token cache's clock that moves only when told: tests skip through token lifetimes
+    instead of sleeping. Starts at ``time.monotonic()``, like the clock it replaces."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def _key_secret(sa: ServiceAccountKey) -> str:
     """A distinctive slice of the private key's PEM body."""
     return sa.pem.splitlines()[5]
@@ -398,8 +412,9 @@ async def test_vended_tokens_are_refreshed(
     first = await vend()
     try:
         async with await GcsStorage.open(_unique("vend"), creds=first, refresh=vend) as s:
+            s.auth.clock = clock = _Clock()
             await s.put("k", b"v")
-            await asyncio.sleep(1.1)  # the first token has expired by now
+            clock.advance(1.1)  # the first token has expired by now
             assert await s.get("k") == b"v"
         assert calls == 2
     finally:
@@ -601,17 +616,18 @@ async def test_single_flight_and_refresh_before_expiry(
     # A 5 s lifetime leaves room for a loaded CI machine; the phases are fractions of it.
     google.ttl = 5
     s = await GcsStorage.open(_unique("ttl"), creds=str(gcs_service_account.path), check=False)
+    s.auth.clock = clock = _Clock()  # before the first token: its lifetime runs on this clock
     try:
         await s.put("k", b"v")
         google.grants.clear()
         await asyncio.gather(*(s.get("k") for _ in range(50)))
         assert google.grants == []  # the cached token serves all
-        await asyncio.sleep(4.0)  # inside the last 25%: one background refresh, no waiting
+        clock.advance(4.0)  # inside the last 25%: one background refresh, no waiting
         t0 = time.monotonic()
         await asyncio.gather(*(s.get("k") for _ in range(50)))
         await asyncio.sleep(0.3)
         assert google.grants == [JWT_GRANT]
-        await asyncio.sleep(5.2)  # past expiry: all 50 wait for the one refresh
+        clock.advance(5.2)  # past expiry: all 50 wait for the one refresh
         await asyncio.gather(*(s.get("k") for _ in range(50)))
         assert google.grants == [JWT_GRANT, JWT_GRANT]
         assert time.monotonic() - t0 < 15

@@ -267,11 +267,7 @@ class GcsVendor(Vendor):
         auth = self._auth[write]
         token = await auth.token()
         # How long the token stays good: GcsAuth keeps it until shortly before it expires.
-        # (It has no public accessor for that yet; without one, assume our own ttl.)
-        held = getattr(auth, "_held", None)
-        until = getattr(held, "must_refresh_at", None)
-        lifetime = float(self.ttl) if until is None else max(0.0, until - time.monotonic())
-        return str(token), min(lifetime, float(self.ttl))
+        return str(token), min(auth.valid_for(), float(self.ttl))
 
     async def _downscoped(
         self, token: str, bucket: str, prefix: str, write: bool
