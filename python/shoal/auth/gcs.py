@@ -43,6 +43,7 @@ from pathlib import Path
 
 import aiohttp
 
+from .._env import env_float
 from ..errors import CredentialsError, StorageConnectionError
 from .gcs_files import gcloud_adc_path, read_json, token_cache_path
 from .gcs_login import browser_login, load_cached_login
@@ -55,7 +56,6 @@ from .gcs_spec import (
     SCOPE_READ_WRITE,
     GcsCredsSpec,
     GoogleEndpoints,
-    env_seconds,
 )
 from .gcs_tokens import (
     KEY_FILE_HINT,
@@ -168,7 +168,7 @@ async def _default_chain(
         info = read_json(adc, origin, redo)
         return GcsAuth(source_from_info(info, origin, scope, ep))
     gce = metadata_server(ep.metadata_host)
-    probe_timeout = env_seconds("GCE_METADATA_TIMEOUT", 3.0)
+    probe_timeout = env_float("GCE_METADATA_TIMEOUT", 3.0, min=0)
     absent = _GCE_ABSENT.get(ep.metadata_host)
     try:
         if absent is not None and absent[0] > time.monotonic():

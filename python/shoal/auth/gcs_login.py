@@ -27,10 +27,13 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from .._env import env_float
+from .._files import write_private
+from .._secrets import remember_secret, scrub
 from ..errors import CredentialsError, StorageConnectionError
 from .gcs_files import gcloud_adc_path, read_json, token_cache_path
 from .gcs_refresh import GcsAuth
-from .gcs_spec import SCOPE_READ_WRITE, GcsCredsSpec, GoogleEndpoints, env_seconds
+from .gcs_spec import SCOPE_READ_WRITE, GcsCredsSpec, GoogleEndpoints
 from .gcs_tokens import GoogleToken, Issued, authorized_user, reason, short
 
 __all__ = ["browser_login", "load_cached_login"]
@@ -38,20 +41,6 @@ __all__ = ["browser_login", "load_cached_login"]
 log = logging.getLogger("shoal.auth.gcs")
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def _write_private_json(path: Path, info: Mapping[str, Any]) -> None:
-    """Write ``info`` to ``path`` readable by the user only (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(dict(info), f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_cached_login(endpoints: GoogleEndpoints, path: Path | None = None) -> GoogleToken:
@@ -118,7 +107,8 @@ async def browser_login(
     spec: GcsCredsSpec, http: aiohttp.ClientSession, endpoints: GoogleEndpoints
 ) -> GcsAuth:
     client_id, client_secret = _oauth_client(spec)
-    timeout = spec.browser_timeout or env_seconds("SHOAL_GCS_BROWSER_TIMEOUT", 300.0)
+    remember_secret(client_secret)
+    timeout = spec.browser_timeout or env_float("SHOAL_GCS_BROWSER_TIMEOUT", 300.0, min=0)
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     state = secrets.token_urlsafe(24)
@@ -217,7 +207,7 @@ async def browser_login(
     }
     cache = token_cache_path()
     try:
-        _write_private_json(cache, saved)
+        write_private(cache, json.dumps(saved))
     except OSError as exc:
         log.warning("could not save the Google login to %s (%s)", cache, exc.strerror)
     else:
@@ -255,7 +245,7 @@ async def _exchange_code(
             detail = ""
         raise CredentialsError(
             f"{description} was rejected by {url} (HTTP {status}"
-            f"{': ' + short(detail) if detail else ''}); try creds='browser' again, and check "
+            f"{': ' + short(scrub(detail)) if detail else ''}); try creds='browser' again, and check "
             "the OAuth client id and secret"
         )
     try:

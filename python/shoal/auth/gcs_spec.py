@@ -26,7 +26,6 @@ __all__ = [
     "SCOPE_READ_WRITE",
     "GcsCredsSpec",
     "GoogleEndpoints",
-    "env_seconds",
     "token_lifetime",
 ]
 
@@ -37,16 +36,6 @@ SCOPE_READ_ONLY = "https://www.googleapis.com/auth/devstorage.read_only"
 SCOPE_READ_WRITE = "https://www.googleapis.com/auth/devstorage.read_write"
 
 MODES = ("google_default", "anon", "browser", "cache")
-
-
-def env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise InvalidCredsError(f"{name}={raw!r} is not a number of seconds") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,9 @@ import asyncio
 import io
 import json
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import aiohttp
@@ -33,6 +32,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from gcloud.aio.auth import Token
 
+from .._retry import NO_RETRY, RetryPolicy, Verdict
+from .._secrets import remember_secret, scrub, shorten
 from ..errors import CredentialsError, StorageConnectionError
 from .gcs_spec import GoogleEndpoints, token_lifetime
 
@@ -52,6 +53,8 @@ __all__ = [
 
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TOKEN_ATTEMPTS = 3
+#: A token request is retried quickly: callers (or a background refresh) wait for it.
+_RETRIES = RetryPolicy(max_attempts=_TOKEN_ATTEMPTS, backoff_base=0.2, backoff_max=2.0)
 KEY_FILE_HINT = (
     "pass the path of a service-account JSON key (Cloud console: IAM > Service accounts > Keys) "
     "or an authorized_user file written by `gcloud auth application-default login`"
@@ -80,32 +83,50 @@ class TokenSource(abc.ABC):
         return f"{type(self).__name__}({self.description!r})"
 
 
-def short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+#: One line, at most ``limit`` characters (a third-party message inside one of ours).
+short = shorten
 
 
 def reason(exc: BaseException) -> str:
+    """Why a request failed, in a few words, scrubbed of anything shaped like a secret."""
     if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return short(str(exc.os_error) or type(exc).__name__)
-    return short(str(exc)) or type(exc).__name__
+        return shorten(str(exc.os_error) or type(exc).__name__)
+    return shorten(scrub(str(exc))) or type(exc).__name__
+
+
+def _classify(exc: BaseException) -> Verdict:
+    """Token requests are retried on throttling, server errors and dropped connections; a
+    rejection (400, 401, 403, 404) is final."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        if exc.status not in _RETRY_STATUS:
+            return NO_RETRY
+        after = exc.headers.get("Retry-After", "") if exc.headers is not None else ""
+        return Verdict(True, throttled=exc.status == 429, retry_after=_seconds(after))
+    return Verdict(isinstance(exc, aiohttp.ClientError | TimeoutError | OSError))
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _error_detail(exc: aiohttp.ClientResponseError) -> str:
     """``error: description`` from a rejected token request. gcloud-aio-auth puts
     ``"<reason>: <body>"`` in the message; the body is Google's JSON error."""
-    text = exc.message.partition(": ")[2] if ": " in exc.message else exc.message
+    text = scrub(exc.message.partition(": ")[2] if ": " in exc.message else exc.message)
     try:
         body = json.loads(text)
     except ValueError:
-        return short(text)
+        return shorten(text)
     if not isinstance(body, dict):
-        return short(text)
+        return shorten(text)
     err = body.get("error")
     error = str(err.get("message", "")) if isinstance(err, dict) else str(err or "")
-    return ": ".join(p for p in (error, short(str(body.get("error_description") or ""))) if p)
+    return ": ".join(p for p in (error, shorten(str(body.get("error_description") or ""))) if p)
 
 
 class GoogleToken(TokenSource):
@@ -148,39 +169,35 @@ class GoogleToken(TokenSource):
         self, http: aiohttp.ClientSession, timeout: float, attempts: int = _TOKEN_ATTEMPTS
     ) -> Issued:
         token = self._token_for(http)
-        for attempt in range(1, attempts + 1):
-            try:
-                async with asyncio.timeout(timeout):
-                    resp = await token.refresh(timeout=max(1, math.ceil(timeout)))
-                return self._issued(resp.value, resp.expires_in)
-            except asyncio.CancelledError:
-                raise
-            except aiohttp.ClientResponseError as exc:
-                if exc.status in _RETRY_STATUS and attempt < attempts:
-                    await _backoff(attempt)
-                    continue
-                raise self._rejected(exc) from None
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                if attempt < attempts:
-                    await _backoff(attempt)
-                    continue
-                raise StorageConnectionError(
-                    f"cannot reach {self.url} to get an access token for {self.description}: "
-                    f"{reason(exc)}; check the network, or the endpoint override "
-                    "(SHOAL_GCS_TOKEN_URI, the key file's token_uri, GCE_METADATA_HOST)"
-                ) from None
-            except (KeyError, ValueError, TypeError) as exc:
-                raise CredentialsError(
-                    f"{self.description} could not be used: the answer from {self.url} held no "
-                    f"access token ({type(exc).__name__}); {self.advice}"
-                ) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        async def once() -> Issued:
+            async with asyncio.timeout(timeout):
+                resp = await token.refresh(timeout=max(1, math.ceil(timeout)))
+            return self._issued(resp.value, resp.expires_in)
+
+        policy = replace(_RETRIES, max_attempts=attempts)
+        try:
+            return await policy.start(_classify).run(once)
+        except aiohttp.ClientResponseError as exc:
+            raise self._rejected(exc) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise StorageConnectionError(
+                f"cannot reach {self.url} to get an access token for {self.description}: "
+                f"{reason(exc)}; check the network, or the endpoint override "
+                "(SHOAL_GCS_TOKEN_URI, the key file's token_uri, GCE_METADATA_HOST)"
+            ) from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CredentialsError(
+                f"{self.description} could not be used: the answer from {self.url} held no "
+                f"access token ({type(exc).__name__}); {self.advice}"
+            ) from None
 
     def _issued(self, value: object, expires_in: object) -> Issued:
         if not isinstance(value, str) or not value:
             raise CredentialsError(
                 f"{self.url} returned an empty access token for {self.description}"
             )
+        remember_secret(value)  # scrubbed from any later message or log record
         return Issued(value, float(cast(float, expires_in) or 3600))
 
     def _rejected(self, exc: aiohttp.ClientResponseError) -> CredentialsError:
@@ -194,10 +211,6 @@ class GoogleToken(TokenSource):
             f"{self.description} was rejected by {self.url} (HTTP {exc.status}"
             f"{': ' + detail if detail else ''}); {self.advice}"
         )
-
-
-async def _backoff(attempt: int) -> None:
-    await asyncio.sleep(0.1 * 2**attempt * random.uniform(0.5, 1.0))
 
 
 def _service_account(
@@ -246,6 +259,8 @@ def authorized_user(
         raise CredentialsError(
             f"{origin} is an authorized_user file without {', '.join(missing)}; {advice}"
         )
+    remember_secret(fields["refresh_token"])
+    remember_secret(fields["client_secret"])
     token_uri = str(info.get("token_uri") or endpoints.token_uri)
     return GoogleToken(
         {**info, "token_uri": token_uri},
