@@ -21,10 +21,12 @@ from .api import (
     load,
     load_async,
 )
-from .dataset import Dataset
-from .tensor import Tensor
+from .dataset import AsyncDataset, Dataset
+from .tensor import AsyncTensor, Tensor
 
 __all__ = [
+    "AsyncDataset",
+    "AsyncTensor",
     "Dataset",
     "Tensor",
     "dataset",

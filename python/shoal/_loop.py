@@ -12,8 +12,11 @@ import asyncio
 import concurrent.futures
 import os
 import threading
+import warnings
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from .errors import BlockingCallWarning
 
 T = TypeVar("T")
 
@@ -75,7 +78,23 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
             "a synchronous shoal call was made from inside shoal's own event loop; "
             "await the `_async` variant instead"
         )
+    if running is not None:
+        _warn_blocking(coro)
     return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+
+def _warn_blocking(coro: Coroutine[Any, Any, Any]) -> None:
+    # A sync call from inside a running loop blocks that loop for a storage round trip. It is
+    # a warning, not an error: notebooks run cells inside a loop, and a blocked notebook is
+    # better than a broken one. Async applications should turn it into an error.
+    twin = getattr(coro, "__qualname__", "") or "the `_async` twin"
+    warnings.warn(
+        f"a synchronous shoal call blocks the running event loop while it does I/O; in async "
+        f"code await `{twin}()` instead (datasets opened with `await shoal.load_async(...)` "
+        "offer only awaitable I/O)",
+        BlockingCallWarning,
+        stacklevel=4,
+    )
 
 
 def cpu_pool() -> concurrent.futures.ThreadPoolExecutor:

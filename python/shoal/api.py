@@ -1,4 +1,8 @@
-"""Top-level functions: ``empty``, ``load``, ``dataset``, ``exists``, ``delete`` (+ ``_async``)."""
+"""Top-level functions: ``empty``, ``load``, ``dataset``, ``exists``, ``delete``.
+
+Each ``_async`` twin returns an :class:`AsyncDataset` (for async code: attribute access never
+does I/O, reads and writes are awaited); the sync function returns a :class:`Dataset` over
+the same object, whose calls run on shoal's background loop."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import os
 from typing import Any
 
 from . import _loop, routing
-from .dataset import Dataset
+from .dataset import AsyncDataset, Dataset
 from .engine.dataset import DatasetEngine
 from .errors import DatasetNotFoundError, PathError, ReadOnlyError
 
@@ -19,7 +23,7 @@ def _display(path: PathLike) -> str:
 
 async def empty_async(
     path: PathLike, overwrite: bool = False, creds: Any = None, token: str | None = None
-) -> Dataset:
+) -> AsyncDataset:
     parsed = routing.parse(path)
     if parsed.version is not None:
         raise PathError(
@@ -27,7 +31,7 @@ async def empty_async(
         )
     storage = await routing.open_storage(parsed, creds=creds, token=token)
     engine = await DatasetEngine.create(storage, overwrite=overwrite)
-    return Dataset(engine, _display(path))
+    return AsyncDataset(engine, _display(path))
 
 
 def empty(
@@ -35,7 +39,7 @@ def empty(
 ) -> Dataset:
     """Create an empty dataset at ``path``. Raises ``DatasetExistsError`` if one is there
     (pass ``overwrite=True`` to replace it)."""
-    return _loop.run(empty_async(path, overwrite=overwrite, creds=creds, token=token))
+    return Dataset(_loop.run(empty_async(path, overwrite=overwrite, creds=creds, token=token)))
 
 
 async def load_async(
@@ -43,13 +47,21 @@ async def load_async(
     read_only: bool | None = None,
     creds: Any = None,
     token: str | None = None,
-) -> Dataset:
+) -> AsyncDataset:
+    return await _load(path, read_only, creds, token, eager=True)
+
+
+async def _load(
+    path: PathLike, read_only: bool | None, creds: Any, token: str | None, eager: bool
+) -> AsyncDataset:
+    # ``eager``: load every visible tensor's meta and info now, so that attribute access on
+    # the async object model costs no I/O. The sync façade loads tensors on first use instead.
     parsed = routing.parse(path)
     storage = await routing.open_storage(
         parsed, read_only=bool(read_only), creds=creds, token=token
     )
-    engine = await DatasetEngine.open(storage, parsed.version)
-    return Dataset(engine, _display(path))
+    engine = await DatasetEngine.open(storage, parsed.version, load_tensors=eager)
+    return AsyncDataset(engine, _display(path), eager=eager)
 
 
 def load(
@@ -60,7 +72,7 @@ def load(
 ) -> Dataset:
     """Open the dataset at ``path`` (``path@branch`` or ``path@commit`` for a version).
     Raises ``DatasetNotFoundError`` when there is none."""
-    return _loop.run(load_async(path, read_only=read_only, creds=creds, token=token))
+    return Dataset(_loop.run(_load(path, read_only, creds, token, eager=False)))
 
 
 async def dataset_async(
@@ -69,9 +81,20 @@ async def dataset_async(
     overwrite: bool = False,
     creds: Any = None,
     token: str | None = None,
-) -> Dataset:
+) -> AsyncDataset:
+    return await _dataset(path, read_only, overwrite, creds, token, eager=True)
+
+
+async def _dataset(
+    path: PathLike,
+    read_only: bool | None,
+    overwrite: bool,
+    creds: Any,
+    token: str | None,
+    eager: bool,
+) -> AsyncDataset:
     if not overwrite and await exists_async(path, creds=creds, token=token):
-        return await load_async(path, read_only=read_only, creds=creds, token=token)
+        return await _load(path, read_only, creds, token, eager)
     if read_only:
         raise DatasetNotFoundError(
             f"no dataset at {_display(path)!r} to open read-only; create it first"
@@ -87,9 +110,7 @@ def dataset(
     token: str | None = None,
 ) -> Dataset:
     """Load the dataset at ``path`` if it exists, else create it."""
-    return _loop.run(
-        dataset_async(path, read_only=read_only, overwrite=overwrite, creds=creds, token=token)
-    )
+    return Dataset(_loop.run(_dataset(path, read_only, overwrite, creds, token, eager=False)))
 
 
 async def exists_async(path: PathLike, creds: Any = None, token: str | None = None) -> bool:

@@ -1,36 +1,44 @@
-"""The public Dataset: tensors by name, views by index, batched writes, info."""
+"""Datasets: ``AsyncDataset``, the object model for async code, and ``Dataset``, the sync
+façade over it.
+
+``await shoal.load_async(path)`` loads everything attribute access needs, concurrently, so
+that ``ds.x``, ``ds["x"]``, ``len(ds)``, ``ds[i]`` and ``ds.info`` never do I/O; every read and
+write is a coroutine. ``Dataset`` runs those coroutines on shoal's background loop, loads
+tensors on first use, and keeps each ``_async`` twin.
+"""
 
 from __future__ import annotations
 
-import os
 from typing import Any
-
-import numpy as np
 
 from . import _loop
 from ._index import Index
 from .engine.dataset import DatasetEngine
-from .engine.tensor import TensorEngine
-from .errors import ReadOnlyError, ShoalError, TensorNotFoundError
+from .errors import ShoalError, TensorNotFoundError
 from .info import Info
-from .tensor import Tensor
+from .tensor import AsyncTensor, Tensor
 
 
-class Dataset:
-    """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
+class AsyncDataset:
+    """A dataset or a view of some of its samples (``ds[10:20]``).
 
-    Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched
-    and flushed when the block ends (or on ``ds.flush()``).
+    Outside an ``async with ds:`` block every write is flushed before it returns; inside,
+    writes are batched and written when the outermost block ends, unless a block raised:
+    then the batch is dropped and the dataset stays at its last flush.
     """
 
-    def __init__(self, engine: DatasetEngine, path: str, index: Index | None = None) -> None:
+    def __init__(
+        self, engine: DatasetEngine, path: str, index: Index | None = None, eager: bool = True
+    ) -> None:
         object.__setattr__(self, "_engine", engine)
         object.__setattr__(self, "_path", path)
         object.__setattr__(self, "_index", index or Index())
+        object.__setattr__(self, "_eager", eager)
 
     _engine: DatasetEngine
     _path: str
     _index: Index
+    _eager: bool  # tensors loaded when opened (False under the sync façade: loaded on use)
 
     # -- identity ----------------------------------------------------------------------------
     @property
@@ -56,59 +64,53 @@ class Dataset:
     @property
     def commits(self) -> list[dict[str, Any]]:
         """Committed versions on this dataset's history, newest first."""
+        versions = self._engine.versions
         out = []
-        for cid in self._engine.versions.ancestors(self.commit_id):
-            node = self._engine.versions.commits.get(cid, {})
+        for cid in versions.ancestors(self.commit_id):
+            node = versions.commits.get(cid, {})
             if node.get("commit_time") is not None:
                 out.append({"commit": cid, **node})
         return out
 
     async def checkout_async(self, ref: str, create: bool = False) -> str:
+        """Switch this handle to a branch (writable at its head) or a commit (read-only)."""
         self._check_root("checkout")
         if create:
             raise ShoalError(
                 "creating branches is not supported by shoal yet; create it with deeplake, then "
                 "check it out here"
             )
-        await self._engine.flush()
-        engine = await DatasetEngine.open(self._engine.storage, ref)
+        await self._engine.writes.flush()
+        engine = await DatasetEngine.open(self._engine.storage, ref, load_tensors=self._eager)
         object.__setattr__(self, "_engine", engine)
         return engine.commit_id
 
-    def checkout(self, ref: str, create: bool = False) -> str:
-        """Switch this handle to a branch (writable at its head) or a commit (read-only)."""
-        return _loop.run(self.checkout_async(ref, create=create))
-
     def __repr__(self) -> str:
         ro = ", read_only=True" if self.read_only else ""
-        return f"Dataset(path={self._path!r}{ro}, tensors={self._tensor_names()})"
+        return f"{type(self).__name__}(path={self._path!r}{ro}, tensors={self._tensor_names()})"
 
     # -- tensors -----------------------------------------------------------------------------
     def _tensor_names(self) -> list[str]:
         return self._engine.visible_names()
 
-    @property
-    def tensors(self) -> dict[str, Tensor]:
-        """Visible tensors by name (hidden companions excluded)."""
-        # Tensor handles load their tensor on first use, so listing costs no I/O.
-        return {n: self._tensor(n, load=False) for n in self._tensor_names()}
-
-    def _tensor(self, name: str, load: bool = True) -> Tensor:
+    def _tensor(self, name: str) -> AsyncTensor:
         key = self._engine.key_of(name)
-        if load:
-            self._engine.load_sync([key])
-        return Tensor(self, key, self._index if not self._index.is_full else None)
+        return AsyncTensor(self, key, self._index if not self._index.is_full else None)
+
+    @property
+    def tensors(self) -> dict[str, AsyncTensor]:
+        """Visible tensors by name (hidden companions excluded)."""
+        return {n: self._tensor(n) for n in self._tensor_names()}
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, str):
             return self._tensor(item)
-        return Dataset._view(self, self._index.compose(item, self._max_len()))
+        return self._view(self._index.compose(item, self._max_len()))
 
-    def _view(self, index: Index) -> Dataset:
-        view = Dataset(self._engine, self._path, index)
-        return view
+    def _view(self, index: Index) -> Any:
+        return type(self)(self._engine, self._path, index, self._eager)
 
-    def __getattr__(self, name: str) -> Tensor:
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         try:
@@ -128,9 +130,7 @@ class Dataset:
 
     def _max_len(self) -> int:
         engine = self._engine
-        visible = [engine.key_of(n) for n in self._tensor_names()]
-        engine.load_sync(visible)
-        lengths = [engine.tensors[k].length for k in visible]
+        lengths = [engine.loaded(engine.key_of(n)).length for n in self._tensor_names()]
         return min(lengths) if lengths else 0
 
     def __len__(self) -> int:
@@ -142,109 +142,42 @@ class Dataset:
 
     @property
     def info(self) -> Info:
-        engine = self._engine
+        """User metadata; changes are written with the next flush."""
+        return Info(self._engine.info, self._info_changed)
 
-        def changed() -> None:
-            engine.check_writable()
-            engine.info_dirty = True
-            self._autoflush()
-
-        return Info(engine.info, changed)
-
-    # -- writes ------------------------------------------------------------------------------
-    def create_tensor(
-        self,
-        name: str,
-        htype: str = "generic",
-        dtype: Any = None,
-        sample_compression: str | None = None,
-        chunk_compression: str | None = None,
-        max_chunk_size: int | None = None,
-        hidden: bool = False,
-        **htype_kwargs: Any,
-    ) -> Tensor:
-        """Create a tensor. ``htype_kwargs``: ``class_names`` (class_label), ``tiling_threshold``,
-        ``coords`` (bbox), ... Raises ``TensorExistsError``, ``InvalidHtypeError``,
-        ``InvalidCompressionError``."""
-        self._check_root("create_tensor")
-        self._engine.create_tensor(
-            name,
-            htype,
-            dtype,
-            sample_compression,
-            chunk_compression,
-            max_chunk_size,
-            hidden,
-            **htype_kwargs,
-        )
-        self._autoflush()
-        return self._tensor(name) if not hidden else Tensor(self, name)
-
-    async def create_tensor_async(self, name: str, htype: str = "generic", **kwargs: Any) -> Tensor:
-        self._check_root("create_tensor")
-        self._engine.create_tensor(name, htype, **kwargs)
-        await self._autoflush_async()
-        return self._tensor(name) if not kwargs.get("hidden") else Tensor(self, name)
+    def _info_changed(self) -> None:
+        self._engine.check_writable()
+        self._engine.info_dirty = True
 
     def _check_root(self, what: str) -> None:
         if not self._index.is_full:
             raise ShoalError(f"{what} works on the whole dataset, not on a view")
 
-    def _stage(self, key: str, samples: list[Any]) -> None:
-        """Validate and stage samples for a tensor and its hidden companions, all or nothing.
+    # -- writes ------------------------------------------------------------------------------
+    def _create(self, name: str, htype: str, kwargs: dict[str, Any]) -> str:
+        self._check_root("create_tensor")
+        self._engine.create_tensor(name, htype, **kwargs)
+        return self._engine.key_of(name) if not kwargs.get("hidden") else name
 
-        The tensor and its companions must be loaded (``engine.with_companions``)."""
-        engine = self._engine
-        engine.check_writable()
-        parent = engine.tensors[key]
-        prepared, new_names = parent.prepare(samples)
-        companions = [
-            (engine.tensors[k], _companion_samples(parent, link, prepared.shapes))
-            for k, link in parent.meta.get("links", {}).items()
-            if k in engine.tensors
-        ]
-        prepared_companions = [(t, t.prepare(vals)) for t, vals in companions]
-        parent.stage(prepared, new_names)
-        for t, (p, names) in prepared_companions:
-            t.stage(p, names)
-
-    def _autoflush(self) -> None:
-        engine = self._engine
-        if engine.batch_depth == 0:
-            _loop.run(engine.flush())
-        elif engine.wants_drain():
-            engine.drain_sync()
-
-    async def _autoflush_async(self) -> None:
-        engine = self._engine
-        if engine.batch_depth == 0:
-            await engine.flush()
-        else:
-            await engine.drain()
-
-    def flush(self) -> None:
-        """Write every staged change to storage."""
-        _loop.run(self._engine.flush())
+    async def create_tensor_async(self, name: str, htype: str = "generic", **kwargs: Any) -> Any:
+        """Create a tensor. ``kwargs``: ``dtype``, ``sample_compression``,
+        ``chunk_compression``, ``max_chunk_size``, ``hidden``, ``class_names`` (class_label),
+        ``tiling_threshold``, ``coords`` (bbox), ... Raises ``TensorExistsError``,
+        ``InvalidHtypeError``, ``InvalidCompressionError``."""
+        key = self._create(name, htype, kwargs)
+        await self._engine.writes.after_write()
+        return AsyncTensor(self, key)
 
     async def flush_async(self) -> None:
-        await self._engine.flush()
+        """Write every staged change to storage."""
+        await self._engine.writes.flush()
 
-    def __enter__(self) -> Dataset:
-        self._engine.batch_depth += 1
+    async def __aenter__(self) -> AsyncDataset:
+        self._engine.writes.enter()
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self._engine.batch_depth -= 1
-        if self._engine.batch_depth == 0 and not self._engine.read_only:
-            self.flush()
-
-    async def __aenter__(self) -> Dataset:
-        return self.__enter__()
-
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self._engine.batch_depth -= 1
-        if self._engine.batch_depth == 0 and not self._engine.read_only:
-            await self.flush_async()
+        await self._engine.writes.exit(raised=exc_type is not None)
 
     # -- reads -------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -269,20 +202,139 @@ class Dataset:
         return text
 
 
-def _companion_samples(
-    parent: TensorEngine, link: dict[str, Any], shapes: list[tuple[int, ...]]
-) -> list[Any]:
-    fn = link.get("extend")
-    n = len(shapes)
-    if fn == "extend_id":
-        return np.frombuffer(os.urandom(8 * n), dtype=np.uint64).reshape(n, 1)  # type: ignore[return-value]
-    if fn == "extend_shape":
-        return np.asarray(shapes, dtype=np.int64).reshape(n, -1)  # type: ignore[return-value]
-    if fn == "extend_info":
-        return [{}] * n
-    if fn == "extend_len":
-        return [np.array([s[0] if s else 0], dtype=np.int64) for s in shapes]
-    raise ReadOnlyError(
-        f"tensor {parent.name!r} is linked to a hidden tensor through {fn!r}, which shoal does "
-        "not maintain; append to it with deeplake, or copy the data to a new tensor"
-    )
+class Dataset:
+    """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
+
+    Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched
+    and flushed when the outermost block ends (or on ``ds.flush()``). If a block raises, the
+    batch is dropped: the dataset stays as its last flush left it.
+    """
+
+    def __init__(self, inner: AsyncDataset) -> None:
+        object.__setattr__(self, "_a", inner)
+
+    _a: AsyncDataset
+
+    @property
+    def _engine(self) -> DatasetEngine:
+        return self._a._engine
+
+    # -- identity ----------------------------------------------------------------------------
+    path = property(lambda self: self._a.path)
+    read_only = property(lambda self: self._a.read_only)
+    branch = property(lambda self: self._a.branch)
+    commit_id = property(lambda self: self._a.commit_id)
+    branches = property(lambda self: self._a.branches)
+    commits = property(lambda self: self._a.commits, doc="Committed versions, newest first.")
+
+    def checkout(self, ref: str, create: bool = False) -> str:
+        """Switch this handle to a branch (writable at its head) or a commit (read-only)."""
+        return _loop.run(self._a.checkout_async(ref, create=create))
+
+    async def checkout_async(self, ref: str, create: bool = False) -> str:
+        return await self._a.checkout_async(ref, create=create)
+
+    def __repr__(self) -> str:
+        ro = ", read_only=True" if self.read_only else ""
+        return f"Dataset(path={self.path!r}{ro}, tensors={self._a._tensor_names()})"
+
+    # -- tensors -----------------------------------------------------------------------------
+    @property
+    def tensors(self) -> dict[str, Tensor]:
+        """Visible tensors by name (hidden companions excluded)."""
+        return {n: Tensor(self, t) for n, t in self._a.tensors.items()}
+
+    def _load_visible(self) -> AsyncDataset:
+        """The async dataset with every visible tensor's meta loaded (lengths need them)."""
+        engine = self._engine
+        visible = [engine.key_of(n) for n in engine.visible_names()]
+        if not engine.is_loaded(visible):
+            _loop.run(engine.load(visible))
+        return self._a
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, str):
+            return Tensor(self, self._a[item])
+        return Dataset(self._load_visible()[item])
+
+    def __getattr__(self, name: str) -> Tensor:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Tensor(self, getattr(self._a, name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._a.__setattr__(name, value)
+
+    def __len__(self) -> int:
+        return len(self._load_visible())
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def info(self) -> Info:
+        """User metadata; a change is written at once (at the end of ``with ds:`` inside one)."""
+        a = self._a
+
+        def changed() -> None:
+            a._info_changed()
+            a._engine.writes.after_write_sync()
+
+        return Info(a._engine.info, changed)
+
+    # -- writes ------------------------------------------------------------------------------
+    def create_tensor(
+        self,
+        name: str,
+        htype: str = "generic",
+        dtype: Any = None,
+        sample_compression: str | None = None,
+        chunk_compression: str | None = None,
+        max_chunk_size: int | None = None,
+        hidden: bool = False,
+        **htype_kwargs: Any,
+    ) -> Tensor:
+        """Create a tensor. ``htype_kwargs``: ``class_names`` (class_label), ``tiling_threshold``,
+        ``coords`` (bbox), ... Raises ``TensorExistsError``, ``InvalidHtypeError``,
+        ``InvalidCompressionError``."""
+        kwargs = dict(
+            dtype=dtype,
+            sample_compression=sample_compression,
+            chunk_compression=chunk_compression,
+            max_chunk_size=max_chunk_size,
+            hidden=hidden,
+            **htype_kwargs,
+        )
+        key = self._a._create(name, htype, kwargs)
+        self._engine.writes.after_write_sync()
+        return Tensor(self, AsyncTensor(self._a, key))
+
+    async def create_tensor_async(self, name: str, htype: str = "generic", **kwargs: Any) -> Tensor:
+        return Tensor(self, await self._a.create_tensor_async(name, htype, **kwargs))
+
+    def flush(self) -> None:
+        """Write every staged change to storage."""
+        _loop.run(self._a.flush_async())
+
+    async def flush_async(self) -> None:
+        await self._a.flush_async()
+
+    def __enter__(self) -> Dataset:
+        self._engine.writes.enter()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        _loop.run(self._engine.writes.exit(raised=exc_type is not None))
+
+    async def __aenter__(self) -> Dataset:
+        await self._a.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await self._a.__aexit__(exc_type, exc, tb)
+
+    # -- reads -------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """Print (and return) a table of the tensors: htype, shape, dtype, compression."""
+        return self._load_visible().summary()

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "BlockingCallWarning",
     "BucketNotFoundError",
     "CodecError",
     "CorruptDataError",
@@ -84,6 +85,11 @@ __all__ = [
 
 class ShoalError(Exception):
     """Base class of every error shoal raises on purpose."""
+
+
+class BlockingCallWarning(ShoalError, RuntimeWarning):
+    """A synchronous shoal call that does I/O was made while an event loop runs in the same
+    thread, blocking that loop; the message names the awaitable twin to use instead."""
 
 
 class PathError(ShoalError, ValueError):

@@ -1,4 +1,12 @@
-"""The public Tensor: a column of a dataset, or a view of some of its samples."""
+"""Tensors: ``AsyncTensor``, the object model for async code, and ``Tensor``, the sync façade
+over it.
+
+In an ``AsyncTensor`` nothing that is not awaited does I/O: the meta and info of every visible
+tensor are loaded when the dataset is opened with ``await shoal.load_async(...)``, so ``len``,
+``shape``, ``htype`` and ``info`` are plain attribute reads and every read or write is a
+coroutine (``await t.numpy_async()``). ``Tensor`` runs those coroutines on shoal's background
+loop (loading a tensor's meta on first use) and keeps each ``_async`` twin.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +19,19 @@ import numpy as np
 
 from . import _loop
 from ._index import Index
-from .engine.tensor import TensorEngine, ensure_samples
-from .errors import ShoalError
+from .engine.staging import ensure_samples
+from .engine.tensor import TensorEngine
+from .errors import ShoalError, TensorNotFoundError
 from .info import Info
 
 if TYPE_CHECKING:
-    from .dataset import Dataset
+    from .dataset import AsyncDataset, Dataset
 
 
-class Tensor:
-    """A tensor of a dataset (``ds.images``), or a view of it (``ds.images[10:20]``).
+class AsyncTensor:
+    """A tensor (``ds.images``) or a view of some of its samples (``ds.images[10:20]``)."""
 
-    Every method that reads or writes storage has an awaitable ``_async`` twin.
-    """
-
-    def __init__(self, dataset: Dataset, key: str, index: Index | None = None) -> None:
+    def __init__(self, dataset: AsyncDataset, key: str, index: Index | None = None) -> None:
         self._ds = dataset
         self._key = key
         self._index = index or Index()
@@ -33,11 +39,11 @@ class Tensor:
     # -- identity ----------------------------------------------------------------------------
     @property
     def _engine(self) -> TensorEngine:
-        engine = self._ds._engine
-        found = engine.tensors.get(self._key)
-        if found is None:  # e.g. after ds.checkout(): load it for this version
-            engine.load_sync([self._key])
-            found = engine.tensors[self._key]
+        found = self._ds._engine.tensors.get(self._key)
+        if found is None:  # gone after a checkout, or a failed create
+            raise TensorNotFoundError(
+                f"tensor {self._key!r} does not exist in {self._ds.path} at this version"
+            )
         return found
 
     @property
@@ -77,15 +83,13 @@ class Tensor:
 
     @property
     def info(self) -> Info:
-        self._ds._engine.load_sync([self._key], full=True)
-        engine = self._engine
+        """User metadata. Changes are staged and written by the next awaited write or flush
+        (``await ds.flush_async()``) or when ``async with ds:`` ends."""
+        return Info(self._engine.info, self._info_changed)
 
-        def changed() -> None:
-            self._ds._engine.check_writable()
-            engine.info_dirty = True
-            self._ds._autoflush()
-
-        return Info(engine.info, changed)
+    def _info_changed(self) -> None:
+        self._ds._engine.check_writable()
+        self._engine.info_dirty = True
 
     def __len__(self) -> int:
         return self._index.length(self._engine.length)
@@ -94,28 +98,38 @@ class Tensor:
     def num_samples(self) -> int:
         return self._engine.length
 
+    def _dims(self) -> tuple[int | None, ...]:
+        meta = self._engine.meta
+        mn, mx = meta.get("min_shape") or [], meta.get("max_shape") or []
+        return tuple(a if a == b else None for a, b in zip(mn, mx, strict=False))
+
     @property
     def shape(self) -> tuple[int | None, ...]:
-        """``(samples, *sample_shape)``; an axis whose size varies between samples is None."""
-        e = self._engine
-        mn, mx = e.meta.get("min_shape") or [], e.meta.get("max_shape") or []
-        dims = tuple(a if a == b else None for a, b in zip(mn, mx, strict=False))
-        if self._index.is_scalar:
-            if any(d is None for d in dims):
-                return tuple(self.numpy().shape) if e.htype not in ("text", "json") else (1,)
-            return dims
-        return (len(self), *dims)
+        """``(samples, *sample_shape)``; an axis whose size varies between samples is None
+        (for one sample: ``await t.shape_async()`` reads its exact shape)."""
+        dims = self._dims()
+        return dims if self._index.is_scalar else (len(self), *dims)
+
+    async def shape_async(self) -> tuple[int | None, ...]:
+        dims = self._dims()
+        if self._index.is_scalar and any(d is None for d in dims):
+            if self._engine.htype in ("text", "json"):
+                return (1,)
+            return tuple((await self.numpy_async()).shape)
+        return self.shape
 
     @property
     def ndim(self) -> int:
         return len(self.shape)
 
     def __repr__(self) -> str:
-        return f"Tensor(key={self._key!r}, htype={self.htype!r}, index={self._index!r})"
+        return (
+            f"{type(self).__name__}(key={self._key!r}, htype={self.htype!r}, index={self._index!r})"
+        )
 
     # -- indexing ----------------------------------------------------------------------------
-    def __getitem__(self, item: Any) -> Tensor:
-        return Tensor(self._ds, self._key, self._index.compose(item, self._engine.length))
+    def __getitem__(self, item: Any) -> AsyncTensor:
+        return type(self)(self._ds, self._key, self._index.compose(item, self._engine.length))
 
     def __iter__(self) -> Any:
         for i in range(len(self)):
@@ -126,13 +140,14 @@ class Tensor:
 
     # -- reads -------------------------------------------------------------------------------
     async def numpy_async(self, aslist: bool = False) -> Any:
+        """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
         e = self._engine
         idx = self._indices()
         if e.htype in ("text", "json"):
             values = await self._values(idx)
             if self._index.is_scalar:
                 return np.array(values[:1], dtype=str if e.htype == "text" else object)
-            arr = np.empty((len(values), 1), dtype=object if e.htype == "json" else None or object)
+            arr = np.empty((len(values), 1), dtype=object)
             for i, v in enumerate(values):
                 arr[i, 0] = v
             if e.htype == "text":
@@ -143,16 +158,6 @@ class Tensor:
         if aslist:
             return await e.read_arrays(idx)
         return await e.read_stacked(idx)
-
-    def numpy(self, aslist: bool = False) -> Any:
-        """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
-        if not aslist and not self._index.is_scalar:
-            e = self._engine
-            if e.htype not in ("text", "json"):
-                hit = e.read_stacked_cached(self._indices())
-                if hit is not None:
-                    return hit
-        return _loop.run(self.numpy_async(aslist=aslist))
 
     async def _values(self, idx: np.ndarray) -> list[Any]:
         e = self._engine
@@ -174,26 +179,21 @@ class Tensor:
         return out
 
     async def text_async(self) -> str | list[str]:
+        """A text sample as str, or a list of str for several samples."""
         if self.htype != "text":
             raise ShoalError(f"text() is for htype 'text'; tensor {self.name!r} is {self.htype!r}")
         values = await self._values(self._indices())
         return values[0] if self._index.is_scalar else values
 
-    def text(self) -> str | list[str]:
-        """A text sample as str, or a list of str for several samples."""
-        return _loop.run(self.text_async())
-
     async def dict_async(self) -> Any:
+        """A json sample as its object, or a list of them for several samples."""
         if self.htype != "json":
             raise ShoalError(f"dict() is for htype 'json'; tensor {self.name!r} is {self.htype!r}")
         values = await self._values(self._indices())
         return values[0] if self._index.is_scalar else values
 
-    def dict(self) -> Any:
-        """A json sample as its object, or a list of them for several samples."""
-        return _loop.run(self.dict_async())
-
     async def data_async(self, aslist: bool = False) -> builtins.dict[str, Any]:
+        """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
         htype = self.htype
         if htype in ("text", "json"):
             values = await self._values(self._indices())
@@ -211,10 +211,6 @@ class Tensor:
             return {"value": value, "text": [label(r) for r in rows]}
         return {"value": value}
 
-    def data(self, aslist: bool = False) -> builtins.dict[str, Any]:
-        """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
-        return _loop.run(self.data_async(aslist=aslist))
-
     # -- writes ------------------------------------------------------------------------------
     def _check_appendable(self) -> None:
         if not self._index.is_full:
@@ -224,25 +220,153 @@ class Tensor:
         self._ds._engine.check_writable()
 
     async def extend_async(self, samples: Iterable[Any]) -> None:
-        self._check_appendable()
-        engine = self._ds._engine
-        await engine.load([self._key])
-        await engine.load(engine.with_companions(self._key), full=True)
-        self._ds._stage(self._key, ensure_samples(samples, self.name))
-        await self._ds._autoflush_async()
-
-    def extend(self, samples: Iterable[Any]) -> None:
         """Append every sample of ``samples``. All or nothing: a bad sample changes nothing."""
         self._check_appendable()
         engine = self._ds._engine
-        engine.load_sync([self._key])
-        engine.load_sync(engine.with_companions(self._key), full=True)
-        self._ds._stage(self._key, ensure_samples(samples, self.name))
-        self._ds._autoflush()
+        await engine.extend(self._key, ensure_samples(samples, self.name))
+        await engine.writes.after_write()
 
     async def append_async(self, sample: Any) -> None:
+        """Append one sample: an array, a str (text, class_label), a dict (json), or bytes."""
         await self.extend_async([sample])
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _SYNC_ONLY:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} does I/O: await `{name}_async()` instead (or "
+                "open the dataset with shoal.load for the sync API)"
+            )
+        raise AttributeError(name)
+
+
+_SYNC_ONLY = frozenset({"numpy", "text", "dict", "data", "extend", "append"})
+
+
+class Tensor:
+    """A tensor of a dataset (``ds.images``), or a view of it (``ds.images[10:20]``)."""
+
+    def __init__(self, dataset: Dataset, inner: AsyncTensor) -> None:
+        self._ds = dataset
+        self._inner = inner
+
+    @property
+    def _a(self) -> AsyncTensor:
+        """The async tensor, its meta loaded (the sync façade loads tensors on first use)."""
+        inner = self._inner
+        engine = inner._ds._engine
+        if inner.key not in engine.tensors:
+            _loop.run(engine.load([inner.key]))
+        return inner
+
+    # -- identity (no I/O) ---------------------------------------------------------------------
+    name = property(lambda self: self._a.name)
+    key = property(lambda self: self._a.key)
+    htype = property(lambda self: self._a.htype)
+    dtype = property(lambda self: self._a.dtype)
+    meta = property(lambda self: self._a.meta, doc="The tensor's meta (a copy).")
+    sample_compression = property(lambda self: self._a.sample_compression)
+    chunk_compression = property(lambda self: self._a.chunk_compression)
+    num_samples = property(lambda self: self._a.num_samples)
+
+    @property
+    def info(self) -> Info:
+        """User metadata; a change is written at once (at the end of ``with ds:`` inside one)."""
+        a = self._a
+        engine = a._ds._engine
+        if not engine.is_loaded([a.key], info=True):
+            _loop.run(engine.load([a.key], info=True))
+
+        def changed() -> None:
+            a._info_changed()
+            a._ds._engine.writes.after_write_sync()
+
+        return Info(a._engine.info, changed)
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+    @property
+    def shape(self) -> tuple[int | None, ...]:
+        """``(samples, *sample_shape)``; an axis whose size varies between samples is None
+        (for one sample, its exact shape)."""
+        a = self._a
+        if a._index.is_scalar and any(d is None for d in a._dims()):
+            return _loop.run(a.shape_async())
+        return a.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"Tensor(key={self.key!r}, htype={self.htype!r}, index={self._a._index!r})"
+
+    # -- indexing ----------------------------------------------------------------------------
+    def __getitem__(self, item: Any) -> Tensor:
+        return Tensor(self._ds, self._a[item])
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- reads -------------------------------------------------------------------------------
+    def numpy(self, aslist: bool = False) -> Any:
+        """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
+        a = self._a
+        if not aslist and not a._index.is_scalar and a.htype not in ("text", "json"):
+            hit = a._engine.read_stacked_cached(a._indices())
+            if hit is not None:
+                return hit
+        return _loop.run(a.numpy_async(aslist=aslist))
+
+    def text(self) -> str | list[str]:
+        """A text sample as str, or a list of str for several samples."""
+        return _loop.run(self._a.text_async())
+
+    def dict(self) -> Any:
+        """A json sample as its object, or a list of them for several samples."""
+        return _loop.run(self._a.dict_async())
+
+    def data(self, aslist: bool = False) -> builtins.dict[str, Any]:
+        """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
+        return _loop.run(self._a.data_async(aslist=aslist))
+
+    async def numpy_async(self, aslist: bool = False) -> Any:
+        return await (await self._loaded()).numpy_async(aslist=aslist)
+
+    async def text_async(self) -> str | list[str]:
+        return await (await self._loaded()).text_async()
+
+    async def dict_async(self) -> Any:
+        return await (await self._loaded()).dict_async()
+
+    async def data_async(self, aslist: bool = False) -> builtins.dict[str, Any]:
+        return await (await self._loaded()).data_async(aslist=aslist)
+
+    # -- writes ------------------------------------------------------------------------------
+    def extend(self, samples: Iterable[Any]) -> None:
+        """Append every sample of ``samples``. All or nothing: a bad sample changes nothing."""
+        a = self._a
+        a._check_appendable()
+        engine = a._ds._engine
+        keys = engine.with_companions(a.key)
+        if not engine.is_loaded(keys, full=True):
+            _loop.run(engine.load(keys, full=True))
+        # Samples are converted and staged on the caller's thread; writes run on the loop.
+        engine.stage(a.key, ensure_samples(samples, a.name))
+        engine.writes.after_write_sync()
 
     def append(self, sample: Any) -> None:
         """Append one sample: an array, a str (text, class_label), a dict (json), or image bytes."""
         self.extend([sample])
+
+    async def extend_async(self, samples: Iterable[Any]) -> None:
+        await (await self._loaded()).extend_async(samples)
+
+    async def append_async(self, sample: Any) -> None:
+        await (await self._loaded()).append_async(sample)
+
+    async def _loaded(self) -> AsyncTensor:
+        inner = self._inner
+        await inner._ds._engine.load([inner.key])
+        return inner

@@ -1,20 +1,15 @@
-"""One dataset at one commit: dataset meta, info, version info, tensors, and the flush.
+"""One dataset at one commit: its meta, info, version info and tensors.
 
-Flush order keeps a crash or a failed write from exposing half a sample:
-chunk objects first, then encoders and tensor infos, then tensor metas, then the dataset meta.
-If any write fails, the objects already overwritten are put back and new chunks removed, so
-the dataset on storage is as it was before the flush.
+Opening loads everything attribute access needs (version info, dataset meta and info, and
+the meta and info of every visible tensor, concurrently), so that after an awaited open,
+``len(ds)``, ``ds.x`` or ``tensor.info`` cost no I/O. Chunk indexes load on first read,
+hidden companions on first write, both awaited. When and how writes are stored is the
+business of :class:`~shoal.engine.writes.Writes`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
-import json
 from typing import Any
-
-import numpy as np
 
 from .. import _loop
 from ..errors import (
@@ -27,17 +22,13 @@ from ..errors import (
     TensorNotFoundError,
 )
 from ..format import jsonio, keys
-from ..format.htypes import (
-    INFO_HTYPES,
-    NO_SHAPE_HTYPES,
-    SAMPLE_INFO_MAX_CHUNK_SIZE,
-    new_tensor_meta,
-)
+from ..format.htypes import INFO_HTYPES, NO_SHAPE_HTYPES, new_tensor_meta
 from ..format.versions import VersionInfo
 from ..storage import Storage, bounded_gather
-from .chunks import ChunkCache, HeaderCache
-from .encoders import dataset_diff
-from .tensor import Cut, TensorEngine
+from .companions import companion_samples, companion_spec
+from .context import TensorContext
+from .tensor import TensorEngine
+from .writes import Writes
 
 _NAME_FORBIDDEN = set(' \\:*?"<>|')
 # Staged bytes of one tensor above which full chunks are written before the batch ends.
@@ -76,16 +67,16 @@ class DatasetEngine:
         self.meta_dirty = False
         self.versions_dirty = False
         self.tensors: dict[str, TensorEngine] = {}  # by key
-        self.cache = ChunkCache()
-        self.headers = HeaderCache()
-        self.batch_depth = 0  # open `with ds:` blocks; writes flush when it returns to 0
-        self._background: concurrent.futures.Future[None] | None = None
-        self.flush_lock = asyncio.Lock()
-        self._flushed: tuple[str, str] = (json.dumps(meta), json.dumps(info))
+        self.ctx = TensorContext(storage, commit_id, list(versions.ancestors(commit_id)))
+        self.writes = Writes(self)
 
     @property
     def url(self) -> str:
         return self.storage.url
+
+    @property
+    def drain_bytes(self) -> int:
+        return DRAIN_BYTES
 
     @property
     def read_only(self) -> bool:
@@ -98,9 +89,15 @@ class DatasetEngine:
         return any(x is not None for x in found)
 
     @classmethod
-    async def open(cls, storage: Storage, version: str | None) -> DatasetEngine:
-        raw_vc, raw_root_meta = await storage.get_many(
-            [keys.VERSION_CONTROL_INFO, keys.DATASET_META]
+    async def open(
+        cls, storage: Storage, version: str | None, load_tensors: bool = True
+    ) -> DatasetEngine:
+        """Open a dataset at a version; ``load_tensors``: also the meta and info of every
+        visible tensor (the async object model needs them; the sync one loads on use)."""
+        # The first commit's objects are the root ones: an unversioned dataset opens in one
+        # round trip for these and one for the tensors.
+        raw_vc, raw_root_meta, raw_root_info = await storage.get_many(
+            [keys.VERSION_CONTROL_INFO, keys.DATASET_META, keys.DATASET_INFO]
         )
         if raw_vc is None and raw_root_meta is None:
             raise DatasetNotFoundError(
@@ -110,9 +107,14 @@ class DatasetEngine:
         versions = VersionInfo.parse(raw_vc) if raw_vc is not None else VersionInfo.new()
         commit_id, branch = versions.resolve(version)
         meta_key = keys.dataset_key(commit_id, keys.DATASET_META)
-        raw_meta, raw_info = await storage.get_many(
-            [meta_key, keys.dataset_key(commit_id, keys.DATASET_INFO)]
-        )
+        raw_meta: bytes | None
+        raw_info: bytes | None
+        if commit_id == keys.FIRST_COMMIT_ID and raw_root_meta is not None:
+            raw_meta, raw_info = raw_root_meta, raw_root_info
+        else:
+            raw_meta, raw_info = await storage.get_many(
+                [meta_key, keys.dataset_key(commit_id, keys.DATASET_INFO)]
+            )
         if raw_meta is None:
             raise CorruptDataError(
                 f"{storage.url}: {meta_key} is missing for commit {commit_id}; the dataset is "
@@ -127,9 +129,10 @@ class DatasetEngine:
         if not meta.get("tensor_names"):
             meta["tensor_names"] = {k: k for k in meta["tensors"]}
         info = jsonio.loads(raw_info, f"{storage.url}/dataset_info.json") if raw_info else {}
-        # Tensors load on first use: opening a dataset of hundreds of tensors costs two round
-        # trips, not five per tensor (deeplake users wait minutes for that on hub://).
-        return cls(storage, versions, commit_id, branch, meta, info)
+        ds = cls(storage, versions, commit_id, branch, meta, info)
+        if load_tensors:
+            await ds.load([ds.key_of(n) for n in ds.visible_names()], info=True)
+        return ds
 
     @classmethod
     async def create(cls, storage: Storage, overwrite: bool) -> DatasetEngine:
@@ -146,25 +149,43 @@ class DatasetEngine:
         ds = cls(storage, versions, keys.FIRST_COMMIT_ID, "main", new_dataset_meta(), {})
         ds.meta_dirty = True
         ds.versions_dirty = True
-        await ds.flush()
+        await ds.writes.flush()
         return ds
 
     # -- tensors -----------------------------------------------------------------------------
-    async def load(self, tensor_keys: list[str], full: bool = False) -> None:
-        """Load the metas of tensors not loaded yet, concurrently; with ``full``, also their
-        encoders and info (needed before appending or reading info)."""
-        missing = [k for k in dict.fromkeys(tensor_keys) if k not in self.tensors]
+    async def load(self, tensor_keys: list[str], full: bool = False, info: bool = False) -> None:
+        """Load the metas of tensors not loaded yet, concurrently; with ``info``, also their
+        infos; with ``full``, also their chunk indexes (needed before reading or appending)."""
+        wanted = list(dict.fromkeys(tensor_keys))
+        missing = [k for k in wanted if k not in self.tensors]
         if missing:
-            loaded = await bounded_gather(TensorEngine.load(self, k) for k in missing)
+            loaded = await bounded_gather(TensorEngine.load(self.ctx, k, info) for k in missing)
             for t in loaded:
                 self.tensors.setdefault(t.key, t)
         if full:
-            await bounded_gather(self.tensors[k].ensure_full() for k in dict.fromkeys(tensor_keys))
+            await bounded_gather(self.tensors[k].ensure_full() for k in wanted)
+        elif info:
+            await bounded_gather(self.tensors[k].ensure_info() for k in wanted)
 
-    def load_sync(self, tensor_keys: list[str], full: bool = False) -> None:
-        """:meth:`load` for sync callers (a no-op when everything is loaded)."""
-        if any(k not in self.tensors or (full and not self.tensors[k].full) for k in tensor_keys):
-            _loop.run(self.load(tensor_keys, full=full))
+    def is_loaded(self, tensor_keys: list[str], full: bool = False, info: bool = False) -> bool:
+        """Whether :meth:`load` with these arguments has nothing left to do."""
+        for k in tensor_keys:
+            t = self.tensors.get(k)
+            if t is None or (full and not t.full) or (info and not t.info_loaded):
+                return False
+        return True
+
+    def loaded(self, key: str) -> TensorEngine:
+        """A tensor opening loaded (every visible one is)."""
+        return self.tensors[key]
+
+    def tensor(self, name: str) -> TensorEngine:
+        """A fully loaded tensor by name, for sync callers inspecting the engine (tests,
+        debugging): loads it on shoal's background loop if needed."""
+        key = self.key_of(name)
+        if not self.is_loaded([key], full=True):
+            _loop.run(self.load([key], full=True))
+        return self.tensors[key]
 
     def with_companions(self, key: str) -> list[str]:
         """``key`` and the hidden tensors linked to it (loaded before appending)."""
@@ -175,17 +196,10 @@ class DatasetEngine:
     def key_of(self, name: str) -> str:
         key = self.meta["tensor_names"].get(name)
         if key is None or key not in self.meta["tensors"]:
-            visible = [n for n in self.visible_names()]
             raise TensorNotFoundError(
-                f"no tensor named {name!r} in {self.url}; tensors: {visible or 'none'}"
+                f"no tensor named {name!r} in {self.url}; tensors: {self.visible_names() or 'none'}"
             )
         return str(key)
-
-    def tensor(self, name: str) -> TensorEngine:
-        """A fully loaded tensor by name (for sync callers: loads it if needed)."""
-        key = self.key_of(name)
-        self.load_sync([key], full=True)
-        return self.tensors[key]
 
     def visible_names(self) -> list[str]:
         hidden = set(self.meta.get("hidden_tensors", []))
@@ -202,6 +216,29 @@ class DatasetEngine:
                 "branch; load a branch to write"
             )
 
+    # -- writes ------------------------------------------------------------------------------
+    async def extend(self, key: str, samples: Any) -> None:
+        """Validate and stage samples for a tensor and its hidden companions, all or nothing,
+        then apply the flush policy."""
+        self.check_writable()
+        await self.load([key])
+        await self.load(self.with_companions(key), full=True)
+        self.stage(key, samples)
+
+    def stage(self, key: str, samples: Any) -> None:
+        """The staging half of :meth:`extend` (tensor and companions loaded)."""
+        parent = self.tensors[key]
+        prepared, new_names = parent.prepare(samples)
+        companions = [
+            (self.tensors[k], companion_samples(parent.name, link, prepared.shapes))
+            for k, link in parent.meta.get("links", {}).items()
+            if k in self.tensors
+        ]
+        prepared_companions = [(t, t.prepare(vals)) for t, vals in companions]
+        parent.stage(prepared, new_names)
+        for t, (p, names) in prepared_companions:
+            t.stage(p, names)
+
     def create_tensor(
         self,
         name: str,
@@ -214,6 +251,7 @@ class DatasetEngine:
         tiling_threshold: int | None = None,
         **htype_kwargs: Any,
     ) -> TensorEngine:
+        """Add a tensor (and its companions) in memory; stored by the next flush."""
         self.check_writable()
         if not isinstance(name, str) or not name or name.startswith("/") or name.endswith("/"):
             raise InvalidHtypeError(
@@ -241,14 +279,16 @@ class DatasetEngine:
             hidden,
             **htype_kwargs,
         )
-        engines = [self._add_tensor(name, meta, info, hidden)]
+        parent = self._add_tensor(name, meta, info, hidden)
         if not hidden:
-            if htype in INFO_HTYPES:
-                engines.append(self._companion(name, "info", htype="json"))
-            if htype not in NO_SHAPE_HTYPES:
-                engines.append(self._companion(name, "shape", dtype="int64"))
-            engines.append(self._companion(name, "id"))
-        return engines[0]
+            kinds = ["info"] if htype in INFO_HTYPES else []
+            kinds += [] if htype in NO_SHAPE_HTYPES else ["shape"]
+            for kind in [*kinds, "id"]:
+                cname, kwargs, link = companion_spec(name, kind)
+                cmeta, cinfo = new_tensor_meta(cname, **kwargs)
+                child = self._add_tensor(cname, cmeta, cinfo, hidden=True)
+                parent.meta["links"][child.key] = link
+        return parent
 
     def _add_tensor(
         self, name: str, meta: dict[str, Any], info: dict[str, Any], hidden: bool
@@ -261,7 +301,7 @@ class DatasetEngine:
                 group = "/".join(parts[:i])
                 if group not in groups:
                     groups.append(group)
-        engine = TensorEngine(self, key, meta, info, _empty_ids(), {}, None)
+        engine = TensorEngine(self.ctx, key, meta, info)
         engine.info_dirty = bool(info)
         engine.is_new = True
         self.tensors[key] = engine
@@ -271,196 +311,3 @@ class DatasetEngine:
             self.meta["hidden_tensors"].append(key)
         self.meta_dirty = True
         return engine
-
-    def _companion(self, parent: str, kind: str, **kwargs: Any) -> TensorEngine:
-        name = {"info": keys.hidden_info, "shape": keys.hidden_shape, "id": keys.hidden_id}[kind](
-            parent
-        )
-        htype = kwargs.pop("htype", "generic")
-        mcs = SAMPLE_INFO_MAX_CHUNK_SIZE if kind in ("info", "shape") else None
-        meta, info = new_tensor_meta(name, htype, max_chunk_size=mcs, hidden=True, **kwargs)
-        engine = self._add_tensor(name, meta, info, hidden=True)
-        parent_meta = self.tensors[self.meta["tensor_names"][parent]].meta
-        link: dict[str, Any] = {"extend": f"extend_{kind}", "flatten_sequence": kind != "id"}
-        if kind != "id":
-            link["update"] = f"update_{kind}"
-        parent_meta["links"][engine.key] = link
-        return engine
-
-    # -- flush -------------------------------------------------------------------------------
-    @property
-    def dirty(self) -> bool:
-        return (
-            self.meta_dirty
-            or self.info_dirty
-            or self.versions_dirty
-            or any(t.dirty for t in self.tensors.values())
-        )
-
-    async def flush(self) -> None:
-        await self.wait_background_async()
-        async with self.flush_lock:
-            if not self.dirty:
-                return
-            self.check_writable()
-            await self._flush()
-
-    async def _flush(self) -> None:
-        try:
-            plans = [p for p in [await t.plan_flush() for t in self.tensors.values()] if p]
-        except BaseException:
-            await self._abort()
-            raise
-        storage = self.storage
-        chunk_objs: dict[str, bytes] = {}
-        phase2: dict[str, bytes] = {}
-        phase3: dict[str, bytes] = {}
-        for plan in plans:
-            chunk_objs.update(plan.chunks)
-            phase2.update(plan.objects)
-            phase3[plan.meta_key] = plan.meta_bytes
-        phase4: dict[str, bytes] = {}
-        if self.meta_dirty:
-            phase4[keys.dataset_key(self.commit_id, keys.DATASET_META)] = jsonio.dumps_meta(
-                self.meta
-            )
-        if self.info_dirty:
-            phase4[keys.dataset_key(self.commit_id, keys.DATASET_INFO)] = jsonio.dumps_meta(
-                self.info
-            )
-            phase4[keys.dataset_key(self.commit_id, keys.DATASET_DIFF)] = dataset_diff(True)
-        if self.versions_dirty:
-            phase4[keys.VERSION_CONTROL_INFO] = self.versions.serialize()
-
-        overwritten = [*phase2, *phase3, *phase4]
-        previous = dict(zip(overwritten, await storage.get_many(overwritten), strict=True))
-        written: list[str] = []
-        try:
-            await storage.put_many(chunk_objs)
-            for phase in (phase2, phase3, phase4):
-                await storage.put_many(phase)
-                written.extend(phase)
-        except BaseException:
-            drained = [k for plan in plans for k in plan.written]
-            await asyncio.shield(self._rollback([*chunk_objs, *drained], written, previous))
-            self._restore_flushed()
-            raise
-        for plan in plans:
-            plan.apply()
-        self._flushed = (json.dumps(self.meta), json.dumps(self.info))
-        obsolete = [k for plan in plans for k in plan.obsolete]
-        if obsolete:
-            await bounded_gather(storage.delete(k) for k in obsolete)
-        self.meta_dirty = self.info_dirty = self.versions_dirty = False
-
-    def _restore_flushed(self) -> None:
-        """After a failed flush: the in-memory state goes back to what storage holds."""
-        meta, info = self._flushed
-        self.meta = json.loads(meta)
-        self.info.clear()
-        self.info.update(json.loads(info))
-        self.tensors = {k: t for k, t in self.tensors.items() if k in self.meta["tensors"]}
-        for t in self.tensors.values():
-            t.discard_staged()
-        self.meta_dirty = self.info_dirty = False
-
-    def wants_drain(self) -> bool:
-        return bool(self._to_drain())
-
-    def _to_drain(self) -> list[TensorEngine]:
-        return [t for t in self.tensors.values() if t.staged_bytes >= DRAIN_BYTES]
-
-    # Inside ``with ds:``, tensors holding many staged bytes write their full chunks before the
-    # batch ends: memory stays bounded, and (from sync callers) the write runs on the I/O loop
-    # while the caller prepares more samples. At most one such write is in flight. A failure
-    # drops the whole batch, as a failed flush would, and is raised at the next call.
-    def drain_sync(self) -> None:
-        """From the caller's thread: cut full chunks now, write them in the background."""
-        self.wait_background()
-        big = self._to_drain()
-        if not big:
-            return
-        try:
-            _loop.run(self._begin(big))
-            cuts = [(t, t.cut(final=False)) for t in big]
-        except BaseException:
-            _loop.run(self._abort())
-            raise
-        self._background = asyncio.run_coroutine_threadsafe(
-            self._write_cuts(cuts), _loop.get_loop()
-        )
-
-    def wait_background(self) -> None:
-        fut, self._background = self._background, None
-        if fut is None:
-            return
-        try:
-            fut.result()
-        except BaseException:
-            _loop.run(self._abort())
-            raise
-
-    async def wait_background_async(self) -> None:
-        fut, self._background = self._background, None
-        if fut is None:
-            return
-        try:
-            await asyncio.wrap_future(fut)
-        except BaseException:
-            await self._abort()
-            raise
-
-    async def drain(self) -> None:
-        """The async twin of :meth:`drain_sync` (writes before returning)."""
-        await self.wait_background_async()
-        big = self._to_drain()
-        if not big:
-            return
-        try:
-            await self._begin(big)
-            await self._write_cuts([(t, t.cut(final=False)) for t in big])
-        except BaseException:
-            await self._abort()
-            raise
-
-    @staticmethod
-    async def _begin(tensors: list[TensorEngine]) -> None:
-        for t in tensors:
-            await t.begin()
-
-    @staticmethod
-    async def _write_cuts(cuts: list[tuple[TensorEngine, Cut]]) -> None:
-        await bounded_gather((t.write_chunks(c) for t, c in cuts), limit=len(cuts) or 1)
-
-    async def _abort(self) -> None:
-        pending = [k for t in self.tensors.values() for k in t.pending_keys()]
-        await asyncio.shield(self._rollback(pending, [], {}))
-        self._restore_flushed()
-
-    async def _rollback(
-        self, chunks: list[str], written: list[str], previous: dict[str, bytes | None]
-    ) -> None:
-        """Best effort: put back what was overwritten, remove what was added."""
-        storage = self.storage
-
-        async def restore(key: str) -> None:
-            old = previous.get(key)
-            # If the storage is failing, nothing more can be done here; the error that
-            # started the rollback is the one the caller sees.
-            with contextlib.suppress(Exception):
-                if old is None:
-                    await storage.delete(key)
-                else:
-                    await storage.put(key, old)
-
-        async def remove(key: str) -> None:
-            with contextlib.suppress(Exception):
-                await storage.delete(key)
-
-        await asyncio.gather(*(restore(k) for k in written), *(remove(k) for k in chunks))
-        for t in self.tensors.values():
-            t.discard_staged()
-
-
-def _empty_ids() -> np.ndarray:
-    return np.zeros((0, 2), dtype=np.uint64)

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from ..errors import ReadOnlyError
+from . import _ranges
 
 T = TypeVar("T")
 
@@ -100,9 +101,22 @@ class Storage(abc.ABC):
         """Bytes ``[start, end)`` of the object (``end=None``: to the end). Short if the
         object is shorter."""
 
-    async def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-        """Several ranges of one object, concurrently."""
-        return await bounded_gather(self.get_range(key, s, e) for s, e in ranges)
+    async def get_ranges(
+        self, key: str, ranges: Sequence[tuple[int, int]]
+    ) -> Sequence[bytes | memoryview]:
+        """Several ranges of one object, in the order asked. Where requests cost a round trip
+        (``remote``), close neighbours are fetched as one request and split back."""
+        if not self.remote:
+            return list(await bounded_gather(self.get_range(key, s, e) for s, e in ranges))
+        out: list[bytes | memoryview] = [b""] * len(ranges)
+
+        async def fetch(gs: int, ge: int, members: list[tuple[int, int, int]]) -> None:
+            data = memoryview(await self.get_range(key, gs, ge))
+            for s, e, i in members:
+                out[i] = data[s - gs : e - gs]
+
+        await bounded_gather(fetch(*g) for g in _ranges.merge(ranges))
+        return out
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """Many whole objects concurrently; ``None`` for the missing ones."""

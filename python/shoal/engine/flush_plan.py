@@ -1,0 +1,100 @@
+"""What a flush writes for one tensor, computed before anything is written.
+
+Planning cuts the remaining staged samples into chunk objects and serialises the chunk-id
+table, tile encoder, info, commit diff, chunk set and meta that name them. Nothing in memory
+changes until the whole flush is stored: ``apply`` installs the new state afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import _native
+from ..format import jsonio, keys
+from ..format.keys import FORMAT_VERSION
+from ..format.versions import serialize_chunk_set
+from .chunk_writer import join
+from .encoders import CommitDiff
+
+if TYPE_CHECKING:
+    from .tensor import TensorEngine
+
+
+@dataclass
+class FlushPlan:
+    chunks: dict[str, Any]  # key -> chunk object
+    objects: dict[str, bytes]  # encoders, info, diff, chunk set: stored after every chunk
+    meta_key: str
+    meta_bytes: bytes
+    obsolete: list[str]  # chunk keys to delete once the metas are stored
+    written: list[str]  # chunk keys written before this flush (drains)
+    apply: Callable[[], None]  # installs the new in-memory state
+
+
+async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
+    if not t.dirty:
+        return None
+    writer, fetch, ctx = t.writer, t.fetch, t.ctx
+    chunks: dict[str, Any] = {}
+    session = None
+    new_tail = writer.tail
+    if writer.dirty:
+        await t.ensure_full()
+        session = await writer.begin(fetch, t.chunk_ids, t.tiles, t.length)
+        chunks = {k: join(p) for k, p in writer.cut(final=True).chunks.items()}
+        new_tail = writer.last_regular
+    ids, tiles_all = t.chunk_ids, t.tiles
+    if session is not None:
+        rows = np.asarray(session.rows, dtype=np.uint64).reshape(-1, 2)
+        ids = np.concatenate([ids[: session.start_row], rows])
+        tiles_all = {**t.tiles, **session.tiles}
+    tkey = t.tensor_key
+    objects: dict[str, bytes] = {}
+    if session is not None or t.is_new:
+        objects[tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(FORMAT_VERSION, ids)
+        objects[tkey(keys.TILE_ENCODER)] = _native.serialize_tile_encoder(FORMAT_VERSION, tiles_all)
+    if t.info_dirty:
+        objects[tkey(keys.TENSOR_INFO)] = jsonio.dumps_meta(t.info)
+    diff = t.commit_diff or CommitDiff(created=True)
+    new_diff = CommitDiff(
+        diff.created,
+        diff.info_updated or t.info_dirty,
+        diff.data_transformed,
+        diff.added_start,
+        t.length if session is not None else diff.added_end,
+        diff.tail,
+    )
+    objects[tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
+    obsolete = list(session.obsolete) if session is not None else []
+    owned = list(session.names) if session is not None else []
+    chunk_set_names: list[str] | None = None
+    if ctx.commit_id != keys.FIRST_COMMIT_ID and (owned or obsolete):
+        owners = await fetch.load_owners()
+        gone = {k.rsplit("/", 1)[-1] for k in obsolete}
+        mine = [n for n, (c, k) in owners.items() if c == ctx.commit_id and k == t.key]
+        chunk_set_names = [n for n in mine if n not in gone] + owned
+        objects[tkey(keys.CHUNK_SET)] = serialize_chunk_set(chunk_set_names)
+    meta_bytes = jsonio.dumps_meta(t.meta)
+    written = [k for k in (session.keys if session else []) if k not in chunks]
+
+    def apply() -> None:
+        t.is_new = False
+        t.flushed = (meta_bytes.decode(), json.dumps(t.info))
+        t.chunk_ids, t.tiles, t.commit_diff = ids, tiles_all, new_diff
+        t.info_dirty = False
+        writer.reset()
+        writer.tail = new_tail
+        for key in obsolete:
+            ctx.cache.discard(key)
+        if chunk_set_names is not None and fetch.owners is not None:
+            for key in obsolete:
+                fetch.owners.pop(key.rsplit("/", 1)[-1], None)
+            for n in owned:
+                fetch.owners[n] = (ctx.commit_id, t.key)
+
+    return FlushPlan(chunks, objects, tkey(keys.TENSOR_META), meta_bytes, obsolete, written, apply)

@@ -1,0 +1,245 @@
+"""When and how staged writes reach storage: the flush policy, in one place.
+
+- Outside a batch, every write is flushed before the call returns.
+- Inside a batch (``with ds:`` / ``async with ds:``), writes are staged; tensors holding many
+  staged bytes write their full chunks early (memory stays bounded) but nothing is
+  published: encoders and metas that name those chunks are written when the outermost block
+  ends. If any block of the batch raised, the batch is abandoned: the early chunks are
+  removed and the in-memory state goes back to the last flush.
+- A flush writes chunk objects first, then encoders and infos, then tensor metas, then the
+  dataset meta; if a write fails, what was overwritten is put back and new chunks removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+from typing import TYPE_CHECKING
+
+from .. import _loop
+from ..format import jsonio, keys
+from ..storage import bounded_gather
+from .chunk_writer import Cut
+from .encoders import dataset_diff
+from .flush_plan import FlushPlan, plan_tensor
+from .tensor import TensorEngine
+
+if TYPE_CHECKING:
+    from .dataset import DatasetEngine
+
+
+class Writes:
+    def __init__(self, ds: DatasetEngine) -> None:
+        self.ds = ds
+        self.depth = 0  # open batch blocks
+        self.failed = False  # a block of the open batch raised: abandon it at the end
+        self._background: concurrent.futures.Future[None] | None = None
+        self._lock = asyncio.Lock()
+        self.flushed = (json.dumps(ds.meta), json.dumps(ds.info))
+
+    # -- the policy --------------------------------------------------------------------------
+    async def after_write(self) -> None:
+        """After a write: flush it, or inside a batch write full chunks early."""
+        if self.depth == 0:
+            await self.flush()
+        else:
+            await self.drain()
+
+    def after_write_sync(self) -> None:
+        """:meth:`after_write` for the sync façade: inside a batch, full chunks are written in
+        the background while the caller prepares more samples."""
+        if self.depth == 0:
+            _loop.run(self.flush())
+        elif self._to_drain():
+            self._drain_in_background()
+
+    def enter(self) -> None:
+        self.depth += 1
+
+    async def exit(self, raised: bool) -> None:
+        self.depth -= 1
+        self.failed = self.failed or raised
+        if self.depth or self.ds.read_only:
+            return
+        failed, self.failed = self.failed, False
+        if failed:
+            await self.abandon()
+        else:
+            await self.flush()
+
+    # -- flush -------------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        ds = self.ds
+        return (
+            ds.meta_dirty
+            or ds.info_dirty
+            or ds.versions_dirty
+            or any(t.dirty for t in ds.tensors.values())
+        )
+
+    async def flush(self) -> None:
+        await self._wait_background()
+        async with self._lock:
+            if not self.dirty:
+                return
+            self.ds.check_writable()
+            try:
+                plans = [p for p in [await plan_tensor(t) for t in self.ds.tensors.values()] if p]
+            except BaseException:
+                await self.abandon()
+                raise
+            await self._store(plans)
+
+    def _dataset_objects(self) -> dict[str, bytes]:
+        ds, out = self.ds, {}
+        if ds.meta_dirty:
+            out[keys.dataset_key(ds.commit_id, keys.DATASET_META)] = jsonio.dumps_meta(ds.meta)
+        if ds.info_dirty:
+            out[keys.dataset_key(ds.commit_id, keys.DATASET_INFO)] = jsonio.dumps_meta(ds.info)
+            out[keys.dataset_key(ds.commit_id, keys.DATASET_DIFF)] = dataset_diff(True)
+        if ds.versions_dirty:
+            out[keys.VERSION_CONTROL_INFO] = ds.versions.serialize()
+        return out
+
+    async def _store(self, plans: list[FlushPlan]) -> None:
+        ds, storage = self.ds, self.ds.storage
+        chunk_objs: dict[str, bytes] = {}
+        encoders: dict[str, bytes] = {}
+        metas: dict[str, bytes] = {}
+        for plan in plans:
+            chunk_objs.update(plan.chunks)
+            encoders.update(plan.objects)
+            metas[plan.meta_key] = plan.meta_bytes
+        dataset_level = self._dataset_objects()
+        overwritten = [*encoders, *metas, *dataset_level]
+        previous = dict(zip(overwritten, await storage.get_many(overwritten), strict=True))
+        written: list[str] = []
+        try:
+            await storage.put_many(chunk_objs)
+            for phase in (encoders, metas, dataset_level):
+                await storage.put_many(phase)
+                written.extend(phase)
+        except BaseException:
+            drained = [k for plan in plans for k in plan.written]
+            await asyncio.shield(self._rollback([*chunk_objs, *drained], written, previous))
+            self._restore_flushed()
+            raise
+        for plan in plans:
+            plan.apply()
+        self.flushed = (json.dumps(ds.meta), json.dumps(ds.info))
+        obsolete = [k for plan in plans for k in plan.obsolete]
+        if obsolete:
+            await bounded_gather(storage.delete(k) for k in obsolete)
+        ds.meta_dirty = ds.info_dirty = ds.versions_dirty = False
+
+    # -- early chunk writes inside a batch ---------------------------------------------------
+    def _to_drain(self) -> list[TensorEngine]:
+        limit = self.ds.drain_bytes
+        return [t for t in self.ds.tensors.values() if t.staged_bytes >= limit]
+
+    async def drain(self) -> None:
+        """Write the full chunks of tensors holding many staged bytes (before returning)."""
+        await self._wait_background()
+        big = self._to_drain()
+        if not big:
+            return
+        try:
+            for t in big:
+                await t.begin()
+            await _write_cuts([(t, t.writer.cut(final=False)) for t in big])
+        except BaseException:
+            await self.abandon()
+            raise
+
+    # From the caller's thread: cut full chunks now, write them on the I/O loop while the
+    # caller goes on. At most one such write is in flight; a failure abandons the batch, as a
+    # failed flush would, and is raised at the next call.
+    def _drain_in_background(self) -> None:
+        self._wait_background_sync()
+        big = self._to_drain()
+        try:
+            _loop.run(_begin_all(big))
+            cuts = [(t, t.writer.cut(final=False)) for t in big]
+        except BaseException:
+            _loop.run(self.abandon())
+            raise
+        self._background = asyncio.run_coroutine_threadsafe(_write_cuts(cuts), _loop.get_loop())
+
+    def _wait_background_sync(self) -> None:
+        fut, self._background = self._background, None
+        if fut is None:
+            return
+        try:
+            fut.result()
+        except BaseException:
+            _loop.run(self.abandon())
+            raise
+
+    async def _wait_background(self) -> None:
+        fut, self._background = self._background, None
+        if fut is None:
+            return
+        try:
+            await asyncio.wrap_future(fut)
+        except BaseException:
+            await self.abandon()
+            raise
+
+    # -- abandoning a batch ------------------------------------------------------------------
+    async def abandon(self) -> None:
+        """Drop everything staged since the last flush and remove the chunks written early."""
+        fut, self._background = self._background, None
+        if fut is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wrap_future(fut)
+        pending = [k for t in self.ds.tensors.values() for k in t.pending_keys()]
+        await asyncio.shield(self._rollback(pending, [], {}))
+        self._restore_flushed()
+
+    async def _rollback(
+        self, chunks: list[str], written: list[str], previous: dict[str, bytes | None]
+    ) -> None:
+        """Best effort: put back what was overwritten, remove what was added."""
+        storage = self.ds.storage
+
+        async def restore(key: str) -> None:
+            old = previous.get(key)
+            # If the storage is failing, nothing more can be done here; the error that
+            # started the rollback is the one the caller sees.
+            with contextlib.suppress(Exception):
+                if old is None:
+                    await storage.delete(key)
+                else:
+                    await storage.put(key, old)
+
+        async def remove(key: str) -> None:
+            with contextlib.suppress(Exception):
+                await storage.delete(key)
+
+        await asyncio.gather(*(restore(k) for k in written), *(remove(k) for k in chunks))
+        for t in self.ds.tensors.values():
+            t.discard_staged()
+
+    def _restore_flushed(self) -> None:
+        """The in-memory state goes back to what storage holds."""
+        ds = self.ds
+        meta, info = self.flushed
+        ds.meta = json.loads(meta)
+        ds.info.clear()
+        ds.info.update(json.loads(info))
+        ds.tensors = {k: t for k, t in ds.tensors.items() if k in ds.meta["tensors"]}
+        for t in ds.tensors.values():
+            t.discard_staged()
+        ds.meta_dirty = ds.info_dirty = False
+
+
+async def _begin_all(tensors: list[TensorEngine]) -> None:
+    for t in tensors:
+        await t.begin()
+
+
+async def _write_cuts(cuts: list[tuple[TensorEngine, Cut]]) -> None:
+    await bounded_gather((t.writer.write(c) for t, c in cuts), limit=len(cuts) or 1)
