@@ -89,7 +89,9 @@ class HubStorage(Storage):
     async def get_range(self, key: str, start: int, end: int | None) -> bytes:
         return await self.inner.get_range(key, start, end)
 
-    async def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    async def get_ranges(
+        self, key: str, ranges: Sequence[tuple[int, int]]
+    ) -> Sequence[bytes | memoryview]:
         return await self.inner.get_ranges(key, ranges)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
