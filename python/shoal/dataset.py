@@ -185,11 +185,8 @@ class AsyncDataset:
         rows = [("tensor", "htype", "shape", "dtype", "compression")]
         for name, t in self.tensors.items():
             comp = t.sample_compression or t.chunk_compression or "None"
-            dtype = (
-                t.dtype.name
-                if t.dtype is not None and t.htype not in ("text", "json")
-                else ("str" if t.htype == "text" else "Any" if t.htype == "json" else "None")
-            )
+            engine = t._engine
+            dtype = engine.kind.summary_dtype(engine.dtype)
             rows.append((name, t.htype, str(t.shape), dtype, comp))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = [f"Dataset(path={self._path!r}, read_only={self.read_only}, samples={len(self)})"]

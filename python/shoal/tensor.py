@@ -22,6 +22,7 @@ from ._index import Index
 from .engine.staging import ensure_samples
 from .engine.tensor import TensorEngine
 from .errors import ShoalError, TensorNotFoundError
+from .format.htypes import get_htype, known_htypes
 from .info import Info
 
 if TYPE_CHECKING:
@@ -61,11 +62,7 @@ class AsyncTensor:
     @property
     def dtype(self) -> np.dtype | None:
         e = self._engine
-        if e.htype == "text":
-            return np.dtype(str)
-        if e.htype == "json":
-            return np.dtype(object)
-        return e.dtype
+        return e.kind.public_dtype(e.dtype)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -113,7 +110,7 @@ class AsyncTensor:
     async def shape_async(self) -> tuple[int | None, ...]:
         dims = self._dims()
         if self._index.is_scalar and any(d is None for d in dims):
-            if self._engine.htype in ("text", "json"):
+            if self._engine.kind.is_object:
                 return (1,)
             return tuple((await self.numpy_async()).shape)
         return self.shape
@@ -143,16 +140,8 @@ class AsyncTensor:
         """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
         e = self._engine
         idx = self._indices()
-        if e.htype in ("text", "json"):
-            values = await self._values(idx)
-            if self._index.is_scalar:
-                return np.array(values[:1], dtype=str if e.htype == "text" else object)
-            arr = np.empty((len(values), 1), dtype=object)
-            for i, v in enumerate(values):
-                arr[i, 0] = v
-            if e.htype == "text":
-                arr = arr.astype(str)
-            return list(arr) if aslist else arr
+        if e.kind.is_object:
+            return e.kind.numpy_form(await self._values(idx), self._index.is_scalar, aslist)
         if self._index.is_scalar:
             return (await e.read_arrays(idx))[0]
         if aslist:
@@ -160,56 +149,37 @@ class AsyncTensor:
         return await e.read_stacked(idx)
 
     async def _values(self, idx: np.ndarray) -> list[Any]:
+        """Samples of an object htype (text, json, ...) as Python objects."""
         e = self._engine
-        blobs = await e.read_blobs(idx)
-        if e.htype == "text":
-            return [b.decode("utf-8") for b in blobs]
-        out: list[Any] = []
-        for b in blobs:
-            if not b:
-                out.append({})
-                continue
-            try:
-                out.append(json.loads(b))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise ShoalError(
-                    f"tensor {self.name!r}: a stored json sample does not parse; the chunk is "
-                    "damaged"
-                ) from None
-        return out
+        return [e.kind.decode(b, e.name) for b in await e.read_blobs(idx)]
+
+    async def _objects(self, method: str) -> Any:
+        kind = self._engine.kind
+        if method not in kind.read_methods:
+            takers = [h for h in known_htypes() if method in get_htype(h).read_methods]
+            raise ShoalError(
+                f"{method}() is for htype {' or '.join(map(repr, takers))}; tensor "
+                f"{self.name!r} is {self.htype!r}"
+            )
+        values = await self._values(self._indices())
+        return values[0] if self._index.is_scalar else values
 
     async def text_async(self) -> str | list[str]:
         """A text sample as str, or a list of str for several samples."""
-        if self.htype != "text":
-            raise ShoalError(f"text() is for htype 'text'; tensor {self.name!r} is {self.htype!r}")
-        values = await self._values(self._indices())
-        return values[0] if self._index.is_scalar else values
+        return await self._objects("text")  # type: ignore[no-any-return]
 
     async def dict_async(self) -> Any:
         """A json sample as its object, or a list of them for several samples."""
-        if self.htype != "json":
-            raise ShoalError(f"dict() is for htype 'json'; tensor {self.name!r} is {self.htype!r}")
-        values = await self._values(self._indices())
-        return values[0] if self._index.is_scalar else values
+        return await self._objects("dict")
 
     async def data_async(self, aslist: bool = False) -> builtins.dict[str, Any]:
         """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
-        htype = self.htype
-        if htype in ("text", "json"):
+        e, scalar = self._engine, self._index.is_scalar
+        if e.kind.is_object:
             values = await self._values(self._indices())
-            return {"value": values[0] if self._index.is_scalar else values}
+            return e.kind.data_form(values[0] if scalar else values, e.info, scalar)
         value = await self.numpy_async(aslist=aslist)
-        if htype == "class_label":
-            names = self._engine.info.get("class_names") or []
-
-            def label(ids: np.ndarray) -> list[str]:
-                return [names[int(i)] if int(i) < len(names) else str(int(i)) for i in ids.ravel()]
-
-            if self._index.is_scalar:
-                return {"value": value, "text": label(value)}
-            rows = value if isinstance(value, list) else list(value)
-            return {"value": value, "text": [label(r) for r in rows]}
-        return {"value": value}
+        return e.kind.data_form(value, e.info, scalar)
 
     # -- writes ------------------------------------------------------------------------------
     def _check_appendable(self) -> None:
@@ -313,7 +283,7 @@ class Tensor:
     def numpy(self, aslist: bool = False) -> Any:
         """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
         a = self._a
-        if not aslist and not a._index.is_scalar and a.htype not in ("text", "json"):
+        if not aslist and not a._index.is_scalar and not a._engine.kind.is_object:
             hit = a._engine.read_stacked_cached(a._indices())
             if hit is not None:
                 return hit

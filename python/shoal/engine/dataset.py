@@ -22,10 +22,9 @@ from ..errors import (
     TensorNotFoundError,
 )
 from ..format import jsonio, keys
-from ..format.htypes import INFO_HTYPES, NO_SHAPE_HTYPES, new_tensor_meta
+from ..format.htypes import COMPANIONS, companion_samples, get_htype, new_tensor_meta
 from ..format.versions import VersionInfo
 from ..storage import Storage, bounded_gather
-from .companions import companion_samples, companion_spec
 from .context import TensorContext
 from .tensor import TensorEngine
 from .writes import Writes
@@ -230,7 +229,7 @@ class DatasetEngine:
         parent = self.tensors[key]
         prepared, new_names = parent.prepare(samples)
         companions = [
-            (self.tensors[k], companion_samples(parent.name, link, prepared.shapes))
+            (self.tensors[k], companion_samples(parent.name, link.get("extend"), prepared.shapes))
             for k, link in parent.meta.get("links", {}).items()
             if k in self.tensors
         ]
@@ -281,13 +280,12 @@ class DatasetEngine:
         )
         parent = self._add_tensor(name, meta, info, hidden)
         if not hidden:
-            kinds = ["info"] if htype in INFO_HTYPES else []
-            kinds += [] if htype in NO_SHAPE_HTYPES else ["shape"]
-            for kind in [*kinds, "id"]:
-                cname, kwargs, link = companion_spec(name, kind)
-                cmeta, cinfo = new_tensor_meta(cname, **kwargs)
+            for kind in get_htype(htype).companions:
+                companion = COMPANIONS[kind]
+                cname = companion.name(name)
+                cmeta, cinfo = new_tensor_meta(cname, **companion.create)
                 child = self._add_tensor(cname, cmeta, cinfo, hidden=True)
-                parent.meta["links"][child.key] = link
+                parent.meta["links"][child.key] = companion.link()
         return parent
 
     def _add_tensor(

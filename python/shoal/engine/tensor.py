@@ -18,7 +18,7 @@ import numpy as np
 from .. import _loop, _native
 from ..errors import CorruptDataError
 from ..format import jsonio, keys
-from ..format.htypes import TEXT_LIKE, fill_meta_defaults
+from ..format.htypes import HType, array_dtype, fill_meta_defaults, htype_of
 from . import reads, staging
 from .chunk_writer import ChunkWriter, Session
 from .context import TensorContext
@@ -72,16 +72,19 @@ class TensorEngine:
         return int(self.meta.get("length", 0))
 
     @property
+    def kind(self) -> HType:
+        """The htype object: what samples are and how they read back."""
+        return htype_of(self.meta.get("htype"))
+
+    @property
     def dtype(self) -> np.dtype | None:
-        d = self.meta.get("dtype")
-        if d in (None, "str", "Any", "List"):
-            return None
-        return np.dtype(str(d))
+        """The stored numpy dtype (None: not fixed yet, or serialised objects)."""
+        return array_dtype(self.meta.get("dtype"))
 
     @property
     def fixed_shape(self) -> bool:
         mn, mx = self.meta.get("min_shape"), self.meta.get("max_shape")
-        return bool(mn) and mn == mx and self.htype not in TEXT_LIKE
+        return bool(mn) and mn == mx and not self.kind.is_object
 
     @property
     def stored_length(self) -> int:
