@@ -1,11 +1,13 @@
-"""Fixtures for the storage tests: loopback servers for the cloud providers.
+"""Fixtures for the storage tests: loopback servers for the cloud providers, and the
+platform (``shoal serve``) for hub:// paths.
 
-The s3 fixtures live in ``tests/servers/s3_fixtures.py``. They are imported here rather than
-listed in ``pytest_plugins``: pytest rejects ``pytest_plugins`` in a conftest below the
-top-level one as soon as the whole suite is collected ("Defining 'pytest_plugins' in a
-non-top-level conftest is no longer supported"). Imported fixtures also stay scoped to this
-directory, autouse ones included.
+The fixtures live in ``tests/servers/`` (``s3_fixtures``, ``gcs_fixtures``,
+``platform_fixtures``). They are imported here rather than listed in ``pytest_plugins``:
+pytest rejects ``pytest_plugins`` in a conftest below the top-level one as soon as the whole
+suite is collected ("Defining 'pytest_plugins' in a non-top-level conftest is no longer
+supported"). Imported fixtures also stay scoped to this directory, autouse ones included.
 """
 
 from tests.servers.gcs_fixtures import *  # noqa: F403
+from tests.servers.platform_fixtures import *  # noqa: F403
 from tests.servers.s3_fixtures import *  # noqa: F403

@@ -49,6 +49,7 @@ class HubStorage(Storage):
         grant: Grant,
         *,
         read_only: bool,
+        read_only_requested: bool = False,
         refresher: GrantRefresher | None = None,
     ) -> None:
         super().__init__(f"hub://{org}/{name}", read_only)
@@ -59,6 +60,8 @@ class HubStorage(Storage):
         self.remote = inner.remote
         #: The platform-backed credential source of the S3 or GCS store, if it has one.
         self.refresher = refresher
+        #: The caller asked for read-only (the grant then is read-only too, by request).
+        self.read_only_requested = read_only_requested
         self._registered = grant.registered
 
     @property
@@ -69,7 +72,7 @@ class HubStorage(Storage):
     def check_writable(self, key: str) -> None:
         if not self.read_only:
             return
-        if not self.grant.writable:
+        if not self.grant.writable and not self.read_only_requested:
             who = self.grant.user or "you"
             role = self.grant.role
             raise ReadOnlyError(
@@ -173,7 +176,16 @@ async def open_storage(
             else f"the {grant.role!r} role in {org!r}",
         )
     inner, refresher = await _open_store(client, org, name, mode, grant, read_only=ro, creds=creds)
-    return HubStorage(org, name, inner, client, grant, read_only=ro, refresher=refresher)
+    return HubStorage(
+        org,
+        name,
+        inner,
+        client,
+        grant,
+        read_only=ro,
+        read_only_requested=read_only,
+        refresher=refresher,
+    )
 
 
 async def _open_store(
