@@ -7,6 +7,6 @@ and describe where they came from without ever showing a secret.
 
 For the platform (``shoal serve``): ``platform_api`` is its HTTP client, ``hub_grants`` caches
 and refreshes the storage credentials it vends, ``hub_datasets`` renames datasets and changes
-their privacy, ``login_store`` is where ``shoal login`` keeps the token, ``platform_names`` the
-naming rule both sides share, ``private_files`` how files with secrets are written.
+their privacy, ``login_store`` is where ``shoal login`` keeps the token (written 0600 by
+:func:`shoal._files.write_private`), ``platform_names`` the naming rule both sides share.
 """

@@ -18,8 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import write_private
 from ..errors import PlatformConfigError
-from .private_files import write_private
 
 __all__ = [
     "DEFAULT_URL",

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from .. import _loop
+from .._retry import NO_RETRY, RetryPolicy, Verdict
 from ..errors import (
     AuthenticationError,
     DatasetNotFoundError,
@@ -42,6 +43,21 @@ T = TypeVar("T")
 
 #: Seconds for one platform request (connect: 10).
 TIMEOUT = 60.0
+#: Idempotent calls (GET, PUT, DELETE) are sent once more when the connection drops: a pooled
+#: keep-alive connection the server has since closed (a restart, an idle timeout) fails before
+#: the request is read. A refused connection or a timeout is not retried: the platform is down
+#: or overloaded, and the user should hear so now.
+RETRY = RetryPolicy(max_attempts=2, backoff_base=0.05, backoff_max=0.5)
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
+
+
+def _dropped(exc: BaseException) -> Verdict:
+    """A connection that died under the request (not one that could not be made)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):  # never connected: refused, no route
+        return NO_RETRY
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return Verdict(retry=True)
+    return NO_RETRY
 
 
 # ----------------------------------------------------------------------------------------------
@@ -165,28 +181,25 @@ class PlatformClient:
         headers = {"Accept": "application/json", "hub-cli-version": "shoal"}
         if auth and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        # A pooled keep-alive connection the server has since closed (a restart, an idle
-        # timeout) fails before the request is read: idempotent calls are sent again.
-        attempts = 2 if method in ("GET", "PUT", "DELETE") else 1
-        for attempt in range(attempts):
-            try:
-                async with (
-                    _Session() as session,
-                    session.request(
-                        method, self.url + path, json=body, params=params, headers=headers
-                    ) as resp,
-                ):
-                    raw = await resp.read()
-                    status = resp.status
-                break
-            except aiohttp.ClientConnectorError as exc:  # refused, no route: no retry
-                raise self._unreachable(type(exc).__name__) from None
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                if attempt + 1 < attempts:
-                    continue
-                raise self._unreachable("the connection was dropped") from None
-            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-                raise self._unreachable(type(exc).__name__) from None
+
+        async def attempt() -> tuple[int, bytes]:
+            async with (
+                _Session() as session,
+                session.request(
+                    method, self.url + path, json=body, params=params, headers=headers
+                ) as resp,
+            ):
+                return resp.status, await resp.read()
+
+        classify = _dropped if method in _IDEMPOTENT else (lambda _: NO_RETRY)
+        try:
+            status, raw = await RETRY.start(classify).run(attempt)
+        except aiohttp.ClientConnectorError as exc:  # refused, no route
+            raise self._unreachable(type(exc).__name__) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            raise self._unreachable("the connection was dropped") from None
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise self._unreachable(type(exc).__name__) from None
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..auth.private_files import write_private
+from .._files import write_private
 from ..errors import PlatformConfigError
 
 ENV_PREFIX = "SHOAL_SERVE_"
