@@ -746,9 +746,14 @@ async def test_refresh_before_expiry_once_for_all_waiters() -> None:
         await asyncio.sleep(0.05)
         return _fake_creds(calls, 2.0)
 
-    creds = aws.AdaptiveRefreshableCredentials(fetch, "container-role", initial=_fake_creds(0, 2.0))
+    now = dt.datetime.now(dt.UTC)
+    clock = {"now": now}
+    creds = aws.AdaptiveRefreshableCredentials(
+        fetch, "container-role", initial=_fake_creds(0, 2.0), clock=lambda: clock["now"]
+    )
     assert calls == 0
-    await asyncio.sleep(1.6)  # inside the last quarter of the lifetime: everyone must wait
+    # inside the last quarter of the lifetime: everyone must wait (the clock moves, no sleep)
+    clock["now"] = now + dt.timedelta(seconds=1.6)
     frozen = await asyncio.gather(*(creds.get_frozen_credentials() for _ in range(30)))
     assert calls == 1
     assert {f.access_key for f in frozen} == {"ASIAFAKE00000001"}  # nobody used the old ones

@@ -17,9 +17,9 @@ The four options of the Deep Lake storage docs, plus what people use in practice
 
 Refreshable credentials are refreshed *before* they expire by the first request that notices,
 while the others keep signing with the current ones; inside the last stretch every request
-waits for that one refresh (single flight, aiobotocore's lock). The refresh windows scale with
-the credential lifetime: botocore's fixed 15/10-minute windows would refresh a 15-minute STS
-credential on every request.
+waits for that one refresh (single flight). The refresh windows scale with the credential
+lifetime: botocore's fixed 15/10-minute windows would refresh a 15-minute STS credential on
+every request (see :mod:`shoal.auth.aws_refresh`).
 
 Secrets never appear in a repr, an error message or a log record: :class:`AwsCredsSpec` masks
 them, error messages name the *source* (``"environment variables AWS_ACCESS_KEY_ID/..."``) and
@@ -29,7 +29,6 @@ tokens from botocore's debug logs.
 
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
 import logging
 import os
@@ -41,7 +40,6 @@ from typing import Any
 from aiobotocore.credentials import (  # type: ignore[import-untyped]
     AioCredentialResolver,
     AioCredentials,
-    AioDeferredRefreshableCredentials,
     AioRefreshableCredentials,
 )
 from aiobotocore.session import AioSession  # type: ignore[import-untyped]
@@ -53,12 +51,15 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 
 from .._secrets import RedactSecrets, remember_secret, scrub
 from ..errors import CredentialsError, InvalidCredsError
+from .aws_refresh import AdaptiveRefreshableCredentials, StaleCredentialsError, adapt
 
 __all__ = [
     "ACCEPTED_KEYS",
+    "AdaptiveRefreshableCredentials",
     "AwsCredsSpec",
     "Refresher",
     "ResolvedAws",
+    "StaleCredentialsError",
     "mask_key_id",
     "resolve",
     "scrub",
@@ -78,9 +79,6 @@ ACCEPTED_KEYS = (
 #: ``async () -> {"access_key", "secret_key", "token", "expiry_time": iso8601}``: a source of
 #: short-lived credentials (a platform that vends them), refreshed like any other.
 Refresher = Callable[[], Awaitable[Mapping[str, Any]]]
-
-_ADVISORY_MAX = 15 * 60.0  # botocore's defaults, for credentials that live an hour or more
-_MANDATORY_MAX = 10 * 60.0
 
 
 def mask_key_id(key_id: str | None) -> str:
@@ -208,84 +206,6 @@ def _unknown_key_message(key: object, path: str) -> str:
             if close:
                 hint = f" (did you mean {close[0]!r}?)"
     return f"unknown creds key {shown} for {path}{hint}; accepted keys: {accepted}"
-
-
-# ----------------------------------------------------------------------------------------------
-# refresh windows that fit the credential lifetime
-
-
-class AdaptiveRefreshableCredentials(AioDeferredRefreshableCredentials):  # type: ignore[misc]
-    """Refreshable credentials whose refresh windows scale with their lifetime.
-
-    A refresh starts once half the lifetime has passed, capped at botocore's 15 minutes before
-    expiry; in the last quarter (capped at 10 minutes) every request waits for it. One request
-    refreshes, the rest keep going or wait on the same lock.
-    """
-
-    def __init__(
-        self,
-        refresh_using: Callable[[], Any],
-        method: str,
-        initial: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(refresh_using=refresh_using, method=method)
-        self.refresh_count = 0
-        self._published_at: _dt.datetime | None = None
-        if initial is not None:
-            self._set_from_data(dict(initial))
-            self._publish_refresh()
-            self.refresh_count = 0
-
-    def _publish_refresh(self) -> None:
-        super()._publish_refresh()
-        now = self._time_fetcher()
-        self._published_at = now
-        self.refresh_count += 1
-        remember_secret(self._secret_key)
-        remember_secret(self._token)
-        if self._expiry_time is not None:
-            lifetime = max(0.0, (self._expiry_time - now).total_seconds())
-            self._advisory_refresh_timeout = min(_ADVISORY_MAX, lifetime / 2)
-            self._mandatory_refresh_timeout = min(_MANDATORY_MAX, lifetime / 4)
-
-    async def force_refresh(self, older_than: float = 1.0) -> bool:
-        """Refresh now unless someone did in the last ``older_than`` seconds (single flight).
-
-        Called when the store rejects credentials that should still be valid (clock skew, an
-        early revocation). Returns whether credentials were fetched.
-        """
-        async with self._refresh_lock:
-            published = self._published_at
-            if published is not None:
-                age = (self._time_fetcher() - published).total_seconds()
-                if age < older_than:
-                    return False
-            await self._protected_refresh(is_mandatory=True)
-            return True
-
-
-def _adapt(creds: Any) -> Any:
-    """Wrap refreshable chain credentials so their refresh windows fit their lifetime."""
-    if not isinstance(creds, AioRefreshableCredentials):
-        return creds  # static keys: nothing to refresh
-    refresh_using = getattr(creds, "_refresh_using", None)
-    if refresh_using is None:  # pragma: no cover - a botocore we do not know
-        return creds
-    initial = None
-    # Non-deferred credentials (container, IMDS, env with expiry) were fetched when the chain
-    # resolved them; carry them over instead of fetching twice. botocore keeps them in these
-    # attributes (stable since 2015); if they are missing we simply fetch on first use.
-    frozen = getattr(creds, "_frozen_credentials", None)
-    expiry = getattr(creds, "_expiry_time", None)
-    if frozen is not None and expiry is not None:
-        initial = {
-            "access_key": frozen.access_key,
-            "secret_key": frozen.secret_key,
-            "token": frozen.token,
-            "expiry_time": expiry.isoformat(),
-            "account_id": getattr(frozen, "account_id", None),
-        }
-    return AdaptiveRefreshableCredentials(refresh_using, creds.method, initial)
 
 
 class _FixedProvider(CredentialProvider):  # type: ignore[misc]
@@ -438,7 +358,7 @@ async def resolve(
             ) from None
         if creds is None:
             raise _nothing_found(path, spec)
-        creds = _adapt(creds)
+        creds = adapt(creds, AioRefreshableCredentials)
     source = describe_source(getattr(creds, "method", None), spec, session)
     session.register_component(
         "credential_provider", AioCredentialResolver([_FixedProvider(creds)])

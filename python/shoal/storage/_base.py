@@ -72,6 +72,10 @@ class Storage(abc.ABC):
     #: True where a request has a real round-trip cost: reads then fetch only the byte ranges
     #: they need instead of whole chunks.
     remote: bool = False
+    #: :meth:`get_ranges` on a remote store merges ranges at most this many bytes apart ...
+    range_merge_gap: int = _ranges.MAX_GAP
+    #: ... into requests of at most this many bytes.
+    range_merge_max: int = _ranges.MAX_SPAN
 
     def __init__(self, url: str, read_only: bool = False) -> None:
         self.url = url
@@ -115,7 +119,8 @@ class Storage(abc.ABC):
             for s, e, i in members:
                 out[i] = data[s - gs : e - gs]
 
-        await bounded_gather(fetch(*g) for g in _ranges.merge(ranges))
+        groups = _ranges.merge(ranges, self.range_merge_gap, self.range_merge_max)
+        await bounded_gather(fetch(*g) for g in groups)
         return out
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:

@@ -147,6 +147,8 @@ class Lease(Generic[C]):
         if entry is not None:
             await self._cache._discard(entry)
 
+    aclose = discard  # closes like the exit stack a provider used to own
+
 
 class _LoopState(Generic[C]):
     """The cache's clients on one loop, and the sentinel that closes them with the loop."""
@@ -304,7 +306,7 @@ class ClientCache(Generic[C]):
                 continue
             for entry in list(state.entries.values()):
                 stack, entry.stack = entry.stack, None
-                if stack is not None and entry.pid == os.getpid():
+                if stack is not None:
                     with contextlib.suppress(RuntimeError):
                         waits.append(asyncio.run_coroutine_threadsafe(stack.aclose(), loop))
             state.entries.clear()
@@ -312,11 +314,11 @@ class ClientCache(Generic[C]):
 
 
 async def _close_all(entries: list[_Entry[Any]]) -> None:
-    me = os.getpid()
+    # Only this process's entries are in a live state: what a fork inherited was set aside.
     stacks = []
     for entry in entries:
         stack, entry.stack = entry.stack, None
-        if stack is not None and entry.pid == me:
+        if stack is not None:
             stacks.append(stack.aclose())
     for result in await asyncio.gather(*stacks, return_exceptions=True):
         if isinstance(result, asyncio.CancelledError):
