@@ -11,6 +11,8 @@ without shoal and must not use anything newer than deeplake's numpy<2.
     python dl_side.py append PATH SPEC_JSON [--branch B]  # SPEC_JSON: inline JSON or @file
     python dl_side.py check PATH
     python dl_side.py create-empty PATH SPEC_JSON   # SPEC_JSON: {"tensor": {create_tensor kwargs}}
+    python dl_side.py lengths OUT PATH...           # per path: loads? tensor lengths, x, images
+    python dl_side.py copy-delete SRC DST           # deeplake.copy SRC to DST, load it, delete SRC
 
 Offline by construction, before deeplake is imported:
 * HOME points at a private directory (default <venv>/home) whose ~/.activeloop holds a fresh
@@ -609,6 +611,40 @@ def create_empty(path: str, spec_arg: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# lengths, copy-delete (crash-safety tests: many small datasets checked in one process)
+
+
+def lengths(out: str, paths: list) -> None:
+    """For each path, what deeplake makes of it: {"ok": False, "error": ...} if it refuses to
+    load it, else every tensor's length (hidden ones too), ``x`` as a list and pixel [0,0,0]
+    and [1,1,1] of every ``images`` sample."""
+    result = {}
+    for path in paths:
+        try:
+            ds = open_ds(path, read_only=True)
+            tensors = ds._tensors(include_hidden=True)
+            imgs = ds.images.numpy(aslist=True) if len(ds.images) else []
+            result[path] = {
+                "ok": True,
+                "len": len(ds),
+                "tensors": {k: len(t) for k, t in tensors.items()},
+                "x": [int(v) for v in ds.x.numpy().reshape(-1)],
+                "images": [[int(a[0, 0, 0]), int(a[1, 1, 1])] for a in imgs],
+            }
+        except Exception as e:
+            result[path] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
+def copy_delete(src: str, dst: str) -> None:
+    deeplake.copy(src, dst, overwrite=True, progressbar=False)
+    n = len(open_ds(dst, read_only=True))
+    deeplake.delete(src, large_ok=True)
+    print(json.dumps({"copied_len": n}))
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def selftest() -> None:
@@ -651,6 +687,10 @@ def main(argv: list) -> None:
             check(args[0])
         elif cmd == "create-empty" and len(args) == 2:
             create_empty(args[0], args[1])
+        elif cmd == "lengths" and len(args) >= 1:
+            lengths(args[0], args[1:])
+        elif cmd == "copy-delete" and len(args) == 2:
+            copy_delete(args[0], args[1])
         else:
             die(f"bad command line: {argv!r}\n{__doc__}", 2)
         if BLOCKED:

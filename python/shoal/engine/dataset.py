@@ -25,6 +25,7 @@ from ..format import jsonio, keys
 from ..format.htypes import COMPANIONS, companion_samples, get_htype, new_tensor_meta
 from ..format.versions import VersionInfo
 from ..storage import Storage, bounded_gather
+from . import journal
 from .context import TensorContext
 from .tensor import TensorEngine
 from .writes import Writes
@@ -84,7 +85,7 @@ class DatasetEngine:
     # -- open / create -----------------------------------------------------------------------
     @staticmethod
     async def exists(storage: Storage) -> bool:
-        found = await storage.get_many([keys.DATASET_META, keys.VERSION_CONTROL_INFO])
+        found = await storage.get_many([keys.DATASET_META, keys.VERSION_CONTROL_INFO, journal.KEY])
         return any(x is not None for x in found)
 
     @classmethod
@@ -93,6 +94,7 @@ class DatasetEngine:
     ) -> DatasetEngine:
         """Open a dataset at a version; ``load_tensors``: also the meta and info of every
         visible tensor (the async object model needs them; the sync one loads on use)."""
+        storage = await journal.recover(storage)  # a flush a killed process left unfinished
         # The first commit's objects are the root ones: an unversioned dataset opens in one
         # round trip for these and one for the tensors.
         raw_vc, raw_root_meta, raw_root_info = await storage.get_many(

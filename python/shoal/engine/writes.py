@@ -6,8 +6,9 @@
   published: encoders and metas that name those chunks are written when the outermost block
   ends. If any block of the batch raised, the batch is abandoned: the early chunks are
   removed and the in-memory state goes back to the last flush.
-- A flush writes chunk objects first, then encoders and infos, then tensor metas, then the
-  dataset meta; if a write fails, what was overwritten is put back and new chunks removed.
+- A flush is committed by :func:`journal.commit`: atomic even under a kill at any point (a
+  redo journal, recovered when the dataset is opened); a flush that fails in-process leaves
+  the dataset on storage as it was.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from .. import _loop
 from ..format import jsonio, keys
 from ..storage import bounded_gather
+from . import journal
 from .chunk_writer import Cut
 from .encoders import dataset_diff
 from .flush_plan import FlushPlan, plan_tensor
@@ -113,27 +115,23 @@ class Writes:
             chunk_objs.update(plan.chunks)
             encoders.update(plan.objects)
             metas[plan.meta_key] = plan.meta_bytes
-        dataset_level = self._dataset_objects()
-        overwritten = [*encoders, *metas, *dataset_level]
-        previous = dict(zip(overwritten, await storage.get_many(overwritten), strict=True))
-        written: list[str] = []
+        phases = [encoders, metas, self._dataset_objects()]
+        drained = [k for plan in plans for k in plan.written]
+        obsolete = [k for plan in plans for k in plan.obsolete]
+        incomplete: journal.FlushIncompleteError | None = None
         try:
-            await storage.put_many(chunk_objs)
-            for phase in (encoders, metas, dataset_level):
-                await storage.put_many(phase)
-                written.extend(phase)
+            await journal.commit(storage, chunk_objs, phases, obsolete, drained)
+        except journal.FlushIncompleteError as exc:
+            incomplete = exc  # committed: memory keeps the flush, as storage will after recovery
         except BaseException:
-            drained = [k for plan in plans for k in plan.written]
-            await asyncio.shield(self._rollback([*chunk_objs, *drained], written, previous))
             self._restore_flushed()
             raise
         for plan in plans:
             plan.apply()
         self.flushed = (json.dumps(ds.meta), json.dumps(ds.info))
-        obsolete = [k for plan in plans for k in plan.obsolete]
-        if obsolete:
-            await bounded_gather(storage.delete(k) for k in obsolete)
         ds.meta_dirty = ds.info_dirty = ds.versions_dirty = False
+        if incomplete is not None:
+            raise incomplete
 
     # -- early chunk writes inside a batch ---------------------------------------------------
     def _to_drain(self) -> list[TensorEngine]:

@@ -1,0 +1,298 @@
+"""The flush commit: a redo journal that makes a flush atomic, even under ``kill -9``.
+
+A flush changes many objects (per tensor: encoders, info, commit diff, meta; then dataset
+meta, info, version info), and no store writes several objects at once: a process killed half
+way used to leave encoders that disagree with their metas. :func:`commit` writes, in order:
+
+1. the new chunk objects, under new names no stored encoder points at (invisible to readers);
+2. ONE journal object, :data:`KEY`: the new bytes of every object to overwrite, the sha256 of
+   the bytes each replaces, the chunk keys made obsolete. A single PUT is atomic (S3, GCS; the
+   local provider writes a temporary file and renames it): once stored, **the flush is
+   committed**;
+3. the objects, in the caller's order (encoders and infos, tensor metas, dataset objects), so
+   a reader unaware of the journal (deeplake) sees the metas last;
+4. the deletion of the obsolete chunks, then of the journal.
+
+A kill before step 2 leaves only unreferenced chunks; after it, :func:`recover` (run when a
+dataset is opened) replays step 3, idempotent, and step 4. Read-only, it writes nothing but
+serves the journal's objects in place of the stored ones (:class:`JournalView`). deeplake knows
+nothing of the journal: until shoal has opened the dataset once, it may find a flush killed in
+step 3 half written and refuse to load it.
+
+A journal is replayed only while every object it names holds its old or its new bytes;
+anything else means someone (deeplake, say) wrote after the flush completed (the journal could
+not be deleted then): it is stale, and dropped rather than undoing their writes.
+
+In-process failures (exceptions, not kills): before step 2, the new chunks are removed and the
+error raised. From step 2 on (a failed journal put may still have stored it), the objects
+written get their old bytes back and the journal is deleted: a failed flush still leaves the
+dataset as it was. Only if that undo fails too is the flush left committed: the journal stays
+in memory and :class:`FlushIncompleteError` is raised; the caller keeps the flush's state in
+memory (what storage holds after recovery), and the next flush through the same storage
+handle, or the next open, writes the journal and its objects again before anything else, so a
+journal is never overwritten before it is fully applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..errors import CorruptDataError, NotFoundError, StorageError
+from ..storage import Storage, bounded_gather
+
+#: The journal's key, at the dataset root: deeplake reads (and copies) only the keys it knows,
+#: and deletes a dataset by removing everything under its root.
+KEY = "shoal_flush_journal.json"
+_FORMAT = "shoal-flush-journal"
+_VERSION = 1
+
+Buffer = bytes | bytearray | memoryview
+log = logging.getLogger("shoal")
+
+# Journals committed but not fully written because the store failed, by storage handle.
+_pending: weakref.WeakKeyDictionary[Storage, bytes] = weakref.WeakKeyDictionary()
+
+
+class FlushIncompleteError(StorageError):
+    """A flush committed but not fully written: the next flush or open completes it."""
+
+
+@dataclass
+class Journal:
+    phases: list[dict[str, bytes]]  # key -> new bytes, written phase by phase
+    old: dict[str, str | None]  # key -> sha256 of the bytes replaced (None: it did not exist)
+    obsolete: list[str]
+
+
+def _digest(data: Buffer | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def encode(journal: Journal) -> bytes:
+    phases = [
+        [[k, journal.old.get(k), base64.b64encode(v).decode()] for k, v in phase.items()]
+        for phase in journal.phases
+    ]
+    doc = {"format": _FORMAT, "version": _VERSION, "phases": phases, "obsolete": journal.obsolete}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def decode(raw: Buffer, url: str) -> Journal:
+    """Parse a stored journal; anything unexpected is a :class:`CorruptDataError`."""
+    try:
+        doc = json.loads(bytes(raw))
+        if doc.get("format") != _FORMAT or doc.get("version") != _VERSION:
+            raise ValueError(f"format {doc.get('format')!r} version {doc.get('version')!r}")
+        phases: list[dict[str, bytes]] = []
+        old: dict[str, str | None] = {}
+        for entries in doc["phases"]:
+            phase = {}
+            for key, digest, data in entries:
+                if not isinstance(key, str) or not isinstance(digest, str | None):
+                    raise ValueError(f"bad entry for {key!r}")
+                phase[key] = base64.b64decode(data, validate=True)
+                old[key] = digest
+            phases.append(phase)
+        obsolete = [str(k) for k in doc["obsolete"]]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CorruptDataError(
+            f"{url}/{KEY} is not a shoal flush journal ({exc}); if no shoal process is writing "
+            f"this dataset, delete {KEY} (a flush it recorded, if any, is then lost) and open "
+            "the dataset again"
+        ) from None
+    return Journal(phases, old, obsolete)
+
+
+async def commit(
+    storage: Storage,
+    chunks: Mapping[str, Buffer],
+    phases: Sequence[Mapping[str, bytes]],
+    obsolete: Sequence[str],
+    drained: Sequence[str] = (),
+) -> None:
+    """Write one flush atomically. ``chunks``: new chunk objects; ``phases``: objects to
+    overwrite, in write order; ``obsolete``: chunk keys to delete once no longer named;
+    ``drained``: chunk objects it names, written before it (removed if it fails)."""
+    await _finish_pending(storage)
+    keys = [k for phase in phases for k in phase]
+    try:
+        previous = dict(zip(keys, await storage.get_many(keys), strict=True))
+        await storage.put_many(chunks)
+    except BaseException:
+        await asyncio.shield(_remove(storage, [*chunks, *drained]))
+        raise
+    journal = Journal(
+        [dict(p) for p in phases], {k: _digest(v) for k, v in previous.items()}, list(obsolete)
+    )
+    raw = encode(journal)
+    attempted: list[str] = []
+    try:
+        await storage.put(KEY, raw)
+        for phase in phases:
+            attempted.extend(phase)
+            await storage.put_many(phase)
+    except BaseException as exc:
+        if await asyncio.shield(_undo(storage, attempted, previous)):
+            await asyncio.shield(_remove(storage, [*chunks, *drained]))
+            raise
+        _pending[storage] = raw
+        raise FlushIncompleteError(
+            f"writing a flush to {storage.url} failed ({exc}) and could not be undone; the flush "
+            "is kept and is completed by the next flush of this dataset or when it is opened again"
+        ) from exc
+    await _cleanup(storage, journal.obsolete)
+
+
+async def recover(storage: Storage) -> Storage:
+    """Complete a flush a killed process committed but did not finish; call before reading
+    any meta. Returns the storage to read through: ``storage`` itself, or, when it is
+    read-only, a :class:`JournalView` serving the journal's objects."""
+    if storage in _pending and not storage.read_only:
+        await _finish_pending(storage)
+    (raw,) = await storage.get_many([KEY])
+    if raw is None:
+        return storage
+    journal = decode(raw, storage.url)
+    keys = [k for phase in journal.phases for k in phase]
+    current = dict(zip(keys, await storage.get_many(keys), strict=True))
+    new = {k: v for phase in journal.phases for k, v in phase.items()}
+    state = {k: _digest(current[k]) for k in keys}
+    stale = [k for k in keys if state[k] not in (_digest(new[k]), journal.old[k])]
+    if stale:
+        # Written after the flush completed (the journal could not be deleted then): replaying
+        # would undo someone's later writes.
+        log.warning("%s: ignoring a stale flush journal (%s changed since)", storage.url, stale[0])
+        if not storage.read_only:
+            await storage.delete(KEY)
+        return storage
+    if storage.read_only:
+        return JournalView(storage, new)
+    todo = [{k: v for k, v in phase.items() if state[k] != _digest(v)} for phase in journal.phases]
+    await _finish(storage, Journal(todo, journal.old, journal.obsolete))
+    return storage
+
+
+async def _finish(storage: Storage, journal: Journal) -> None:
+    """Steps 3 and 4: the objects phase by phase, then the garbage, then the journal."""
+    for phase in journal.phases:
+        await storage.put_many(phase)
+    await _cleanup(storage, journal.obsolete)
+
+
+async def _cleanup(storage: Storage, obsolete: list[str]) -> None:
+    # The flush is complete now: an object that cannot be deleted is only garbage, and a
+    # journal left behind is ignored or replayed as a no-op later.
+    with contextlib.suppress(Exception):
+        await bounded_gather(storage.delete(k) for k in obsolete)
+    with contextlib.suppress(Exception):
+        await storage.delete(KEY)
+
+
+async def _finish_pending(storage: Storage) -> None:
+    raw = _pending.get(storage)
+    if raw is None:
+        return
+    await storage.put(KEY, raw)
+    await _finish(storage, decode(raw, storage.url))
+    _pending.pop(storage, None)
+
+
+async def _undo(storage: Storage, attempted: list[str], previous: dict[str, bytes | None]) -> bool:
+    """Give the objects a failed flush may have written their old bytes back, then delete the
+    journal. False if that could not be done (the journal then stays authoritative)."""
+
+    async def restore(key: str) -> None:
+        old = previous[key]
+        try:
+            if old is None:
+                await storage.delete(key)
+            else:
+                await storage.put(key, old)
+        except Exception:
+            # A put that failed may not have written anything: fine if the old bytes are there.
+            (now,) = await storage.get_many([key])
+            if _digest(now) != _digest(old):
+                raise
+
+    try:
+        await bounded_gather(restore(k) for k in attempted)
+        await storage.delete(KEY)
+    except Exception:
+        return False
+    return True
+
+
+async def _remove(storage: Storage, keys: list[str]) -> None:
+    """Best effort: chunk objects of a flush that did not happen are unreferenced garbage."""
+
+    await asyncio.gather(*(storage.delete(k) for k in keys), return_exceptions=True)
+
+
+class JournalView(Storage):
+    """A read-only view of ``inner`` in which the objects of a committed but unfinished flush
+    read as the journal says they will be, and the journal itself is hidden."""
+
+    def __init__(self, inner: Storage, objects: dict[str, bytes]) -> None:
+        super().__init__(inner.url, read_only=True)
+        self.inner = inner
+        self.remote = inner.remote
+        self.objects = objects
+
+    def check_writable(self, key: str) -> None:
+        self.inner.check_writable(key)  # the provider knows why it is read-only
+        super().check_writable(key)
+
+    async def get(self, key: str) -> bytes:
+        if key == KEY:
+            raise NotFoundError(f"{key!r} not found in {self.url}")
+        return self.objects[key] if key in self.objects else await self.inner.get(key)
+
+    async def get_buffer(self, key: str) -> bytes | memoryview:
+        if key == KEY or key in self.objects:
+            return await self.get(key)
+        return await self.inner.get_buffer(key)
+
+    async def get_range(self, key: str, start: int, end: int | None) -> bytes:
+        if key == KEY or key in self.objects:
+            return (await self.get(key))[start:end]
+        return await self.inner.get_range(key, start, end)
+
+    async def get_ranges(
+        self, key: str, ranges: Sequence[tuple[int, int]]
+    ) -> Sequence[bytes | memoryview]:
+        if key == KEY or key in self.objects:
+            data = await self.get(key)
+            return [data[s:e] for s, e in ranges]
+        return await self.inner.get_ranges(key, ranges)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        mine = {**self.objects, KEY: None}
+        stored = iter(await self.inner.get_many([k for k in keys if k not in mine]))
+        return [mine[k] if k in mine else next(stored) for k in keys]
+
+    async def exists(self, key: str) -> bool:
+        return key != KEY and (key in self.objects or await self.inner.exists(key))
+
+    async def list(self, prefix: str = "") -> list[str]:
+        listed = {
+            *await self.inner.list(prefix),
+            *(k for k in self.objects if k.startswith(prefix)),
+        }
+        return sorted(listed - {KEY})
+
+    async def put(self, key: str, data: Buffer) -> None:
+        self.check_writable(key)
+
+    async def delete(self, key: str) -> None:
+        self.check_writable(key)
+
+    async def close(self) -> None:
+        await self.inner.close()

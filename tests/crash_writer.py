@@ -1,0 +1,132 @@
+"""The writer that tests/test_crash_safety.py kills: appends samples to a dataset and dies.
+
+Run as ``python -m tests.crash_writer`` (from the repository root) with a JSON list of jobs on stdin; prints one JSON
+result per job. Each job runs in a forked child (a fresh interpreter per kill point would
+cost a third of a second of imports each), so this process only imports shoal and never starts
+its I/O loop. A job::
+
+    {"url": ..., "creds": {...} | null, "start": 100, "count": 50,
+     "kill_at": 7 | null, "when": "before" | "after"}
+
+opens ``url`` for writing, appends samples ``start .. start+count-1`` in one ``with ds:`` block
+and, with ``kill_at``, calls ``os._exit(9)`` just before (or just after) the ``kill_at``-th
+storage write (put or delete, counted from the open) — a kill at that point of the flush.
+"before" lets writes run concurrently as they do (the writes started earlier may or may not be
+done when it dies); "after" runs them one at a time, so exactly the first ``kill_at`` are.
+The result is ``{"status": exit status, "writes": [key written or deleted, ...]}`` (writes
+only when the child was not killed).
+
+``python -m tests.crash_writer loop URL`` appends blocks of 50 forever (after printing
+"ready" once the first block is stored): the target of a real ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+import shoal
+
+BLOCK = 50
+
+
+def image(i: int) -> np.ndarray:
+    """Sample ``i`` of the ``images`` tensor: recognisable from any one of its pixels."""
+    img = np.empty((64, 64, 3), dtype=np.uint8)
+    img[...] = i % 251
+    img[0, 0, 0] = i // 251
+    return img
+
+
+def append(ds: Any, start: int, count: int) -> None:
+    with ds:
+        for i in range(start, start + count):
+            ds.x.append(np.int64(i))
+            ds.images.append(image(i))
+
+
+def _instrument(
+    storage: Any, kill_at: int | None, when: str, counter: list[int], keys: list[str]
+) -> None:
+    """Count the writes of ``storage``; die around the ``kill_at``-th."""
+
+    one_at_a_time = asyncio.Lock()
+
+    def wrap(real: Any) -> Any:
+        async def write(*args: Any) -> Any:
+            counter[0] += 1
+            keys.append(args[0])
+            hit = counter[0] == kill_at
+            if when == "before":
+                if hit:
+                    os._exit(9)  # the writes started before this one may or may not be done
+                return await real(*args)
+            async with one_at_a_time:  # exactly the first kill_at writes are done
+                result = await real(*args)
+                if hit:
+                    os._exit(9)
+                return result
+
+        return write
+
+    # Instance attributes: put_many and friends call self.put, so every write passes here.
+    storage.put = wrap(storage.put)
+    storage.delete = wrap(storage.delete)
+
+
+def _job(job: dict[str, Any], out: int) -> None:
+    ds = shoal.load(job["url"], creds=job.get("creds"))
+    counter = [0]
+    keys: list[str] = []
+    _instrument(ds._engine.storage, job.get("kill_at"), job.get("when", "before"), counter, keys)
+    append(ds, job["start"], job["count"])
+    os.write(out, json.dumps(keys).encode())
+
+
+def run_jobs(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results = []
+    for job in jobs:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            code = 0
+            try:
+                _job(job, w)
+            except BaseException as exc:
+                print(f"crash_writer: {type(exc).__name__}: {exc}", file=sys.stderr)
+                code = 1
+            os._exit(code)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            written = f.read()
+        _, status = os.waitpid(pid, 0)
+        results.append(
+            {
+                "status": os.waitstatus_to_exitcode(status),
+                "writes": json.loads(written) if written else None,
+            }
+        )
+    return results
+
+
+def loop(url: str) -> None:
+    ds = shoal.load(url)
+    start = len(ds.x)
+    append(ds, start, BLOCK)
+    print("ready", flush=True)
+    while True:
+        start += BLOCK
+        append(ds, start, BLOCK)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["loop"]:
+        loop(sys.argv[2])
+    else:
+        print(json.dumps(run_jobs(json.load(sys.stdin))))
