@@ -224,8 +224,12 @@ def _service_account(
             "console (IAM > Service accounts > Keys)"
         )
     # Checked here so a broken key is reported when the path is opened, not on first I/O.
+    # Parsing is enough for that; the costly RSA consistency check (~70 ms) is left to the
+    # signing, which loads the key again.
     try:
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
+        key = serialization.load_pem_private_key(
+            pem.encode(), password=None, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError, UnsupportedAlgorithm):
         key = None
     if not isinstance(key, rsa.RSAPrivateKey):
