@@ -137,9 +137,36 @@ class Lease(Generic[C]):
             return False
 
     def release(self) -> None:
+        """Give the client back (from a finalizer, any thread): evicted clients are closed on
+        their loop, soon."""
         entry, self._entry = self._entry, None
         if entry is not None:
-            self._cache._release(entry)
+            for e in self._cache._release(entry):
+                stack, e.stack = e.stack, None
+                if stack is not None:
+                    close_on_loop(e.loop, stack)
+
+    def drop(self) -> None:
+        """Let go of a lease that is no longer valid here: released if this process made it
+        (another loop), left alone if it was inherited through a fork (it is the parent's)."""
+        entry = self._entry
+        if entry is not None and entry.pid == os.getpid():
+            self.release()
+
+    async def arelease(self) -> None:
+        """Give the client back; an evicted client of the running loop is closed before this
+        returns (a provider's ``close()``)."""
+        entry, self._entry = self._entry, None
+        if entry is None:
+            return
+        evicted = self._cache._release(entry)
+        here = [e for e in evicted if e.loop is asyncio.get_running_loop()]
+        for e in evicted:
+            if e not in here:
+                stack, e.stack = e.stack, None
+                if stack is not None:
+                    close_on_loop(e.loop, stack)
+        await _close_all(here)
 
     async def discard(self) -> None:
         """Release and close the client now, whoever else uses it (it is broken)."""
@@ -244,15 +271,17 @@ class ClientCache(Generic[C]):
         for loop in [lp for lp in self._loops if lp.is_closed()]:
             self._inherited.append(self._loops.pop(loop))  # referenced: no noise on collection
 
-    def _release(self, entry: _Entry[C]) -> None:
+    def _release(self, entry: _Entry[C]) -> list[_Entry[C]]:
+        """Give ``entry`` back; the idle entries now evicted (beyond ``max_idle``), taken out of
+        the cache for the caller to close."""
         with _guard:
             entry.users -= 1
             entry.last_used = time.monotonic()
             if entry.pid != os.getpid():
-                return
+                return []
             state = self._loops.get(entry.loop)
             if state is None:
-                return
+                return []
             idle = sorted(
                 (e for e in state.entries.values() if e.users <= 0 and not e.closed),
                 key=lambda e: e.last_used,
@@ -260,10 +289,7 @@ class ClientCache(Generic[C]):
             evict = idle[: max(0, len(idle) - self.max_idle)]
             for e in evict:
                 state.entries.pop((e.key, e.pid), None)
-        for e in evict:
-            stack, e.stack = e.stack, None
-            if stack is not None:
-                close_on_loop(e.loop, stack)
+        return evict
 
     async def _discard(self, entry: _Entry[C]) -> None:
         with _guard:

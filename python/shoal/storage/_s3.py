@@ -151,6 +151,8 @@ class S3Storage(Storage):
             return lease.client.client
         # First use, another loop, or a forked child: never reuse a pool from elsewhere. An
         # inherited lease is left alone: it is the parent's.
+        if lease is not None:
+            lease.drop()
         self._adopt(await lease_for_resolved(self._resolved, self.options, self.url))
         assert self._lease is not None
         return self._lease.client.client
@@ -164,7 +166,7 @@ class S3Storage(Storage):
             self._finalizer = None
         lease, self._lease = self._lease, None
         if lease is not None:
-            lease.release()
+            await lease.arelease()
 
     async def __aenter__(self) -> S3Storage:
         return self
