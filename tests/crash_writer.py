@@ -6,9 +6,9 @@ cost a third of a second of imports each), so this process only imports shoal an
 its I/O loop. A job::
 
     {"url": ..., "creds": {...} | null, "start": 100, "count": 50,
-     "kill_at": 7 | null, "when": "before" | "after"}
+     "kill_at": 7 | null, "when": "before" | "after", "create": false}
 
-opens ``url`` for writing, appends samples ``start .. start+count-1`` in one ``with ds:`` block
+opens ``url`` for writing (with ``create``: creates it and its tensors, locally), appends samples ``start .. start+count-1`` in one ``with ds:`` block
 and, with ``kill_at``, calls ``os._exit(9)`` just before (or just after) the ``kill_at``-th
 storage write (put or delete, counted from the open) — a kill at that point of the flush.
 "before" lets writes run concurrently as they do (the writes started earlier may or may not be
@@ -23,6 +23,7 @@ only when the child was not killed).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 import shoal
+from shoal.storage import LocalStorage
 
 BLOCK = 50
 
@@ -43,24 +45,29 @@ def image(i: int) -> np.ndarray:
     return img
 
 
+def images(start: int, stop: int) -> np.ndarray:
+    return np.stack([image(i) for i in range(start, stop)])
+
+
 def append(ds: Any, start: int, count: int) -> None:
+    """One ``with ds:`` block: samples ``start .. start+count-1``, flushed when it ends."""
     with ds:
-        for i in range(start, start + count):
-            ds.x.append(np.int64(i))
-            ds.images.append(image(i))
+        ds.x.extend(np.arange(start, start + count, dtype=np.int64))
+        ds.images.extend(images(start, start + count))
 
 
 def _instrument(
     storage: Any, kill_at: int | None, when: str, counter: list[int], keys: list[str]
 ) -> None:
-    """Count the writes of ``storage``; die around the ``kill_at``-th."""
+    """Count the writes of ``storage`` (a provider, or a provider class); die around the
+    ``kill_at``-th."""
 
     one_at_a_time = asyncio.Lock()
 
     def wrap(real: Any) -> Any:
         async def write(*args: Any) -> Any:
             counter[0] += 1
-            keys.append(args[0])
+            keys.append(next(a for a in args if isinstance(a, str)))
             hit = counter[0] == kill_at
             if when == "before":
                 if hit:
@@ -74,21 +81,31 @@ def _instrument(
 
         return write
 
-    # Instance attributes: put_many and friends call self.put, so every write passes here.
+    # put_many and friends call self.put, so every write passes here.
     storage.put = wrap(storage.put)
     storage.delete = wrap(storage.delete)
 
 
 def _job(job: dict[str, Any], out: int) -> None:
-    ds = shoal.load(job["url"], creds=job.get("creds"))
     counter = [0]
     keys: list[str] = []
-    _instrument(ds._engine.storage, job.get("kill_at"), job.get("when", "before"), counter, keys)
+    kill_at, when = job.get("kill_at"), job.get("when", "before")
+    if job.get("create"):
+        # A new dataset: its creation and each tensor's are flushes of their own.
+        _instrument(LocalStorage, kill_at, when, counter, keys)
+        ds = shoal.empty(job["url"])
+        ds.create_tensor("x", dtype="int64")
+        ds.create_tensor("images", dtype="uint8")
+    else:
+        ds = shoal.load(job["url"], creds=job.get("creds"))
+        _instrument(ds._engine.storage, kill_at, when, counter, keys)
     append(ds, job["start"], job["count"])
     os.write(out, json.dumps(keys).encode())
 
 
 def run_jobs(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if any(job["url"].startswith("s3://") for job in jobs):
+        importlib.import_module("shoal.storage._s3")  # once here, not in every child
     results = []
     for job in jobs:
         r, w = os.pipe()

@@ -45,6 +45,7 @@ run_dl = _interop.run_dl
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = 2 * BLOCK  # samples stored by the last completed flush
+EXPECTED_IMAGES: list[np.ndarray] = []  # image(i) at i, computed once
 TENSORS = {"x", "images", "_x_id", "_x_shape", "_images_id", "_images_shape"}
 
 
@@ -93,8 +94,9 @@ def check_samples(ds: shoal.Dataset, allowed: Sequence[int]) -> int:
     assert n in allowed, f"{n} samples, expected one of {list(allowed)}"
     assert set(found.values()) == {n}, found
     assert ds.x.numpy().ravel().tolist() == list(range(n))
-    images = ds.images.numpy()
-    np.testing.assert_array_equal(images, np.stack([image(i) for i in range(n)]))
+    if n > len(EXPECTED_IMAGES):
+        EXPECTED_IMAGES[:] = [image(i) for i in range(n + 1000)]
+    assert np.array_equal(ds.images.numpy(), np.stack(EXPECTED_IMAGES[:n]))  # fast on success
     return n
 
 
@@ -252,10 +254,12 @@ def test_kill_at_every_write_of_a_flush_s3(
         metas = writes - 12  # the first tensor meta: 5 more, 6 obsolete chunks, the journal
         return [
             ("after", commit - 1),  # every chunk, no journal
+            ("before", commit),  # the same, the chunk puts in flight when it died
             ("after", commit),  # the journal, nothing else
             ("after", commit + 9),  # half the encoders
             ("before", metas),  # every encoder, no meta
             ("after", metas + 2),  # the metas of x and its companions only
+            ("after", metas + 6),  # every object, no chunk deleted
             ("after", writes - 1),  # everything but the journal's removal
         ]
 
@@ -361,3 +365,43 @@ def test_a_flush_that_cannot_be_undone_is_completed_later(
     append(ds, BASE + BLOCK, BLOCK)  # first completes the pending flush
     assert check_samples(shoal.load(str(path)), [BASE + 2 * BLOCK])
     assert check_samples(shoal.load(str(tmp_path / "copy")), [BASE + BLOCK])
+
+
+def test_kill_while_creating_a_dataset(tmp_path: Path, run_dl: Any) -> None:
+    """The flushes of ``shoal.empty`` and ``create_tensor`` (dataset meta, version info, new
+    tensors) are atomic too: killed after any of their writes, the dataset is missing or holds
+    whole tensors, and opens and takes samples."""
+    backend = local_backend(tmp_path)
+    (counted,) = run_writer([{**job(backend, "count", None, "after"), "create": True}])
+    writes: list[str] = counted["writes"]
+    # three flushes (the dataset, x and its companions, images and its companions), then data
+    ends = [i + 1 for i, key in enumerate(writes) if key == journal.KEY][1:6:2]
+    assert len(ends) == 3 and writes[ends[-1]].startswith("x/chunks/"), writes
+    cases = [("before", 1)] + [("after", k) for k in range(1, ends[-1] + 1)]
+    names = [f"{when}{k}" for when, k in cases]
+    jobs = [
+        {**job(backend, n, k, w), "start": 0, "create": True}
+        for n, (w, k) in zip(names, cases, strict=True)
+    ]
+    paths = []
+    for name, (when, k), result in zip(names, cases, run_writer(jobs), strict=True):
+        assert result["status"] == 9, (name, result)
+        done = writes[: k - (when == "before")]
+        flushes = (done.count(journal.KEY) + 1) // 2  # puts and deletes of the journal alternate
+        url = backend.url(name)
+        if flushes == 0:
+            assert not shoal.exists(url)
+            continue
+        want = {0: [], 1: [], 2: ["x"], 3: ["x", "images"]}[flushes]
+        for read_only in (True, False):
+            ds = shoal.load(url, read_only=read_only)
+            assert list(ds.tensors) == want, name
+            assert set(lengths(ds).values()) <= {0}, name
+        for missing in ("x", "images")[len(want) :]:
+            ds.create_tensor(missing, dtype="int64" if missing == "x" else "uint8")
+        append(ds, 0, BLOCK)
+        assert check_samples(shoal.load(url, read_only=True), [BLOCK])
+        paths.append(tmp_path / name)
+    seen = deeplake_lengths(run_dl, tmp_path, paths)
+    for path in paths:
+        check_deeplake_view(seen[str(path)], [BLOCK])
