@@ -51,8 +51,7 @@ from ..storage import Storage, bounded_gather
 #: The journal's key, at the dataset root: deeplake reads (and copies) only the keys it knows,
 #: and deletes a dataset by removing everything under its root.
 KEY = "shoal_flush_journal.json"
-_FORMAT = "shoal-flush-journal"
-_VERSION = 1
+_FORMAT, _VERSION = "shoal-flush-journal", 1
 
 Buffer = bytes | bytearray | memoryview
 log = logging.getLogger("shoal")
@@ -176,24 +175,25 @@ async def recover(storage: Storage) -> Storage:
     if storage.read_only:
         return JournalView(storage, new)
     todo = [{k: v for k, v in phase.items() if state[k] != _digest(v)} for phase in journal.phases]
-    await _finish(storage, Journal(todo, journal.old, journal.obsolete))
+    await _finish(storage, Journal(todo, journal.old, journal.obsolete), raw)
     return storage
 
 
-async def _finish(storage: Storage, journal: Journal) -> None:
+async def _finish(storage: Storage, journal: Journal, raw: Buffer | None = None) -> None:
     """Steps 3 and 4: the objects phase by phase, then the garbage, then the journal."""
     for phase in journal.phases:
         await storage.put_many(phase)
-    await _cleanup(storage, journal.obsolete)
+    await _cleanup(storage, journal.obsolete, raw)
 
 
-async def _cleanup(storage: Storage, obsolete: list[str]) -> None:
-    # The flush is complete now: an object that cannot be deleted is only garbage, and a
-    # journal left behind is ignored or replayed as a no-op later.
+async def _cleanup(storage: Storage, obsolete: list[str], raw: Buffer | None = None) -> None:
+    # The flush is complete: what cannot be deleted is garbage, or a journal replayed as a no-op.
     with contextlib.suppress(Exception):
         await bounded_gather(storage.delete(k) for k in obsolete)
-    with contextlib.suppress(Exception):
-        await storage.delete(KEY)
+    # A replayed journal is deleted only if still there: a live writer may have stored its next.
+    if raw is None or (await storage.get_many([KEY]))[0] == raw:
+        with contextlib.suppress(Exception):
+            await storage.delete(KEY)
 
 
 async def _finish_pending(storage: Storage) -> None:
@@ -244,6 +244,7 @@ class JournalView(Storage):
         super().__init__(inner.url, read_only=True)
         self.inner = inner
         self.remote = inner.remote
+        self.range_merge_gap, self.range_merge_max = inner.range_merge_gap, inner.range_merge_max
         self.objects = objects
 
     def check_writable(self, key: str) -> None:
