@@ -2,8 +2,10 @@
 
 Every request of a slow stand-in store records the loop it runs on: a request made through
 the sync façade runs on shoal's background loop while the caller's loop waits, so any such
-request is a blocking call. The loop also runs in asyncio debug mode, where a callback or task
-step slower than a threshold below one storage round trip is logged and fails the test.
+request is a blocking call, however fast the store. The loop also runs in asyncio debug mode,
+where a callback or task step slower than a threshold is logged and fails the test: that
+catches sync file I/O or heavy CPU work on the loop. The threshold leaves room for a loaded
+two-core machine; blocking storage requests are caught by the first check, not by timing.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import shoal
 from shoal import routing
 from shoal.storage import MemoryStorage, Storage
 
-LATENCY = 0.2  # per request: far above anything the loop may spend in one step
-SLOW_STEP = 0.15
+LATENCY = 0.2  # per request
+SLOW_STEP = 0.5  # a step of the caller's loop longer than this fails the test
 
 
 class SlowStore(MemoryStorage):
@@ -128,7 +130,7 @@ async def test_the_async_api_never_blocks_the_callers_loop(
     assert SlowStore.loops, "the stand-in store saw no requests"
     foreign = sum(1 for loop in SlowStore.loops if loop is not caller)
     assert foreign == 0, f"{foreign} requests ran off the caller's loop: a blocking sync path"
-    assert strict_loop.records == []
+    assert strict_loop.records == [], strict_loop.records
 
 
 async def test_attribute_access_after_an_awaited_open_costs_nothing(slow_path: str) -> None:
