@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _native
 from ..format import keys
-from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD
+from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, htype_of
 from ..format.keys import FORMAT_VERSION
 from . import tiles as tiling
 from .chunks import build_tile_chunk, rle_byte_positions, rle_shapes
@@ -262,10 +262,8 @@ class ChunkWriter:
             arr.shape,
             arr.nbytes * (COMPRESSION_RATIO if compressed else 1.0),
             threshold,
-            keep_last_axis=not (
-                (self.meta.get("htype") or "generic") == "generic"
-                and self.meta.get("sample_compression") is None
-            ),
+            keep_last_axis=htype_of(self.meta.get("htype")).tile_keeps_last_axis
+            or self.meta.get("sample_compression") is not None,
         )
 
     async def write(self, cut: Cut) -> None:
