@@ -8,18 +8,16 @@ loop share one keep-alive session, so repeated calls skip connection setup.
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import contextlib
 import datetime as dt
 import json
-import os
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
 
 from .. import _loop
+from .._pool import ClientCache, Lease
 from .._retry import NO_RETRY, RetryPolicy, Verdict
 from ..errors import (
     AuthenticationError,
@@ -109,48 +107,30 @@ def _error(
 
 
 _TIMEOUT = aiohttp.ClientTimeout(total=TIMEOUT, sock_connect=10)
-#: One keep-alive session on shoal's background loop (where the sync API runs). Created per
-#: process (fork-safe: a child makes its own) and closed at exit.
-_shared: tuple[int, asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
+#: Keep-alive sessions, one per event loop and process (the pool every cloud client uses): a
+#: forked child makes its own, a loop's session is closed when the loop shuts down.
+_sessions: ClientCache[aiohttp.ClientSession] = ClientCache("platform", max_idle=1)
+
+
+async def _new_session(stack: contextlib.AsyncExitStack) -> aiohttp.ClientSession:
+    session = aiohttp.ClientSession(timeout=_TIMEOUT)
+    stack.push_async_callback(session.close)
+    return session
 
 
 class _Session:
-    """``async with _Session() as s``: the shared session on shoal's loop, else a session of
-    its own for this one call (another loop: nothing would close a shared one there)."""
+    """``async with _Session() as s``: the pooled session of the running loop."""
 
     def __init__(self) -> None:
-        self._own: aiohttp.ClientSession | None = None
+        self._lease: Lease[aiohttp.ClientSession] | None = None
 
     async def __aenter__(self) -> aiohttp.ClientSession:
-        global _shared
-        loop = asyncio.get_running_loop()
-        if loop is _loop.background_loop():
-            shared = _shared
-            if (
-                shared is None
-                or shared[0] != os.getpid()
-                or shared[1] is not loop
-                or shared[2].closed
-            ):
-                session = aiohttp.ClientSession(timeout=_TIMEOUT)
-                _shared = (os.getpid(), loop, session)
-                return session
-            return shared[2]
-        self._own = aiohttp.ClientSession(timeout=_TIMEOUT)
-        return self._own
+        self._lease = await _sessions.acquire("platform", _new_session)
+        return self._lease.client
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._own is not None:
-            await self._own.close()
-
-
-@atexit.register
-def _close_shared() -> None:
-    shared = _shared
-    if shared is None or shared[0] != os.getpid() or shared[2].closed or shared[1].is_closed():
-        return
-    with contextlib.suppress(Exception):
-        asyncio.run_coroutine_threadsafe(shared[2].close(), shared[1]).result(timeout=2)
+        if self._lease is not None:
+            self._lease.release()
 
 
 # ----------------------------------------------------------------------------------------------

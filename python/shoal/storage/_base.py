@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -43,24 +42,6 @@ async def bounded_gather(aws: Iterable[Awaitable[T]], limit: int = DEFAULT_CONCU
         if isinstance(r, BaseException):
             raise r
     return results  # type: ignore[return-value]
-
-
-# Cleanup tasks scheduled by finalizers, kept referenced until they finish.
-_pending_closes: set[asyncio.Task[None]] = set()
-
-
-def close_on_loop(loop: asyncio.AbstractEventLoop, stack: contextlib.AsyncExitStack) -> None:
-    """Close ``stack`` on ``loop`` from anywhere (a finalizer, another loop), if it still runs."""
-    if loop.is_closed() or not loop.is_running():
-        return
-
-    def schedule() -> None:
-        task = loop.create_task(stack.aclose())
-        _pending_closes.add(task)
-        task.add_done_callback(_pending_closes.discard)
-
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(schedule)
 
 
 class Storage(abc.ABC):

@@ -40,8 +40,8 @@ from gcloud.aio.storage import Storage as _GcloudStorage
 from ..auth import gcs as gcs_auth
 from ..errors import CredentialsError, NotFoundError, PathError, ShoalError, StorageError
 from . import _gcs_errors as gcserr
-from ._base import Storage, close_on_loop
-from ._cloud import ClientCache, Lease
+from ._base import Storage
+from ._cloud import ClientCache, Lease, close_on_loop
 from ._gcs_options import DEFAULT_ENDPOINT, MIB, GcsOptions, endpoint_for, parse_location
 from ._gcs_upload import put_resumable
 
