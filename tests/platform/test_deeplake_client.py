@@ -33,7 +33,6 @@ DL_PYTHON = Path(
 )
 DEEPLAKE_PORT = 7777
 
-pytest.importorskip("shoal._native")
 pytestmark = pytest.mark.interop
 
 

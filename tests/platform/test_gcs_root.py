@@ -21,8 +21,6 @@ from tests.servers.gcs_fixtures import BUCKET, GcsEnv, ServiceAccountFile
 
 from .conftest import Running, StartPlatform, unique
 
-pytest.importorskip("shoal._native")
-
 
 @pytest.fixture
 def gcs_platform(

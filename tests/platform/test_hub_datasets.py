@@ -27,8 +27,6 @@ from shoal.storage._hub import HubStorage
 
 from .conftest import Running, unique
 
-pytest.importorskip("shoal._native")
-
 
 def write_sample(path: str, token: str | None, n: int = 5) -> None:
     ds = shoal.empty(path, token=token)

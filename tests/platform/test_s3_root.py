@@ -21,8 +21,6 @@ from tests.servers.s3_fixtures import ROLE_RW, TOKEN_SECONDS, S3Server
 
 from .conftest import Running, StartPlatform, unique
 
-pytest.importorskip("shoal._native")
-
 
 @pytest.fixture
 def s3_platform(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import json
 import logging
 import os
@@ -902,12 +901,7 @@ async def test_reprs_hold_no_secrets(
 
 # -- datasets through the normal API -----------------------------------------------------------
 
-needs_native = pytest.mark.skipif(
-    importlib.util.find_spec("shoal._native") is None, reason="the native extension is not built"
-)
 
-
-@needs_native
 @pytest.mark.parametrize("scheme", ["gcs", "gs"])
 def test_dataset_roundtrip(
     gcs_env: GcsEnv, gcs_service_account: ServiceAccountFile, scheme: str
@@ -932,7 +926,6 @@ def test_dataset_roundtrip(
     assert gcs_env.server.objects(bucket, prefix + "/") == []
 
 
-@needs_native
 def test_dataset_with_wrong_creds_fails_clearly(gcs_env: GcsEnv, tmp_path: Path) -> None:
     with pytest.raises(CredentialsError, match="anonymous access.*not public"):
         shoal.load(f"gcs://{_unique('ds')}", creds="anon")
@@ -940,7 +933,6 @@ def test_dataset_with_wrong_creds_fails_clearly(gcs_env: GcsEnv, tmp_path: Path)
         shoal.empty(f"gcs://{_unique('ds')}", creds=str(tmp_path / "missing.json"))
 
 
-@needs_native
 def test_missing_dataset_is_not_found(
     gcs_env: GcsEnv, gcs_service_account: ServiceAccountFile
 ) -> None:

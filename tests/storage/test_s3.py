@@ -893,18 +893,6 @@ async def test_secrets_not_in_reprs_or_debug_logs(
 # datasets through the normal shoal API (needs the native extension)
 
 
-def _have_native() -> bool:
-    try:
-        from shoal import _native
-    except ImportError:
-        return False
-    return callable(getattr(_native, "assemble", None))
-
-
-needs_native = pytest.mark.skipif(not _have_native(), reason="native extension not built")
-
-
-@needs_native
 def test_dataset_roundtrip_on_s3(s3_server: S3Server) -> None:
     import shoal
 
