@@ -36,8 +36,6 @@ from tests.interop import conftest as _interop
 from tests.servers.s3_fixtures import *  # noqa: F403
 from tests.servers.s3_fixtures import S3Server
 
-pytest.importorskip("shoal._native")
-
 # deeplake 3.9.52 runs in its own venv, driven through tests/interop/dl_side.py.
 deeplake_python = _interop.deeplake_python
 deeplake_env = _interop.deeplake_env
