@@ -36,6 +36,8 @@ FileNotFoundError`` and ``except ValueError`` keep working::
         ├── InvalidRequestError (ValueError)   a malformed name or value the platform rejects
         ├── RateLimitedError                   too many failed logins; ``retry_after`` seconds
         ├── PlatformConfigError (ValueError)   a server or client setting shoal cannot use
+        │   └── InsecureConnectionError        plain http:// to a host that is not loopback
+        ├── UntrustedGrantError                the platform vended storage shoal will not use
         └── PlatformConnectionError (ConnectionError)  the platform cannot be reached
 
 Messages say what was wrong, which value, and what to do. They never contain secrets.
@@ -55,6 +57,7 @@ __all__ = [
     "DatasetExistsError",
     "DatasetNotFoundError",
     "DynamicShapeError",
+    "InsecureConnectionError",
     "InvalidCompressionError",
     "InvalidCredsError",
     "InvalidHtypeError",
@@ -79,6 +82,7 @@ __all__ = [
     "TokenExpiredError",
     "TokenRevokedError",
     "TruncatedDataError",
+    "UntrustedGrantError",
     "VersionError",
 ]
 
@@ -283,6 +287,18 @@ class RateLimitedError(PlatformError):
 class PlatformConfigError(PlatformError, ValueError):
     """A platform setting (config file, ``SHOAL_SERVE_*`` variable, stored login) shoal cannot
     use. The message names the setting and where it came from."""
+
+
+class InsecureConnectionError(PlatformConfigError):
+    """Plain ``http://`` to a host that is not loopback: tokens and vended credentials would
+    cross the network readable by anyone on the path. Use ``https://``, or opt in with
+    ``SHOAL_ALLOW_INSECURE_HTTP=1``."""
+
+
+class UntrustedGrantError(PlatformError):
+    """The platform's answer for a dataset names storage or credentials a platform never
+    vends (a local path from a remote platform, a store without vended credentials, a
+    credential method that would use the user's own cloud login)."""
 
 
 class PlatformConnectionError(PlatformError, ConnectionError):

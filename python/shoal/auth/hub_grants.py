@@ -45,6 +45,8 @@ class Grant:
     role: str
     user: str
     fetched_at: float
+    #: ``"platform"``: no credentials; reads go through the platform's object endpoints.
+    read_via: str = ""
 
     @property
     def writable(self) -> bool:
@@ -96,6 +98,7 @@ async def get_grant(
         role=str(data.get("role", "")),
         user=str(data.get("user", "")),
         fetched_at=now,
+        read_via=str(data.get("read_via") or ""),
     )
     if len(_cache) >= MAX_CACHED:
         _cache.clear()
@@ -114,6 +117,10 @@ def _expiration(grant: Grant) -> float:
 def s3_session(grant: Grant) -> dict[str, Any]:
     """Vended S3 session credentials as :mod:`shoal.auth.aws` refreshes them."""
     c = grant.creds
+    if not (c.get("aws_access_key_id") and c.get("aws_secret_access_key")):
+        from ..errors import UntrustedGrantError
+
+        raise UntrustedGrantError("the platform's refreshed grant has no S3 keys")
     return {
         "access_key": c.get("aws_access_key_id"),
         "secret_key": c.get("aws_secret_access_key"),
@@ -125,6 +132,11 @@ def s3_session(grant: Grant) -> dict[str, Any]:
 def gcs_token(grant: Grant) -> dict[str, Any]:
     """A vended GCS access token as :mod:`shoal.auth.gcs` takes it (also for opening)."""
     creds = {k: v for k, v in grant.creds.items() if k in ("gcs_oauth_token", "endpoint_url")}
+    # Only a vended token: an empty one must never make the provider use the user's own login.
+    if not isinstance(creds.get("gcs_oauth_token"), str) or not creds["gcs_oauth_token"]:
+        from ..errors import UntrustedGrantError
+
+        raise UntrustedGrantError("the platform's refreshed grant has no GCS access token")
     creds["expiration"] = _expiration(grant)
     return creds
 

@@ -33,6 +33,7 @@ from ..errors import (
     TokenRevokedError,
 )
 from . import login_store
+from .hub_trust import check_transport
 from .platform_names import check_name
 
 __all__ = ["TIMEOUT", "PlatformClient", "run"]
@@ -158,6 +159,35 @@ class PlatformClient:
         auth: bool = True,
     ) -> dict[str, Any]:
         """One call; the JSON answer, or the matching :class:`PlatformError`."""
+        status, raw = await self._send(method, path, body=body, params=params, auth=auth)
+        return self._json(status, raw)
+
+    async def request_bytes(
+        self, path: str, *, params: Mapping[str, str] | None = None
+    ) -> bytes | None:
+        """A GET whose answer is raw bytes (an object read through the platform); ``None``
+        for a 404 ``object_not_found``, the matching :class:`PlatformError` for other errors."""
+        status, raw = await self._send("GET", path, params=params, auth=True)
+        if status < 400:
+            return raw
+        try:
+            self._json(status, raw)  # raises the error the answer names
+        except PlatformNotFoundError as exc:
+            if b'"object_not_found"' in raw:
+                return None
+            raise exc from None
+        raise PlatformError(f"HTTP {status} from {self.url}", status=status)  # pragma: no cover
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> tuple[int, bytes]:
+        check_transport(self.url, "the platform URL")
         headers = {"Accept": "application/json", "hub-cli-version": "shoal"}
         if auth and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -173,13 +203,15 @@ class PlatformClient:
 
         classify = _dropped if method in _IDEMPOTENT else (lambda _: NO_RETRY)
         try:
-            status, raw = await RETRY.start(classify).run(attempt)
+            return await RETRY.start(classify).run(attempt)
         except aiohttp.ClientConnectorError as exc:  # refused, no route
             raise self._unreachable(type(exc).__name__) from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
             raise self._unreachable("the connection was dropped") from None
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise self._unreachable(type(exc).__name__) from None
+
+    def _json(self, status: int, raw: bytes) -> dict[str, Any]:
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:
@@ -282,6 +314,31 @@ class PlatformClient:
 
     async def dataset_info(self, org: str, name: str) -> dict[str, Any]:
         return await self.request("GET", f"/api/org/{check_name(org)}/dataset/{check_name(name)}")
+
+    # -- reads through the platform (stores without per-dataset credentials) -----------------
+    def _objects(self, org: str, name: str) -> str:
+        return f"/api/org/{check_name(org)}/ds/{check_name(name)}"
+
+    async def read_object(
+        self, org: str, name: str, key: str, start: int | None = None, end: int | None = None
+    ) -> bytes | None:
+        """The object ``key`` of ``org/name`` (or bytes ``[start, end)``); ``None`` if missing."""
+        params = {"key": key}
+        if start is not None:
+            params["start"] = str(start)
+        if end is not None:
+            params["end"] = str(end)
+        return await self.request_bytes(self._objects(org, name) + "/object", params=params)
+
+    async def object_exists(self, org: str, name: str, key: str) -> bool:
+        path = self._objects(org, name) + "/object"
+        return bool((await self.request("GET", path, params={"key": key, "stat": "1"}))["exists"])
+
+    async def list_keys(self, org: str, name: str, prefix: str = "") -> list[str]:
+        path = self._objects(org, name) + "/keys"
+        return [
+            str(k) for k in (await self.request("GET", path, params={"prefix": prefix}))["keys"]
+        ]
 
     async def datasets(self, org: str) -> list[dict[str, Any]]:
         return list((await self.request("GET", f"/api/org/{check_name(org)}/datasets"))["datasets"])

@@ -10,6 +10,7 @@ Settings come from, lowest to highest priority: the defaults below, a TOML file
     data_dir = "/var/lib/shoal"                # SQLite database, secret key
     storage_root = "s3://bucket/datasets"      # default: <data_dir>/datasets
     sts_role_arn = "arn:aws:iam::123:role/ShoalData"
+    s3_vending = "sts"                         # "static": no STS; readers read via the server
     [storage_creds]
     aws_access_key_id = "..."
     aws_secret_access_key = "..."
@@ -59,8 +60,9 @@ class ServerConfig:
     storage_creds: dict[str, Any] = field(default_factory=dict)
     #: S3 roots: the role to assume (with an inline policy for the dataset's prefix).
     sts_role_arn: str = ""
-    #: S3 roots: "sts" (AssumeRole, scoped) or "static" (hand out storage_creds as they are:
-    #: only for a store without STS; every user can then reach the whole root).
+    #: S3 roots: "sts" (AssumeRole, scoped) or "static" (for a store without STS: writers get
+    #: storage_creds as they are and can then reach the whole root; readers and anonymous
+    #: callers never get them, and read through the platform's object endpoints instead).
     s3_vending: str = "sts"
     #: GCS roots: downscope tokens to the dataset prefix (Credential Access Boundary).
     gcs_downscope: bool = True

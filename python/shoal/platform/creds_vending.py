@@ -6,8 +6,10 @@ and how to hand a client credentials for exactly that prefix (:meth:`Vendor.vend
 * a local directory: the path; no credentials (the client shares the server's filesystem);
 * ``s3://`` with ``s3_vending = "sts"``: STS AssumeRole of ``sts_role_arn`` with an inline
   session policy that allows only the dataset's prefix (read-only actions for readers);
-* ``s3://`` with ``s3_vending = "static"``: the server's own keys (for stores without STS;
-  not scoped, so the config must opt in);
+* ``s3://`` with ``s3_vending = "static"`` (a store without STS): writers get the server's
+  own keys (not scoped, so the config must opt in); readers and anonymous callers never do:
+  their grant says ``"read_via": "platform"`` and they read through the platform's object
+  endpoints (:mod:`.routes_objects`), which fetch with the server's keys;
 * ``gcs://``: an access token for the server's credentials, downscoped to the prefix with a
   Credential Access Boundary (Google STS token exchange) unless ``gcs_downscope = false``.
 
@@ -29,11 +31,14 @@ import os
 import posixpath
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import routing
 from ..errors import PlatformConfigError, PlatformError
 from .config import ServerConfig
+
+if TYPE_CHECKING:
+    from ..storage._base import Storage
 
 _S3_READ = ["s3:GetObject"]
 _S3_WRITE = [
@@ -53,6 +58,8 @@ class Grant:
     path: str
     creds: dict[str, Any] = field(repr=False)
     expiration: float
+    #: No credentials: reads go through the platform's object endpoints.
+    proxied: bool = False
 
 
 class VendingError(PlatformError):
@@ -82,6 +89,11 @@ class Vendor(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients."""
+
+    async def reader(self, url: str) -> Storage | None:
+        """A read-only store for the dataset at ``url``, opened with the server's own
+        credentials, for vendors whose read grants are ``proxied``; ``None`` for the others."""
+        return None
 
     async def vend(self, url: str, *, write: bool, fresh: bool = False) -> Grant:
         """Credentials for ``url`` (a dataset under the root), cached until half-life."""
@@ -164,13 +176,39 @@ class _S3Base(Vendor):
 
 
 class S3StaticVendor(_S3Base):
-    """Hands out the server's own keys (``s3_vending = "static"``): no scoping."""
+    """``s3_vending = "static"``, for a store without STS: writers get the server's own keys
+    (unscoped: the config opts in to that); readers get no keys at all, and read through the
+    platform (:meth:`reader`), so a public dataset never hands the keys to anyone."""
+
+    def __init__(self, root: str, ttl: int, creds: dict[str, Any]) -> None:
+        super().__init__(root, ttl, creds)
+        self._readers: dict[str, Storage] = {}
 
     async def _vend(self, url: str, *, write: bool) -> Grant:
         expiration = time.time() + self.ttl
+        if not write:
+            return Grant(url, {}, expiration, proxied=True)
         return Grant(
             url, {**self._keys, **self._client_extra(), "expiration": expiration}, expiration
         )
+
+    async def reader(self, url: str) -> Storage | None:
+        store = self._readers.get(url)
+        if store is None:
+            from ..storage._s3 import S3Storage
+
+            bucket, prefix = _split_s3(url)
+            creds = {**self._keys, **self._client_extra()}
+            store = await S3Storage.open(bucket, prefix, creds=creds, read_only=True)
+            if len(self._readers) > 1000:
+                self._readers.clear()
+            self._readers[url] = store
+        return store
+
+    async def close(self) -> None:
+        readers, self._readers = list(self._readers.values()), {}
+        for store in readers:
+            await store.close()
 
 
 class S3StsVendor(_S3Base):

@@ -185,9 +185,35 @@ def spec(version: str = "0") -> dict[str, Any]:
                         "mode": {"type": "string", "enum": ["r", "a"]},
                         "expiration": {"type": "number"},
                         "registered": {"type": "boolean"},
+                        "read_via": {
+                            "type": "string",
+                            "enum": ["platform"],
+                            "description": "no credentials: read through .../object and .../keys",
+                        },
                     },
                     ["path", "creds", "mode"],
                 ),
+            )
+        },
+        "/api/org/{org}/ds/{ds}/object": {
+            "get": _op(
+                "An object of the dataset, read through the platform (grants with read_via)",
+                auth="optional",
+                params=[
+                    ORG,
+                    DS,
+                    {"name": "key", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "start", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "end", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "stat", "in": "query", "schema": {"type": "boolean"}},
+                ],
+            )
+        },
+        "/api/org/{org}/ds/{ds}/keys": {
+            "get": _op(
+                "The dataset's keys under a prefix, read through the platform",
+                auth="optional",
+                params=[ORG, DS, {"name": "prefix", "in": "query", "schema": {"type": "string"}}],
             )
         },
         "/api/dataset/create": {

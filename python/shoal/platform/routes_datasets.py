@@ -37,7 +37,7 @@ from .db import RANK, Conflict, DatasetRow, Org
 routes = web.RouteTableDef()
 
 
-def _access(p: Platform, who: Caller, org: Org, ds: DatasetRow | None, need: str = "read") -> str:
+def access(p: Platform, who: Caller, org: Org, ds: DatasetRow | None, need: str = "read") -> str:
     """The caller's role for ``ds`` in ``org`` ("public" for a non-member reading a public
     dataset), which must reach ``need``."""
     role = p.db.role(org.id, who.user.id) if who.user else None
@@ -79,7 +79,7 @@ async def creds(request: web.Request) -> web.Response:
     fresh = request.query.get("no_cache", "").lower() in ("true", "1", "yes")
     org = find_org(p, org_name)
     ds = p.db.dataset(org.id, name)
-    role = _access(p, who, org, ds)
+    role = access(p, who, org, ds)
     write = mode != "r" and RANK.get(role, 0) >= RANK["write"]
     url = ds.storage_url if ds else _allocate(p, org, name)
     try:
@@ -95,6 +95,7 @@ async def creds(request: web.Request) -> web.Response:
             "creds": grant.creds,
             "mode": "a" if write else "r",
             "expiration": grant.expiration,
+            **({"read_via": "platform"} if grant.proxied else {}),
             "repository": None,
             "registered": ds is not None,
             "public": bool(ds and ds.public),
@@ -119,7 +120,7 @@ async def create(request: web.Request) -> web.Response:
     rewrite = bool(get_bool(body, "rewrite", True))
     org = find_org(p, org_name)
     ds = p.db.dataset(org.id, name)
-    _access(p, who, org, ds, "admin" if public else "write")
+    access(p, who, org, ds, "admin" if public else "write")
     if ds is not None and not rewrite:
         fail(
             409,
@@ -142,7 +143,7 @@ async def delete(request: web.Request) -> web.Response:
     who = caller(request)
     org = find_org(p, org_name)
     ds = p.db.dataset(org.id, name)
-    _access(p, who, org, ds, "write")
+    access(p, who, org, ds, "write")
     if ds is None:
         fail(404, "dataset_not_found", f"there is no dataset {org.name}/{name}")
     p.db.delete_dataset(ds.id)
@@ -165,7 +166,7 @@ async def update(request: web.Request) -> web.Response:
     if basename is not None:
         basename = _basename(basename, org)
     ds = p.db.dataset(org.id, name)
-    _access(p, who, org, ds, "admin" if public is not None else "write")
+    access(p, who, org, ds, "admin" if public is not None else "write")
     if ds is None:
         fail(404, "dataset_not_found", f"there is no dataset {org.name}/{name}")
     try:
@@ -204,7 +205,7 @@ async def info(request: web.Request) -> web.Response:
     who = caller(request, required=False)
     org = find_org(p, org_name)
     ds = p.db.dataset(org.id, name)
-    role = _access(p, who, org, ds)
+    role = access(p, who, org, ds)
     if ds is None:
         fail(404, "dataset_not_found", f"there is no dataset {org.name}/{name}")
     return web.json_response(dataset_info(ds, role))

@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import PlatformConfigError
-from . import openapi, passwords, routes_datasets, routes_orgs, routes_user
+from . import openapi, passwords, routes_datasets, routes_objects, routes_orgs, routes_user
 from .common import (
     CALLER,
     STATE,
@@ -143,6 +143,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app.add_routes(routes_user.routes)
     app.add_routes(routes_orgs.routes)
     app.add_routes(routes_datasets.routes)
+    app.add_routes(routes_objects.routes)
 
     async def lifecycle(app: web.Application) -> Any:
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)

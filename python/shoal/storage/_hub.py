@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from ..auth.hub_grants import Grant, GrantRefresher, forget, gcs_token, get_grant, s3_session
+from ..auth.hub_trust import vetted_store
 from ..auth.platform_api import PlatformClient
 from ..auth.platform_names import split_location
 from ..errors import DatasetNotFoundError, PathError, ReadOnlyError
@@ -199,40 +200,54 @@ async def _open_store(
     creds: object,
 ) -> tuple[Storage, GrantRefresher | None]:
     """The provider for the grant's storage URL: vended S3 session credentials and GCS tokens
-    get a refresher that asks the platform again; anything else (static credentials, the
-    caller's own ``creds``) is used as it is."""
-    m = _SCHEME.match(grant.path)
-    scheme = m.group(1).lower() if m else "file"
-    location = grant.path[m.end() :] if m else grant.path
-    store_creds = creds if creds is not None else (grant.creds or None)
-    if scheme == "file":
-        return LocalStorage(location, read_only=read_only), None
-    if scheme == "s3":
-        from ._s3 import S3Storage, parse_location
-        from ._s3 import open_storage as open_s3
+    get a refresher that asks the platform again; static S3 keys are used as they are; a grant
+    without credentials reads through the platform. Only what a platform may vend is accepted
+    (:mod:`shoal.auth.hub_trust`); the caller's own ``creds`` replace the vended ones."""
+    if creds is None and grant.read_via == "platform":
+        from ._hub_proxy import PlatformReadStorage
 
-        if creds is None and grant.creds.get("aws_session_token"):
-            bucket, prefix = parse_location(location)
-            extra = {
-                k: grant.creds[k] for k in ("endpoint_url", "aws_region") if grant.creds.get(k)
-            }
+        return PlatformReadStorage(client, org, name), None
+    if creds is not None:
+        return await _open_with_own_creds(grant.path, creds, read_only=read_only), None
+    store = vetted_store(grant.path, grant.creds, client.url)
+    if store.scheme == "file":
+        return LocalStorage(store.location, read_only=read_only), None
+    if store.scheme == "s3":
+        from ._s3 import S3Storage, parse_location
+
+        bucket, prefix = parse_location(store.location)
+        if store.creds.get("aws_session_token"):
+            extra = {k: store.creds[k] for k in ("endpoint_url", "aws_region") if k in store.creds}
             refresher = GrantRefresher(client, org, name, mode, grant, s3_session)
-            store = await S3Storage.open(
+            s3 = await S3Storage.open(
                 bucket, prefix, creds=extra or None, read_only=read_only, refresh=refresher
             )
-            return store, refresher
-        return await open_s3(location, read_only=read_only, creds=store_creds), None
+            return s3, refresher
+        return await S3Storage.open(bucket, prefix, creds=store.creds, read_only=read_only), None
+    from ._gcs import GcsStorage
+
+    refresher = GrantRefresher(client, org, name, mode, grant, gcs_token)
+    gcs = await GcsStorage.open(
+        store.location, read_only=read_only, creds=gcs_token(grant), refresh=refresher
+    )
+    return gcs, refresher
+
+
+async def _open_with_own_creds(path: str, creds: object, *, read_only: bool) -> Storage:
+    """The grant's store opened with credentials the caller passed (``creds=``), as in
+    ``deeplake``: the caller chose them, so nothing is vetted but the scheme."""
+    m = _SCHEME.match(path)
+    scheme = m.group(1).lower() if m else "file"
+    location = path[m.end() :] if m else path
+    if scheme == "s3":
+        from ._s3 import open_storage as open_s3
+
+        return await open_s3(location, read_only=read_only, creds=creds)
     if scheme in _GCS:
         from ._gcs import GcsStorage
 
-        if creds is None and grant.creds.get("gcs_oauth_token"):
-            refresher = GrantRefresher(client, org, name, mode, grant, gcs_token)
-            gcs = await GcsStorage.open(
-                location, read_only=read_only, creds=gcs_token(grant), refresh=refresher
-            )
-            return gcs, refresher
-        return await GcsStorage.open(location, read_only=read_only, creds=store_creds), None
+        return await GcsStorage.open(location, read_only=read_only, creds=creds)
     raise PathError(
-        f"the platform keeps hub://{org}/{name} at a {scheme}:// URL, which this client cannot "
-        "open; ask the platform's admin which storage root it uses"
+        f"creds= was given, but the platform keeps this dataset at a {scheme} location, which "
+        "takes no credentials; drop creds="
     )
