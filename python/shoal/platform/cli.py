@@ -339,6 +339,10 @@ def add_commands(sub: Any) -> None:
         p.add_argument("path")
         p.set_defaults(func=_ds_privacy, public=public)
 
+    from .cli_creds import add_commands as add_creds_commands
+
+    add_creds_commands(sub, _server_opt)
+
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - `python -m`
     parser = argparse.ArgumentParser(prog="shoal")

@@ -68,6 +68,12 @@ class ServerConfig:
     gcs_downscope: bool = True
     #: Lifetime of vended credentials, seconds (S3 STS needs at least 900).
     creds_ttl: int = 3600
+    #: AES-256-GCM keys for managed credentials at rest, "ID:BASE64,ID:BASE64" (the first
+    #: encrypts). Empty: <data_dir>/creds.keys (see shoal.platform.crypto for rotation).
+    creds_encryption_keys: str = ""
+    #: AWS credentials the platform assumes org roles (``aws-role`` creds keys) with; empty:
+    #: storage_creds.
+    role_creds: dict[str, Any] = field(default_factory=dict)
     #: HS256 key for tokens. Empty: a random key kept in <data_dir>/secret.key.
     secret_key: str = ""
     login_token_hours: float = 1000.0
@@ -88,10 +94,12 @@ class ServerConfig:
         shown = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
-            if f.name not in ("secret_key", "storage_creds")
+            if f.name not in ("secret_key", "storage_creds", "creds_encryption_keys", "role_creds")
         }
         shown["secret_key"] = HIDDEN if self.secret_key else ""
         shown["storage_creds"] = {k: HIDDEN for k in self.storage_creds}
+        shown["creds_encryption_keys"] = HIDDEN if self.creds_encryption_keys else ""
+        shown["role_creds"] = {k: HIDDEN for k in self.role_creds}
         return "ServerConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property

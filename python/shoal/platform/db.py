@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PlatformConfigError
+from .creds_store import SCHEMA as CREDS_SCHEMA
 
 ROLES = ("read", "write", "admin")
 RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
@@ -73,6 +74,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX datasets_by_url ON datasets(storage_url);
     """,
+    # 2: managed credentials, connected datasets, default storage (see creds_store.py)
+    CREDS_SCHEMA,
 ]
 
 

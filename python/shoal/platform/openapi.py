@@ -259,6 +259,7 @@ def spec(version: str = "0") -> dict[str, Any]:
             )
         },
     }
+    paths.update(_creds_paths())
     return {
         "openapi": "3.0.3",
         "info": {
@@ -283,5 +284,64 @@ def spec(version: str = "0") -> dict[str, Any]:
                     ["error", "description"],
                 )
             },
+        },
+    }
+
+
+KEY = _path_param("key", "creds key name")
+_CREDS_KEY = _obj(
+    {
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["aws-keys", "aws-role", "gcs-key"]},
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+        "allow_static": {"type": "boolean"},
+        "settings": {"type": "object", "description": "non-secret settings (admins)"},
+    },
+    ["name", "kind", "created_at"],
+)
+_SECRET = {
+    "type": "object",
+    "description": (
+        "aws-keys: aws_access_key_id, aws_secret_access_key, optional aws_session_token, "
+        "endpoint_url, aws_region, role_arn; aws-role: role_arn, optional external_id, "
+        "endpoint_url, aws_region; gcs-key: a service-account key file"
+    ),
+}
+
+
+def _creds_paths() -> dict[str, Any]:
+    """Managed credentials ("creds keys") of an organization."""
+    return {
+        "/api/org/{org}/creds": {
+            "get": _op("The org's creds keys: name, kind, creation time (members)", params=[ORG]),
+            "post": _op(
+                "Store a creds key, encrypted; never returned again (admins)",
+                ok=201,
+                params=[ORG],
+                body=_obj(
+                    {
+                        "name": _name("creds key name"),
+                        "kind": {"type": "string", "enum": ["aws-keys", "aws-role", "gcs-key"]},
+                        "secret": _SECRET,
+                        "allow_static": {
+                            "type": "boolean",
+                            "description": "may the stored keys be handed out unscoped",
+                        },
+                    },
+                    ["name", "kind", "secret"],
+                ),
+                result=_CREDS_KEY,
+            ),
+        },
+        "/api/org/{org}/creds/{key}": {
+            "get": _op("A creds key's non-secret settings (admins)", params=[ORG, KEY]),
+            "put": _op(
+                "Rotate: replace the secret (same kind) and/or the static opt-in (admins)",
+                params=[ORG, KEY],
+                body=_obj({"secret": _SECRET, "allow_static": {"type": "boolean"}}, ["secret"]),
+                result=_CREDS_KEY,
+            ),
+            "delete": _op("Remove a creds key not used by a dataset (admins)", params=[ORG, KEY]),
         },
     }

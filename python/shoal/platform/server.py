@@ -29,7 +29,15 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import PlatformConfigError
-from . import openapi, passwords, routes_datasets, routes_objects, routes_orgs, routes_user
+from . import (
+    openapi,
+    passwords,
+    routes_creds,
+    routes_datasets,
+    routes_objects,
+    routes_orgs,
+    routes_user,
+)
 from .common import (
     CALLER,
     STATE,
@@ -144,6 +152,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app.add_routes(routes_orgs.routes)
     app.add_routes(routes_datasets.routes)
     app.add_routes(routes_objects.routes)
+    app.add_routes(routes_creds.routes)
 
     async def lifecycle(app: web.Application) -> Any:
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
@@ -184,6 +193,7 @@ def create_app(config: ServerConfig) -> web.Application:
         log.info("platform stopped")
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(routes_creds.lifecycle)
     return app
 
 

@@ -1,0 +1,159 @@
+"""Managed credentials of an organization over HTTP: add, list, show, rotate, remove.
+
+Admins of the org add, rotate, remove and show keys (``show`` gives the non-secret settings,
+never the secret); every member lists the names and kinds. A stored secret never leaves the
+server through these endpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+
+from aiohttp import web
+
+from .common import (
+    Caller,
+    Platform,
+    caller,
+    check_name,
+    fail,
+    find_org,
+    get_bool,
+    get_str,
+    json_body,
+    log,
+    platform,
+    require_member,
+)
+from .creds_store import KINDS, CredsError, CredsStore
+from .crypto import DecryptError, load_ring
+from .db import Org
+
+routes = web.RouteTableDef()
+
+CREDS = web.AppKey("shoal_creds_store", CredsStore)
+
+
+async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the credentials store once the database is open; re-encrypt under a new key."""
+    from .common import STATE
+
+    p = app[STATE]
+    store = CredsStore(p.db, load_ring(p.config.creds_encryption_keys, p.config.data_dir))
+    moved = store.reencrypt()
+    if moved:
+        log.info("creds keys re-encrypted", extra={"fields": {"count": moved}})
+    app[CREDS] = store
+    yield
+
+
+def store_of(request: web.Request) -> CredsStore:
+    return request.app[CREDS]
+
+
+def raise_creds(exc: CredsError | DecryptError) -> NoReturn:
+    if isinstance(exc, DecryptError):
+        log.error("creds key decryption failed", extra={"fields": {"error": str(exc)}})
+        fail(500, "creds_unreadable", f"{exc}; tell the platform's admin")
+    fail(exc.status, exc.kind, exc.message)
+
+
+def _org_and_key(request: web.Request) -> tuple[Platform, Caller, Org, str]:
+    p = platform(request)
+    who = caller(request)
+    org = find_org(p, request.match_info["org"])
+    key = check_name("creds key name", request.match_info.get("key", "") or "-")
+    return p, who, org, key
+
+
+def _secret(body: dict[str, Any], name: str) -> dict[str, Any]:
+    secret = body.get("secret")
+    if not isinstance(secret, dict):
+        fail(400, "bad_request", f"'secret' must be a JSON object holding the secret of {name!r}")
+    return secret
+
+
+@routes.get("/api/org/{org}/creds")
+async def list_keys(request: web.Request) -> web.Response:
+    p = platform(request)
+    who = caller(request)
+    org = find_org(p, request.match_info["org"])
+    role = require_member(p, who, org)
+    keys = store_of(request).list(org.id)
+    return web.json_response({"creds_keys": [k.as_json(admin=role == "admin") for k in keys]})
+
+
+@routes.post("/api/org/{org}/creds")
+async def add_key(request: web.Request) -> web.Response:
+    """``{"name", "kind", "secret": {...}, "allow_static": false}`` (admins)."""
+    p = platform(request)
+    who = caller(request)
+    org = find_org(p, request.match_info["org"])
+    body = await json_body(request)
+    name = check_name("creds key name", get_str(body, "name", limit=64))
+    require_member(p, who, org, "admin")
+    kind = get_str(body, "kind", limit=40)
+    if kind not in KINDS:
+        fail(
+            400, "bad_request", f"unknown kind {kind!r} for {name!r}; use one of {', '.join(KINDS)}"
+        )
+    allow_static = bool(get_bool(body, "allow_static", False))
+    assert who.user is not None
+    try:
+        info = store_of(request).add(
+            org.id, name, kind, _secret(body, name), by=who.user.username, allow_static=allow_static
+        )
+    except (CredsError, DecryptError) as exc:
+        raise_creds(exc)
+    log.info(
+        "creds key added",
+        extra={"fields": {"user": who.name, "org": org.name, "key": name, "kind": kind}},
+    )
+    return web.json_response(info.as_json(admin=True), status=201)
+
+
+@routes.get("/api/org/{org}/creds/{key}")
+async def show_key(request: web.Request) -> web.Response:
+    p, who, org, name = _org_and_key(request)
+    require_member(p, who, org, "admin")
+    try:
+        info = store_of(request).info(org.id, name)
+    except DecryptError as exc:
+        raise_creds(exc)
+    if info is None:
+        fail(404, "creds_key_not_found", f"there is no creds key {name!r} in {org.name!r}")
+    return web.json_response(info.as_json(admin=True))
+
+
+@routes.put("/api/org/{org}/creds/{key}")
+async def rotate_key(request: web.Request) -> web.Response:
+    """``{"secret": {...}, "allow_static": bool}`` (admins): a new secret of the same kind."""
+    p, who, org, name = _org_and_key(request)
+    body = await json_body(request)
+    require_member(p, who, org, "admin")
+    allow_static = get_bool(body, "allow_static")
+    try:
+        info = store_of(request).rotate(
+            org.id, name, _secret(body, name), allow_static=allow_static
+        )
+    except (CredsError, DecryptError) as exc:
+        raise_creds(exc)
+    log.info(
+        "creds key rotated", extra={"fields": {"user": who.name, "org": org.name, "key": name}}
+    )
+    return web.json_response(info.as_json(admin=True))
+
+
+@routes.delete("/api/org/{org}/creds/{key}")
+async def remove_key(request: web.Request) -> web.Response:
+    p, who, org, name = _org_and_key(request)
+    require_member(p, who, org, "admin")
+    try:
+        store_of(request).remove(org.id, name)
+    except (CredsError, DecryptError) as exc:
+        raise_creds(exc)
+    log.info(
+        "creds key removed", extra={"fields": {"user": who.name, "org": org.name, "key": name}}
+    )
+    return web.json_response({"removed": name})
