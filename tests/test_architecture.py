@@ -12,13 +12,14 @@ ROOT = Path(__file__).resolve().parents[1] / "python" / "shoal"
 # Bottom to top, as docs/architecture.md draws them. A module may import its own layer and
 # the layers below it, never one above.
 LAYERS: list[set[str]] = [
-    {"errors", "_env", "_retry", "_secrets", "_files", "_pool", "_index", "info", "_native"},
+    {"errors", "_env", "_retry", "_secrets", "_files", "_index", "info", "_native", "_pool"},
     {"_loop"},
     {"format"},
     {"auth"},
     {"storage"},
     {"routing"},
     {"engine"},
+    {"loader"},
     {"tensor", "dataset"},
     {"api"},
     {"", "platform"},  # "": the package's __init__ (the public surface)

@@ -193,8 +193,7 @@ class ClientCache(Generic[C]):
                     await stack.aclose()
                     raise
                 entry = _Entry(key, client, stack, loop)
-                with _guard:  # finalizers on other threads walk the entries
-                    state.entries[(key, pid)] = entry
+                state.entries[(key, pid)] = entry
         return self._lease(entry)
 
     def _lease(self, entry: _Entry[C]) -> Lease[C]:

@@ -16,6 +16,8 @@ from ._index import Index
 from .engine.dataset import DatasetEngine
 from .errors import ShoalError, TensorNotFoundError
 from .info import Info
+from .loader import DEFAULT_PREFETCH_BYTES, AsyncLoader, Loader
+from .loader.api import open_loader
 from .tensor import AsyncTensor, Tensor
 
 
@@ -180,6 +182,51 @@ class AsyncDataset:
         await self._engine.writes.exit(raised=exc_type is not None)
 
     # -- reads -------------------------------------------------------------------------------
+    def loader(
+        self,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        seed: int | None = None,
+        tensors: list[str] | str | None = None,
+        transform: Any = None,
+        drop_last: bool = False,
+        prefetch_bytes: int = DEFAULT_PREFETCH_BYTES,
+        num_threads: int | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+        progress: bool = False,
+        shuffle_buffer: int | None = None,
+    ) -> AsyncLoader:
+        """Batches of this dataset or view for training: ``async for batch in ds.loader(64)``
+        (``for`` on a sync dataset). A batch is ``{tensor name: array}`` (a list where the
+        samples' shapes differ, or for text and json). Each loop is one epoch; the next one is
+        prefetched as the last batches are read.
+
+        ``shuffle``: chunk order shuffled, then samples within ``shuffle_buffer`` samples
+        (default: what half of ``prefetch_bytes`` holds); ``seed`` makes it repeatable, and
+        each epoch differs. ``tensors``: the names to read (default: every visible one).
+        ``transform(sample_dict)``: applied per sample on the loader's ``num_threads`` threads,
+        results collated. ``prefetch_bytes``: bound on chunks held and batches assembled
+        ahead. ``rank``/``world_size``: this process's share of each epoch (default: the
+        ``RANK``/``WORLD_SIZE`` environment variables, else 0/1). ``progress``: a tqdm bar
+        (when tqdm is installed). Raises ``LoaderError`` for arguments it cannot use."""
+        return open_loader(
+            self._engine,
+            self._index.resolve(self._max_len()),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            tensors=tensors,
+            transform=transform,
+            drop_last=drop_last,
+            prefetch_bytes=prefetch_bytes,
+            num_threads=num_threads,
+            rank=rank,
+            world_size=world_size,
+            progress=progress,
+            shuffle_buffer=shuffle_buffer,
+        )
+
     def summary(self) -> str:
         """Print (and return) a table of the tensors: htype, shape, dtype, compression."""
         rows = [("tensor", "htype", "shape", "dtype", "compression")]
@@ -332,6 +379,23 @@ class Dataset:
         await self._a.__aexit__(exc_type, exc, tb)
 
     # -- reads -------------------------------------------------------------------------------
+    def loader(self, batch_size: int = 1, **options: Any) -> Loader:
+        """Batches of this dataset or view for ``for`` loops; the options are those of
+        :meth:`AsyncDataset.loader` (shuffle, seed, tensors, transform, drop_last,
+        prefetch_bytes, num_threads, rank, world_size, progress, shuffle_buffer)."""
+        return Loader(self._load_visible().loader(batch_size, **options))
+
+    def pytorch(self, batch_size: int = 1, **options: Any) -> Any:
+        """A ``torch.utils.data.IterableDataset`` of batches (the options of :meth:`loader`);
+        use it as ``DataLoader(ds.pytorch(64), batch_size=None, num_workers=n)``: the workers
+        split each epoch, and the arrays become tensors. Needs PyTorch."""
+        from .loader.torch_dataset import make_torch_dataset  # torch is optional
+
+        view = self._load_visible()
+        view.loader(batch_size, **options)  # checks every argument now, not in a worker
+        indices = view._index.resolve(view._max_len())
+        return make_torch_dataset(view._engine, indices, batch_size, options)
+
     def summary(self) -> str:
         """Print (and return) a table of the tensors: htype, shape, dtype, compression."""
         return self._load_visible().summary()

@@ -21,6 +21,8 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── VersionError (ValueError)              unknown branch or commit
     ├── InvalidCredsError (ValueError)         a ``creds`` argument shoal cannot use (unknown key, ...)
     ├── SettingError (ValueError)              an environment variable shoal cannot use
+    ├── LoaderError (ValueError)               a loader argument shoal cannot use
+    ├── TransformError                         a loader's transform raised (``index``: the sample)
     ├── StorageError (OSError)
     │   ├── NotFoundError (FileNotFoundError)  a missing object
     │   ├── BucketNotFoundError                the bucket (or container) itself does not exist
@@ -62,6 +64,7 @@ __all__ = [
     "InvalidCredsError",
     "InvalidHtypeError",
     "InvalidRequestError",
+    "LoaderError",
     "NotFoundError",
     "PathError",
     "PermissionDeniedError",
@@ -81,6 +84,7 @@ __all__ = [
     "TensorNotFoundError",
     "TokenExpiredError",
     "TokenRevokedError",
+    "TransformError",
     "TruncatedDataError",
     "UntrustedGrantError",
     "VersionError",
@@ -194,6 +198,19 @@ class InvalidCredsError(ShoalError, ValueError):
 class SettingError(ShoalError, ValueError):
     """An environment variable (``SHOAL_S3_MAX_ATTEMPTS=lots``, ...) shoal cannot use; the
     message names the variable, its value and what it must be."""
+
+
+class LoaderError(ShoalError, ValueError):
+    """A loader argument shoal cannot use (batch size, rank, tensor names, ...)."""
+
+
+class TransformError(ShoalError):
+    """A loader's ``transform`` raised on a sample; ``index`` is that sample's index in the
+    dataset, and the transform's exception is the ``__cause__``."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class BucketNotFoundError(StorageError):

@@ -136,8 +136,10 @@ class ChunkFetcher:
     async def chunk(self, chunk_id: int) -> DecodedChunk:
         return await self.by_key(await self.key(chunk_id))
 
-    async def by_key(self, key: str) -> DecodedChunk:
-        """A whole chunk, decoded once and cached."""
+    async def by_key(self, key: str, keep: bool = True) -> DecodedChunk:
+        """A whole chunk, decoded once and cached. ``keep=False``: not put in the cache, for
+        readers that hold the chunks they fetch themselves (the loader counts them against its
+        own memory bound; cached too, they would be held twice)."""
         cache = self.ctx.cache
         hit = cache.get(key)
         if hit is not None:
@@ -151,7 +153,8 @@ class ChunkFetcher:
             decoded = decode_chunk(raw, cc, key)  # parses the header only: no thread hop
         else:
             decoded = await in_cpu_pool(decode_chunk, raw, cc, key)
-        cache.put(key, decoded)
+        if keep:
+            cache.put(key, decoded)
         self.ctx.headers.put(key, decoded.header)
         return decoded
 

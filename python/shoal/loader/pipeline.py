@@ -1,0 +1,217 @@
+"""The prefetching pipeline: batches planned ahead, their chunks fetched concurrently within a
+memory bound, each batch assembled off the GIL, handed out in order.
+
+One producer task walks the planned batches (epoch after epoch: prefetch carries across an
+epoch's end) and admits a batch when the bytes it adds fit in ``prefetch_bytes``: the chunks
+it needs that are not held yet (fetched whole, many in flight) plus its assembled output.
+Each admitted batch is a task that awaits its chunks, then assembles (and transforms) on the
+loader's threads. A chunk is dropped when the last admitted batch needing it is assembled;
+an output's bytes are released when the consumer takes it. When nothing is held, a batch is
+admitted whatever its size, so a batch bigger than the bound still makes progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..engine.chunks import DecodedChunk
+from . import transform as transforms
+from .reader import Need, TensorReader
+
+MAX_BATCHES_AHEAD = 64
+
+
+@dataclass
+class EpochEnd:
+    epoch: int
+
+
+@dataclass
+class _Job:
+    idx: np.ndarray
+    needs: list[Need]
+    out_bytes: int
+    task: asyncio.Task[Any] | None = None
+
+
+@dataclass
+class _Held:
+    reader: TensorReader
+    task: asyncio.Task[DecodedChunk]
+    nbytes: int
+    refs: int = 0
+    done: bool = field(default=False)
+
+
+class Pipeline:
+    """Runs on the loop that creates it (:meth:`start`); every method is called there."""
+
+    def __init__(
+        self,
+        readers: list[TensorReader],
+        batches: Iterator[np.ndarray | EpochEnd],
+        budget: int,
+        pool: concurrent.futures.ThreadPoolExecutor,
+        transform: transforms.Transform | None,
+    ) -> None:
+        self._readers = readers
+        self._batches = batches
+        self._budget = budget
+        self._pool = pool
+        self._transform = transform
+        self._ready: collections.deque[_Job | EpochEnd] = collections.deque()
+        self._held: dict[str, _Held] = {}
+        self._used = 0
+        self._wake_producer = asyncio.Event()
+        self._wake_consumer = asyncio.Event()
+        self._producer: asyncio.Task[None] | None = None
+        self.peak_used = 0
+
+    @property
+    def used(self) -> int:
+        """Bytes held now: chunks fetched or in flight, and assembled batches not taken."""
+        return self._used
+
+    def start(self) -> None:
+        self._producer = asyncio.get_running_loop().create_task(self._produce())
+
+    # -- consumer ----------------------------------------------------------------------------
+    async def next(self) -> dict[str, Any] | EpochEnd:
+        """The next batch, or the end of an epoch."""
+        while not self._ready:
+            producer = self._producer
+            if producer is not None and producer.done():
+                producer.result()  # raises what stopped it
+                raise RuntimeError("the loader's plan ended")  # planned batches never end
+            self._wake_consumer.clear()
+            await self._wake_consumer.wait()
+        item = self._ready.popleft()
+        self._wake_producer.set()
+        if isinstance(item, EpochEnd):
+            return item
+        assert item.task is not None
+        try:
+            out: dict[str, Any] = await item.task
+        finally:
+            self._release(item.out_bytes)
+        return out
+
+    async def close(self) -> None:
+        """Cancel every task and drop every chunk (after an error, a break, or at the end)."""
+        tasks: list[asyncio.Task[Any]] = []
+        if self._producer is not None:
+            tasks.append(self._producer)
+        tasks.extend(j.task for j in self._ready if isinstance(j, _Job) and j.task is not None)
+        tasks.extend(h.task for h in self._held.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._ready.clear()
+        self._held.clear()
+        self._used = 0
+
+    # -- producer ----------------------------------------------------------------------------
+    def _release(self, nbytes: int) -> None:
+        self._used -= nbytes
+        self._wake_producer.set()
+
+    def _add(self, nbytes: int) -> None:
+        self._used += nbytes
+        self.peak_used = max(self.peak_used, self._used)
+
+    async def _produce(self) -> None:
+        loop = asyncio.get_running_loop()
+        for item in self._batches:
+            if isinstance(item, EpochEnd):
+                self._ready.append(item)
+                self._wake_consumer.set()
+                continue
+            needs = [r.need(item) for r in self._readers]
+            out_bytes = int(sum(r.sample_bytes for r in self._readers) * item.size)
+            while True:
+                # Chunks still held are shared, not added (recomputed after each wait: a
+                # chunk may have been dropped meanwhile).
+                new = {
+                    key: (reader, est)
+                    for reader, need in zip(self._readers, needs, strict=True)
+                    for key, est in need.estimates.items()
+                    if key not in self._held
+                }
+                want = sum(est for _, est in new.values()) + out_bytes
+                fits = self._used == 0 or self._used + want <= self._budget
+                if fits and len(self._ready) < MAX_BATCHES_AHEAD:
+                    break
+                self._wake_producer.clear()
+                await self._wake_producer.wait()
+            for key, (reader, est) in new.items():
+                task = loop.create_task(self._fetch(key, reader))
+                self._held[key] = _Held(reader, task, est)
+                self._add(est)
+            for need in needs:
+                for key in need.keys.values():
+                    self._held[key].refs += 1
+            job = _Job(item, needs, out_bytes)
+            self._add(out_bytes)
+            job.task = loop.create_task(self._build(job))
+            self._ready.append(job)
+            self._wake_consumer.set()
+
+    async def _fetch(self, key: str, reader: TensorReader) -> DecodedChunk:
+        chunk = await reader.fetch(key)
+        held = self._held.get(key)
+        if held is not None and not held.done:
+            held.done = True
+            self._used += chunk.nbytes - held.nbytes  # the estimate becomes the real size
+            held.nbytes = chunk.nbytes
+            reader.learn(chunk)
+            self._wake_producer.set()
+        return chunk
+
+    async def _build(self, job: _Job) -> dict[str, Any]:
+        try:
+            through_engine: dict[int, Any] = {}
+            for i, (reader, need) in enumerate(zip(self._readers, job.needs, strict=True)):
+                if need.fallback:
+                    through_engine[i] = await reader.read_through_engine(job.idx)
+            chunks = {
+                key: await self._held[key].task for need in job.needs for key in need.keys.values()
+            }
+            loop = asyncio.get_running_loop()
+            batch: dict[str, Any] = await loop.run_in_executor(
+                self._pool, self._assemble, job, chunks, through_engine
+            )
+            return batch
+        finally:
+            self._unref(job)
+
+    def _unref(self, job: _Job) -> None:
+        for need in job.needs:
+            for key in need.keys.values():
+                held = self._held.get(key)
+                if held is None:
+                    continue
+                held.refs -= 1
+                if held.refs <= 0:
+                    del self._held[key]
+                    self._release(held.nbytes)
+
+    def _assemble(
+        self, job: _Job, chunks: dict[str, DecodedChunk], through_engine: dict[int, Any]
+    ) -> Any:
+        n = job.idx.size
+        batch: dict[str, Any] = {}
+        for i, (reader, need) in enumerate(zip(self._readers, job.needs, strict=True)):
+            if i in through_engine:
+                batch[reader.name] = through_engine[i]
+            else:
+                batch[reader.name] = reader.assemble(need, chunks, n)
+        if self._transform is not None:
+            return transforms.apply(self._transform, batch, job.idx)
+        return batch

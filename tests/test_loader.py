@@ -1,0 +1,276 @@
+"""The data loader on local storage and on s3:// (SeaweedFS on loopback): every sample once
+per epoch, shuffles repeatable for a seed, rank shares that never overlap, views, transforms,
+errors that reach the caller, and a shutdown that leaves no thread or memory behind."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+
+import shoal
+from shoal.errors import LoaderError, TransformError
+from tests.servers.s3_fixtures import *  # noqa: F403
+from tests.servers.s3_fixtures import S3Server
+
+N = 1000
+SHAPE = (8, 8, 3)
+
+
+def _image(i: np.ndarray) -> np.ndarray:
+    return np.broadcast_to((i % 251).astype(np.uint8)[:, None, None, None], (i.size, *SHAPE))
+
+
+def _fill(ds: shoal.Dataset) -> None:
+    # Small chunks: a thousand samples spread over dozens of chunks, so batches cross chunks.
+    ds.create_tensor("images", htype="image", dtype="uint8", max_chunk_size=12_000)
+    ds.create_tensor("ids", dtype="int64", max_chunk_size=4_000)
+    ds.create_tensor("names", htype="text")
+    idx = np.arange(N)
+    with ds:
+        ds.images.extend(np.ascontiguousarray(_image(idx)))
+        ds.ids.extend(idx)
+        ds.names.extend([f"s{i}" for i in range(N)])
+
+
+@pytest.fixture(scope="module")
+def local_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("loader") / "ds")
+    _fill(shoal.empty(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def s3_path(s3_server: S3Server) -> tuple[str, dict[str, str]]:
+    path = f"s3://{s3_server.bucket}/loader-{uuid.uuid4().hex[:8]}"
+    creds = s3_server.creds()
+    _fill(shoal.empty(path, creds=creds))
+    return path, creds
+
+
+@pytest.fixture(params=["local", "s3"])
+def ds(request: pytest.FixtureRequest) -> shoal.Dataset:
+    if request.param == "local":
+        return shoal.load(request.getfixturevalue("local_path"), read_only=True)
+    path, creds = request.getfixturevalue("s3_path")
+    return shoal.load(path, read_only=True, creds=creds)
+
+
+def _ids(loader: Any) -> list[np.ndarray]:
+    out = []
+    for batch in loader:
+        ids = batch["ids"].ravel()
+        np.testing.assert_array_equal(batch["images"], _image(ids))
+        out.append(ids)
+    return out
+
+
+def _loader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("shoal-loader")]
+
+
+def _no_loader_threads(timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while _loader_threads():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_every_sample_once_per_epoch(ds: shoal.Dataset, shuffle: bool) -> None:
+    loader = ds.loader(batch_size=64, shuffle=shuffle, seed=7)
+    with loader:
+        assert len(loader) == 16
+        for _ in range(2):
+            batches = _ids(loader)
+            assert [b.size for b in batches] == [64] * 15 + [40]
+            order = np.concatenate(batches)
+            np.testing.assert_array_equal(np.sort(order), np.arange(N))
+            if not shuffle:
+                np.testing.assert_array_equal(order, np.arange(N))
+            else:
+                assert not np.array_equal(order, np.arange(N))
+        assert loader.epoch == 2
+
+
+def test_text_values_match_their_samples(local_path: str) -> None:
+    ds = shoal.load(local_path, read_only=True)
+    for batch in ds.loader(batch_size=100, shuffle=True, seed=3, tensors=["ids", "names"]):
+        assert batch["names"] == [f"s{i}" for i in batch["ids"].ravel()]
+
+
+def test_shuffle_is_repeatable_and_differs_per_epoch(ds: shoal.Dataset) -> None:
+    a = ds.loader(batch_size=50, shuffle=True, seed=11, tensors=["ids", "images"])
+    b = ds.loader(batch_size=50, shuffle=True, seed=11, tensors=["ids", "images"])
+    with a, b:
+        first_a, first_b = np.concatenate(_ids(a)), np.concatenate(_ids(b))
+        np.testing.assert_array_equal(first_a, first_b)
+        second_a = np.concatenate(_ids(a))
+        assert not np.array_equal(first_a, second_a)
+    with ds.loader(batch_size=50, shuffle=True, seed=12) as c:
+        assert not np.array_equal(first_a, np.concatenate(_ids(c)))
+
+
+def test_shuffle_keeps_chunks_together_within_the_buffer(local_path: str) -> None:
+    ds = shoal.load(local_path, read_only=True)
+    with ds.loader(batch_size=10, shuffle=True, seed=1, shuffle_buffer=100) as loader:
+        order = np.concatenate(_ids(loader))
+    # Each window of 100 samples draws on the few chunks of "images" it spans, not on
+    # samples from everywhere.
+    ends = ds._engine.tensor("images").chunk_ids[:, 1].astype(np.int64)
+    assert len(ends) > 10
+    rows = np.searchsorted(ends, order, side="left")
+    spans = [np.unique(rows[i : i + 100]).size for i in range(0, N - 100, 100)]
+    smallest = int(np.diff(ends).min())
+    assert max(spans) <= 100 // smallest + 2 < len(ends) // 2
+
+
+def test_ranks_split_each_epoch_without_overlap(
+    ds: shoal.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shares = []
+    for rank in range(3):
+        with ds.loader(batch_size=32, shuffle=True, seed=5, rank=rank, world_size=3) as loader:
+            shares.append(np.concatenate(_ids(loader)))
+    together = np.concatenate(shares)
+    assert together.size == N
+    np.testing.assert_array_equal(np.sort(together), np.arange(N))
+    # Read from the environment as torch.distributed sets it.
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with ds.loader(batch_size=32, shuffle=True, seed=5) as loader:
+        np.testing.assert_array_equal(np.concatenate(_ids(loader)), shares[1])
+
+
+def test_drop_last(local_path: str) -> None:
+    ds = shoal.load(local_path, read_only=True)
+    with ds.loader(batch_size=64, drop_last=True, shuffle=True, seed=2) as loader:
+        assert len(loader) == 15
+        sizes = [b.size for b in _ids(loader)]
+    assert sizes == [64] * 15
+
+
+def test_views(ds: shoal.Dataset) -> None:
+    with ds[100:900].loader(batch_size=64, shuffle=True, seed=1) as loader:
+        got = np.concatenate(_ids(loader))
+    np.testing.assert_array_equal(np.sort(got), np.arange(100, 900))
+    with ds[[5, 3, 999, 7]].loader(batch_size=3) as loader:
+        assert [b.tolist() for b in _ids(loader)] == [[5, 3, 999], [7]]
+
+
+def test_tensors_subset_and_transform(ds: shoal.Dataset) -> None:
+    def double(sample: dict[str, Any]) -> dict[str, Any]:
+        return {"id": int(sample["ids"][0]), "twice": sample["ids"] * 2}
+
+    with ds.loader(batch_size=100, tensors=["ids"], transform=double) as loader:
+        batches = list(loader)
+    assert set(batches[0]) == {"id", "twice"}
+    np.testing.assert_array_equal(batches[3]["id"], np.arange(300, 400))
+    np.testing.assert_array_equal(batches[3]["twice"].ravel(), np.arange(300, 400) * 2)
+    with ds.loader(batch_size=100, tensors="images") as loader:
+        assert set(next(iter(loader))) == {"images"}
+
+
+def test_a_transform_that_raises_names_the_sample_and_stops_the_loader(ds: shoal.Dataset) -> None:
+    def bad(sample: dict[str, Any]) -> Any:
+        if int(sample["ids"][0]) == 437:
+            raise ZeroDivisionError("bad sample")
+        return sample
+
+    loader = ds.loader(batch_size=32, transform=bad, num_threads=2)
+    with pytest.raises(TransformError, match="sample 437") as caught:
+        for _ in loader:
+            pass
+    assert caught.value.index == 437
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    assert loader.prefetched_bytes == 0
+    assert _no_loader_threads()
+
+
+def test_breaking_early_releases_memory_and_threads(ds: shoal.Dataset) -> None:
+    loader = ds.loader(batch_size=16, prefetch_bytes=64 * 2**20)
+    for i, _ in enumerate(loader):
+        if i == 1:
+            assert loader.prefetched_bytes > 0
+            break
+    assert loader.prefetched_bytes == 0
+    assert _no_loader_threads()
+    # The next loop starts the next epoch afresh.
+    assert sum(b.size for b in _ids(loader)) == N
+    loader.close()
+    assert _no_loader_threads()
+
+
+def test_prefetch_carries_over_the_end_of_an_epoch(ds: shoal.Dataset) -> None:
+    with ds.loader(batch_size=250, tensors=["ids"]) as loader:
+        _ids_only = [b["ids"] for b in loader]
+        assert len(_ids_only) == 4
+        deadline = time.monotonic() + 5
+        while loader.prefetched_bytes == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert loader.prefetched_bytes > 0  # the next epoch is on its way already
+        assert sum(b["ids"].size for b in loader) == N
+    assert loader.prefetched_bytes == 0
+
+
+def test_memory_stays_within_prefetch_bytes(s3_path: tuple[str, dict[str, str]]) -> None:
+    path, creds = s3_path
+    ds = shoal.load(path, read_only=True, creds=creds)
+    budget = 60_000  # a few chunks of "images" and a few batches
+    loader = ds.loader(batch_size=16, tensors=["images", "ids"], prefetch_bytes=budget)
+    with loader:
+        assert sum(b.size for b in _ids(loader)) == N
+        pipeline = loader._a._pipeline
+        assert pipeline is not None
+        assert pipeline.peak_used <= budget * 1.2  # estimates become sizes once fetched
+
+
+def test_async_for(s3_path: tuple[str, dict[str, str]]) -> None:
+    path, creds = s3_path
+
+    async def main() -> list[int]:
+        ds = await shoal.load_async(path, read_only=True, creds=creds)
+        got: list[int] = []
+        async with ds[10:].loader(batch_size=100, shuffle=True, seed=4) as loader:
+            async for batch in loader:
+                np.testing.assert_array_equal(batch["images"], _image(batch["ids"].ravel()))
+                got.extend(batch["ids"].ravel().tolist())
+        return got
+
+    assert sorted(asyncio.run(main())) == list(range(10, N))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+        ({"batch_size": 4, "rank": 3, "world_size": 3}, r"rank must be in \[0, world_size\)"),
+        ({"batch_size": 4, "tensors": ["nope"]}, r"unknown tensor\(s\) \['nope'\]"),
+        ({"batch_size": 4, "shuffle": True, "world_size": 2}, "needs seed="),
+        ({"batch_size": 4, "prefetch_bytes": 0}, "prefetch_bytes must be"),
+        ({"batch_size": 4, "transform": 3}, "transform must be callable"),
+    ],
+)
+def test_bad_arguments(local_path: str, kwargs: dict[str, Any], message: str) -> None:
+    ds = shoal.load(local_path, read_only=True)
+    with pytest.raises(LoaderError, match=message):
+        ds.loader(**kwargs)
+
+
+def test_pytorch_without_torch_says_what_to_install(local_path: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("torch is installed here; tests/test_loader_torch.py covers it")
+    ds = shoal.load(local_path, read_only=True)
+    with pytest.raises(shoal.errors.ShoalError, match="pip install torch"):
+        ds.pytorch(batch_size=8)
