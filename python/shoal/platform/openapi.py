@@ -344,4 +344,38 @@ def _creds_paths() -> dict[str, Any]:
             ),
             "delete": _op("Remove a creds key not used by a dataset (admins)", params=[ORG, KEY]),
         },
+        "/api/org/{org}/storage/name": {
+            "get": _op(
+                "Short-lived credentials from a creds key (members; deeplake-compatible)",
+                params=[
+                    ORG,
+                    {
+                        "name": "query",
+                        "in": "query",
+                        "required": True,
+                        "schema": _name("creds key"),
+                    },
+                    {
+                        "name": "path",
+                        "in": "query",
+                        "schema": {"type": "string", "description": "limit to this location"},
+                    },
+                    {
+                        "name": "mode",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["r", "w", "a"]},
+                    },
+                    {"name": "no_cache", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                result=_obj(
+                    {
+                        "creds": {"type": "object"},
+                        "expiration": {"type": "number"},
+                        "mode": {"type": "string", "enum": ["r", "a"]},
+                        "scoped": {"type": "boolean"},
+                    },
+                    ["creds", "scoped"],
+                ),
+            )
+        },
     }

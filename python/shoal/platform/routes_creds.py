@@ -1,4 +1,5 @@
-"""Managed credentials of an organization over HTTP: add, list, show, rotate, remove.
+"""Managed credentials of an organization over HTTP: add, list, show, rotate, remove, and
+vend short-lived credentials from them (:mod:`.creds_managed`).
 
 Admins of the org add, rotate, remove and show keys (``show`` gives the non-secret settings,
 never the secret); every member lists the names and kinds. A stored secret never leaves the
@@ -26,13 +27,16 @@ from .common import (
     platform,
     require_member,
 )
+from .creds_managed import ManagedGrant, ManagedVendor, StaticNotAllowed
 from .creds_store import KINDS, CredsError, CredsStore
+from .creds_vending import VendingError
 from .crypto import DecryptError, load_ring
 from .db import Org
 
 routes = web.RouteTableDef()
 
 CREDS = web.AppKey("shoal_creds_store", CredsStore)
+MANAGED = web.AppKey("shoal_managed_vendor", ManagedVendor)
 
 
 async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -45,7 +49,9 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     if moved:
         log.info("creds keys re-encrypted", extra={"fields": {"count": moved}})
     app[CREDS] = store
+    app[MANAGED] = ManagedVendor(p.config)
     yield
+    await app[MANAGED].close()
 
 
 def store_of(request: web.Request) -> CredsStore:
@@ -157,3 +163,55 @@ async def remove_key(request: web.Request) -> web.Response:
         "creds key removed", extra={"fields": {"user": who.name, "org": org.name, "key": name}}
     )
     return web.json_response({"removed": name})
+
+
+async def vend_from_key(
+    request: web.Request, org: Org, name: str, url: str | None, *, write: bool, fresh: bool
+) -> ManagedGrant:
+    """Credentials from the org's creds key ``name`` for ``url``; errors name the key."""
+    try:
+        key = store_of(request).get(org.id, name)
+        return await request.app[MANAGED].vend(key, url, write=write, fresh=fresh)
+    except (CredsError, DecryptError) as exc:
+        raise_creds(exc)
+    except StaticNotAllowed as exc:
+        fail(403, "static_not_allowed", str(exc))
+    except VendingError as exc:
+        log.error(
+            "managed vending failed",
+            extra={"fields": {"org": org.name, "key": name, "error": str(exc)}},
+        )
+        fail(502, "storage_unavailable", str(exc))
+
+
+@routes.get("/api/org/{org}/storage/name")
+async def managed_creds(request: web.Request) -> web.Response:
+    """``?query=KEY[&path=s3://bucket/prefix][&mode=r|w]`` (deeplake-compatible): short-lived
+    credentials from the key, for any member; limited to ``path`` when given, read-only for
+    readers or with ``mode=r``."""
+    p = platform(request)
+    who = caller(request)
+    org = find_org(p, request.match_info["org"])
+    name = check_name("creds key name", request.query.get("query", "") or "-")
+    path = request.query.get("path") or None
+    mode = request.query.get("mode") or "w"
+    if mode not in ("r", "w", "a"):
+        fail(400, "bad_request", f"mode must be 'r', 'w' or 'a', not {mode[:10]!r}")
+    if path is not None and (
+        not path.startswith(("s3://", "gcs://", "gs://")) or len(path) > 1024 or ".." in path
+    ):
+        fail(400, "bad_request", "path must be an s3:// or gcs:// location")
+    role = require_member(p, who, org)
+    write = mode != "r" and role in ("write", "admin")
+    fresh = request.query.get("no_cache", "").lower() in ("true", "1", "yes")
+    grant = await vend_from_key(request, org, name, path, write=write, fresh=fresh)
+    return web.json_response(
+        {
+            "creds": grant.creds,
+            "creds_key": name,
+            "expiration": grant.expiration,
+            "mode": "a" if write else "r",
+            "scoped": grant.scoped,
+            **({"path": path} if path else {}),
+        }
+    )
