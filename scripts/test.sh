@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Set up, then run every check: lints, the Rust tests, and the whole Python test suite
-# (including interop with the real deeplake 3.9.52 in its own virtualenv).
+# (including interop with the real deeplake 3.9.52 in its own virtualenv, and ds.pytorch()
+# under Debian's CPU build of torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash .ci/setup-deeplake-venv
+bash .ci/setup-torch  # Debian's CPU torch for the system python3 (the ds.pytorch() test)
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== lint: ruff, mypy, stubtest"

@@ -388,7 +388,9 @@ class Dataset:
     def pytorch(self, batch_size: int = 1, **options: Any) -> Any:
         """A ``torch.utils.data.IterableDataset`` of batches (the options of :meth:`loader`);
         use it as ``DataLoader(ds.pytorch(64), batch_size=None, num_workers=n)``: the workers
-        split each epoch, and the arrays become tensors. Needs PyTorch."""
+        split each epoch (forked workers reopen the dataset), and the arrays become tensors.
+        With ``shuffle``, call ``set_epoch(epoch)`` on it before each epoch (as with
+        ``DistributedSampler``) for a new order each epoch. Needs PyTorch."""
         from .loader.torch_dataset import make_torch_dataset  # torch is optional
 
         view = self._load_visible()

@@ -1,0 +1,62 @@
+"""Run ``ds.pytorch()`` under Debian's CPU build of torch (python3-torch, for /usr/bin/python3).
+
+Debian's torch is built against Debian's numpy 1.x, while shoal's virtualenv holds numpy 2:
+this script puts those two packages first on the path (through a directory of links made
+by the caller), then shoal's source tree and the virtualenv's other packages, then the rest
+of Debian's. It prints one JSON line of what it saw; the assertions live in
+tests/test_loader_torch.py.
+
+    python3 -S tests/torch_side.py <links dir> <shoal python dir> <venv site-packages> <args json>
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+links, source, site_packages, raw = sys.argv[1:5]
+del sys.path[0]  # this script's directory: tests/platform would shadow the stdlib's platform
+sys.path[:0] = [links, source, site_packages]
+sys.path.append("/usr/lib/python3/dist-packages")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+import shoal  # noqa: E402
+
+
+def ids_of(loader: DataLoader) -> list[list[int]]:  # type: ignore[type-arg]
+    out = []
+    for batch in loader:
+        assert isinstance(batch["ids"], torch.Tensor), type(batch["ids"])
+        ids = batch["ids"].numpy().ravel()
+        images = batch["images"].numpy()
+        assert (images == (ids % 251).astype(np.uint8)[:, None, None, None]).all()
+        out.append(ids.tolist())
+    return out
+
+
+def main() -> None:
+    args = json.loads(raw)
+    ds = shoal.load(args["path"], read_only=True, creds=args.get("creds"))
+    # The parent reads first: its background loop and connection pool exist before the fork.
+    first = next(iter(ds.loader(batch_size=8)))
+    assert first["ids"].size == 8
+    dataset = ds.pytorch(batch_size=16, shuffle=True, seed=3)
+    result: dict[str, object] = {"torch": torch.__version__, "numpy": np.__version__}
+    for workers in (0, 2):
+        kwargs = {"multiprocessing_context": "fork"} if workers else {}
+        dataset.set_epoch(0)
+        loader = DataLoader(dataset, batch_size=None, num_workers=workers, **kwargs)
+        result[f"epoch0_w{workers}"] = ids_of(loader)
+        dataset.set_epoch(1)
+        result[f"epoch1_w{workers}"] = ids_of(loader)
+    view = ds[100:300].pytorch(batch_size=32, tensors=["ids", "images"])
+    result["view"] = ids_of(
+        DataLoader(view, batch_size=None, num_workers=3, multiprocessing_context="fork")
+    )
+    print(json.dumps(result))
+
+
+main()
