@@ -5,6 +5,7 @@ errors that reach the caller, and a shutdown that leaves no thread or memory beh
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 import uuid
@@ -245,6 +246,19 @@ def test_async_for(s3_path: tuple[str, dict[str, str]]) -> None:
         return got
 
     assert sorted(asyncio.run(main())) == list(range(10, N))
+
+
+def test_progress_bar(
+    local_path: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = shoal.load(local_path, read_only=True)
+    with ds.loader(batch_size=100, tensors=["ids"], progress=True) as loader:
+        assert sum(b["ids"].size for b in loader) == N
+    assert "10/10" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # tqdm not installed: no bar, no error
+    with ds.loader(batch_size=100, tensors=["ids"], progress=True) as loader:
+        assert sum(b["ids"].size for b in loader) == N
+    assert "10/10" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
