@@ -3,7 +3,6 @@ the failed-login limiter and log redaction."""
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from . import tokens
 from .config import ServerConfig
 from .creds_vending import Vendor
 from .db import Database, DatasetRow, Org, User
+from .login_limits import LoginLimiter
 
 log = logging.getLogger("shoal.platform")
 
@@ -148,6 +148,15 @@ def _authenticate(request: web.Request) -> Caller:
         else:
             msg = f"this login token was revoked at {when} (`shoal logout`); sign in again with `shoal login`"
         fail(401, "token_revoked", msg, revoked_at=when)
+    if row.parent_jti is not None:
+        parent = p.db.token(row.parent_jti)
+        if parent is None or parent.revoked_at is not None:
+            fail(
+                401,
+                "token_revoked",
+                f"the API token {row.name!r} was created with a token that has since been "
+                "revoked; create a new one with `shoal token create`",
+            )
     user = p.db.user_by_id(row.user_id)
     if user is None or user.username.lower() != claims.username.lower():
         fail(401, "token_invalid", f"the token's user no longer exists; {_SIGN_IN}")
@@ -167,12 +176,18 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
-        fail(400, "bad_request", "the request body is not valid JSON")
+        fail(400, "bad_request", "the request body is not valid JSON (NaN and Infinity are not)")
+    except RecursionError:
+        fail(400, "bad_request", "the request body is nested too deeply")
     if not isinstance(body, dict):
         fail(400, "bad_request", f"the request body must be a JSON object, not {_kind(body)}")
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _kind(value: object) -> str:
@@ -263,52 +278,6 @@ def dataset_info(ds: DatasetRow, role: str | None) -> dict[str, Any]:
         "updated_at": tokens.isoformat(ds.updated_at),
         "role": role,
     }
-
-
-# ----------------------------------------------------------------------------------------------
-# failed logins
-
-
-class LoginLimiter:
-    """Failed logins per username and per client address in a sliding window. Past the limit,
-    attempts are refused (429) without checking the password until old failures age out."""
-
-    def __init__(self, per_user: int, per_ip: int, window: float) -> None:
-        self.per_user = per_user
-        self.per_ip = per_ip
-        self.window = window
-        self._fails: dict[str, collections.deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> collections.deque[float]:
-        q = self._fails.get(key)
-        if q is None:
-            return collections.deque()
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        if not q:
-            del self._fails[key]
-        return q
-
-    def retry_after(self, username: str, ip: str) -> float:
-        """Seconds until ``username`` from ``ip`` may try again; 0 if now."""
-        now = time.monotonic()
-        wait = 0.0
-        for key, limit in ((f"u:{username.lower()}", self.per_user), (f"i:{ip}", self.per_ip)):
-            q = self._recent(key, now)
-            if len(q) >= limit:
-                wait = max(wait, q[-limit] + self.window - now)
-        return wait
-
-    def failed(self, username: str, ip: str) -> None:
-        now = time.monotonic()
-        if len(self._fails) > 100_000:  # a flood of names: forget the oldest half
-            for key in list(self._fails)[: len(self._fails) // 2]:
-                del self._fails[key]
-        for key in (f"u:{username.lower()}", f"i:{ip}"):
-            self._fails.setdefault(key, collections.deque()).append(now)
-
-    def succeeded(self, username: str) -> None:
-        self._fails.pop(f"u:{username.lower()}", None)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -79,11 +79,14 @@ class ServerConfig:
     login_token_hours: float = 1000.0
     max_token_days: int = 3650
     allow_registration: bool = True
-    #: Failed logins allowed per username (and, ``*_per_ip``, per client address) in
-    #: ``login_window`` seconds before further attempts get 429.
+    #: Failed logins allowed per (username, client address) in ``login_window`` seconds;
+    #: past them each attempt from that address waits ``login_backoff`` seconds, doubling per
+    #: failure (at most ``login_window``). The account is never locked for its owner
+    #: elsewhere. ``*_per_ip``: login attempts per client address and window, any account.
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 50
     login_window: float = 300.0
+    login_backoff: float = 10.0
     #: scrypt cost (a power of two); 2**14 is about 16 MiB of memory per hash.
     scrypt_n: int = 1 << 14
     log_level: str = "info"
@@ -158,6 +161,8 @@ class ServerConfig:
             raise PlatformConfigError(
                 "secret_key must be at least 32 characters; leave it empty to have one generated"
             )
+        if self.login_backoff <= 0 or self.login_window <= 0:
+            raise PlatformConfigError("login_backoff and login_window must be positive")
         if self.login_token_hours <= 0 or self.max_token_days <= 0:
             raise PlatformConfigError("login_token_hours and max_token_days must be positive")
 

@@ -76,6 +76,11 @@ MIGRATIONS: list[str] = [
     """,
     # 2: managed credentials, connected datasets, default storage (see creds_store.py)
     CREDS_SCHEMA,
+    # 3: API tokens made by API tokens: their parent, and which tokens may make others
+    """
+    ALTER TABLE tokens ADD COLUMN parent_jti TEXT;
+    ALTER TABLE tokens ADD COLUMN can_mint INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -108,6 +113,10 @@ class TokenRow:
     created_at: float
     expires_at: float
     revoked_at: float | None
+    #: The API token this one was created with (it dies with it), if any.
+    parent_jti: str | None = None
+    #: Whether this API token may create (shorter-lived) tokens.
+    can_mint: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +230,16 @@ class Database:
 
     # -- tokens ----------------------------------------------------------------------------
     def add_token(
-        self, jti: str, uid: int, kind: str, name: str, created_at: float, expires_at: float
+        self,
+        jti: str,
+        uid: int,
+        kind: str,
+        name: str,
+        created_at: float,
+        expires_at: float,
+        *,
+        parent_jti: str | None = None,
+        can_mint: bool = False,
     ) -> None:
         with self.transaction() as c:
             if (
@@ -243,21 +261,27 @@ class Database:
                 (created_at, uid, name),
             )
             c.execute(
-                "INSERT INTO tokens (jti, user_id, kind, name, created_at, expires_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (jti, uid, kind, name, created_at, expires_at),
+                "INSERT INTO tokens (jti, user_id, kind, name, created_at, expires_at, "
+                "parent_jti, can_mint) VALUES (?,?,?,?,?,?,?,?)",
+                (jti, uid, kind, name, created_at, expires_at, parent_jti, int(can_mint)),
             )
+
+    @staticmethod
+    def _token(row: sqlite3.Row) -> TokenRow:
+        values = dict(row)
+        values["can_mint"] = bool(values["can_mint"])
+        return TokenRow(**values)
 
     def token(self, jti: str) -> TokenRow | None:
         row = self._conn.execute("SELECT * FROM tokens WHERE jti = ?", (jti,)).fetchone()
-        return TokenRow(**dict(row)) if row else None
+        return self._token(row) if row else None
 
     def api_tokens(self, uid: int) -> list[TokenRow]:
         rows = self._conn.execute(
             "SELECT * FROM tokens WHERE user_id = ? AND kind = 'api' ORDER BY created_at",
             (uid,),
         ).fetchall()
-        return [TokenRow(**dict(r)) for r in rows]
+        return [self._token(r) for r in rows]
 
     def revoke_token_named(self, uid: int, name: str) -> bool:
         with self.transaction() as c:

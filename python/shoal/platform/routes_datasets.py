@@ -116,11 +116,15 @@ async def create(request: web.Request) -> web.Response:
     if len(parts) != 2:
         fail(400, "bad_request", f"'tag' must be 'org/name', not {tag[:80]!r}")
     org_name, name = _tag(*parts)
-    public = bool(get_bool(body, "public", False))
+    asked = get_bool(body, "public")
     rewrite = bool(get_bool(body, "rewrite", True))
     org = find_org(p, org_name)
     ds = p.db.dataset(org.id, name)
-    access(p, who, org, ds, "admin" if public else "write")
+    # Visibility is the admins' call: making a dataset public, and changing an existing one's
+    # either way. Without "public", an existing dataset keeps its visibility.
+    public = bool(asked) if ds is None or asked is not None else ds.public
+    changes = public if ds is None else public != ds.public
+    access(p, who, org, ds, "admin" if changes else "write")
     if ds is not None and not rewrite:
         fail(
             409,

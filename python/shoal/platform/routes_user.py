@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 import time
 from typing import Any
 
@@ -11,9 +13,11 @@ from aiohttp import web
 from . import passwords, tokens
 from .common import (
     EMAIL,
+    Platform,
     caller,
     check_name,
     fail,
+    get_bool,
     get_str,
     json_body,
     log,
@@ -26,6 +30,14 @@ routes = web.RouteTableDef()
 
 def _ip(request: web.Request) -> str:
     return request.remote or "?"
+
+
+def _attempted(p: Platform, username: str) -> dict[str, str]:
+    """How a login attempt's username is logged: as it is when it names an account, else
+    (a typo, or a password typed into the wrong field) only a short hash of it."""
+    if p.db.user(username) is not None:
+        return {"user": username}
+    return {"unknown_user_sha256": hashlib.sha256(username.encode()).hexdigest()[:12]}
 
 
 @routes.post("/api/user/register")
@@ -62,9 +74,10 @@ async def login(request: web.Request) -> web.Response:
     body = await json_body(request)
     username = get_str(body, "username", limit=64)
     password = get_str(body, "password", limit=passwords.MAX_LENGTH)
-    wait = p.limiter.retry_after(username, _ip(request))
+    # Checked and counted in one step, before the password hash is awaited.
+    wait = p.limiter.begin(username, _ip(request))
     if wait > 0:
-        log.warning("login rate limited", extra={"fields": {"user": username[:64]}})
+        log.warning("login rate limited", extra={"fields": _attempted(p, username)})
         fail(
             429,
             "rate_limited",
@@ -75,10 +88,9 @@ async def login(request: web.Request) -> web.Response:
     stored = user.password_hash if user else p.dummy_hash
     ok = await asyncio.to_thread(passwords.verify_password, password, stored)
     if user is None or not ok:
-        p.limiter.failed(username, _ip(request))
-        log.info("login failed", extra={"fields": {"user": username[:64]}})
+        log.info("login failed", extra={"fields": _attempted(p, username)})
         fail(401, "login_failed", "wrong username or password")
-    p.limiter.succeeded(username)
+    p.limiter.succeeded(username, _ip(request))
     if passwords.needs_rehash(user.password_hash, n=p.config.scrypt_n):
         hashed = await asyncio.to_thread(passwords.hash_password, password, n=p.config.scrypt_n)
         p.db.set_password_hash(user.id, hashed)
@@ -153,32 +165,50 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 @routes.post("/api/user/tokens")
 async def create_token(request: web.Request) -> web.Response:
-    """``{"name": "ci", "expires": "30d"}`` (or ``"expires_in": seconds``)."""
+    """``{"name": "ci", "expires": "30d"}`` (or ``"expires_in": seconds``), and
+    ``"can_create_tokens": true`` for a token that may create tokens itself.
+
+    A login session creates tokens; an API token only if it was created with
+    ``can_create_tokens`` (by a login session), and what it creates expires with it at the
+    latest, dies when it is revoked, and may not create tokens in turn."""
     p = platform(request)
     who = caller(request)
-    assert who.user is not None
+    assert who.user is not None and who.claims is not None
     body = await json_body(request)
     name = check_name("token name", get_str(body, "name", limit=64))
-    if "expires_in" in body:
-        lifetime = body["expires_in"]
-        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
-            fail(400, "bad_request", "'expires_in' must be a positive number of seconds")
-        lifetime = float(lifetime)
-    else:
-        try:
-            lifetime = tokens.parse_duration(
-                get_str(body, "expires", limit=32) if "expires" in body else "30d"
-            )
-        except ValueError as exc:
-            fail(400, "bad_request", str(exc))
+    lifetime = _lifetime(body)
     most = p.config.max_token_days * 86400
     if lifetime > most:
         fail(400, "bad_request", f"an API token may live at most {p.config.max_token_days} days")
+    can_mint = bool(get_bool(body, "can_create_tokens", False))
+    parent = None
+    if who.claims.kind != "login":
+        parent = p.db.token(who.claims.jti)
+        if parent is None or not parent.can_mint or can_mint:
+            fail(
+                403,
+                "forbidden",
+                "this API token may not create tokens"
+                + (" that create tokens" if parent is not None and parent.can_mint else "")
+                + "; sign in with `shoal login` and create it with that login session",
+            )
+        lifetime = min(lifetime, parent.expires_at - time.time())
+        if lifetime <= 0:
+            fail(401, "token_expired", "the token creating this one has expired")
     token, claims = tokens.issue(
         p.secret, username=who.user.username, kind="api", lifetime=lifetime, name=name
     )
     try:
-        p.db.add_token(claims.jti, who.user.id, "api", name, claims.issued_at, claims.expires_at)
+        p.db.add_token(
+            claims.jti,
+            who.user.id,
+            "api",
+            name,
+            claims.issued_at,
+            claims.expires_at,
+            parent_jti=parent.jti if parent is not None else None,
+            can_mint=can_mint,
+        )
     except Conflict as exc:
         fail(409, "conflict", str(exc))
     log.info("api token created", extra={"fields": {"user": who.name, "token_name": name}})
@@ -186,6 +216,26 @@ async def create_token(request: web.Request) -> web.Response:
         {"token": token, "name": name, "expires_at": tokens.isoformat(claims.expires_at)},
         status=201,
     )
+
+
+def _lifetime(body: dict[str, Any]) -> float:
+    """Seconds from ``expires_in`` (a finite positive number) or ``expires`` (``"30d"``)."""
+    if "expires_in" in body:
+        value = body["expires_in"]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            fail(400, "bad_request", "'expires_in' must be a positive number of seconds")
+        return float(value)
+    try:
+        return tokens.parse_duration(
+            get_str(body, "expires", limit=32) if "expires" in body else "30d"
+        )
+    except ValueError as exc:
+        fail(400, "bad_request", str(exc))
 
 
 @routes.delete("/api/user/tokens/{name}")

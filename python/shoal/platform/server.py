@@ -43,7 +43,6 @@ from .common import (
     STATE,
     ApiError,
     JsonFormatter,
-    LoginLimiter,
     Platform,
     TextFormatter,
     log,
@@ -52,6 +51,7 @@ from .common import (
 from .config import ServerConfig
 from .creds_vending import make_vendor
 from .db import Database
+from .login_limits import LoginLimiter
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -172,7 +172,10 @@ def create_app(config: ServerConfig) -> web.Application:
             vendor=vendor,
             secret=secret,
             limiter=LoginLimiter(
-                config.login_max_failures, config.login_max_failures_per_ip, config.login_window
+                config.login_max_failures,
+                config.login_max_failures_per_ip,
+                config.login_window,
+                config.login_backoff,
             ),
             dummy_hash=dummy,
         )

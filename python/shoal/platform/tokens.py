@@ -116,6 +116,8 @@ def verify(secret: bytes, token: str) -> Claims:
         raise TokenError("malformed", "the token is malformed (bad encoding)") from None
     except jwt.InvalidTokenError:  # a required claim missing, or iat/exp not numbers
         raise TokenError("malformed", "the token is malformed (bad claims)") from None
+    except (RecursionError, ValueError, TypeError):  # a header or payload no JWT library expects
+        raise TokenError("malformed", "the token is malformed (bad encoding)") from None
     return _claims(payload)
 
 
