@@ -27,9 +27,6 @@ from tests.servers.s3_fixtures import S3Server
 
 from .conftest import Running, StartPlatform, unique
 
-pytest.importorskip("shoal._native")
-
-
 # ----------------------------------------------------------------------------------------------
 # static vending
 
