@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import PlatformConfigError
 from .creds_store import SCHEMA as CREDS_SCHEMA
+from .data_dir import private_db_files
 
 ROLES = ("read", "write", "admin")
 RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
@@ -138,6 +139,7 @@ class Database:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_db_files(self.path)
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=5.0
         )

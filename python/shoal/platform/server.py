@@ -50,6 +50,7 @@ from .common import (
 )
 from .config import ServerConfig
 from .creds_vending import make_vendor
+from .data_dir import private_dir
 from .db import Database
 from .login_limits import LoginLimiter
 
@@ -155,7 +156,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app.add_routes(routes_creds.routes)
 
     async def lifecycle(app: web.Application) -> Any:
-        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        private_dir(config.data_dir)
         secret = config.secret()
         db = Database(Path(config.data_dir) / "platform.db")
         vendor = make_vendor(config)

@@ -1,0 +1,66 @@
+"""The platform's own storage: files only the server's user can read, and a database that
+is slow or locked never stalls the server (health says so instead)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import StartPlatform
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage() + " " + json.dumps(getattr(record, "fields", {})))
+
+
+@pytest.fixture
+def log_lines() -> Iterator[_Lines]:
+    logger = logging.getLogger("shoal.platform")
+    handler = _Lines()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def test_data_dir_and_database_are_private(start_platform: StartPlatform, tmp_path: Path) -> None:
+    data = tmp_path / "fresh" / "data"
+    p = start_platform(data_dir=str(data))
+    p.user()  # writes: the WAL and shared-memory files exist
+    assert mode(data) == 0o700
+    for name in ("platform.db", "platform.db-wal", "platform.db-shm", "secret.key"):
+        assert mode(data / name) == 0o600, name
+
+
+def test_an_open_data_dir_is_tightened_with_a_warning(
+    start_platform: StartPlatform, tmp_path: Path, log_lines: _Lines
+) -> None:
+    data = tmp_path / "open"
+    data.mkdir(mode=0o755)
+    os.chmod(data, 0o755)
+    db = data / "platform.db"
+    sqlite3.connect(db).close()
+    os.chmod(db, 0o644)
+    p = start_platform(data_dir=str(data))
+    p.user()
+    assert mode(data) == 0o700 and mode(db) == 0o600
+    assert mode(data / "platform.db-wal") == 0o600
+    warned = [line for line in log_lines.lines if "tightened permissions" in line]
+    assert any(str(data) + '"' in line for line in warned) and any(
+        str(db) in line for line in warned
+    )
