@@ -39,6 +39,7 @@ from . import _s3_errors as s3err
 from ._base import Storage
 from ._cloud import Lease
 from ._s3_client import PooledS3, lease_for_resolved, lease_for_spec
+from ._s3_lean import LeanReader
 from ._s3_options import S3Options, check_bucket, parse_location
 
 __all__ = ["S3Options", "S3Storage", "open_storage", "parse_location"]
@@ -71,6 +72,7 @@ class S3Storage(Storage):
         self._root = f"{prefix}/" if prefix else ""
         self._resolved = resolved
         self._lease: Lease[PooledS3] | None = None
+        self._lean: LeanReader | None = None
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self._closed = False
         self._bucket_checked = False
@@ -157,10 +159,36 @@ class S3Storage(Storage):
         assert self._lease is not None
         return self._lease.client.client
 
+    async def _ensure_lean(self) -> LeanReader:
+        if self._closed:
+            raise StorageError(f"the S3 provider for {self.url} is closed; open the path again")
+        lean = self._lean
+        if lean is not None and lean.valid():
+            return lean
+        if lean is not None:  # another loop, or a forked child: the parent's, left alone
+            lean.drop()
+        # The endpoint and region botocore settled on (creds, AWS_ENDPOINT_URL_S3, the config
+        # files, the region's default): the lean path must talk to exactly the same store.
+        meta = (await self._ensure_client()).meta
+        opts = self.options
+        self._lean = await LeanReader.open(
+            str(meta.endpoint_url),
+            self.bucket,
+            str(meta.region_name),
+            self._resolved.credentials,
+            opts.connect_timeout,
+            opts.read_timeout,
+            opts.concurrency,
+        )
+        return self._lean
+
     async def close(self) -> None:
         """Give the client back to the pool (it is closed with its loop). The provider cannot
         be used afterwards."""
         self._closed = True
+        lean, self._lean = self._lean, None
+        if lean is not None:
+            await lean.release()
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -185,10 +213,12 @@ class S3Storage(Storage):
         fn: Callable[[Any, asyncio.Timeout], Awaitable[T]],
         *,
         nbytes: int = 0,
+        lean: bool = False,
     ) -> T:
         """Run ``fn(client, timeout)`` with bounded concurrency, a timeout, retries and error
-        mapping. ``fn`` may extend the timeout once it knows the payload size."""
-        client = await self._ensure_client()
+        mapping. ``fn`` may extend the timeout once it knows the payload size. ``lean``: the
+        client is the :class:`LeanReader` (GETs only), else the aiobotocore client."""
+        client = await (self._ensure_lean() if lean else self._ensure_client())
 
         async def attempt() -> T:
             async with self._slots:
@@ -247,8 +277,21 @@ class S3Storage(Storage):
             raise IncompleteReadError(actual_bytes=len(data), expected_bytes=length)
         return data
 
+    def _extend(self, timeout: asyncio.Timeout) -> Callable[[int], None]:
+        def on_length(length: int) -> None:
+            loop = asyncio.get_running_loop()
+            timeout.reschedule(loop.time() + self._attempt_timeout(length))
+
+        return on_length
+
     async def get(self, key: str) -> bytes:
         full = self._key(key)
+        if self.options.lean_reads:
+
+            async def lean(reader: LeanReader, timeout: asyncio.Timeout) -> bytes:
+                return await reader.get(full, on_length=self._extend(timeout))
+
+            return await self._call("get", key, lean, lean=True)
 
         async def fn(client: Any, timeout: asyncio.Timeout) -> bytes:
             resp = await client.get_object(Bucket=self.bucket, Key=full)
@@ -263,9 +306,12 @@ class S3Storage(Storage):
         if end is not None and end <= start:
             return b""
         header = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
+        lean = bool(self.options.lean_reads)
 
         async def fn(client: Any, timeout: asyncio.Timeout) -> bytes:
             try:
+                if lean:
+                    return await client.get(full, start, end, self._extend(timeout))  # type: ignore[no-any-return]
                 resp = await client.get_object(Bucket=self.bucket, Key=full, Range=header)
             except ClientError as exc:
                 code, status = s3err.error_info(exc)
@@ -274,7 +320,8 @@ class S3Storage(Storage):
                 raise
             return await self._read_body(resp, timeout)
 
-        return await self._call("get", key, fn, nbytes=0 if end is None else end - start)
+        nbytes = 0 if end is None else end - start
+        return await self._call("get", key, fn, nbytes=nbytes, lean=lean)
 
     async def exists(self, key: str) -> bool:
         full = self._key(key)
