@@ -5,17 +5,19 @@ errors that reach the caller, and a shutdown that leaves no thread or memory beh
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 import shoal
-from shoal.errors import LoaderError, TransformError
+from shoal.errors import CorruptDataError, LoaderError, TransformError
 from tests.servers.s3_fixtures import *  # noqa: F403
 from tests.servers.s3_fixtures import S3Server
 
@@ -191,6 +193,24 @@ def test_a_transform_that_raises_names_the_sample_and_stops_the_loader(ds: shoal
             pass
     assert caught.value.index == 437
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    assert loader.prefetched_bytes == 0
+    assert _no_loader_threads()
+
+
+def test_a_chunk_deleted_mid_epoch_is_a_clear_error(local_path: str, tmp_path: Path) -> None:
+    copy = tmp_path / "ds"
+    shutil.copytree(local_path, copy)
+    ds = shoal.load(str(copy), read_only=True)
+    loader = ds.loader(batch_size=50, tensors=["images", "ids"], prefetch_bytes=20_000)
+    chunks = sorted((copy / "images" / "chunks").iterdir())
+    got = 0
+    with pytest.raises(CorruptDataError, match="is missing"):
+        for batch in loader:
+            if got == 0:
+                for chunk in chunks[len(chunks) // 2 :]:
+                    chunk.unlink()  # not fetched yet: the memory bound holds a few chunks
+            got += batch["ids"].size
+    assert 0 < got < N
     assert loader.prefetched_bytes == 0
     assert _no_loader_threads()
 

@@ -35,7 +35,6 @@ _stopping: set[asyncio.Task[Any]] = set()
 _running: weakref.WeakSet[AsyncLoader] = weakref.WeakSet()
 
 
-@atexit.register
 def _stop_all() -> None:
     for loader in list(_running):
         loop = loader._pipeline_loop
@@ -175,6 +174,11 @@ class AsyncLoader:
             )
             self._pipeline.start()
             self._pipeline_loop = asyncio.get_running_loop()
+            if not _running:
+                # Registered on first use, after the client pool's own exit hook, so that it
+                # runs before it: pipelines stop before their connections close.
+                atexit.unregister(_stop_all)
+                atexit.register(_stop_all)
             _running.add(self)
         return self._pipeline
 
@@ -293,12 +297,11 @@ class Loader:
     def __iter__(self) -> Iterator[Any]:
         a = self._a
         a._enter()
-        loop = _loop.get_loop()
         finished = False
         bar = _progress_bar(len(a), a._progress)
         try:
             while True:
-                item = asyncio.run_coroutine_threadsafe(a._next(), loop).result()
+                item = _loop.run(a._next())  # (warns inside a running event loop)
                 if isinstance(item, EpochEnd):
                     finished = True
                     return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,13 @@ from . import transform as transforms
 from .reader import Need, TensorReader
 
 MAX_BATCHES_AHEAD = 64
+# Chunk GETs in flight at once. More does not go faster (a store serves a few dozen streams
+# at full speed), and with fewer the chunks of the next batch, fetched first (the semaphore
+# is first come, first served), arrive sooner. The pipeline starts with FIRST_FETCHES and
+# opens one more slot per chunk fetched (a slow start: the first batch's chunks do not share
+# the bandwidth with a whole window of later ones).
+FETCHES_IN_FLIGHT = int(os.environ.get("SHOAL_LOADER_FETCHES", "8"))
+FIRST_FETCHES = 3
 
 
 @dataclass
@@ -72,6 +80,8 @@ class Pipeline:
         self._wake_producer = asyncio.Event()
         self._wake_consumer = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(min(FIRST_FETCHES, FETCHES_IN_FLIGHT))
+        self._slots_to_open = max(0, FETCHES_IN_FLIGHT - FIRST_FETCHES)
         self.peak_used = 0
 
     @property
@@ -81,6 +91,8 @@ class Pipeline:
 
     def start(self) -> None:
         self._producer = asyncio.get_running_loop().create_task(self._produce())
+        # A producer that fails must wake a consumer waiting for the next batch.
+        self._producer.add_done_callback(lambda _: self._wake_consumer.set())
 
     # -- consumer ----------------------------------------------------------------------------
     async def next(self) -> dict[str, Any] | EpochEnd:
@@ -152,6 +164,9 @@ class Pipeline:
                 await self._wake_producer.wait()
             for key, (reader, est) in new.items():
                 task = loop.create_task(self._fetch(key, reader))
+                # Its error reaches the consumer through the batch that awaits it; marked as
+                # seen here so a pipeline dropped without close() logs nothing at exit.
+                task.add_done_callback(_seen)
                 self._held[key] = _Held(reader, task, est)
                 self._add(est)
             for need in needs:
@@ -164,7 +179,11 @@ class Pipeline:
             self._wake_consumer.set()
 
     async def _fetch(self, key: str, reader: TensorReader) -> DecodedChunk:
-        chunk = await reader.fetch(key)
+        async with self._slots:
+            chunk = await reader.fetch(key)
+        if self._slots_to_open:
+            self._slots_to_open -= 1
+            self._slots.release()  # one more slot for good (a release without an acquire)
         held = self._held.get(key)
         if held is not None and not held.done:
             held.done = True
@@ -215,3 +234,8 @@ class Pipeline:
         if self._transform is not None:
             return transforms.apply(self._transform, batch, job.idx)
         return batch
+
+
+def _seen(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
