@@ -26,7 +26,6 @@ bounded number of parts in flight. Checksums are only computed where S3 requires
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -41,6 +40,7 @@ from ._cloud import Lease
 from ._s3_client import PooledS3, lease_for_resolved, lease_for_spec
 from ._s3_lean import LeanReader
 from ._s3_options import S3Options, check_bucket, parse_location
+from ._s3_upload import put_multipart
 
 __all__ = ["S3Options", "S3Storage", "open_storage", "parse_location"]
 
@@ -398,7 +398,7 @@ class S3Storage(Storage):
             view = view.cast("B")  # raises for non-contiguous buffers, as it should
         size = view.nbytes
         if size > self.options.multipart_threshold:
-            await self._put_multipart(key, full, view)
+            await put_multipart(self, key, full, view)
             return
         # botocore takes bytes and bytearray as they are; a memoryview needs one copy
         body = data if isinstance(data, bytes | bytearray) else view.tobytes()
@@ -407,71 +407,6 @@ class S3Storage(Storage):
             await client.put_object(Bucket=self.bucket, Key=full, Body=body)
 
         await self._call("put", key, fn, nbytes=size)
-
-    async def _put_multipart(self, key: str, full: str, view: memoryview) -> None:
-        size = len(view)
-        part_size = max(self.options.part_size, -(-size // 10_000))  # S3: at most 10k parts
-
-        async def create(client: Any, timeout: asyncio.Timeout) -> str:
-            resp = await client.create_multipart_upload(Bucket=self.bucket, Key=full)
-            return str(resp["UploadId"])
-
-        upload_id = await self._call("put", key, create)
-        etags: dict[int, str] = {}
-        gate = asyncio.Semaphore(self.options.parts_in_flight)
-
-        async def part(number: int, start: int) -> None:
-            async with gate:
-                chunk = bytes(view[start : start + part_size])
-
-                async def fn(client: Any, timeout: asyncio.Timeout) -> None:
-                    resp = await client.upload_part(
-                        Bucket=self.bucket,
-                        Key=full,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=chunk,
-                    )
-                    etags[number] = str(resp["ETag"])
-
-                await self._call("put", key, fn, nbytes=len(chunk))
-
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for number, start in enumerate(range(0, size, part_size), start=1):
-                    tg.create_task(part(number, start))
-
-            async def complete(client: Any, timeout: asyncio.Timeout) -> None:
-                await client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=full,
-                    UploadId=upload_id,
-                    MultipartUpload={
-                        "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
-                    },
-                )
-
-            await self._call("put", key, complete)
-        except BaseException as exc:
-            # Failed or cancelled: drop the parts (they cost storage). Shielded, so a second
-            # cancellation does not stop the abort half way.
-            await _shielded(self._abort_upload(full, upload_id))
-            if isinstance(exc, BaseExceptionGroup):
-                first = exc.exceptions[0]
-                while isinstance(first, BaseExceptionGroup):
-                    first = first.exceptions[0]
-                raise first from None
-            raise
-
-    async def _abort_upload(self, full: str, upload_id: str) -> None:
-        client = self._client
-        if client is None:
-            return
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.options.request_timeout):
-                await client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=full, UploadId=upload_id
-                )
 
     async def delete(self, key: str) -> None:
         self.check_writable(key)
@@ -508,15 +443,6 @@ class S3Storage(Storage):
         async with asyncio.TaskGroup() as tg:
             for names in batches:
                 tg.create_task(batch(names))
-
-
-async def _shielded(aw: Awaitable[None]) -> None:
-    task = asyncio.ensure_future(aw)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])  # finish the cleanup, then let the cancellation through
-        raise
 
 
 async def open_storage(
