@@ -10,6 +10,8 @@ array([1], dtype=uint32)
 
 from . import errors
 from .api import (
+    connect,
+    connect_async,
     dataset,
     dataset_async,
     delete,
@@ -29,6 +31,8 @@ __all__ = [
     "AsyncTensor",
     "Dataset",
     "Tensor",
+    "connect",
+    "connect_async",
     "dataset",
     "dataset_async",
     "delete",

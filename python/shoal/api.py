@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from . import _loop, routing
+from .auth.hub_connect import connect_path_async
 from .dataset import AsyncDataset, Dataset
 from .engine.dataset import DatasetEngine
 from .errors import DatasetNotFoundError, PathError, ReadOnlyError
@@ -21,9 +22,22 @@ def _display(path: PathLike) -> str:
     return os.fspath(path)
 
 
+def _with_org(creds: Any, org_id: str | None) -> Any:
+    """``creds={"creds_key": k}`` plus ``org_id``: one dict the router hands the platform."""
+    from .storage._managed import split_managed
+
+    managed = split_managed(creds, org_id)
+    return creds if managed is None else managed
+
+
 async def empty_async(
-    path: PathLike, overwrite: bool = False, creds: Any = None, token: str | None = None
+    path: PathLike,
+    overwrite: bool = False,
+    creds: Any = None,
+    token: str | None = None,
+    org_id: str | None = None,
 ) -> AsyncDataset:
+    creds = _with_org(creds, org_id)
     parsed = routing.parse(path)
     if parsed.version is not None:
         raise PathError(
@@ -35,11 +49,17 @@ async def empty_async(
 
 
 def empty(
-    path: PathLike, overwrite: bool = False, creds: Any = None, token: str | None = None
+    path: PathLike,
+    overwrite: bool = False,
+    creds: Any = None,
+    token: str | None = None,
+    org_id: str | None = None,
 ) -> Dataset:
     """Create an empty dataset at ``path``. Raises ``DatasetExistsError`` if one is there
     (pass ``overwrite=True`` to replace it)."""
-    return Dataset(_loop.run(empty_async(path, overwrite=overwrite, creds=creds, token=token)))
+    return Dataset(
+        _loop.run(empty_async(path, overwrite=overwrite, creds=creds, token=token, org_id=org_id))
+    )
 
 
 async def load_async(
@@ -47,8 +67,9 @@ async def load_async(
     read_only: bool | None = None,
     creds: Any = None,
     token: str | None = None,
+    org_id: str | None = None,
 ) -> AsyncDataset:
-    return await _load(path, read_only, creds, token, eager=True)
+    return await _load(path, read_only, _with_org(creds, org_id), token, eager=True)
 
 
 async def _load(
@@ -69,9 +90,12 @@ def load(
     read_only: bool | None = None,
     creds: Any = None,
     token: str | None = None,
+    org_id: str | None = None,
 ) -> Dataset:
     """Open the dataset at ``path`` (``path@branch`` or ``path@commit`` for a version).
-    Raises ``DatasetNotFoundError`` when there is none."""
+    Raises ``DatasetNotFoundError`` when there is none. ``creds={"creds_key": "k"}`` with
+    ``org_id="org"``: credentials vended by the platform from the org's managed key."""
+    creds = _with_org(creds, org_id)
     return Dataset(_loop.run(_load(path, read_only, creds, token, eager=False)))
 
 
@@ -143,3 +167,32 @@ async def delete_async(path: PathLike, creds: Any = None, token: str | None = No
 def delete(path: PathLike, creds: Any = None, token: str | None = None) -> None:
     """Delete the dataset at ``path`` and all its data."""
     _loop.run(delete_async(path, creds=creds, token=token))
+
+
+async def connect_async(
+    src_path: str,
+    creds_key: str,
+    dest_path: str | None = None,
+    org_id: str | None = None,
+    ds_name: str | None = None,
+    token: str | None = None,
+) -> AsyncDataset:
+    """Connect ``src_path`` and open it through its new ``hub://`` path."""
+    path = await connect_path_async(src_path, creds_key, dest_path, org_id, ds_name, token)
+    return await load_async(path, token=token)
+
+
+def connect(
+    src_path: str,
+    creds_key: str,
+    dest_path: str | None = None,
+    org_id: str | None = None,
+    ds_name: str | None = None,
+    token: str | None = None,
+) -> Dataset:
+    """Connect the ``s3://``/``gcs://`` dataset at ``src_path`` to the platform as
+    ``dest_path`` (``hub://org/name``) or in ``org_id`` (named ``ds_name``, else the last part
+    of ``src_path``), reached with the org's creds key ``creds_key``; the dataset, opened
+    through its ``hub://`` path."""
+    path = _loop.run(connect_path_async(src_path, creds_key, dest_path, org_id, ds_name, token))
+    return load(path, token=token)

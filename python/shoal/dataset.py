@@ -51,6 +51,31 @@ class AsyncDataset:
     def read_only(self) -> bool:
         return self._engine.read_only
 
+    async def connect_async(
+        self,
+        creds_key: str | None = None,
+        dest_path: str | None = None,
+        org_id: str | None = None,
+        ds_name: str | None = None,
+        token: str | None = None,
+    ) -> str:
+        """Connect this ``s3://``/``gcs://`` dataset to the platform (see
+        :func:`shoal.connect`); ``creds_key``/``org_id`` default to the managed key it was
+        opened with. From now on its path is the new ``hub://org/name``, which is returned."""
+        from .auth.hub_connect import connect_path_async
+        from .storage._managed import managed_source_of
+
+        source = managed_source_of(self._engine.storage)
+        if source is not None:
+            creds_key = creds_key or source.key
+            if dest_path is None:
+                org_id = org_id or source.org
+        path = await connect_path_async(
+            self._path, creds_key or "", dest_path, org_id, ds_name, token
+        )
+        object.__setattr__(self, "_path", path)
+        return path
+
     @property
     def branch(self) -> str | None:
         return self._engine.branch
@@ -270,6 +295,18 @@ class Dataset:
     commit_id = property(lambda self: self._a.commit_id)
     branches = property(lambda self: self._a.branches)
     commits = property(lambda self: self._a.commits, doc="Committed versions, newest first.")
+
+    def connect(
+        self,
+        creds_key: str | None = None,
+        dest_path: str | None = None,
+        org_id: str | None = None,
+        ds_name: str | None = None,
+        token: str | None = None,
+    ) -> str:
+        """Connect this ``s3://``/``gcs://`` dataset to the platform as ``hub://org/name``
+        (see :func:`shoal.connect`); the new path."""
+        return _loop.run(self._a.connect_async(creds_key, dest_path, org_id, ds_name, token))
 
     def checkout(self, ref: str, create: bool = False) -> str:
         """Switch this handle to a branch (writable at its head) or a commit (read-only)."""

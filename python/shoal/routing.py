@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,7 @@ register("mem", _memory)
 # Cloud providers are imported on first use: their client libraries are heavy, and a local
 # user should not pay for them. Each module exposes ``async open_storage(location, *,
 # read_only, creds, token) -> Storage``.
+_MANAGED = ("s3", "gcs", "gs", "gcp")
 _LAZY = {
     "s3": "shoal.storage._s3",
     "gcs": "shoal.storage._gcs",
@@ -120,5 +121,14 @@ async def open_storage(
         raise PathError(
             f"unknown path prefix {parsed.scheme}:// in {parsed.url!r}; "
             f"use a local path or one of: {known}"
+        )
+    if isinstance(creds, Mapping) and "creds_key" in creds and parsed.scheme in _MANAGED:
+        # creds={"creds_key": ..., "org_id": ...}: the platform vends for the org's key
+        from .storage._managed import open_managed, split_managed
+
+        managed = split_managed(creds, None)
+        assert managed is not None
+        return await open_managed(
+            parsed.scheme, parsed.location, managed, read_only=read_only, token=token
         )
     return await factory(parsed.location, read_only=read_only, creds=creds, token=token)

@@ -47,6 +47,8 @@ class Grant:
     fetched_at: float
     #: ``"platform"``: no credentials; reads go through the platform's object endpoints.
     read_via: str = ""
+    #: The data is the user's, connected from their own bucket: deleting removes the entry only.
+    connected: bool = False
 
     @property
     def writable(self) -> bool:
@@ -99,6 +101,7 @@ async def get_grant(
         user=str(data.get("user", "")),
         fetched_at=now,
         read_via=str(data.get("read_via") or ""),
+        connected=bool(data.get("connected", False)),
     )
     if len(_cache) >= MAX_CACHED:
         _cache.clear()

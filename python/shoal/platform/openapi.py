@@ -378,4 +378,36 @@ def _creds_paths() -> dict[str, Any]:
                 ),
             )
         },
+        "/api/dataset/connect": {
+            "post": _op(
+                "Connect data in the org's own storage as org/name (writers; deeplake-compatible)",
+                body=_obj(
+                    {
+                        "src_path": {"type": "string", "description": "s3:// or gcs:// location"},
+                        "org_id": _name("organization"),
+                        "ds_name": _name("dataset name (default: the last part of src_path)"),
+                        "creds_key": _name("the creds key that reaches src_path"),
+                    },
+                    ["src_path", "org_id", "creds_key"],
+                ),
+                result=_obj({"generated_id": {"type": "string"}}, ["generated_id"]),
+            )
+        },
+        "/api/org/{org}/storage": {
+            "get": _op("The org's default storage for new datasets (members)", params=[ORG]),
+            "put": _op(
+                "Set the org's default storage: new hub:// datasets go there (admins)",
+                params=[ORG],
+                body=_obj(
+                    {
+                        "url": {"type": "string", "description": "s3:// or gcs:// prefix"},
+                        "creds_key": _name("the creds key that reaches it"),
+                    },
+                    ["url", "creds_key"],
+                ),
+            ),
+            "delete": _op(
+                "New datasets go to the platform's own root again (admins)", params=[ORG]
+            ),
+        },
     }

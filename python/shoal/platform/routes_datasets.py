@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import tokens
+from . import connected, tokens
 from .common import (
     Caller,
     Platform,
@@ -58,6 +58,9 @@ def _tag(org: str, ds: str) -> tuple[str, str]:
 
 
 def _allocate(p: Platform, org: Org, name: str) -> str:
+    in_default = connected.default_url(p, org, name)
+    if in_default is not None:
+        return in_default
     for i in range(1000):
         url = p.vendor.dataset_url(org.name, name, i)
         if not p.db.url_in_use(url):
@@ -82,8 +85,9 @@ async def creds(request: web.Request) -> web.Response:
     role = access(p, who, org, ds)
     write = mode != "r" and RANK.get(role, 0) >= RANK["write"]
     url = ds.storage_url if ds else _allocate(p, org, name)
+    managed = await connected.grant(request, p, org, ds, url, write=write, fresh=fresh)
     try:
-        grant = await p.vendor.vend(url, write=write, fresh=fresh)
+        grant = managed or await p.vendor.vend(url, write=write, fresh=fresh)
     except VendingError as exc:
         log.error(
             "vending failed", extra={"fields": {"org": org.name, "ds": name, "error": str(exc)}}
@@ -101,6 +105,7 @@ async def creds(request: web.Request) -> web.Response:
             "public": bool(ds and ds.public),
             "role": role,
             "user": who.name,
+            **connected.answer_extra(p, grant, ds),
         }
     )
 
@@ -133,6 +138,7 @@ async def create(request: web.Request) -> web.Response:
         )
     url = ds.storage_url if ds else _allocate(p, org, name)
     row = p.db.put_dataset(org.id, name, url, public)
+    connected.after_create(p, org, row)
     log.info("dataset created", extra={"fields": {"user": who.name, "org": org.name, "ds": name}})
     return web.json_response(
         dataset_info(row, p.db.role(org.id, who.user.id) if who.user else None)

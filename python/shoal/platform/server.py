@@ -32,6 +32,7 @@ from ..errors import PlatformConfigError
 from . import (
     openapi,
     passwords,
+    routes_connect,
     routes_creds,
     routes_datasets,
     routes_objects,
@@ -154,6 +155,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app.add_routes(routes_datasets.routes)
     app.add_routes(routes_objects.routes)
     app.add_routes(routes_creds.routes)
+    app.add_routes(routes_connect.routes)
 
     async def lifecycle(app: web.Application) -> Any:
         private_dir(config.data_dir)

@@ -127,7 +127,10 @@ class HubStorage(Storage):
 
     async def delete_prefix(self, prefix: str = "") -> None:
         self.check_writable(prefix)
-        await self.inner.delete_prefix(prefix)
+        if not (prefix == "" and self.grant.connected):
+            # a connected dataset's data is the user's: deleting the hub:// dataset removes
+            # the entry; the data goes only when deleted through its own s3://, gcs:// path
+            await self.inner.delete_prefix(prefix)
         if prefix == "" and self._registered:
             with contextlib.suppress(DatasetNotFoundError):  # someone removed it first
                 await self.client.delete_dataset_entry(self.org, self.name)

@@ -1,0 +1,141 @@
+"""Datasets in an organization's own storage: connected datasets and the org's default storage.
+
+* A **connected** dataset is an entry ``org/name`` whose data already lives at the user's
+  ``s3://`` or ``gcs://`` URL; the entry names the creds key that reaches it. Removing the
+  entry never touches the data.
+* An org's **default storage** (``s3://bucket/prefix`` or ``gcs://bucket/prefix`` plus a creds
+  key): new ``hub://org/name`` datasets are created at ``<url>/<name>`` and reached with that
+  key; existing datasets stay where they are.
+
+For both, ``/creds`` vends from the creds key (:mod:`.creds_managed`) instead of the platform's
+own storage root. The columns and the table come with the managed-credentials migration
+(:mod:`.creds_store`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .common import Platform
+from .creds_managed import ManagedGrant
+from .creds_vending import Grant
+from .db import DatasetRow, Org
+
+
+@dataclass(frozen=True)
+class DefaultStorage:
+    url: str
+    creds_key: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Link:
+    """How a dataset entry reaches its data: the creds key (``None``: the platform's root)."""
+
+    creds_key: str | None
+    connected: bool
+
+
+def link_of(p: Platform, ds_id: int) -> Link:
+    with p.db.transaction() as c:
+        row = c.execute(
+            "SELECT creds_key, connected FROM datasets WHERE id = ?", (ds_id,)
+        ).fetchone()
+    return Link(row[0] if row else None, bool(row[1]) if row else False)
+
+
+def set_link(p: Platform, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
+    with p.db.transaction() as c:
+        c.execute(
+            "UPDATE datasets SET creds_key = ?, connected = ? WHERE id = ?",
+            (creds_key, int(connected), ds_id),
+        )
+
+
+def default_storage(p: Platform, org_id: int) -> DefaultStorage | None:
+    with p.db.transaction() as c:
+        row = c.execute(
+            "SELECT url, creds_key, updated_at FROM org_storage WHERE org_id = ?", (org_id,)
+        ).fetchone()
+    return DefaultStorage(str(row[0]), str(row[1]), float(row[2])) if row else None
+
+
+def set_default_storage(p: Platform, org_id: int, url: str | None, creds_key: str = "") -> None:
+    with p.db.transaction() as c:
+        if url is None:
+            c.execute("DELETE FROM org_storage WHERE org_id = ?", (org_id,))
+        else:
+            c.execute(
+                "INSERT INTO org_storage VALUES (?,?,?,?) ON CONFLICT (org_id) DO UPDATE SET "
+                "url = excluded.url, creds_key = excluded.creds_key, updated_at = excluded.updated_at",
+                (org_id, url, creds_key, time.time()),
+            )
+
+
+def default_url(p: Platform, org: Org, name: str) -> str | None:
+    """Where a new dataset ``org/name`` goes in the org's default storage, if it has one."""
+    default = default_storage(p, org.id)
+    if default is None:
+        return None
+    for i in range(1000):
+        url = posixpath.join(default.url, name if i == 0 else f"{name}~{i}")
+        if not p.db.url_in_use(url):
+            return url
+    return None
+
+
+def _in_default(default: DefaultStorage | None, url: str) -> bool:
+    return default is not None and url.startswith(default.url.rstrip("/") + "/")
+
+
+async def grant(
+    request: web.Request,
+    p: Platform,
+    org: Org,
+    ds: DatasetRow | None,
+    url: str,
+    *,
+    write: bool,
+    fresh: bool,
+) -> ManagedGrant | None:
+    """Credentials from the creds key behind ``ds`` (or behind the org's default storage for
+    a dataset not created yet); ``None`` when the platform's own root serves it."""
+    from .routes_creds import vend_from_key
+
+    key: str | None
+    if ds is not None:
+        key = link_of(p, ds.id).creds_key
+    else:
+        default = default_storage(p, org.id)
+        key = default.creds_key if default is not None and _in_default(default, url) else None
+    if not key:
+        return None
+    found = await vend_from_key(request, org, key, url, write=write, fresh=fresh)
+    return ManagedGrant(
+        url, found.creds, found.expiration, creds_key=found.creds_key, scoped=found.scoped
+    )
+
+
+def answer_extra(p: Platform, grant: Grant, ds: DatasetRow | None) -> dict[str, Any]:
+    """What a ``/creds`` answer adds for a dataset reached with a creds key."""
+    if not isinstance(grant, ManagedGrant):
+        return {}
+    return {
+        "creds_key": grant.creds_key,
+        "scoped": grant.scoped,
+        "connected": bool(ds is not None and link_of(p, ds.id).connected),
+    }
+
+
+def after_create(p: Platform, org: Org, row: DatasetRow) -> None:
+    """A dataset just created in the org's default storage is reached with its key."""
+    default = default_storage(p, org.id)
+    if _in_default(default, row.storage_url) and link_of(p, row.id).creds_key is None:
+        assert default is not None
+        set_link(p, row.id, default.creds_key, connected=False)
