@@ -14,10 +14,11 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ClientCache", "Lease", "close_on_loop"]
+__all__ = ["ClientCache", "Lease", "LeaseHold", "close_on_loop"]
 
 # Cleanup tasks scheduled by finalizers, kept referenced until they finish.
 _pending_closes: set[asyncio.Task[None]] = set()
@@ -134,6 +135,35 @@ class Lease(Generic[C]):
             await self._cache._discard(entry)
 
     aclose = discard  # closes like the exit stack a provider used to own
+
+
+class LeaseHold(Generic[C]):
+    """A provider's hold on a pooled client: given back when the provider closes or, for a
+    provider dropped without ``close()`` (a dataset going out of scope), when it is
+    collected (``on_collect(*args)`` runs then; it must not reference the provider)."""
+
+    __slots__ = ("_finalizer", "lease")
+
+    def __init__(self) -> None:
+        self.lease: Lease[C] | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def adopt(
+        self, owner: object, lease: Lease[C], on_collect: Callable[..., None], *args: Any
+    ) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self.lease = lease
+        self._finalizer = weakref.finalize(owner, on_collect, *args)
+        self._finalizer.atexit = False
+
+    async def release(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            await lease.arelease()
 
 
 class _LoopState(Generic[C]):

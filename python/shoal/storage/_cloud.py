@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from .._env import env_float, env_int
 from .._files import write_private
-from .._pool import ClientCache, Lease, close_on_loop
+from .._pool import ClientCache, Lease, LeaseHold, close_on_loop
 from .._retry import NO_RETRY, Attempts, Classify, Recover, RetryPolicy, Verdict
 from .._secrets import RedactSecrets, remember_secret, scrub
 
@@ -59,6 +59,7 @@ __all__ = [
     "Classify",
     "ClientCache",
     "Lease",
+    "LeaseHold",
     "Recover",
     "RedactSecrets",
     "RetryPolicy",

@@ -29,7 +29,6 @@ import functools
 import io
 import math
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
@@ -41,7 +40,7 @@ from ..auth import gcs as gcs_auth
 from ..errors import CredentialsError, NotFoundError, PathError, ShoalError, StorageError
 from . import _gcs_errors as gcserr
 from ._base import Storage
-from ._cloud import ClientCache, Lease, close_on_loop
+from ._cloud import ClientCache, Lease, LeaseHold, close_on_loop
 from ._gcs_options import DEFAULT_ENDPOINT, MIB, GcsOptions, endpoint_for, parse_location
 from ._gcs_upload import put_resumable
 
@@ -99,10 +98,9 @@ class GcsStorage(Storage):
         self.options = (options or GcsOptions()).normalized()
         self._retry = self.options.retry_policy()
         self._root = f"{prefix}/" if prefix else ""
-        self._lease: Lease[aiohttp.ClientSession] | None = None
+        self._hold: LeaseHold[aiohttp.ClientSession] = LeaseHold()
         self._client: _Client | None = None
         self._sem = asyncio.Semaphore(self.options.concurrency)
-        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -158,7 +156,7 @@ class GcsStorage(Storage):
         """The HTTP session of the running loop in this process (and our gcloud client on it)."""
         if self._closed:
             raise StorageError(f"{self.url} is closed; open the dataset again")
-        lease = self._lease
+        lease = self._hold.lease
         if lease is not None and lease.valid() and self._client is not None:
             return lease.client
         # First use, another loop or a forked child: never reuse a pool from elsewhere. An
@@ -177,24 +175,18 @@ class GcsStorage(Storage):
             return http
 
         lease = await _sessions.acquire((o.concurrency, o.timeout), make)
-        if self._finalizer is not None:
-            self._finalizer.detach()
         http = lease.client
-        self._lease = lease
+        # A provider dropped without close() (a Dataset going out of scope) still gives its
+        # session back and stops its token refreshes, on its loop, when it is collected.
+        self._hold.adopt(self, lease, _drop, lease, asyncio.get_running_loop(), self.auth)
         self.auth.bind(http)
         self._client = _Client(self.auth, http, self.endpoint)
         self._sem = asyncio.Semaphore(o.concurrency)
-        # A provider dropped without close() (a Dataset going out of scope) still gives its
-        # session back and stops its token refreshes, on its loop, when it is collected.
-        self._finalizer = weakref.finalize(
-            self, _drop, lease, asyncio.get_running_loop(), self.auth
-        )
-        self._finalizer.atexit = False
         return http
 
     @property
     def _http(self) -> aiohttp.ClientSession | None:
-        lease = self._lease
+        lease = self._hold.lease
         return lease.client if lease is not None and lease.valid() else None
 
     def _http_now(self) -> aiohttp.ClientSession:
@@ -372,12 +364,7 @@ class GcsStorage(Storage):
         uses it). The provider cannot be used afterwards. Idempotent."""
         self._closed = True
         self._client = None
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            await lease.arelease()
+        await self._hold.release()
         await self.auth.close()
 
     async def __aenter__(self) -> GcsStorage:

@@ -26,7 +26,6 @@ bounded number of parts in flight. Checksums are only computed where S3 requires
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -36,7 +35,7 @@ from ..auth import aws
 from ..errors import BucketNotFoundError, PathError, ShoalError, StorageError
 from . import _s3_errors as s3err
 from ._base import Storage
-from ._cloud import Lease
+from ._cloud import Lease, LeaseHold
 from ._s3_client import PooledS3, lease_for_resolved, lease_for_spec
 from ._s3_lean import LeanReader
 from ._s3_options import S3Options, check_bucket, parse_location
@@ -71,12 +70,11 @@ class S3Storage(Storage):
         self._retry = self.options.retry_policy()
         self._root = f"{prefix}/" if prefix else ""
         self._resolved = resolved
-        self._lease: Lease[PooledS3] | None = None
+        self._hold: LeaseHold[PooledS3] = LeaseHold()
         self._lean: LeanReader | None = None
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self._closed = False
         self._bucket_checked = False
-        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -107,15 +105,9 @@ class S3Storage(Storage):
         return store
 
     def _adopt(self, lease: Lease[PooledS3]) -> None:
-        if self._finalizer is not None:
-            self._finalizer.detach()
-        self._lease = lease
+        self._hold.adopt(self, lease, lease.release)
         self._resolved = lease.client.resolved
         self._slots = asyncio.Semaphore(self.options.concurrency)
-        # A provider dropped without close() (a Dataset going out of scope) gives its client
-        # back to the pool when it is collected.
-        self._finalizer = weakref.finalize(self, lease.release)
-        self._finalizer.atexit = False
 
     @property
     def credential_source(self) -> str:
@@ -137,18 +129,18 @@ class S3Storage(Storage):
     @property
     def _client(self) -> Any:
         """The aiobotocore client in use (None before the first request or after close)."""
-        lease = self._lease
+        lease = self._hold.lease
         return lease.client.client if lease is not None and lease.valid() else None
 
     @property
     def _stack(self) -> Lease[PooledS3] | None:
         """The hold on the pooled client; ``await _stack.aclose()`` closes that client."""
-        return self._lease
+        return self._hold.lease
 
     async def _ensure_client(self) -> Any:
         if self._closed:
             raise StorageError(f"the S3 provider for {self.url} is closed; open the path again")
-        lease = self._lease
+        lease = self._hold.lease
         if lease is not None and lease.valid():
             return lease.client.client
         # First use, another loop, or a forked child: never reuse a pool from elsewhere. An
@@ -156,8 +148,8 @@ class S3Storage(Storage):
         if lease is not None:
             lease.drop()
         self._adopt(await lease_for_resolved(self._resolved, self.options, self.url))
-        assert self._lease is not None
-        return self._lease.client.client
+        assert self._hold.lease is not None
+        return self._hold.lease.client.client
 
     async def _ensure_lean(self) -> LeanReader:
         if self._closed:
@@ -189,12 +181,7 @@ class S3Storage(Storage):
         lean, self._lean = self._lean, None
         if lean is not None:
             await lean.release()
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            await lease.arelease()
+        await self._hold.release()
 
     async def __aenter__(self) -> S3Storage:
         return self
