@@ -1,0 +1,99 @@
+"""The real deeplake 3.9.52 client with managed credentials: ``deeplake.connect``, loading the
+connected hub:// dataset, ``creds={"creds_key": ...}`` with ``org_id`` and ``ds.connect`` all
+work through the platform, on a SeaweedFS bucket only the org's role reaches."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import shoal
+from shoal.platform.config import ServerConfig
+from shoal.platform.server import BackgroundServer
+
+from .conftest import Running
+from .org_store import ORG, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
+from .test_creds_vending_managed import make_org
+from .test_deeplake_client import DEEPLAKE_PORT, DL_PYTHON, HERE, _port_free
+
+__all__ = ["org_store"]
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+def platform_7777(
+    tmp_path: Path, org_store: OrgStore, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Running]:
+    if not (DL_PYTHON.is_file() and os.access(DL_PYTHON, os.X_OK)):
+        pytest.fail(f"no deeplake 3.9.52 python at {DL_PYTHON}", pytrace=False)
+    if not _port_free(DEEPLAKE_PORT):
+        pytest.fail(
+            f"port {DEEPLAKE_PORT} on 127.0.0.1 is taken, and deeplake 3.9.52 can only talk to "
+            f"http://localhost:{DEEPLAKE_PORT}; stop whatever holds it and run again",
+            pytrace=False,
+        )
+    config = ServerConfig.load(
+        None,
+        env={},
+        data_dir=str(tmp_path / "data"),
+        port=DEEPLAKE_PORT,
+        log_level="warning",
+        role_creds=org_store.keys(PLATFORM),
+        creds_ttl=60,
+        scrypt_n=1024,
+    )
+    with BackgroundServer(config) as server:
+        monkeypatch.setenv("SHOAL_PLATFORM_URL", server.url)
+        yield Running(server, config)
+
+
+def test_deeplake_connects_and_loads(
+    platform_7777: Running, org_store: OrgStore, tmp_path: Path
+) -> None:
+    org = make_org(platform_7777)
+    org.add_key("role", "aws-role", {"role_arn": ORG_ROLE, "endpoint_url": org_store.endpoint})
+    src, src2 = (f"s3://{ORG_BUCKET}/{org.name}/{n}" for n in ("conn", "direct"))
+    for url in (src, src2):
+        ds = shoal.empty(url, creds=org_store.keys(ORG))
+        ds.create_tensor("x", htype="generic", dtype="int32")
+        ds.x.extend(np.arange(6, dtype=np.int32).reshape(2, 3))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "ACTIVELOOP", "VIRTUAL_ENV", "AWS_"))
+    }
+    env.update(
+        {
+            "HOME": str(tmp_path / "dl-home"),
+            "SHOAL_DEEPLAKE_HOME": str(tmp_path / "dl-home"),
+            "BUGGER_OFF": "yes",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "NO_PROXY": "*",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    proc = subprocess.run(
+        [str(DL_PYTHON), str(HERE / "dl_connect.py"), org.writer.token, org.name, src, src2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "blocked" not in out, out["blocked"]
+    assert out["connected_path"] == f"hub://{org.name}/conn"
+    assert out["connected_x"] == out["hub_x"] == [[0, 1, 2], [3, 4, 5]]
+    assert out["direct_len"] == 2 and out["conn2_len"] == 2
+    assert out["missing_key"]["error"] == "ManagedCredentialsNotFoundError"
+    for secret in (ORG.secret_key, PLATFORM.secret_key):
+        assert secret not in proc.stdout + proc.stderr
