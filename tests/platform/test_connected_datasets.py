@@ -6,6 +6,7 @@ storage, and never delete the user's data by deleting the entry."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import shoal
+from shoal import _loop
 from shoal.cli import main as shoal_cli
 from shoal.errors import (
     InvalidCredsError,
@@ -238,3 +240,28 @@ def test_no_stored_secret_shows_anywhere(
     assert "static" in text and "aws-keys" in text  # the search looked at real output
     for secret in SECRETS:
         assert secret not in text
+
+
+def test_rotation_reaches_an_open_dataset(org: Org, org_store: OrgStore) -> None:
+    """STS credentials here live 8 s: after rotating the key, the open dataset's next refresh
+    vends from the new secret (a broken one fails naming the key; a good one works again)."""
+    good = {**org_store.keys(ORG), "role_arn": ORG_ROLE}
+    org.add_key("kr", "aws-keys", good)
+    src = f"s3://{ORG_BUCKET}/{org.name}/rot"
+    _seed(org_store, src)
+    ds = shoal.connect(src, "kr", org_id=org.name, token=org.writer.token)
+    store = ds._engine.storage
+
+    def rotate(secret: dict[str, str]) -> None:
+        status, body = org.p.call(
+            "PUT", f"/api/org/{org.name}/creds/kr", {"secret": secret}, token=org.admin.token
+        )
+        assert status == 200, body
+
+    rotate({**good, "aws_secret_access_key": "not-the-secret-0000000000000000"})
+    time.sleep(9)  # past the vended credentials' lifetime
+    with pytest.raises(Exception, match="'kr'") as info:
+        _loop.run(store.get("dataset_meta.json"))
+    assert "not-the-secret" not in str(info.value)
+    rotate({**org_store.keys(ORG2), "role_arn": ORG_ROLE})
+    assert _loop.run(store.get("dataset_meta.json"))

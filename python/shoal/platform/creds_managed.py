@@ -10,7 +10,8 @@ location is given):
 * ``aws-keys`` without one: the stored keys themselves, only if the org's admin opted in for
   the key (``allow_static``); the answer then says ``scoped: false``;
 * ``gcs-key``: an access token for the service account, downscoped to the prefix with a
-  Credential Access Boundary.
+  Credential Access Boundary (unless the server's ``gcs_downscope`` is off: then the answer
+  says ``scoped: false``).
 
 Answers are cached per (key, secret version, location, access) until half their lifetime is
 gone; rotating a key changes its version, so the next request vends from the new secret.
@@ -204,7 +205,9 @@ class ManagedVendor:
         if vendor is None:
             for old in [v for v in self._gcs if v[:2] == version[:2]]:
                 await self._gcs.pop(old).close()
-            vendor = GcsVendor("gcs://managed", self.ttl, dict(key.secret), downscope=True)
+            vendor = GcsVendor(
+                "gcs://managed", self.ttl, dict(key.secret), self.config.gcs_downscope
+            )
             self._gcs[version] = vendor
         if url is None:
             token, lifetime = await vendor._token(write)
