@@ -8,6 +8,8 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,3 +66,37 @@ def test_an_open_data_dir_is_tightened_with_a_warning(
     assert any(str(data) + '"' in line for line in warned) and any(
         str(db) in line for line in warned
     )
+
+
+def test_a_locked_database_stalls_no_other_request(start_platform: StartPlatform) -> None:
+    """A write lock held elsewhere (another process, a backup) past the busy timeout: the
+    write waiting for it gets 503 after 5 s, and meanwhile health (503, saying why) and reads
+    answer at once."""
+    p = start_platform()
+    user = p.user()
+    lock = sqlite3.connect(Path(p.config.data_dir) / "platform.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    waited: dict[str, tuple[int, object]] = {}
+    body = {"username": "locked1", "email": "locked1@example.com", "password": "correct horse"}
+    writer = threading.Thread(
+        target=lambda: waited.update(reg=p.call("POST", "/api/user/register", body))
+    )
+    try:
+        writer.start()
+        time.sleep(0.5)  # the write is now waiting for the lock
+        t0 = time.monotonic()
+        status, health = p.call("GET", "/api/health")
+        assert time.monotonic() - t0 < 2.0
+        assert status == 503 and health["status"] == "degraded"
+        assert "locked" in health["database"]
+        t0 = time.monotonic()
+        assert p.call("GET", "/api/user/profile", token=user.token)[0] == 200
+        assert time.monotonic() - t0 < 2.0
+        writer.join(timeout=15)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    status, answer = waited["reg"]
+    assert status == 503, answer
+    assert p.call("GET", "/api/health")[0] == 200
+    assert p.call("POST", "/api/user/register", body)[0] == 201

@@ -17,7 +17,8 @@ from ..auth.platform_names import NAME_RE
 from . import tokens
 from .config import ServerConfig
 from .creds_vending import Vendor
-from .db import Database, DatasetRow, Org, User
+from .db import DatasetRow, Org, User
+from .db_async import AsyncDatabase
 from .login_limits import LoginLimiter
 
 log = logging.getLogger("shoal.platform")
@@ -32,7 +33,7 @@ class Platform:
     """The server's state, one per app (``request.app[STATE]``)."""
 
     config: ServerConfig
-    db: Database
+    db: AsyncDatabase
     vendor: Vendor
     secret: bytes = field(repr=False)
     limiter: LoginLimiter
@@ -97,23 +98,35 @@ class Caller:
 
 ANONYMOUS = Caller(None, None)
 CALLER = web.RequestKey("shoal_caller", Caller)
+AUTH_ERROR = web.RequestKey("shoal_auth_error", ApiError)
 _SIGN_IN = "sign in with `shoal login` (or pass token=..., or set SHOAL_TOKEN)"
 
 
 def caller(request: web.Request, *, required: bool = True) -> Caller:
-    """Who sent ``request``. The token is checked completely on every request: signature,
-    expiry, revocation, and that its user still exists. A bad token is an error even where
-    anonymous access would do: it never silently becomes anonymous."""
-    cached = request.get(CALLER)
-    if cached is None:
-        cached = _authenticate(request)
-        request[CALLER] = cached
+    """Who sent ``request``. The token is checked completely on every request (by
+    :func:`authenticate`, before the handler runs): signature, expiry, revocation, and that its
+    user still exists. A bad token is an error even where anonymous access would do: it never
+    silently becomes anonymous."""
+    error = request.get(AUTH_ERROR)
+    if error is not None:
+        raise error
+    cached: Caller = request.get(CALLER, ANONYMOUS)
     if required and cached.user is None:
         fail(401, "not_authenticated", f"this needs a signed-in user; {_SIGN_IN}")
     return cached
 
 
-def _authenticate(request: web.Request) -> Caller:
+async def authenticate(request: web.Request) -> None:
+    """Check the request's token (database lookups off the loop) for :func:`caller`; a bad
+    token is kept as the error :func:`caller` raises, so endpoints that never ask who is
+    calling (login, health) are not refused for it."""
+    try:
+        request[CALLER] = await _authenticate(request)
+    except ApiError as exc:
+        request[AUTH_ERROR] = exc
+
+
+async def _authenticate(request: web.Request) -> Caller:
     header = request.headers.get("Authorization", "").strip()
     if not header:
         return ANONYMOUS
@@ -131,7 +144,7 @@ def _authenticate(request: web.Request) -> Caller:
             assert exc.expired_at is not None
             fail(401, "token_expired", str(exc), expired_at=tokens.isoformat(exc.expired_at))
         fail(401, "token_invalid", str(exc))
-    row = p.db.token(claims.jti)
+    row = await p.db.token(claims.jti)
     if row is None:
         fail(
             401,
@@ -149,7 +162,7 @@ def _authenticate(request: web.Request) -> Caller:
             msg = f"this login token was revoked at {when} (`shoal logout`); sign in again with `shoal login`"
         fail(401, "token_revoked", msg, revoked_at=when)
     if row.parent_jti is not None:
-        parent = p.db.token(row.parent_jti)
+        parent = await p.db.token(row.parent_jti)
         if parent is None or parent.revoked_at is not None:
             fail(
                 401,
@@ -157,7 +170,7 @@ def _authenticate(request: web.Request) -> Caller:
                 f"the API token {row.name!r} was created with a token that has since been "
                 "revoked; create a new one with `shoal token create`",
             )
-    user = p.db.user_by_id(row.user_id)
+    user = await p.db.user_by_id(row.user_id)
     if user is None or user.username.lower() != claims.username.lower():
         fail(401, "token_invalid", f"the token's user no longer exists; {_SIGN_IN}")
     return Caller(user, claims)
@@ -231,15 +244,15 @@ def check_name(what: str, value: str, *, reserved: bool = False) -> str:
 # orgs and datasets
 
 
-def find_org(p: Platform, name: str) -> Org:
+async def find_org(p: Platform, name: str) -> Org:
     check_name("organization name", name)
-    org = p.db.org(name)
+    org = await p.db.org(name)
     if org is None:
         fail(404, "org_not_found", f"there is no organization named {name!r}")
     return org
 
 
-def require_member(p: Platform, who: Caller, org: Org, at_least: str = "read") -> str:
+async def require_member(p: Platform, who: Caller, org: Org, at_least: str = "read") -> str:
     """The caller's role in ``org``, which must be ``at_least``; 401/403 otherwise."""
     from .db import RANK
 
@@ -249,7 +262,7 @@ def require_member(p: Platform, who: Caller, org: Org, at_least: str = "read") -
             "not_authenticated",
             f"organization {org.name!r} needs a signed-in user; {_SIGN_IN}",
         )
-    role = p.db.role(org.id, who.user.id)
+    role = await p.db.role(org.id, who.user.id)
     if role is None:
         fail(
             403,

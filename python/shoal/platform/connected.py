@@ -24,7 +24,7 @@ from aiohttp import web
 from .common import Platform
 from .creds_managed import ManagedGrant
 from .creds_vending import Grant
-from .db import DatasetRow, Org
+from .db import Database, DatasetRow, Org
 
 
 @dataclass(frozen=True)
@@ -42,32 +42,32 @@ class Link:
     connected: bool
 
 
-def link_of(p: Platform, ds_id: int) -> Link:
-    with p.db.transaction() as c:
+def _link_of(db: Database, ds_id: int) -> Link:
+    with db.transaction() as c:
         row = c.execute(
             "SELECT creds_key, connected FROM datasets WHERE id = ?", (ds_id,)
         ).fetchone()
     return Link(row[0] if row else None, bool(row[1]) if row else False)
 
 
-def set_link(p: Platform, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
-    with p.db.transaction() as c:
+def _set_link(db: Database, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
+    with db.transaction() as c:
         c.execute(
             "UPDATE datasets SET creds_key = ?, connected = ? WHERE id = ?",
             (creds_key, int(connected), ds_id),
         )
 
 
-def default_storage(p: Platform, org_id: int) -> DefaultStorage | None:
-    with p.db.transaction() as c:
+def _default_storage(db: Database, org_id: int) -> DefaultStorage | None:
+    with db.transaction() as c:
         row = c.execute(
             "SELECT url, creds_key, updated_at FROM org_storage WHERE org_id = ?", (org_id,)
         ).fetchone()
     return DefaultStorage(str(row[0]), str(row[1]), float(row[2])) if row else None
 
 
-def set_default_storage(p: Platform, org_id: int, url: str | None, creds_key: str = "") -> None:
-    with p.db.transaction() as c:
+def _set_default_storage(db: Database, org_id: int, url: str | None, creds_key: str = "") -> None:
+    with db.transaction() as c:
         if url is None:
             c.execute("DELETE FROM org_storage WHERE org_id = ?", (org_id,))
         else:
@@ -78,14 +78,32 @@ def set_default_storage(p: Platform, org_id: int, url: str | None, creds_key: st
             )
 
 
-def default_url(p: Platform, org: Org, name: str) -> str | None:
+async def link_of(p: Platform, ds_id: int) -> Link:
+    return await p.db.run(_link_of, p.db.sync, ds_id)
+
+
+async def set_link(p: Platform, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
+    await p.db.run(_set_link, p.db.sync, ds_id, creds_key, connected=connected)
+
+
+async def default_storage(p: Platform, org_id: int) -> DefaultStorage | None:
+    return await p.db.run(_default_storage, p.db.sync, org_id)
+
+
+async def set_default_storage(
+    p: Platform, org_id: int, url: str | None, creds_key: str = ""
+) -> None:
+    await p.db.run(_set_default_storage, p.db.sync, org_id, url, creds_key)
+
+
+async def default_url(p: Platform, org: Org, name: str) -> str | None:
     """Where a new dataset ``org/name`` goes in the org's default storage, if it has one."""
-    default = default_storage(p, org.id)
+    default = await default_storage(p, org.id)
     if default is None:
         return None
     for i in range(1000):
         url = posixpath.join(default.url, name if i == 0 else f"{name}~{i}")
-        if not p.db.url_in_use(url):
+        if not await p.db.url_in_use(url):
             return url
     return None
 
@@ -110,9 +128,9 @@ async def grant(
 
     key: str | None
     if ds is not None:
-        key = link_of(p, ds.id).creds_key
+        key = (await link_of(p, ds.id)).creds_key
     else:
-        default = default_storage(p, org.id)
+        default = await default_storage(p, org.id)
         key = default.creds_key if default is not None and _in_default(default, url) else None
     if not key:
         return None
@@ -122,20 +140,20 @@ async def grant(
     )
 
 
-def answer_extra(p: Platform, grant: Grant, ds: DatasetRow | None) -> dict[str, Any]:
+async def answer_extra(p: Platform, grant: Grant, ds: DatasetRow | None) -> dict[str, Any]:
     """What a ``/creds`` answer adds for a dataset reached with a creds key."""
     if not isinstance(grant, ManagedGrant):
         return {}
     return {
         "creds_key": grant.creds_key,
         "scoped": grant.scoped,
-        "connected": bool(ds is not None and link_of(p, ds.id).connected),
+        "connected": bool(ds is not None and (await link_of(p, ds.id)).connected),
     }
 
 
-def after_create(p: Platform, org: Org, row: DatasetRow) -> None:
+async def after_create(p: Platform, org: Org, row: DatasetRow) -> None:
     """A dataset just created in the org's default storage is reached with its key."""
-    default = default_storage(p, org.id)
-    if _in_default(default, row.storage_url) and link_of(p, row.id).creds_key is None:
+    default = await default_storage(p, org.id)
+    if _in_default(default, row.storage_url) and (await link_of(p, row.id)).creds_key is None:
         assert default is not None
-        set_link(p, row.id, default.creds_key, connected=False)
+        await set_link(p, row.id, default.creds_key, connected=False)

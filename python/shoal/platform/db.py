@@ -1,9 +1,10 @@
 """The platform's database: SQLite in WAL mode, with numbered schema migrations.
 
-One connection per server process, used from the event loop thread only. Every statement is
-an index lookup or a small write, so running them inline costs less than handing them to a
-thread; the slow work (password hashing, credential vending) happens elsewhere. WAL lets
-readers (a backup, ``sqlite3`` in a shell) work while the server writes, and
+One connection per thread that uses it: the server calls these methods on a few worker
+threads (:mod:`.db_async`), never on its event loop, so a write waiting for a lock held
+elsewhere (``busy_timeout``) stalls that request only. Each method is one transaction on its
+thread's connection. WAL lets readers (other threads, a backup, ``sqlite3`` in a shell) work
+while one writer writes, and
 ``synchronous=NORMAL`` is durable across process crashes (a power cut may lose the last
 transactions, never corrupt the file).
 
@@ -15,6 +16,7 @@ database newer than this code is refused rather than misread.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,26 +135,49 @@ class DatasetRow:
 
 
 class Database:
-    """The platform's tables, behind small methods. Not thread-safe: one loop owns it."""
+    """The platform's tables, behind small methods. Thread-safe: each thread that calls them
+    gets its own connection (an in-memory database has one, shared)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             private_db_files(self.path)
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-        )
-        self._conn.row_factory = sqlite3.Row
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._shared = self._connect() if self.path == ":memory:" else None
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA busy_timeout=5000")
             self.migrate()
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+        )
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            conn.close()
+            raise
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._shared is not None:
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -191,7 +216,10 @@ class Database:
         return bool(self._conn.execute("SELECT 1").fetchone()[0] == 1)
 
     def close(self) -> None:
-        self._conn.close()
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
 
     # -- users -----------------------------------------------------------------------------
     def create_user(self, username: str, email: str, password_hash: str) -> User:

@@ -44,9 +44,9 @@ def _location(value: str, what: str) -> str:
     return value
 
 
-def _check_key_fits(request: web.Request, org_id: int, key: str, url: str) -> None:
+async def _check_key_fits(request: web.Request, org_id: int, key: str, url: str) -> None:
     try:
-        kind = store_of(request).get(org_id, key).kind
+        kind = (await platform(request).db.run(store_of(request).get, org_id, key)).kind
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
     if url.startswith("s3://") != kind.startswith("aws-"):
@@ -66,22 +66,22 @@ async def connect(request: web.Request) -> web.Response:
     who = caller(request)
     body = await json_body(request)
     src = _location(get_str(body, "src_path", limit=1024), "src_path")
-    org = find_org(p, get_str(body, "org_id", limit=64))
+    org = await find_org(p, get_str(body, "org_id", limit=64))
     key = check_name("creds key name", get_str(body, "creds_key", limit=64))
     name = get_str(body, "ds_name", required=False, limit=64) or posixpath.basename(src)
     name = check_name("dataset name", name)
-    require_member(p, who, org, "write")
-    _check_key_fits(request, org.id, key, src)
-    if p.db.dataset(org.id, name) is not None:
+    await require_member(p, who, org, "write")
+    await _check_key_fits(request, org.id, key, src)
+    if await p.db.dataset(org.id, name) is not None:
         fail(
             409,
             "conflict",
             f"a dataset {org.name}/{name} exists already; pick another ds_name",
         )
-    if p.db.url_in_use(src):
+    if await p.db.url_in_use(src):
         fail(409, "conflict", f"{src[:200]} is connected to the platform already")
-    row = p.db.put_dataset(org.id, name, src, False)
-    set_link(p, row.id, key, connected=True)
+    row = await p.db.put_dataset(org.id, name, src, False)
+    await set_link(p, row.id, key, connected=True)
     log.info(
         "dataset connected",
         extra={"fields": {"user": who.name, "org": org.name, "ds": name, "key": key}},
@@ -89,7 +89,7 @@ async def connect(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "generated_id": f"{org.name}/{name}",
-            **dataset_info(row, p.db.role(org.id, who.user.id) if who.user else None),
+            **dataset_info(row, await p.db.role(org.id, who.user.id) if who.user else None),
             "creds_key": key,
         }
     )
@@ -100,9 +100,9 @@ async def get_storage(request: web.Request) -> web.Response:
     """The org's default storage (members); ``{"url": null}`` when it has none."""
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
-    require_member(p, who, org)
-    default = default_storage(p, org.id)
+    org = await find_org(p, request.match_info["org"])
+    await require_member(p, who, org)
+    default = await default_storage(p, org.id)
     if default is None:
         return web.json_response({"url": None, "creds_key": None})
     return web.json_response(
@@ -119,13 +119,13 @@ async def put_storage(request: web.Request) -> web.Response:
     """``{"url": "s3://bucket/prefix", "creds_key": "k"}`` (admins): where new datasets go."""
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
+    org = await find_org(p, request.match_info["org"])
     body = await json_body(request)
     url = _location(get_str(body, "url", limit=1024), "url")
     key = check_name("creds key name", get_str(body, "creds_key", limit=64))
-    require_member(p, who, org, "admin")
-    _check_key_fits(request, org.id, key, url)
-    set_default_storage(p, org.id, url, key)
+    await require_member(p, who, org, "admin")
+    await _check_key_fits(request, org.id, key, url)
+    await set_default_storage(p, org.id, url, key)
     log.info(
         "default storage set",
         extra={"fields": {"user": who.name, "org": org.name, "key": key}},
@@ -138,7 +138,7 @@ async def delete_storage(request: web.Request) -> web.Response:
     """Back to the platform's own root for new datasets (admins); existing ones stay."""
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
-    require_member(p, who, org, "admin")
-    set_default_storage(p, org.id, None)
+    org = await find_org(p, request.match_info["org"])
+    await require_member(p, who, org, "admin")
+    await set_default_storage(p, org.id, None)
     return web.json_response({"url": None, "creds_key": None})

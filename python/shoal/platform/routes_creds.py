@@ -44,7 +44,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     from .common import STATE
 
     p = app[STATE]
-    store = CredsStore(p.db, load_ring(p.config.creds_encryption_keys, p.config.data_dir))
+    store = CredsStore(p.db.sync, load_ring(p.config.creds_encryption_keys, p.config.data_dir))
     moved = store.reencrypt()
     if moved:
         log.info("creds keys re-encrypted", extra={"fields": {"count": moved}})
@@ -65,10 +65,10 @@ def raise_creds(exc: CredsError | DecryptError) -> NoReturn:
     fail(exc.status, exc.kind, exc.message)
 
 
-def _org_and_key(request: web.Request) -> tuple[Platform, Caller, Org, str]:
+async def _org_and_key(request: web.Request) -> tuple[Platform, Caller, Org, str]:
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
+    org = await find_org(p, request.match_info["org"])
     key = check_name("creds key name", request.match_info.get("key", "") or "-")
     return p, who, org, key
 
@@ -84,9 +84,9 @@ def _secret(body: dict[str, Any], name: str) -> dict[str, Any]:
 async def list_keys(request: web.Request) -> web.Response:
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
-    role = require_member(p, who, org)
-    keys = store_of(request).list(org.id)
+    org = await find_org(p, request.match_info["org"])
+    role = await require_member(p, who, org)
+    keys = await p.db.run(store_of(request).list, org.id)
     return web.json_response({"creds_keys": [k.as_json(admin=role == "admin") for k in keys]})
 
 
@@ -95,10 +95,10 @@ async def add_key(request: web.Request) -> web.Response:
     """``{"name", "kind", "secret": {...}, "allow_static": false}`` (admins)."""
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
+    org = await find_org(p, request.match_info["org"])
     body = await json_body(request)
     name = check_name("creds key name", get_str(body, "name", limit=64))
-    require_member(p, who, org, "admin")
+    await require_member(p, who, org, "admin")
     kind = get_str(body, "kind", limit=40)
     if kind not in KINDS:
         fail(
@@ -107,8 +107,14 @@ async def add_key(request: web.Request) -> web.Response:
     allow_static = bool(get_bool(body, "allow_static", False))
     assert who.user is not None
     try:
-        info = store_of(request).add(
-            org.id, name, kind, _secret(body, name), by=who.user.username, allow_static=allow_static
+        info = await p.db.run(
+            store_of(request).add,
+            org.id,
+            name,
+            kind,
+            _secret(body, name),
+            by=who.user.username,
+            allow_static=allow_static,
         )
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
@@ -121,10 +127,10 @@ async def add_key(request: web.Request) -> web.Response:
 
 @routes.get("/api/org/{org}/creds/{key}")
 async def show_key(request: web.Request) -> web.Response:
-    p, who, org, name = _org_and_key(request)
-    require_member(p, who, org, "admin")
+    p, who, org, name = await _org_and_key(request)
+    await require_member(p, who, org, "admin")
     try:
-        info = store_of(request).info(org.id, name)
+        info = await p.db.run(store_of(request).info, org.id, name)
     except DecryptError as exc:
         raise_creds(exc)
     if info is None:
@@ -135,13 +141,13 @@ async def show_key(request: web.Request) -> web.Response:
 @routes.put("/api/org/{org}/creds/{key}")
 async def rotate_key(request: web.Request) -> web.Response:
     """``{"secret": {...}, "allow_static": bool}`` (admins): a new secret of the same kind."""
-    p, who, org, name = _org_and_key(request)
+    p, who, org, name = await _org_and_key(request)
     body = await json_body(request)
-    require_member(p, who, org, "admin")
+    await require_member(p, who, org, "admin")
     allow_static = get_bool(body, "allow_static")
     try:
-        info = store_of(request).rotate(
-            org.id, name, _secret(body, name), allow_static=allow_static
+        info = await p.db.run(
+            store_of(request).rotate, org.id, name, _secret(body, name), allow_static=allow_static
         )
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
@@ -153,10 +159,10 @@ async def rotate_key(request: web.Request) -> web.Response:
 
 @routes.delete("/api/org/{org}/creds/{key}")
 async def remove_key(request: web.Request) -> web.Response:
-    p, who, org, name = _org_and_key(request)
-    require_member(p, who, org, "admin")
+    p, who, org, name = await _org_and_key(request)
+    await require_member(p, who, org, "admin")
     try:
-        store_of(request).remove(org.id, name)
+        await p.db.run(store_of(request).remove, org.id, name)
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
     log.info(
@@ -170,7 +176,7 @@ async def vend_from_key(
 ) -> ManagedGrant:
     """Credentials from the org's creds key ``name`` for ``url``; errors name the key."""
     try:
-        key = store_of(request).get(org.id, name)
+        key = await platform(request).db.run(store_of(request).get, org.id, name)
         return await request.app[MANAGED].vend(key, url, write=write, fresh=fresh)
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
@@ -191,7 +197,7 @@ async def managed_creds(request: web.Request) -> web.Response:
     readers or with ``mode=r``."""
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
+    org = await find_org(p, request.match_info["org"])
     name = check_name("creds key name", request.query.get("query", "") or "-")
     path = request.query.get("path") or None
     mode = request.query.get("mode") or "w"
@@ -201,7 +207,7 @@ async def managed_creds(request: web.Request) -> web.Response:
         not path.startswith(("s3://", "gcs://", "gs://")) or len(path) > 1024 or ".." in path
     ):
         fail(400, "bad_request", "path must be an s3:// or gcs:// location")
-    role = require_member(p, who, org)
+    role = await require_member(p, who, org)
     write = mode != "r" and role in ("write", "admin")
     fresh = request.query.get("no_cache", "").lower() in ("true", "1", "yes")
     grant = await vend_from_key(request, org, name, path, write=write, fresh=fresh)

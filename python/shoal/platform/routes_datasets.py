@@ -37,10 +37,12 @@ from .db import RANK, Conflict, DatasetRow, Org
 routes = web.RouteTableDef()
 
 
-def access(p: Platform, who: Caller, org: Org, ds: DatasetRow | None, need: str = "read") -> str:
+async def access(
+    p: Platform, who: Caller, org: Org, ds: DatasetRow | None, need: str = "read"
+) -> str:
     """The caller's role for ``ds`` in ``org`` ("public" for a non-member reading a public
     dataset), which must reach ``need``."""
-    role = p.db.role(org.id, who.user.id) if who.user else None
+    role = await p.db.role(org.id, who.user.id) if who.user else None
     if role is None and ds is not None and ds.public and need == "read":
         return "public"
     if role is None and who.user is None:
@@ -50,20 +52,20 @@ def access(p: Platform, who: Caller, org: Org, ds: DatasetRow | None, need: str 
             f"{org.name}/{ds.name if ds else '...'} is private or does not exist; sign in with "
             "`shoal login` (or pass token=..., or set SHOAL_TOKEN)",
         )
-    return require_member(p, who, org, need)
+    return await require_member(p, who, org, need)
 
 
 def _tag(org: str, ds: str) -> tuple[str, str]:
     return check_name("organization name", org), check_name("dataset name", ds)
 
 
-def _allocate(p: Platform, org: Org, name: str) -> str:
-    in_default = connected.default_url(p, org, name)
+async def _allocate(p: Platform, org: Org, name: str) -> str:
+    in_default = await connected.default_url(p, org, name)
     if in_default is not None:
         return in_default
     for i in range(1000):
         url = p.vendor.dataset_url(org.name, name, i)
-        if not p.db.url_in_use(url):
+        if not await p.db.url_in_use(url):
             return url
     fail(409, "conflict", f"no free storage location for {org.name}/{name}")
 
@@ -80,11 +82,11 @@ async def creds(request: web.Request) -> web.Response:
     if mode not in ("", "r", "w", "a", "None"):
         fail(400, "bad_request", f"mode must be 'r', 'w' or 'a', not {mode[:10]!r}")
     fresh = request.query.get("no_cache", "").lower() in ("true", "1", "yes")
-    org = find_org(p, org_name)
-    ds = p.db.dataset(org.id, name)
-    role = access(p, who, org, ds)
+    org = await find_org(p, org_name)
+    ds = await p.db.dataset(org.id, name)
+    role = await access(p, who, org, ds)
     write = mode != "r" and RANK.get(role, 0) >= RANK["write"]
-    url = ds.storage_url if ds else _allocate(p, org, name)
+    url = ds.storage_url if ds else await _allocate(p, org, name)
     managed = await connected.grant(request, p, org, ds, url, write=write, fresh=fresh)
     try:
         grant = managed or await p.vendor.vend(url, write=write, fresh=fresh)
@@ -105,7 +107,7 @@ async def creds(request: web.Request) -> web.Response:
             "public": bool(ds and ds.public),
             "role": role,
             "user": who.name,
-            **connected.answer_extra(p, grant, ds),
+            **(await connected.answer_extra(p, grant, ds)),
         }
     )
 
@@ -123,25 +125,25 @@ async def create(request: web.Request) -> web.Response:
     org_name, name = _tag(*parts)
     asked = get_bool(body, "public")
     rewrite = bool(get_bool(body, "rewrite", True))
-    org = find_org(p, org_name)
-    ds = p.db.dataset(org.id, name)
+    org = await find_org(p, org_name)
+    ds = await p.db.dataset(org.id, name)
     # Visibility is the admins' call: making a dataset public, and changing an existing one's
     # either way. Without "public", an existing dataset keeps its visibility.
     public = bool(asked) if ds is None or asked is not None else ds.public
     changes = public if ds is None else public != ds.public
-    access(p, who, org, ds, "admin" if changes else "write")
+    await access(p, who, org, ds, "admin" if changes else "write")
     if ds is not None and not rewrite:
         fail(
             409,
             "conflict",
             f"the dataset {org.name}/{name} exists; pass rewrite=true to replace it",
         )
-    url = ds.storage_url if ds else _allocate(p, org, name)
-    row = p.db.put_dataset(org.id, name, url, public)
-    connected.after_create(p, org, row)
+    url = ds.storage_url if ds else await _allocate(p, org, name)
+    row = await p.db.put_dataset(org.id, name, url, public)
+    await connected.after_create(p, org, row)
     log.info("dataset created", extra={"fields": {"user": who.name, "org": org.name, "ds": name}})
     return web.json_response(
-        dataset_info(row, p.db.role(org.id, who.user.id) if who.user else None)
+        dataset_info(row, await p.db.role(org.id, who.user.id) if who.user else None)
     )
 
 
@@ -151,12 +153,12 @@ async def delete(request: web.Request) -> web.Response:
     p = platform(request)
     org_name, name = _tag(request.match_info["org"], request.match_info["ds"])
     who = caller(request)
-    org = find_org(p, org_name)
-    ds = p.db.dataset(org.id, name)
-    access(p, who, org, ds, "write")
+    org = await find_org(p, org_name)
+    ds = await p.db.dataset(org.id, name)
+    await access(p, who, org, ds, "write")
     if ds is None:
         fail(404, "dataset_not_found", f"there is no dataset {org.name}/{name}")
-    p.db.delete_dataset(ds.id)
+    await p.db.delete_dataset(ds.id)
     log.info("dataset deleted", extra={"fields": {"user": who.name, "org": org.name, "ds": name}})
     return web.json_response({"deleted": f"{org.name}/{name}"})
 
@@ -172,15 +174,15 @@ async def update(request: web.Request) -> web.Response:
     basename = get_str(body, "basename", required=False, limit=200) or None
     if public is None and basename is None:
         fail(400, "bad_request", "send 'public' (true/false) and/or 'basename' (a new name)")
-    org = find_org(p, org_name)
+    org = await find_org(p, org_name)
     if basename is not None:
         basename = _basename(basename, org)
-    ds = p.db.dataset(org.id, name)
-    access(p, who, org, ds, "admin" if public is not None else "write")
+    ds = await p.db.dataset(org.id, name)
+    await access(p, who, org, ds, "admin" if public is not None else "write")
     if ds is None:
         fail(404, "dataset_not_found", f"there is no dataset {org.name}/{name}")
     try:
-        row = p.db.update_dataset(ds, public=public, name=basename)
+        row = await p.db.update_dataset(ds, public=public, name=basename)
     except Conflict as exc:
         fail(409, "conflict", str(exc))
     changes: dict[str, Any] = {"public": public, "basename": basename}
@@ -189,7 +191,7 @@ async def update(request: web.Request) -> web.Response:
         extra={"fields": {"user": who.name, "org": org.name, "ds": name, **changes}},
     )
     return web.json_response(
-        dataset_info(row, p.db.role(org.id, who.user.id) if who.user else None)
+        dataset_info(row, await p.db.role(org.id, who.user.id) if who.user else None)
     )
 
 
@@ -213,9 +215,9 @@ async def info(request: web.Request) -> web.Response:
     p = platform(request)
     org_name, name = _tag(request.match_info["org"], request.match_info["ds"])
     who = caller(request, required=False)
-    org = find_org(p, org_name)
-    ds = p.db.dataset(org.id, name)
-    role = access(p, who, org, ds)
+    org = await find_org(p, org_name)
+    ds = await p.db.dataset(org.id, name)
+    role = await access(p, who, org, ds)
     if ds is None:
         fail(404, "dataset_not_found", f"there is no dataset {org.name}/{name}")
     return web.json_response(dataset_info(ds, role))
@@ -226,9 +228,9 @@ async def listing(request: web.Request) -> web.Response:
     """Members see every dataset of the org; others see its public ones."""
     p = platform(request)
     who = caller(request, required=False)
-    org = find_org(p, request.match_info["org"])
-    role = p.db.role(org.id, who.user.id) if who.user else None
-    rows = p.db.datasets(org.id, public_only=role is None)
+    org = await find_org(p, request.match_info["org"])
+    role = await p.db.role(org.id, who.user.id) if who.user else None
+    rows = await p.db.datasets(org.id, public_only=role is None)
     return web.json_response({"datasets": [dataset_info(r, role or "public") for r in rows]})
 
 

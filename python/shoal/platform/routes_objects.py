@@ -28,10 +28,10 @@ _MAX_KEY = 1024
 
 async def _reader(request: web.Request) -> Storage:
     p = platform(request)
-    org = find_org(p, request.match_info["org"])
+    org = await find_org(p, request.match_info["org"])
     name = request.match_info["ds"]
-    ds = p.db.dataset(org.id, name)
-    access(p, caller(request, required=False), org, ds)
+    ds = await p.db.dataset(org.id, name)
+    await access(p, caller(request, required=False), org, ds)
     if ds is None:
         fail(404, "dataset_not_found", f"there is no dataset {org.name}/{name}")
     store = await p.vendor.reader(ds.storage_url)

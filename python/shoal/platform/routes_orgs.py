@@ -29,7 +29,7 @@ async def my_orgs(request: web.Request) -> web.Response:
     assert who.user is not None
     orgs = [
         {"name": org.name, "role": role, "personal": org.personal_user_id is not None}
-        for org, role in p.db.orgs_of(who.user.id)
+        for org, role in await p.db.orgs_of(who.user.id)
     ]
     return web.json_response({"organizations": orgs})
 
@@ -42,7 +42,7 @@ async def create_org(request: web.Request) -> web.Response:
     body = await json_body(request)
     name = check_name("organization name", get_str(body, "name", limit=64), reserved=True)
     try:
-        p.db.create_org(name, who.user.id)
+        await p.db.create_org(name, who.user.id)
     except Conflict as exc:
         fail(409, "conflict", str(exc))
     log.info("org created", extra={"fields": {"user": who.name, "org": name}})
@@ -53,8 +53,8 @@ async def create_org(request: web.Request) -> web.Response:
 async def get_org(request: web.Request) -> web.Response:
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
-    role = require_member(p, who, org)
+    org = await find_org(p, request.match_info["org"])
+    role = await require_member(p, who, org)
     return web.json_response(
         {"name": org.name, "personal": org.personal_user_id is not None, "role": role}
     )
@@ -64,10 +64,10 @@ async def get_org(request: web.Request) -> web.Response:
 async def members(request: web.Request) -> web.Response:
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
-    require_member(p, who, org)
+    org = await find_org(p, request.match_info["org"])
+    await require_member(p, who, org)
     return web.json_response(
-        {"members": [{"username": u, "role": r} for u, r in p.db.members(org.id)]}
+        {"members": [{"username": u, "role": r} for u, r in await p.db.members(org.id)]}
     )
 
 
@@ -76,18 +76,18 @@ async def set_member(request: web.Request) -> web.Response:
     """``{"role": "read" | "write" | "admin"}``: add a member or change their role."""
     p = platform(request)
     who = caller(request)
-    org = find_org(p, request.match_info["org"])
-    require_member(p, who, org, "admin")
+    org = await find_org(p, request.match_info["org"])
+    await require_member(p, who, org, "admin")
     body = await json_body(request)
     role = get_str(body, "role", limit=16)
     if role not in ROLES:
         fail(400, "bad_request", f"role must be one of {', '.join(ROLES)}, not {role[:20]!r}")
     username = check_name("username", request.match_info["user"])
-    user = p.db.user(username)
+    user = await p.db.user(username)
     if user is None:
         fail(404, "user_not_found", f"there is no user named {username!r}")
     try:
-        p.db.set_member(org, user.id, role)
+        await p.db.set_member(org, user.id, role)
     except Conflict as exc:
         fail(409, "conflict", str(exc))
     log.info(
@@ -105,15 +105,15 @@ async def remove_member(request: web.Request) -> web.Response:
     p = platform(request)
     who = caller(request)
     assert who.user is not None
-    org = find_org(p, request.match_info["org"])
+    org = await find_org(p, request.match_info["org"])
     username = check_name("username", request.match_info["user"])
     leaving = username.lower() == who.user.username.lower()
-    require_member(p, who, org, "read" if leaving else "admin")
-    user = p.db.user(username)
+    await require_member(p, who, org, "read" if leaving else "admin")
+    user = await p.db.user(username)
     if user is None:
         fail(404, "user_not_found", f"there is no user named {username!r}")
     try:
-        removed = p.db.remove_member(org, user.id)
+        removed = await p.db.remove_member(org, user.id)
     except Conflict as exc:
         fail(409, "conflict", str(exc))
     if not removed:

@@ -32,10 +32,10 @@ def _ip(request: web.Request) -> str:
     return request.remote or "?"
 
 
-def _attempted(p: Platform, username: str) -> dict[str, str]:
+async def _attempted(p: Platform, username: str) -> dict[str, str]:
     """How a login attempt's username is logged: as it is when it names an account, else
     (a typo, or a password typed into the wrong field) only a short hash of it."""
-    if p.db.user(username) is not None:
+    if await p.db.user(username) is not None:
         return {"user": username}
     return {"unknown_user_sha256": hashlib.sha256(username.encode()).hexdigest()[:12]}
 
@@ -54,11 +54,11 @@ async def register(request: web.Request) -> web.Response:
     why = passwords.check_strength(password)
     if why:
         fail(400, "weak_password", why)
-    if p.db.user(username) is not None:  # fail fast, before the expensive hash
+    if await p.db.user(username) is not None:  # fail fast, before the expensive hash
         fail(409, "conflict", f"the username {username!r} is taken; pick another")
     hashed = await asyncio.to_thread(passwords.hash_password, password, n=p.config.scrypt_n)
     try:
-        p.db.create_user(username, email, hashed)
+        await p.db.create_user(username, email, hashed)
     except Conflict as exc:
         fail(409, "conflict", str(exc))
     log.info("user registered", extra={"fields": {"user": username}})
@@ -77,26 +77,26 @@ async def login(request: web.Request) -> web.Response:
     # Checked and counted in one step, before the password hash is awaited.
     wait = p.limiter.begin(username, _ip(request))
     if wait > 0:
-        log.warning("login rate limited", extra={"fields": _attempted(p, username)})
+        log.warning("login rate limited", extra={"fields": await _attempted(p, username)})
         fail(
             429,
             "rate_limited",
             f"too many failed logins for {username[:64]!r}; try again in {int(wait) + 1} s",
             retry_after=round(wait, 1),
         )
-    user = p.db.user(username)
+    user = await p.db.user(username)
     stored = user.password_hash if user else p.dummy_hash
     ok = await asyncio.to_thread(passwords.verify_password, password, stored)
     if user is None or not ok:
-        log.info("login failed", extra={"fields": _attempted(p, username)})
+        log.info("login failed", extra={"fields": await _attempted(p, username)})
         fail(401, "login_failed", "wrong username or password")
     p.limiter.succeeded(username, _ip(request))
     if passwords.needs_rehash(user.password_hash, n=p.config.scrypt_n):
         hashed = await asyncio.to_thread(passwords.hash_password, password, n=p.config.scrypt_n)
-        p.db.set_password_hash(user.id, hashed)
+        await p.db.set_password_hash(user.id, hashed)
     lifetime = p.config.login_token_hours * 3600
     token, claims = tokens.issue(p.secret, username=user.username, kind="login", lifetime=lifetime)
-    p.db.add_token(claims.jti, user.id, "login", "", claims.issued_at, claims.expires_at)
+    await p.db.add_token(claims.jti, user.id, "login", "", claims.issued_at, claims.expires_at)
     log.info("login", extra={"fields": {"user": user.username}})
     return web.json_response(
         {
@@ -113,7 +113,7 @@ async def profile(request: web.Request) -> web.Response:
     p = platform(request)
     who = caller(request)
     assert who.user is not None and who.claims is not None
-    orgs = [org.name for org, _ in p.db.orgs_of(who.user.id)]
+    orgs = [org.name for org, _ in await p.db.orgs_of(who.user.id)]
     return web.json_response(
         {
             "_id": who.user.username,
@@ -136,7 +136,7 @@ async def logout(request: web.Request) -> web.Response:
     p = platform(request)
     who = caller(request)
     assert who.claims is not None
-    p.db.revoke_jti(who.claims.jti)
+    await p.db.revoke_jti(who.claims.jti)
     log.info("logout", extra={"fields": {"user": who.name}})
     return web.json_response({"revoked": True})
 
@@ -159,7 +159,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     assert who.user is not None
     now = time.time()
     return web.json_response(
-        {"tokens": [_token_info(r, now) for r in p.db.api_tokens(who.user.id)]}
+        {"tokens": [_token_info(r, now) for r in await p.db.api_tokens(who.user.id)]}
     )
 
 
@@ -183,7 +183,7 @@ async def create_token(request: web.Request) -> web.Response:
     can_mint = bool(get_bool(body, "can_create_tokens", False))
     parent = None
     if who.claims.kind != "login":
-        parent = p.db.token(who.claims.jti)
+        parent = await p.db.token(who.claims.jti)
         if parent is None or not parent.can_mint or can_mint:
             fail(
                 403,
@@ -199,7 +199,7 @@ async def create_token(request: web.Request) -> web.Response:
         p.secret, username=who.user.username, kind="api", lifetime=lifetime, name=name
     )
     try:
-        p.db.add_token(
+        await p.db.add_token(
             claims.jti,
             who.user.id,
             "api",
@@ -245,7 +245,7 @@ async def revoke_token(request: web.Request) -> web.Response:
     assert who.user is not None
     name = request.match_info["name"]
     check_name("token name", name)
-    if not p.db.revoke_token_named(who.user.id, name):
+    if not await p.db.revoke_token_named(who.user.id, name):
         fail(
             404,
             "not_found",

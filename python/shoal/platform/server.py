@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -46,6 +47,7 @@ from .common import (
     JsonFormatter,
     Platform,
     TextFormatter,
+    authenticate,
     log,
     platform,
 )
@@ -53,6 +55,7 @@ from .config import ServerConfig
 from .creds_vending import make_vendor
 from .data_dir import private_dir
 from .db import Database
+from .db_async import AsyncDatabase, writable
 from .login_limits import LoginLimiter
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -81,6 +84,7 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
     start = time.perf_counter()
     status = 500
     try:
+        await authenticate(request)
         response = await handler(request)
         status = response.status
         return response
@@ -100,6 +104,21 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
     except asyncio.CancelledError:
         status = 499
         raise
+    except sqlite3.OperationalError as exc:
+        # A lock held elsewhere for longer than busy_timeout, a full disk, a read-only file.
+        status = 503
+        log.error(
+            "database unavailable", extra={"fields": {"path": request.path, "error": str(exc)}}
+        )
+        return web.json_response(
+            {
+                "error": "database_unavailable",
+                "description": "the database is busy or not "
+                "writable; try again shortly, or tell the platform's admin",
+            },
+            status=503,
+            headers={"Retry-After": "2"},
+        )
     except Exception:
         log.exception("unhandled error", extra={"fields": {"path": request.path}})
         return web.json_response(
@@ -125,14 +144,13 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
 
 async def _health(request: web.Request) -> web.Response:
     p = platform(request)
-    try:
-        db_ok = p.db.ping()
-    except Exception:
-        db_ok = False
+    # Its own connection on its own thread: answers while the workers wait for a lock.
+    db_state = await asyncio.to_thread(writable, p.db.path)
+    db_ok = db_state == "ok"
     return web.json_response(
         {
             "status": "ok" if db_ok else "degraded",
-            "database": "ok" if db_ok else "unavailable",
+            "database": db_state,
             "storage": p.vendor.kind,
             "version": _version(),
             "uptime_s": round(time.time() - p.started_at, 1),
@@ -160,7 +178,7 @@ def create_app(config: ServerConfig) -> web.Application:
     async def lifecycle(app: web.Application) -> Any:
         private_dir(config.data_dir)
         secret = config.secret()
-        db = Database(Path(config.data_dir) / "platform.db")
+        db = AsyncDatabase(Database(Path(config.data_dir) / "platform.db"))
         vendor = make_vendor(config)
         try:
             await vendor.start()
@@ -189,7 +207,7 @@ def create_app(config: ServerConfig) -> web.Application:
                     "data_dir": config.data_dir,
                     "storage": vendor.kind,
                     "storage_root": vendor.root,
-                    "schema_version": db.schema_version,
+                    "schema_version": db.sync.schema_version,
                 }
             },
         )
