@@ -94,12 +94,16 @@ class DatasetEngine:
     ) -> DatasetEngine:
         """Open a dataset at a version; ``load_tensors``: also the meta and info of every
         visible tensor (the async object model needs them; the sync one loads on use)."""
-        storage = await journal.recover(storage)  # a flush a killed process left unfinished
         # The first commit's objects are the root ones: an unversioned dataset opens in one
-        # round trip for these and one for the tensors.
-        raw_vc, raw_root_meta, raw_root_info = await storage.get_many(
-            [keys.VERSION_CONTROL_INFO, keys.DATASET_META, keys.DATASET_INFO]
+        # round trip for these (and the flush journal) and one for the tensors.
+        first = [keys.VERSION_CONTROL_INFO, keys.DATASET_META, keys.DATASET_INFO]
+        raw_vc, raw_root_meta, raw_root_info, raw_journal = await storage.get_many(
+            [*first, journal.KEY]
         )
+        if raw_journal is not None or journal.has_pending(storage):
+            # a flush a killed (or failing) writer left unfinished: complete it, then read
+            storage = await journal.recover(storage)
+            raw_vc, raw_root_meta, raw_root_info = await storage.get_many(first)
         if raw_vc is None and raw_root_meta is None:
             raise DatasetNotFoundError(
                 f"no dataset at {storage.url}; create one with shoal.empty({storage.url!r}) "

@@ -150,6 +150,11 @@ async def commit(
     await _cleanup(storage, journal.obsolete)
 
 
+def has_pending(storage: Storage) -> bool:
+    """Whether a flush through this very provider is committed but not finished."""
+    return storage in _pending and not storage.read_only
+
+
 async def recover(storage: Storage) -> Storage:
     """Complete a flush a killed process committed but did not finish; call before reading
     any meta. Returns the storage to read through: ``storage`` itself, or, when it is
