@@ -105,8 +105,11 @@ def test_every_sample_once_per_epoch(ds: shoal.Dataset, shuffle: bool) -> None:
 
 def test_text_values_match_their_samples(local_path: str) -> None:
     ds = shoal.load(local_path, read_only=True)
-    for batch in ds.loader(batch_size=100, shuffle=True, seed=3, tensors=["ids", "names"]):
-        assert batch["names"] == [f"s{i}" for i in batch["ids"].ravel()]
+    # Closed at the end: after an epoch the loader prefetches the next one, and its threads
+    # would otherwise outlive this test and trip the thread checks of later ones.
+    with ds.loader(batch_size=100, shuffle=True, seed=3, tensors=["ids", "names"]) as loader:
+        for batch in loader:
+            assert batch["names"] == [f"s{i}" for i in batch["ids"].ravel()]
 
 
 def test_shuffle_is_repeatable_and_differs_per_epoch(ds: shoal.Dataset) -> None:
