@@ -218,6 +218,19 @@ def test_a_chunk_deleted_mid_epoch_is_a_clear_error(local_path: str, tmp_path: P
     assert _no_loader_threads()
 
 
+def test_empty_dataset_unflushed_samples_and_a_dropped_loader(tmp_path: Path) -> None:
+    ds = shoal.empty(str(tmp_path / "ds"))
+    ds.create_tensor("x", dtype="int64")
+    loader = ds.loader(batch_size=4)
+    assert (list(loader), list(loader), len(loader)) == ([], [], 0)
+    ds.x.extend(np.arange(10))
+    with ds:
+        ds.x.extend(np.arange(10, 15))  # not flushed: read through the engine
+        got = [b["x"].ravel().tolist() for b in ds.loader(batch_size=4)]
+    assert got == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14]]
+    assert _no_loader_threads()  # each loader above was dropped after a full epoch
+
+
 def test_breaking_early_releases_memory_and_threads(ds: shoal.Dataset) -> None:
     loader = ds.loader(batch_size=16, prefetch_bytes=64 * 2**20)
     for i, _ in enumerate(loader):

@@ -33,9 +33,14 @@ _stopping: set[asyncio.Task[Any]] = set()
 # Loaders with a running pipeline, stopped at exit (a pipeline left prefetching the next
 # epoch on the background loop would otherwise be destroyed mid-task).
 _running: weakref.WeakSet[AsyncLoader] = weakref.WeakSet()
+# Shutdowns of dropped loaders sent to another thread's loop, awaited at exit.
+_stop_futures: set[concurrent.futures.Future[Any]] = set()
 
 
 def _stop_all() -> None:
+    for future in list(_stop_futures):
+        with contextlib.suppress(Exception):
+            future.result(timeout=5)
     for loader in list(_running):
         loop = loader._pipeline_loop
         if loader._pipeline is None or loop is None or loader._pid != os.getpid():
@@ -55,7 +60,10 @@ def check_tensors(engine: DatasetEngine, tensors: list[str] | str | None) -> lis
         if unknown:
             raise LoaderError(f"unknown tensor(s) {unknown} for the loader; tensors: {visible}")
     if not names:
-        raise LoaderError("the loader has no tensor to read: the dataset has none")
+        raise LoaderError(
+            "the loader has no tensor to read: pass tensors=[names...] of the dataset's "
+            f"tensors {visible}, or create one"
+        )
     return names
 
 
@@ -67,6 +75,16 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     except ImportError:
         return None
     return tqdm(total=total, unit="batch")
+
+
+def _planned(plan: plans.Plan, first: int) -> Iterator[np.ndarray | EpochEnd]:
+    """Epoch after epoch (a function, not a method: the pipeline must not keep the loader
+    alive, so that dropping the loader stops it at once)."""
+    epoch = first
+    while True:
+        yield from plan.epoch(epoch)
+        yield EpochEnd(epoch)
+        epoch += 1
 
 
 class AsyncLoader:
@@ -151,23 +169,15 @@ class AsyncLoader:
             )
         return self._plan
 
-    def _planned(self, first: int) -> Iterator[np.ndarray | EpochEnd]:
-        assert self._plan is not None
-        epoch = first
-        while True:
-            yield from self._plan.epoch(epoch)
-            yield EpochEnd(epoch)
-            epoch += 1
-
     async def _start(self) -> Pipeline:
-        await self._ensure_plan()
+        plan = await self._ensure_plan()
         if self._pipeline is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 self.opts.num_threads, thread_name_prefix="shoal-loader"
             )
             self._pipeline = Pipeline(
                 self._readers,
-                self._planned(self._epoch),
+                _planned(plan, self._epoch),
                 self.opts.prefetch_bytes,
                 self._pool,
                 self._transform,
@@ -214,7 +224,9 @@ class AsyncLoader:
             _stopping.add(task)
             task.add_done_callback(_stopping.discard)
         else:
-            asyncio.run_coroutine_threadsafe(self._stop(), loop)
+            future = asyncio.run_coroutine_threadsafe(self._stop(), loop)
+            _stop_futures.add(future)
+            future.add_done_callback(_stop_futures.discard)
 
     def __del__(self) -> None:
         if getattr(self, "_pipeline", None) is not None:

@@ -142,6 +142,10 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         for item in self._batches:
             if isinstance(item, EpochEnd):
+                # (an empty epoch is only ends: they wait for room like batches do)
+                while len(self._ready) >= MAX_BATCHES_AHEAD:
+                    self._wake_producer.clear()
+                    await self._wake_producer.wait()
                 self._ready.append(item)
                 self._wake_consumer.set()
                 continue
