@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import shoal
-from shoal.errors import CorruptDataError, LoaderError, TransformError
+from shoal.errors import CorruptDataError, LoaderError, StorageError, TransformError
+from tests.servers.faults import FaultProxy
 from tests.servers.s3_fixtures import *  # noqa: F403
 from tests.servers.s3_fixtures import S3Server
 
@@ -267,6 +268,30 @@ def test_memory_stays_within_prefetch_bytes(s3_path: tuple[str, dict[str, str]])
         pipeline = loader._a._pipeline
         assert pipeline is not None
         assert pipeline.peak_used <= budget * 1.2  # estimates become sizes once fetched
+
+
+def test_failing_gets_are_retried_or_a_clear_error(
+    s3_path: tuple[str, dict[str, str]],
+    fault_proxy: FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, creds = s3_path
+    monkeypatch.setenv("SHOAL_S3_BACKOFF_BASE", "0.01")
+    monkeypatch.setenv("SHOAL_S3_MAX_ATTEMPTS", "4")
+    proxied = {**creds, "endpoint_url": fault_proxy.url}
+    ds = shoal.load(path, read_only=True, creds=proxied)
+    for kind in ("slowdown", "reset", "truncate"):
+        fault_proxy.inject(kind, times=2, method="GET", contains="/chunks/")
+    with ds.loader(batch_size=64, shuffle=True, seed=9) as loader:
+        assert np.sort(np.concatenate(_ids(loader))).tolist() == list(range(N))  # not short
+    assert sum(fault_proxy.injected.values()) == 6
+    # More failures in a row than attempts: an error naming the object, never a hang.
+    fault_proxy.inject("slowdown", times=50, method="GET", contains="/chunks/")
+    loader = ds.loader(batch_size=64)
+    with pytest.raises(StorageError, match="/chunks/"):
+        list(loader)
+    assert loader.prefetched_bytes == 0
+    assert _no_loader_threads()
 
 
 def test_async_for(s3_path: tuple[str, dict[str, str]]) -> None:
