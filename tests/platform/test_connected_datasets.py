@@ -81,6 +81,10 @@ def test_connect_then_load_hub(org: Org, org_store: OrgStore) -> None:
     with pytest.raises(PermissionDeniedError, match=org.name):
         shoal.load(f"hub://{org.name}/conn", token=org.outsider.token)
 
+    # a key in use stays until what uses it is gone
+    status, err = org.p.call("DELETE", f"/api/org/{org.name}/creds/role", token=org.admin.token)
+    assert status == 409 and "'role'" in err["description"] and "conn" in err["description"]
+
     # deleting the hub:// dataset removes the entry, never the data
     shoal.delete(f"hub://{org.name}/conn", token=org.writer.token)
     assert org.p.call("GET", f"/api/org/{org.name}/dataset/conn", token=org.writer.token)[0] == 404
