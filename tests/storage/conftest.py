@@ -11,3 +11,6 @@ supported"). Imported fixtures also stay scoped to this directory, autouse ones 
 from tests.servers.gcs_fixtures import *  # noqa: F403
 from tests.servers.platform_fixtures import *  # noqa: F403
 from tests.servers.s3_fixtures import *  # noqa: F403
+
+# shared by the s3:// test modules (test_s3_*.py)
+from .s3_support import open_s3 as open_s3
