@@ -14,9 +14,7 @@ from pathlib import Path
 # The interop harness's side module keeps deeplake offline when imported: a private HOME
 # (no version check against pypi.org, no telemetry) and a socket guard allowing loopback only.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "interop"))
-import deeplake
-import dl_side  # noqa: F401
-import numpy as np
+from dl_offline import deeplake, np  # the guard is in place before deeplake is imported
 
 _DISTINCT: dict = {}
 
