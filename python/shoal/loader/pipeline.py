@@ -5,9 +5,10 @@ One producer task walks the planned batches (epoch after epoch: prefetch carries
 epoch's end) and admits a batch when the bytes it adds fit in ``prefetch_bytes``: the chunks
 it needs that are not held yet (fetched whole, many in flight) plus its assembled output.
 Each admitted batch is a task that awaits its chunks, then assembles (and transforms) on the
-loader's threads. A chunk is dropped when the last admitted batch needing it is assembled;
-an output's bytes are released when the consumer takes it. When nothing is held, a batch is
-admitted whatever its size, so a batch bigger than the bound still makes progress.
+loader's threads. A chunk no admitted batch needs any more stays (idle) until its room is
+wanted, so a small chunk that many batches share is fetched once; an output's bytes are
+released when the consumer takes it. When no batch is outstanding, a batch is admitted
+whatever its size, so a batch bigger than the bound still makes progress.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class Pipeline:
         self._transform = transform
         self._ready: collections.deque[_Job | EpochEnd] = collections.deque()
         self._held: dict[str, _Held] = {}
+        # Held chunks no admitted batch needs any more, oldest first: kept while the bound
+        # allows (a small chunk many batches share, labels say, is not fetched per batch).
+        self._idle: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._outstanding = 0  # batches admitted and not taken by the consumer yet
         self._used = 0
         self._wake_producer = asyncio.Event()
         self._wake_consumer = asyncio.Event()
@@ -112,6 +117,7 @@ class Pipeline:
         try:
             out: dict[str, Any] = await item.task
         finally:
+            self._outstanding -= 1
             self._release(item.out_bytes)
         return out
 
@@ -127,6 +133,8 @@ class Pipeline:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._ready.clear()
         self._held.clear()
+        self._idle.clear()
+        self._outstanding = 0
         self._used = 0
 
     # -- producer ----------------------------------------------------------------------------
@@ -161,9 +169,12 @@ class Pipeline:
                     if key not in self._held
                 }
                 want = sum(est for _, est in new.values()) + out_bytes
-                fits = self._used == 0 or self._used + want <= self._budget
+                # With no batch outstanding, admit whatever the size: progress first.
+                fits = self._outstanding == 0 or self._used + want <= self._budget
                 if fits and len(self._ready) < MAX_BATCHES_AHEAD:
                     break
+                if not fits and self._evict_idle(needs):
+                    continue
                 self._wake_producer.clear()
                 await self._wake_producer.wait()
             for key, (reader, est) in new.items():
@@ -176,7 +187,9 @@ class Pipeline:
             for need in needs:
                 for key in need.keys.values():
                     self._held[key].refs += 1
+                    self._idle.pop(key, None)
             job = _Job(item, needs, out_bytes)
+            self._outstanding += 1
             self._add(out_bytes)
             job.task = loop.create_task(self._build(job))
             self._ready.append(job)
@@ -222,8 +235,19 @@ class Pipeline:
                     continue
                 held.refs -= 1
                 if held.refs <= 0:
-                    del self._held[key]
-                    self._release(held.nbytes)
+                    self._idle[key] = None
+                    self._wake_producer.set()  # it may be evicted to make room now
+
+    def _evict_idle(self, needs: list[Need]) -> bool:
+        """Drop the oldest idle chunk the next batch does not need; False if there is none."""
+        wanted = {key for need in needs for key in need.keys.values()}
+        for key in self._idle:
+            if key not in wanted:
+                del self._idle[key]
+                held = self._held.pop(key)
+                self._release(held.nbytes)
+                return True
+        return False
 
     def _assemble(
         self, job: _Job, chunks: dict[str, DecodedChunk], through_engine: dict[int, Any]
