@@ -7,7 +7,6 @@ run-length encoded with an inclusive last local index, as deeplake writes them.
 from __future__ import annotations
 
 import collections
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import _native
+from .._env import env_int
 from ..errors import CodecError, CorruptDataError, SampleError
 from ..format.keys import FORMAT_VERSION
 
@@ -128,7 +128,7 @@ class ChunkCache:
 
     def __init__(self, max_bytes: int | None = None, max_items: int = 4096) -> None:
         if max_bytes is None:
-            max_bytes = int(os.environ.get("SHOAL_CHUNK_CACHE_BYTES", 512 * 2**20))
+            max_bytes = env_int("SHOAL_CHUNK_CACHE_BYTES", 512 * 2**20, min=0)
         self.max_bytes = max_bytes
         self.max_items = max_items
         self._items: collections.OrderedDict[str, DecodedChunk] = collections.OrderedDict()
