@@ -7,6 +7,7 @@ the same object, whose calls run on shoal's background loop."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from . import _loop, routing
@@ -24,6 +25,8 @@ def _display(path: PathLike) -> str:
 
 def _with_org(creds: Any, org_id: str | None) -> Any:
     """``creds={"creds_key": k}`` plus ``org_id``: one dict the router hands the platform."""
+    if org_id is None and not (isinstance(creds, Mapping) and "creds_key" in creds):
+        return creds  # nothing managed: no need to import the platform client
     from .storage._managed import split_managed
 
     managed = split_managed(creds, org_id)

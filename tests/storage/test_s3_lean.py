@@ -79,3 +79,52 @@ async def test_lean_errors_are_the_providers_errors(
         assert "not-the-secret" not in str(info.value)
     finally:
         await store.close()
+
+
+async def test_reads_with_explicit_keys_build_no_botocore_client(s3_server: S3Server) -> None:
+    creds = s3_server.creds(aws_region="us-east-1")
+    prefix = f"lean/{uuid.uuid4().hex[:10]}"
+    store = await S3Storage.open(s3_server.bucket, prefix, creds=creds, options=FAST)
+    try:
+        assert store._client is None  # nothing built yet
+        with pytest.raises(NotFoundError):
+            await store.get("nothing-here")
+        assert store._client is None  # a read (and a miss) needs none
+        await store.put("obj", b"payload")  # the first write builds it
+        assert store._client is not None
+        assert await store.get_range("obj", 3, None) == b"load"
+        assert store.credential_source.startswith("the creds dict (key")
+    finally:
+        await store.close()
+
+
+def test_a_fresh_process_reads_without_importing_botocores_sessions(s3_server: S3Server) -> None:
+    """Importing aiobotocore and building its client was most of a first open's time."""
+    import json
+    import subprocess
+    import sys
+
+    creds = s3_server.creds(aws_region="us-east-1")
+    prefix = f"lean/{uuid.uuid4().hex[:10]}"
+    code = (
+        "import asyncio, json, sys\n"
+        "from shoal.storage._s3 import S3Storage\n"
+        "async def main():\n"
+        "    s = await S3Storage.open(sys.argv[1], sys.argv[2], creds=json.loads(sys.argv[3]))\n"
+        "    try:\n"
+        "        await s.get('missing')\n"
+        "    except FileNotFoundError:\n"
+        "        pass\n"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('aiobotocore', "
+        "'botocore.session', 'botocore.credentials')))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, s3_server.bucket, prefix, json.dumps(creds)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -29,12 +29,8 @@ tokens from botocore's debug logs.
 
 from __future__ import annotations
 
-import difflib
-import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiobotocore.credentials import (  # type: ignore[import-untyped]
@@ -49,9 +45,17 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     ProfileNotFound,
 )
 
-from .._secrets import RedactSecrets, remember_secret, scrub
-from ..errors import CredentialsError, InvalidCredsError
+from .._secrets import remember_secret, scrub
+from ..errors import CredentialsError
 from .aws_refresh import AdaptiveRefreshableCredentials, StaleCredentialsError, adapt
+from .aws_spec import (
+    ACCEPTED_KEYS,
+    AwsCredsSpec,
+    ResolvedAws,
+    explicit_source,
+    install_log_redaction,
+    mask_key_id,
+)
 
 __all__ = [
     "ACCEPTED_KEYS",
@@ -60,152 +64,19 @@ __all__ = [
     "Refresher",
     "ResolvedAws",
     "StaleCredentialsError",
+    "install_log_redaction",
     "mask_key_id",
     "resolve",
     "scrub",
 ]
-
-#: Keys a ``creds`` dict for s3:// may have (Deep Lake v3's names).
-ACCEPTED_KEYS = (
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "endpoint_url",
-    "aws_region",
-    "region",
-    "profile_name",
-)
 
 #: ``async () -> {"access_key", "secret_key", "token", "expiry_time": iso8601}``: a source of
 #: short-lived credentials (a platform that vends them), refreshed like any other.
 Refresher = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
-def mask_key_id(key_id: str | None) -> str:
-    """``AKIA…WXYZ``: enough to tell keys apart in a message, not the whole id."""
-    if not key_id:
-        return "?"
-    if len(key_id) <= 8:
-        return key_id[:2] + "…"
-    return f"{key_id[:4]}…{key_id[-4:]}"
-
-
 # ----------------------------------------------------------------------------------------------
 # what the user passed
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class AwsCredsSpec:
-    """A validated ``creds`` argument. Empty means "use the default AWS chain"."""
-
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
-    endpoint_url: str | None = None
-    region: str | None = None
-    profile: str | None = None
-
-    def __repr__(self) -> str:
-        parts = []
-        if self.access_key_id:
-            parts.append(f"aws_access_key_id={mask_key_id(self.access_key_id)!r}")
-        if self.secret_access_key:
-            parts.append("aws_secret_access_key='***'")
-        if self.session_token:
-            parts.append("aws_session_token='***'")
-        for name, value in (
-            ("endpoint_url", self.endpoint_url),
-            ("aws_region", self.region),
-            ("profile_name", self.profile),
-        ):
-            if value:
-                parts.append(f"{name}={value!r}")
-        return f"AwsCredsSpec({', '.join(parts)})"
-
-    @property
-    def has_keys(self) -> bool:
-        return self.access_key_id is not None
-
-    @classmethod
-    def parse(cls, creds: object, *, path: str) -> AwsCredsSpec:
-        """Validate ``creds`` for ``path``; raise :class:`InvalidCredsError` naming the key."""
-        if creds is None or (isinstance(creds, str) and creds.upper() == "ENV"):
-            return cls()  # deeplake's creds="ENV": the environment / default chain
-        if not isinstance(creds, Mapping):
-            raise InvalidCredsError(
-                f"creds for {path} must be a dict (or None to use the default AWS credential "
-                f"chain), not {type(creds).__name__}; accepted keys: {', '.join(ACCEPTED_KEYS)}"
-            )
-        values: dict[str, str] = {}
-        for key, value in creds.items():
-            if not isinstance(key, str) or key not in ACCEPTED_KEYS:
-                raise InvalidCredsError(_unknown_key_message(key, path))
-            if value is None or value == "":
-                continue
-            if not isinstance(value, str):
-                raise InvalidCredsError(
-                    f"creds[{key!r}] for {path} must be a str, not {type(value).__name__}"
-                )
-            values[key] = value
-        region = values.get("aws_region")
-        alias = values.get("region")
-        if region and alias and region != alias:
-            raise InvalidCredsError(
-                f"creds for {path} give two regions, aws_region={region!r} and "
-                f"region={alias!r}; pass one of them"
-            )
-        key_id = values.get("aws_access_key_id")
-        secret = values.get("aws_secret_access_key")
-        if (key_id is None) != (secret is None):
-            have, missing = (
-                ("aws_access_key_id", "aws_secret_access_key")
-                if key_id
-                else ("aws_secret_access_key", "aws_access_key_id")
-            )
-            raise InvalidCredsError(
-                f"creds for {path} have {have} but no {missing}; pass both, or neither to use "
-                "the default AWS credential chain"
-            )
-        if "aws_session_token" in values and key_id is None:
-            raise InvalidCredsError(
-                f"creds for {path} have aws_session_token but no aws_access_key_id / "
-                "aws_secret_access_key; a session token only works with the keys it was "
-                "issued with"
-            )
-        if key_id is not None and "profile_name" in values:
-            raise InvalidCredsError(
-                f"creds for {path} have both keys and profile_name={values['profile_name']!r}; "
-                "pass one or the other"
-            )
-        endpoint = values.get("endpoint_url")
-        if endpoint is not None and not re.match(r"^https?://[^/\s@]+(/|$)", endpoint):
-            shown = "" if "@" in endpoint else f", got {endpoint!r}"  # user:password@host?
-            raise InvalidCredsError(
-                f"creds['endpoint_url'] for {path} must be an http:// or https:// URL without "
-                f"credentials in it{shown}"
-            )
-        return cls(
-            access_key_id=key_id,
-            secret_access_key=secret,
-            session_token=values.get("aws_session_token"),
-            endpoint_url=endpoint.rstrip("/") if endpoint else None,
-            region=region or alias,
-            profile=values.get("profile_name"),
-        )
-
-
-def _unknown_key_message(key: object, path: str) -> str:
-    accepted = ", ".join(ACCEPTED_KEYS)
-    shown = repr(key) if isinstance(key, str) else f"of type {type(key).__name__}"
-    hint = ""
-    if isinstance(key, str):
-        if key.lower() in ACCEPTED_KEYS:
-            hint = f" (keys are lowercase: did you mean {key.lower()!r}?)"
-        else:
-            close = difflib.get_close_matches(key.lower(), ACCEPTED_KEYS, n=1)
-            if close:
-                hint = f" (did you mean {close[0]!r}?)"
-    return f"unknown creds key {shown} for {path}{hint}; accepted keys: {accepted}"
 
 
 class _FixedProvider(CredentialProvider):  # type: ignore[misc]
@@ -224,22 +95,6 @@ class _FixedProvider(CredentialProvider):  # type: ignore[misc]
 
 # ----------------------------------------------------------------------------------------------
 # resolving
-
-
-@dataclass(repr=False)
-class ResolvedAws:
-    """A session whose credential chain is pinned to resolved credentials, and where they
-    came from (for messages). ``credentials`` is ``None`` only for unsigned access."""
-
-    session: Any
-    credentials: Any
-    source: str
-    region: str
-    endpoint_url: str | None
-    refreshable: bool
-
-    def __repr__(self) -> str:
-        return f"ResolvedAws(source={self.source!r}, region={self.region!r})"
 
 
 _loader: Any = None
@@ -266,8 +121,7 @@ def describe_source(method: str | None, spec: AwsCredsSpec, session: Any) -> str
     """Where credentials came from, in words, without secrets."""
     profile = spec.profile or os.environ.get("AWS_PROFILE") or "default"
     if method in (None, "explicit") and spec.has_keys:
-        kind = "key and session token" if spec.session_token else "key"
-        return f"the creds dict ({kind} {mask_key_id(spec.access_key_id)})"
+        return explicit_source(spec)
     names = {
         "env": "environment variables AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
         + (" / AWS_SESSION_TOKEN" if os.environ.get("AWS_SESSION_TOKEN") else ""),
@@ -371,30 +225,3 @@ async def resolve(
         endpoint_url=spec.endpoint_url,
         refreshable=isinstance(creds, AdaptiveRefreshableCredentials),
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# keeping secrets out of botocore's logs (the scrubber is shoal._secrets)
-
-_LOGGERS = (
-    "botocore.endpoint",
-    "botocore.parsers",
-    "botocore.auth",
-    "botocore.credentials",
-    "botocore.utils",
-    "botocore.retryhandler",
-    "botocore.hooks",
-    "aiobotocore.endpoint",
-    "aiobotocore.parsers",
-    "aiobotocore.credentials",
-    "aiobotocore.utils",
-)
-_filter = RedactSecrets()
-
-
-def install_log_redaction() -> None:
-    """Attach :class:`RedactSecrets` to botocore's chatty loggers (idempotent)."""
-    for name in _LOGGERS:
-        log = logging.getLogger(name)
-        if _filter not in log.filters:
-            log.addFilter(_filter)

@@ -30,6 +30,7 @@ from botocore.credentials import ReadOnlyCredentials  # type: ignore[import-unty
 from botocore.exceptions import CredentialRetrievalError  # type: ignore[import-untyped]
 
 from .._secrets import remember_secret
+from .aws_spec import StaleCredentialsError
 
 __all__ = [
     "BOTOCORE_PRIVATE_NAMES",
@@ -52,10 +53,6 @@ Clock = Callable[[], dt.datetime]
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class StaleCredentialsError(Exception):
-    """A credential source handed over credentials that are already expired."""
 
 
 def _expiry(value: object, method: str) -> dt.datetime:

@@ -27,19 +27,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError, IncompleteReadError  # type: ignore[import-untyped]
 
-from ..auth import aws
+from ..auth import aws_spec
 from ..errors import BucketNotFoundError, PathError, ShoalError, StorageError
 from . import _s3_errors as s3err
 from ._base import Storage
 from ._cloud import Lease, LeaseHold
-from ._s3_client import PooledS3, lease_for_resolved, lease_for_spec
 from ._s3_lean import LeanReader
 from ._s3_options import S3Options, check_bucket, parse_location
 from ._s3_upload import put_multipart
+
+if TYPE_CHECKING:
+    from ..auth.aws import Refresher
+    from ._s3_client import PooledS3
 
 __all__ = ["S3Options", "S3Storage", "open_storage", "parse_location"]
 
@@ -55,7 +58,7 @@ class S3Storage(Storage):
         self,
         bucket: str,
         prefix: str,
-        resolved: aws.ResolvedAws,
+        resolved: aws_spec.ResolvedAws,
         *,
         read_only: bool = False,
         options: S3Options | None = None,
@@ -72,6 +75,7 @@ class S3Storage(Storage):
         self._resolved = resolved
         self._hold: LeaseHold[PooledS3] = LeaseHold()
         self._lean: LeanReader | None = None
+        self._spec: aws_spec.AwsCredsSpec | None = None  # set when opened without a session
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self._closed = False
         self._bucket_checked = False
@@ -86,7 +90,7 @@ class S3Storage(Storage):
         creds: object = None,
         read_only: bool = False,
         options: S3Options | None = None,
-        refresh: aws.Refresher | None = None,
+        refresh: Refresher | None = None,
     ) -> S3Storage:
         """Resolve credentials and connect (or reuse the client of an earlier open with the
         same endpoint and credentials). ``refresh`` (for the platform): an async source of
@@ -94,9 +98,19 @@ class S3Storage(Storage):
         prefix = prefix.strip("/")
         url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
         check_bucket(bucket, url)
-        spec = aws.AwsCredsSpec.parse(creds, path=url)
-        aws.install_log_redaction()
+        spec = aws_spec.AwsCredsSpec.parse(creds, path=url)
+        aws_spec.install_log_redaction()
         opts = options or S3Options.from_env()
+        resolved = aws_spec.resolve_without_session(spec) if refresh is None else None
+        if resolved is not None and opts.lean_reads:
+            # Explicit keys and endpoint: reads need no botocore client, so it is imported
+            # and built on the first operation that is not a GET (most opens only read).
+            store = cls(bucket, prefix, resolved, read_only=read_only, options=opts)
+            store._spec = spec
+            return store
+        from ..auth import aws
+        from ._s3_client import lease_for_resolved, lease_for_spec
+
         lease = await lease_for_spec(spec, refresh, opts, url)
         if lease is None:  # the default chain: resolve, then share a client if one fits
             lease = await lease_for_resolved(await aws.resolve(spec, path=url), opts, url)
@@ -147,7 +161,15 @@ class S3Storage(Storage):
         # inherited lease is left alone: it is the parent's.
         if lease is not None:
             lease.drop()
-        self._adopt(await lease_for_resolved(self._resolved, self.options, self.url))
+        from ._s3_client import lease_for_resolved, lease_for_spec
+
+        if self._resolved.session is None:  # opened without a session: resolve it now
+            assert self._spec is not None
+            found = await lease_for_spec(self._spec, None, self.options, self.url)
+            assert found is not None
+            self._adopt(found)
+        else:
+            self._adopt(await lease_for_resolved(self._resolved, self.options, self.url))
         assert self._hold.lease is not None
         return self._hold.lease.client.client
 
@@ -159,15 +181,22 @@ class S3Storage(Storage):
             return lean
         if lean is not None:  # another loop, or a forked child: the parent's, left alone
             lean.drop()
-        # The endpoint and region botocore settled on (creds, AWS_ENDPOINT_URL_S3, the config
-        # files, the region's default): the lean path must talk to exactly the same store.
-        meta = (await self._ensure_client()).meta
+        resolved = self._resolved
+        if resolved.session is None and resolved.endpoint_url:
+            # Opened without a session: the explicit endpoint and the region botocore would
+            # pick too (see aws_spec.resolve_without_session).
+            endpoint, region = resolved.endpoint_url, resolved.region
+        else:
+            # The endpoint and region botocore settled on (creds, AWS_ENDPOINT_URL_S3, the
+            # config files, the region's default): the lean path talks to the same store.
+            meta = (await self._ensure_client()).meta
+            endpoint, region = str(meta.endpoint_url), str(meta.region_name)
         opts = self.options
         self._lean = await LeanReader.open(
-            str(meta.endpoint_url),
+            endpoint,
             self.bucket,
-            str(meta.region_name),
-            self._resolved.credentials,
+            region,
+            resolved.credentials,
             opts.connect_timeout,
             opts.read_timeout,
             opts.concurrency,
@@ -222,11 +251,9 @@ class S3Storage(Storage):
 
     async def _refresh_after(self, exc: BaseException) -> bool:
         """After the store rejected refreshable credentials: refresh once and retry."""
+        if not s3err.wants_refresh(exc) or not self._resolved.refreshable:
+            return False  # a missing object, say: nothing a refresh can fix
         creds = self._resolved.credentials
-        if not s3err.wants_refresh(exc) or not isinstance(
-            creds, aws.AdaptiveRefreshableCredentials
-        ):
-            return False
         try:
             await creds.force_refresh()
         except asyncio.CancelledError:

@@ -27,7 +27,7 @@ from botocore.exceptions import (
 
 from .._retry import NO_RETRY, Verdict
 from .._secrets import scrub
-from ..auth.aws import StaleCredentialsError
+from ..auth.aws_spec import StaleCredentialsError
 from ..errors import (
     BucketNotFoundError,
     CredentialsError,
