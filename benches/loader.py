@@ -73,32 +73,7 @@ def run_deeplake(env: s3bench.Env, home: Path, *args: str) -> dict[str, Any]:
     if DEBIAN_TORCH.is_dir() and not links.exists():
         links.mkdir()
         (links / "torch").symlink_to(DEBIAN_TORCH)
-    scrub = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "ACTIVELOOP_TOKEN")
-    child = {k: v for k, v in os.environ.items() if k not in scrub and not k.startswith("AWS_")}
-    child.update(
-        {
-            "HOME": str(home),
-            "BUGGER_OFF": "yes",
-            "PYTHONNOUSERSITE": "1",
-            "NO_PROXY": "*",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "SHOAL_BENCH_CREDS": json.dumps(env.creds),
-            "PYTHONPATH": str(links),
-        }
-    )
-    proc = subprocess.run(
-        [s3bench.DL_PYTHON, "-c", _DL_LOADER, *args],
-        env=child,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"deeplake side failed: {args}\n{proc.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return s3bench.run_dl(env, home, *args, script=_DL_LOADER, extra_env={"PYTHONPATH": str(links)})
 
 
 # -- shoal, in a fresh process per measurement (peak RSS is the loader's own) ------------------

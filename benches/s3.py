@@ -263,7 +263,16 @@ _DL_SCRIPT = textwrap.dedent(
 )
 
 
-def run_dl(env: Env, home: Path, *args: str, timeout: float = 1800) -> dict[str, Any]:
+def run_dl(
+    env: Env,
+    home: Path,
+    *args: str,
+    timeout: float = 1800,
+    script: str = _DL_SCRIPT,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run ``script`` (the deeplake side) in the deeplake venv, offline, with a private HOME
+    and the bench's credentials; its last line of output, as JSON."""
     scrub = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "ACTIVELOOP_TOKEN")
     child_env = {k: v for k, v in os.environ.items() if k not in scrub and not k.startswith("AWS_")}
     child_env.update(
@@ -274,10 +283,11 @@ def run_dl(env: Env, home: Path, *args: str, timeout: float = 1800) -> dict[str,
             "NO_PROXY": "*",
             "AWS_EC2_METADATA_DISABLED": "true",
             "SHOAL_BENCH_CREDS": json.dumps(env.creds),
+            **(extra_env or {}),
         }
     )
     proc = subprocess.run(
-        [DL_PYTHON, "-c", _DL_SCRIPT, *args],
+        [DL_PYTHON, "-c", script, *args],
         env=child_env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
