@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"auth"},
     {"storage"},
     {"routing"},
-    {"engine"},
+    {"engine", "links"},
     {"loader"},
     {"tensor", "dataset"},
     {"api"},

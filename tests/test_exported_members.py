@@ -17,6 +17,7 @@ def test_all_is_sorted_and_complete() -> None:
         "engine",
         "format",
         "info",
+        "links",
         "loader",
         "platform",
         "routing",

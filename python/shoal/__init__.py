@@ -24,12 +24,14 @@ from .api import (
     load_async,
 )
 from .dataset import AsyncDataset, Dataset
+from .links import LinkedSample, link
 from .tensor import AsyncTensor, Tensor
 
 __all__ = [
     "AsyncDataset",
     "AsyncTensor",
     "Dataset",
+    "LinkedSample",
     "Tensor",
     "connect",
     "connect_async",
@@ -42,6 +44,7 @@ __all__ = [
     "errors",
     "exists",
     "exists_async",
+    "link",
     "load",
     "load_async",
 ]

@@ -16,12 +16,13 @@ from ._index import Index
 from .engine.dataset import DatasetEngine
 from .errors import ShoalError, TensorNotFoundError
 from .info import Info
+from .links.dataset_api import AsyncCredsKeys, SyncCredsKeys
 from .loader import DEFAULT_PREFETCH_BYTES, AsyncLoader, Loader
 from .loader.api import open_loader
 from .tensor import AsyncTensor, Tensor
 
 
-class AsyncDataset:
+class AsyncDataset(AsyncCredsKeys):
     """A dataset or a view of some of its samples (``ds[10:20]``).
 
     Outside an ``async with ds:`` block every write is flushed before it returns; inside,
@@ -109,6 +110,7 @@ class AsyncDataset:
             )
         await self._engine.writes.flush()
         engine = await DatasetEngine.open(self._engine.storage, ref, load_tensors=self._eager)
+        engine.links = engine.ctx.links = self._engine.links  # populated creds stay
         object.__setattr__(self, "_engine", engine)
         return engine.commit_id
 
@@ -271,7 +273,7 @@ class AsyncDataset:
         return text
 
 
-class Dataset:
+class Dataset(SyncCredsKeys):
     """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
 
     Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched

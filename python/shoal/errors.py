@@ -23,6 +23,7 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── SettingError (ValueError)              an environment variable shoal cannot use
     ├── LoaderError (ValueError)               a loader argument shoal cannot use
     ├── TransformError                         a loader's transform raised (``index``: the sample)
+    ├── LinkError                              a linked sample could not be read (``index``, ``path``)
     ├── StorageError (OSError)
     │   ├── NotFoundError (FileNotFoundError)  a missing object
     │   ├── BucketNotFoundError                the bucket (or container) itself does not exist
@@ -64,6 +65,7 @@ __all__ = [
     "InvalidCredsError",
     "InvalidHtypeError",
     "InvalidRequestError",
+    "LinkError",
     "LoaderError",
     "NotFoundError",
     "PathError",
@@ -193,6 +195,25 @@ class NotFoundError(StorageError, FileNotFoundError):
 class InvalidCredsError(ShoalError, ValueError):
     """A ``creds`` argument shoal cannot use: wrong type, an unknown or misspelled key, half a
     key pair. The message names the key and the accepted ones, never a secret value."""
+
+
+class LinkError(ShoalError):
+    """A linked sample (``shoal.link(url)``) could not be read or appended: the object is
+    missing, unreachable, refused its credentials, or is not the htype's kind of file.
+    ``index`` is the sample's index in the tensor (None when appending), ``path`` its URL and
+    ``creds_key`` the key it reads with; the cause is chained. Never holds a secret."""
+
+    def __init__(
+        self,
+        message: str,
+        index: int | None = None,
+        path: str | None = None,
+        creds_key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.index = index
+        self.path = path
+        self.creds_key = creds_key
 
 
 class SettingError(ShoalError, ValueError):

@@ -322,8 +322,11 @@ class Tensor:
         keys = engine.with_companions(a.key)
         if not engine.is_loaded(keys, full=True):
             _loop.run(engine.load(keys, full=True))
-        # Samples are converted and staged on the caller's thread; writes run on the loop.
-        engine.stage(a.key, ensure_samples(samples, a.name))
+        if a._engine.meta.get("is_link"):  # linked files are checked with async reads
+            _loop.run(engine.extend(a.key, ensure_samples(samples, a.name)))
+        else:
+            # Samples are converted and staged on the caller's thread; writes run on the loop.
+            engine.stage(a.key, ensure_samples(samples, a.name))
         engine.writes.after_write_sync()
 
     def append(self, sample: Any) -> None:

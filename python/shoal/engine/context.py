@@ -8,6 +8,7 @@ dataset meta). The dataset engine owns one context per opened commit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..format import keys
 from ..storage import Storage
@@ -22,6 +23,8 @@ class TensorContext:
     ancestors: list[str]
     cache: ChunkCache = field(default_factory=ChunkCache)
     headers: HeaderCache = field(default_factory=HeaderCache)
+    #: The dataset's :class:`~shoal.links.resolve.LinkResolver` (link tensors read with it).
+    links: Any = None
 
     @property
     def url(self) -> str:

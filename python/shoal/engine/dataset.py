@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import _loop
 from ..errors import (
     CorruptDataError,
@@ -24,6 +26,10 @@ from ..errors import (
 from ..format import jsonio, keys
 from ..format.htypes import COMPANIONS, companion_samples, get_htype, new_tensor_meta
 from ..format.versions import VersionInfo
+from ..links.encoder import CredsIndex
+from ..links.engine import check_samples as check_links
+from ..links.htype import link_companions, link_options, split_link_htype
+from ..links.resolve import LinkResolver
 from ..storage import Storage, bounded_gather
 from . import journal
 from .context import TensorContext
@@ -67,7 +73,10 @@ class DatasetEngine:
         self.meta_dirty = False
         self.versions_dirty = False
         self.tensors: dict[str, TensorEngine] = {}  # by key
-        self.ctx = TensorContext(storage, commit_id, list(versions.ancestors(commit_id)))
+        self.links = LinkResolver(storage)  # creds keys and the stores linked files are in
+        self.ctx = TensorContext(
+            storage, commit_id, list(versions.ancestors(commit_id)), links=self.links
+        )
         self.writes = Writes(self)
 
     @property
@@ -228,6 +237,8 @@ class DatasetEngine:
         self.check_writable()
         await self.load([key])
         await self.load(self.with_companions(key), full=True)
+        if self.tensors[key].meta.get("is_link"):
+            samples = await check_links(self.tensors[key], samples)
         self.stage(key, samples)
 
     def stage(self, key: str, samples: Any) -> None:
@@ -235,7 +246,10 @@ class DatasetEngine:
         parent = self.tensors[key]
         prepared, new_names = parent.prepare(samples)
         companions = [
-            (self.tensors[k], companion_samples(parent.name, link.get("extend"), prepared.shapes))
+            (
+                self.tensors[k],
+                companion_samples(parent.name, link.get("extend"), prepared.companion_shapes),
+            )
             for k, link in parent.meta.get("links", {}).items()
             if k in self.tensors
         ]
@@ -273,6 +287,8 @@ class DatasetEngine:
             )
         if name in self.meta["groups"]:
             raise TensorExistsError(f"{name!r} is a group in {self.url}; pick another name")
+        htype, is_link = split_link_htype(htype)
+        verify = link_options(htype_kwargs, chunk_compression) if is_link else True
         meta, info = new_tensor_meta(
             name,
             htype,
@@ -284,9 +300,14 @@ class DatasetEngine:
             hidden,
             **htype_kwargs,
         )
+        if is_link:
+            meta["is_link"], meta["verify"] = True, verify
         parent = self._add_tensor(name, meta, info, hidden)
+        if is_link:
+            parent.creds_index = CredsIndex(np.zeros(0, dtype=np.uint32))
         if not hidden:
-            for kind in get_htype(htype).companions:
+            companions = get_htype(htype).companions
+            for kind in link_companions(companions, verify) if is_link else companions:
                 companion = COMPANIONS[kind]
                 cname = companion.name(name)
                 cmeta, cinfo = new_tensor_meta(cname, **companion.create)

@@ -18,6 +18,7 @@ from .. import _native
 from ..format import jsonio, keys
 from ..format.keys import FORMAT_VERSION
 from ..format.versions import serialize_chunk_set
+from ..links import engine as link_engine
 from .chunk_writer import join
 from .encoders import CommitDiff
 
@@ -70,6 +71,7 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         diff.tail,
     )
     objects[tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
+    objects.update(link_engine.flush_objects(t))
     obsolete = list(session.obsolete) if session is not None else []
     owned = list(session.names) if session is not None else []
     chunk_set_names: list[str] | None = None
@@ -89,6 +91,8 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         t.info_dirty = False
         writer.reset()
         writer.tail = new_tail
+        if t.creds_index is not None:
+            t.creds_index.stored()
         for key in obsolete:
             ctx.cache.discard(key)
         if chunk_set_names is not None and fetch.owners is not None:

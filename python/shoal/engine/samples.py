@@ -41,6 +41,16 @@ class Prepared:
     def __len__(self) -> int:
         return len(self.shapes)
 
+    @property
+    def bound_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes the meta's min/max bounds cover (a link tensor's: its files' shapes)."""
+        return self.shapes
+
+    @property
+    def companion_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes the hidden companions (``_shape``, ...) record."""
+        return self.shapes
+
 
 class SampleConverter:
     """Converts samples for one tensor, given its meta (read) and info (class names, updated)."""

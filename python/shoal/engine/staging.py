@@ -103,7 +103,7 @@ def stage(
         meta["typestr"] = prepared.dtype.str
     if new_class_names:
         info.setdefault("class_names", []).extend(new_class_names)
-    _update_shape_bounds(meta, prepared.shapes)
+    _update_shape_bounds(meta, prepared.bound_shapes)
     meta["length"] = int(meta.get("length", 0)) + len(prepared)
     return bool(new_class_names)
 

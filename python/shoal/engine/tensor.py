@@ -19,7 +19,10 @@ from .. import _loop, _native
 from ..errors import CorruptDataError
 from ..format import jsonio, keys
 from ..format.htypes import HType, array_dtype, fill_meta_defaults, htype_of
-from . import reads, staging
+from ..links import engine as link_engine
+from ..links.encoder import CredsIndex
+from ..links.htype import public_htype
+from . import assemble, reads, staging
 from .chunk_writer import ChunkWriter, Session
 from .context import TensorContext
 from .encoders import CommitDiff
@@ -57,6 +60,7 @@ class TensorEngine:
         self.fetch = ChunkFetcher(ctx, key, meta)
         self.writer = ChunkWriter(ctx, key, meta)
         self.prefetch = Prefetcher()
+        self.creds_index: CredsIndex | None = None  # link tensors: each sample's creds key
 
     # -- properties --------------------------------------------------------------------------
     @property
@@ -65,7 +69,7 @@ class TensorEngine:
 
     @property
     def htype(self) -> str:
-        return str(self.meta.get("htype") or "generic")
+        return public_htype(self.meta)
 
     @property
     def length(self) -> int:
@@ -179,12 +183,22 @@ class TensorEngine:
             raise IndexError(f"index {bad} is out of range for tensor {self.name!r} of length {n}")
 
     async def read_stacked(self, idx: np.ndarray) -> np.ndarray:
+        if self.meta.get("is_link"):
+            dtype = self.dtype or np.dtype(np.uint8)
+            return assemble.stack(await self.read_arrays(idx), self.meta, dtype, idx.size)
         return await reads.read_stacked(self, idx)
 
     async def read_arrays(self, idx: np.ndarray) -> list[np.ndarray]:
+        if self.meta.get("is_link"):
+            self.check_indices(idx)
+            return await link_engine.read_arrays(self, idx)
         return await reads.read_arrays(self, idx)
 
     async def read_blobs(self, idx: np.ndarray) -> list[bytes]:
+        """Stored bytes of object samples (a link tensor's: the linked files' bytes)."""
+        if self.meta.get("is_link"):
+            self.check_indices(idx)
+            return await link_engine.read_files(self, idx)
         return await reads.read_blobs(self, idx)
 
     def read_stacked_cached(self, idx: np.ndarray) -> np.ndarray | None:
@@ -194,12 +208,16 @@ class TensorEngine:
     # -- writes ------------------------------------------------------------------------------
     def prepare(self, samples: Any) -> tuple[Prepared, list[str]]:
         """Validate and convert samples; nothing is staged yet."""
+        if self.meta.get("is_link"):
+            return link_engine.prepare(self, samples), []
         return staging.prepare(self.name, self.meta, self.info, samples)
 
     def stage(self, prepared: Prepared, new_class_names: list[str]) -> None:
         """Install prepared samples (cannot fail)."""
         if staging.stage(self.writer.staged, self.meta, self.info, prepared, new_class_names):
             self.info_dirty = True
+        if isinstance(prepared, link_engine.LinkPrepared):
+            link_engine.staged(self, prepared)
 
     async def begin(self) -> Session:
         await self.ensure_full()
@@ -208,6 +226,8 @@ class TensorEngine:
     def discard_staged(self) -> None:
         """Forget everything since the last flush (after a failed or abandoned write)."""
         self.writer.reset()
+        if self.creds_index is not None:
+            self.creds_index.discard()
         meta, info = self.flushed
         self.meta.clear()
         self.meta.update(json.loads(meta))

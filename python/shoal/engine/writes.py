@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .. import _loop
 from ..format import jsonio, keys
+from ..links.creds import KEY as LINKED_CREDS
 from ..storage import bounded_gather
 from . import journal
 from .chunk_writer import Cut
@@ -104,6 +105,8 @@ class Writes:
             out[keys.dataset_key(ds.commit_id, keys.DATASET_DIFF)] = dataset_diff(True)
         if ds.versions_dirty:
             out[keys.VERSION_CONTROL_INFO] = ds.versions.serialize()
+        if ds.links.creds.dirty:  # creds key names now in use (never their secrets)
+            out[LINKED_CREDS] = ds.links.creds.to_bytes()
         return out
 
     async def _store(self, plans: list[FlushPlan]) -> None:
@@ -130,6 +133,7 @@ class Writes:
             plan.apply()
         self.flushed = (json.dumps(ds.meta), json.dumps(ds.info))
         ds.meta_dirty = ds.info_dirty = ds.versions_dirty = False
+        ds.links.creds.dirty = False
         if incomplete is not None:
             raise incomplete
 

@@ -108,12 +108,14 @@ async def open_managed(
     managed: Mapping[str, str],
     *,
     read_only: bool,
-    token: str | None,
+    token: str | None = None,
+    client: PlatformClient | None = None,
 ) -> Storage:
-    """The store at ``scheme://location`` with credentials vended from the managed key."""
+    """The store at ``scheme://location`` with credentials vended from the managed key
+    (through ``client``, or a client for ``token``)."""
     scheme = "gcs" if scheme in ("gs", "gcp") else scheme
     url = f"{scheme}://{location.strip('/')}"
-    client = PlatformClient(None, token)
+    client = client or PlatformClient(None, token)
     source = ManagedSource(
         client, managed["org_id"], managed["creds_key"], url, "r" if read_only else "w"
     )

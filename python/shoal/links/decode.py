@@ -1,0 +1,64 @@
+"""Linked files as arrays: images decoded by the native core, ``.npy`` files for numeric
+htypes, and the file's bytes for text and json (decoded by their htype)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from .. import _native
+from ..errors import CodecError, LinkError
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def probe(data: bytes, htype: str, index: int, path: str) -> tuple[int, ...]:
+    """The shape of a linked file's sample, without decoding pixels (verification on append)."""
+    if htype in ("text", "json"):
+        return (1,)
+    if data[:6] == _NPY_MAGIC:
+        return tuple(int(d) for d in _load_npy(data, index, path).shape) or (1,)
+    try:
+        _, shape, _ = _native.probe_image(data)
+    except CodecError as exc:
+        raise LinkError(
+            f"sample {index}: linked file {path!r} is not a PNG, JPEG or .npy file ({exc})",
+            index,
+            path,
+        ) from None
+    shape = tuple(int(d) for d in shape)
+    return (*shape, 1) if htype == "image" and len(shape) == 2 else shape
+
+
+def to_array(data: bytes, ndim: int | None, index: int, path: str) -> np.ndarray:
+    """One linked file decoded; a 2-D image gets a channel axis when the tensor's are 3-D."""
+    if not data:
+        return np.zeros((0,) * (ndim or 1), dtype=np.uint8)
+    if data[:6] == _NPY_MAGIC:
+        arr = _load_npy(data, index, path)
+    else:
+        try:
+            fmt, _, _ = _native.probe_image(data)
+            arr = _native.png_decode(data) if fmt == "png" else _native.jpeg_decode(data)
+        except CodecError as exc:
+            raise LinkError(
+                f"sample {index}: linked file {path!r} could not be decoded as an image ({exc})",
+                index,
+                path,
+            ) from None
+    if arr.ndim == 2 and ndim == 3:
+        arr = arr[:, :, None]
+    return arr
+
+
+def _load_npy(data: bytes, index: int, path: str) -> np.ndarray:
+    try:
+        arr: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
+        return arr
+    except ValueError as exc:
+        raise LinkError(
+            f"sample {index}: linked file {path!r} is not a readable .npy array ({exc})",
+            index,
+            path,
+        ) from None

@@ -1,0 +1,200 @@
+"""The link tensor's side of the engine: checking samples before they are staged, the creds
+index, and reads that fetch the linked files.
+
+A link tensor's chunks hold each sample's URL as UTF-8 (shape ``(1,)``, uncompressed whatever
+the meta's ``sample_compression`` says: that names the linked files' format), and its creds
+index says which creds key reads it. With ``verify`` (the default) every linked file is read
+on append, so the meta's shape bounds and the ``_shape`` companion hold the files' shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..engine.samples import Prepared
+from ..errors import SampleError
+from . import decode, encoder
+from .encoder import CredsIndex
+from .sample import LinkedSample
+
+if TYPE_CHECKING:
+    from ..engine.tensor import TensorEngine
+    from .resolve import LinkResolver
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A linked sample checked for appending: its URL, creds code and data shape."""
+
+    path: str
+    code: int
+    shape: tuple[int, ...] | None  # None: not verified, or an empty (None) sample
+
+
+@dataclass
+class LinkPrepared(Prepared):
+    codes: list[int] = field(default_factory=list)
+    linked_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    verified: bool = False
+
+    @property
+    def bound_shapes(self) -> list[tuple[int, ...]]:
+        return [s for s in self.linked_shapes if any(s)] if self.verified else []
+
+    @property
+    def companion_shapes(self) -> list[tuple[int, ...]]:
+        return self.linked_shapes if self.verified else self.shapes
+
+
+def resolver(t: TensorEngine) -> LinkResolver:
+    found = t.ctx.links
+    assert found is not None, "the dataset engine gives every tensor context a link resolver"
+    return found  # type: ignore[no-any-return]
+
+
+def verifies(t: TensorEngine) -> bool:
+    return bool(t.meta.get("verify", True))
+
+
+async def load_index(t: TensorEngine) -> None:
+    """The tensor's creds index (and the dataset's creds keys), once."""
+    await resolver(t).load()
+    if t.creds_index is None:
+        raw = (await t.ctx.storage.get_many([t.tensor_key(encoder.KEY)]))[0]
+        where = f"{t.ctx.url}/{t.tensor_key(encoder.KEY)}"
+        if t.creds_index is None:
+            t.creds_index = CredsIndex(encoder.parse(raw, t.length, where))
+
+
+async def check_samples(t: TensorEngine, samples: Any) -> list[Checked]:
+    """Validate linked samples for appending: each names a known key of the right kind, and
+    (when the tensor verifies) each file is read to learn its shape. Changes nothing."""
+    await load_index(t)
+    res = resolver(t)
+    link_creds = res.creds
+    items = list(samples)
+    out: list[Checked] = []
+    for i, s in enumerate(items):
+        if s is None:
+            out.append(Checked("", 0, None))
+            continue
+        if not isinstance(s, LinkedSample):
+            raise SampleError(
+                f"tensor {t.name!r} is a link tensor; sample {i} is {type(s).__name__}: append "
+                "shoal.link(url, creds_key=...) samples (or None)"
+            )
+        code = link_creds.encoding(s.creds_key, s.path, i)
+        out.append(Checked(s.path, code, None))
+    if not verifies(t):
+        for i, c in enumerate(out):  # deeplake refuses unpopulated keys even without verify
+            key = items[i].creds_key if c.path else None
+            if key is not None:
+                from .sample import path_kind
+
+                link_creds.check_ready(key, i, path_kind(c.path))
+        return out
+    todo = [(i, c.path, items[i].creds_key) for i, c in enumerate(out) if c.path]
+    datas = await res.get_many(todo)
+    htype = str(t.meta.get("htype"))
+    shapes = await asyncio.get_running_loop().run_in_executor(
+        t.cpu_pool(),
+        lambda: [decode.probe(d, htype, i, p) for (i, p, _), d in zip(todo, datas, strict=False)],
+    )
+    for (i, _, _), shape in zip(todo, shapes, strict=True):
+        out[i] = Checked(out[i].path, out[i].code, shape)
+    return out
+
+
+def prepare(t: TensorEngine, checked: list[Checked]) -> LinkPrepared:
+    """Checked samples as staged bytes: each URL as UTF-8, shape (1,)."""
+    for c in checked:
+        if not isinstance(c, Checked):
+            raise SampleError(
+                f"tensor {t.name!r} is a link tensor: append shoal.link(url) samples with "
+                "tensor.append / extend"
+            )
+    verified = verifies(t)
+    ndim = len(t.meta.get("min_shape") or []) or next((len(c.shape) for c in checked if c.shape), 1)
+    return LinkPrepared(
+        blobs=[c.path.encode("utf-8") for c in checked],
+        shapes=[(1,)] * len(checked),
+        codes=[c.code for c in checked],
+        linked_shapes=[c.shape or (0,) * ndim for c in checked],
+        verified=verified,
+    )
+
+
+def staged(t: TensorEngine, prepared: LinkPrepared) -> None:
+    """After the tensor staged ``prepared``: its creds codes, and the keys now in use."""
+    assert t.creds_index is not None, "check_samples loads the creds index"
+    t.creds_index.stage(prepared.codes)
+    link_creds = resolver(t).creds
+    for code in set(prepared.codes):
+        if code:
+            link_creds.mark_used(link_creds.keys[code - 1])
+
+
+def flush_objects(t: TensorEngine) -> dict[str, bytes]:
+    """What a flush stores for the tensor's creds index."""
+    index = t.creds_index
+    if index is None or not (index.dirty or t.is_new):
+        return {}
+    return {t.tensor_key(encoder.KEY): encoder.serialize(index.codes)}
+
+
+# -- reads ------------------------------------------------------------------------------------
+async def read_paths(t: TensorEngine, idx: np.ndarray) -> list[str]:
+    from ..engine import reads
+
+    return [b.decode("utf-8") for b in await reads.read_blobs(t, idx)]
+
+
+async def _items(t: TensorEngine, idx: np.ndarray) -> tuple[list[str], list[str | None]]:
+    await t.ensure_full()
+    await load_index(t)
+    assert t.creds_index is not None
+    paths = await read_paths(t, idx)
+    link_creds = resolver(t).creds
+    codes = t.creds_index.codes[idx].tolist() if idx.size else []
+    names = [
+        link_creds.key_of(int(c), t.name, int(i)) for c, i in zip(codes, idx.tolist(), strict=False)
+    ]
+    return paths, names
+
+
+async def read_files(t: TensorEngine, idx: np.ndarray) -> list[bytes]:
+    """The linked files' bytes (empty for None samples), fetched concurrently."""
+    paths, names = await _items(t, idx)
+    todo = [(int(i), p, k) for i, p, k in zip(idx.tolist(), paths, names, strict=True) if p]
+    got = iter(await resolver(t).get_many(todo))
+    return [next(got) if p else b"" for p in paths]
+
+
+async def read_arrays(t: TensorEngine, idx: np.ndarray) -> list[np.ndarray]:
+    """The linked files decoded: fetched concurrently, each decoded on the CPU pool as soon as
+    it arrives, so decoding overlaps the fetches still in flight."""
+    paths, names = await _items(t, idx)
+    res = resolver(t)
+    ndim = len(t.meta.get("max_shape") or []) or None
+    loop = asyncio.get_running_loop()
+    pool = t.cpu_pool()
+
+    async def one(i: int, path: str, key: str | None) -> np.ndarray:
+        if not path:
+            return np.zeros((0,) * (ndim or 1), dtype=t.dtype or np.uint8)
+        data = await res.get(i, path, key)
+        return await loop.run_in_executor(pool, decode.to_array, data, ndim, i, path)
+
+    async with res.batch():
+        got = await asyncio.gather(
+            *(one(int(i), p, k) for i, p, k in zip(idx.tolist(), paths, names, strict=True)),
+            return_exceptions=True,
+        )
+    for g in got:
+        if isinstance(g, BaseException):
+            raise g
+    return got  # type: ignore[return-value]
