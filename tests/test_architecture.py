@@ -12,7 +12,18 @@ ROOT = Path(__file__).resolve().parents[1] / "python" / "shoal"
 # Bottom to top, as docs/architecture.md draws them. A module may import its own layer and
 # the layers below it, never one above.
 LAYERS: list[set[str]] = [
-    {"errors", "_env", "_retry", "_secrets", "_files", "_index", "info", "_native", "_pool"},
+    {
+        "errors",
+        "_env",
+        "_retry",
+        "_secrets",
+        "_files",
+        "_index",
+        "info",
+        "_native",
+        "_pool",
+        "_meta",
+    },
     {"_loop"},
     {"format"},
     {"auth"},
@@ -20,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"routing"},
     {"engine", "links"},
     {"loader"},
-    {"tensor", "dataset"},
+    {"tensor", "dataset", "_editing"},
     {"api"},
     {"", "platform"},  # "": the package's __init__ (the public surface)
     {"cli"},

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _loop
+from ._editing import AsyncDatasetEditing
 from ._index import Index
 from .engine.dataset import DatasetEngine
 from .errors import ShoalError, TensorNotFoundError
@@ -22,7 +23,7 @@ from .loader.api import open_loader
 from .tensor import AsyncTensor, Tensor
 
 
-class AsyncDataset(AsyncCredsKeys):
+class AsyncDataset(AsyncCredsKeys, AsyncDatasetEditing):
     """A dataset or a view of some of its samples (``ds[10:20]``).
 
     Outside an ``async with ds:`` block every write is flushed before it returns; inside,
@@ -395,6 +396,34 @@ class Dataset(SyncCredsKeys):
 
     async def create_tensor_async(self, name: str, htype: str = "generic", **kwargs: Any) -> Tensor:
         return Tensor(self, await self._a.create_tensor_async(name, htype, **kwargs))
+
+    # -- edits (see AsyncDataset's for what they do) ---------------------------------------
+    def append(
+        self, sample: dict[str, Any], skip_ok: bool = False, append_empty: bool = False
+    ) -> None:
+        """Append one row ``{tensor name: sample}`` (all or nothing)."""
+        _loop.run(self._a.append_async(sample, skip_ok, append_empty))
+
+    def extend(
+        self, samples: dict[str, Any], skip_ok: bool = False, append_empty: bool = False
+    ) -> None:
+        """Append rows ``{tensor name: samples}`` of equal lengths (all or nothing)."""
+        _loop.run(self._a.extend_async(samples, skip_ok, append_empty))
+
+    def update(self, sample: dict[str, Any]) -> None:
+        """Replace this view's samples: ``ds[i].update({"labels": 1})`` (all or nothing)."""
+        _loop.run(self._load_visible().update_async(sample))
+
+    def pop(self, index: Any = None) -> None:
+        """Remove rows from every tensor (default: the last), written at once."""
+        _loop.run(self._a.pop_async(index))
+
+    max_len = property(
+        lambda self: self._load_visible().max_len, doc="The longest tensor's length."
+    )
+    min_len = property(
+        lambda self: self._load_visible().min_len, doc="The shortest tensor's length."
+    )
 
     def flush(self) -> None:
         """Write every staged change to storage."""

@@ -14,6 +14,8 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── InvalidHtypeError (ValueError)
     ├── InvalidCompressionError (ValueError)
     ├── SampleError (ValueError)               a sample the tensor cannot take (dtype, shape, type)
+    ├── SampleIndexError (IndexError)          a sample index out of range (pop, update)
+    ├── TensorInUseError                       a tensor deleted or renamed while a view holds it
     ├── DynamicShapeError (ValueError)         samples of different shapes asked for as one array
     ├── CodecError (ValueError)                image / lz4 encode or decode failed
     ├── CorruptDataError (ValueError)          bytes read from storage do not parse
@@ -78,11 +80,13 @@ __all__ = [
     "RateLimitedError",
     "ReadOnlyError",
     "SampleError",
+    "SampleIndexError",
     "SettingError",
     "ShoalError",
     "StorageConnectionError",
     "StorageError",
     "TensorExistsError",
+    "TensorInUseError",
     "TensorNotFoundError",
     "TokenExpiredError",
     "TokenRevokedError",
@@ -151,6 +155,14 @@ class InvalidCompressionError(ShoalError, ValueError):
 
 class SampleError(ShoalError, ValueError):
     """A sample the tensor cannot take: wrong dtype, wrong number of dimensions, wrong type."""
+
+
+class SampleIndexError(ShoalError, IndexError):
+    """A sample index out of range, negative where it may not be, or repeated (pop, update)."""
+
+
+class TensorInUseError(ShoalError):
+    """A tensor deleted or renamed while a view of it is still open."""
 
 
 class DynamicShapeError(ShoalError, ValueError):

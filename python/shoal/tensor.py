@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _loop
+from ._editing import AsyncTensorEditing
 from ._index import Index
+from ._meta import TensorMeta
 from .engine.staging import ensure_samples
 from .engine.tensor import TensorEngine
 from .errors import ShoalError, TensorNotFoundError
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from .dataset import AsyncDataset, Dataset
 
 
-class AsyncTensor:
+class AsyncTensor(AsyncTensorEditing):
     """A tensor (``ds.images``) or a view of some of its samples (``ds.images[10:20]``)."""
 
     def __init__(self, dataset: AsyncDataset, key: str, index: Index | None = None) -> None:
@@ -65,10 +67,10 @@ class AsyncTensor:
         return e.kind.public_dtype(e.dtype)
 
     @property
-    def meta(self) -> dict[str, Any]:
-        """The tensor's meta (a copy; change a tensor through its methods)."""
-        meta: dict[str, Any] = json.loads(json.dumps(self._engine.meta))
-        return meta
+    def meta(self) -> TensorMeta:
+        """The tensor's meta (a copy; change a tensor through its methods), by key or by
+        attribute: ``meta["htype"]``, ``meta.sample_compression``."""
+        return TensorMeta(json.loads(json.dumps(self._engine.meta)))
 
     @property
     def sample_compression(self) -> str | None:
@@ -209,7 +211,7 @@ class AsyncTensor:
         raise AttributeError(name)
 
 
-_SYNC_ONLY = frozenset({"numpy", "text", "dict", "data", "extend", "append"})
+_SYNC_ONLY = frozenset({"numpy", "text", "dict", "data", "extend", "append", "pop", "update"})
 
 
 class Tensor:
@@ -338,6 +340,18 @@ class Tensor:
 
     async def append_async(self, sample: Any) -> None:
         await (await self._loaded()).append_async(sample)
+
+    def __setitem__(self, item: Any, value: Any) -> None:
+        """Replace samples: ``t[i] = x``, ``t[a:b] = xs``, ``t[[i, j]] = xs``."""
+        _loop.run(self._a[item].update_async(value))
+
+    def pop(self, index: Any = None) -> None:
+        """Remove samples (an index or a list; default: the last), written at once; later
+        samples move down. deeplake's rules: no negative or repeated indices."""
+        _loop.run(self._a.pop_async(index))
+
+    async def pop_async(self, index: Any = None) -> None:
+        await (await self._loaded()).pop_async(index)
 
     async def _loaded(self) -> AsyncTensor:
         inner = self._inner

@@ -13,6 +13,7 @@ without shoal and must not use anything newer than deeplake's numpy<2.
     python dl_side.py create-empty PATH SPEC_JSON   # SPEC_JSON: {"tensor": {create_tensor kwargs}}
     python dl_side.py lengths OUT PATH...           # per path: loads? tensor lengths, x, images
     python dl_side.py copy-delete SRC DST           # deeplake.copy SRC to DST, load it, delete SRC
+    python dl_side.py exec SNIPPET [ARGS...]        # run a snippet (deeplake, np, argv given)
 
 The commands live in dl_write.py, dl_read.py and dl_check.py next to this script (shared bits in
 dl_common.py); the offline guard is dl_offline.py, which every one of them imports first.
@@ -29,6 +30,7 @@ Offline by construction, before deeplake is imported:
 from __future__ import annotations
 
 import json
+import runpy
 import sys
 import traceback
 
@@ -83,6 +85,9 @@ def main(argv: list) -> None:
             create_empty(args[0], args[1])
         elif cmd == "lengths" and len(args) >= 1:
             lengths(args[0], args[1:])
+        elif cmd == "exec" and len(args) >= 1:
+            globs = {"deeplake": deeplake, "np": np, "argv": args[1:]}
+            runpy.run_path(args[0], init_globals=globs, run_name="__main__")
         elif cmd == "copy-delete" and len(args) == 2:
             copy_delete(args[0], args[1])
         else:

@@ -83,6 +83,9 @@ class ChunkWriter:
         self.session: Session | None = None
         self.tail: Tail | None = None  # what the last flush left in the last chunk
         self.last_regular: Tail | None = None  # set by a final cut: the next tail
+        # Updates or pops are staged: the last chunk may be rewritten by them, so appends
+        # start a new chunk instead of taking it over.
+        self.hold_tail = False
         self._spares: list[np.ndarray] = []  # staging buffers free for reuse within a batch
 
     @property
@@ -99,6 +102,7 @@ class ChunkWriter:
         self.session = None
         self.tail = None
         self.last_regular = None
+        self.hold_tail = False
         self._spares.clear()
 
     def pending_keys(self) -> list[str]:
@@ -108,6 +112,8 @@ class ChunkWriter:
         self, fetch: ChunkFetcher, ids: np.ndarray, tiles: dict[int, Any]
     ) -> Tail | None:
         """The last chunk, if this commit owns it and it can take more samples."""
+        if self.hold_tail:
+            return None
         if self.tail is not None or not len(ids):
             return self.tail
         row = len(ids) - 1

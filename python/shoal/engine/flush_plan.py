@@ -20,7 +20,7 @@ from ..format.keys import FORMAT_VERSION
 from ..format.versions import serialize_chunk_set
 from ..links import engine as link_engine
 from .chunk_writer import join
-from .encoders import CommitDiff
+from .rewrite import rewrite
 
 if TYPE_CHECKING:
     from .tensor import TensorEngine
@@ -49,31 +49,32 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         session = await writer.begin(fetch, t.chunk_ids, t.tiles, t.length)
         chunks = {k: join(p) for k, p in writer.cut(final=True).chunks.items()}
         new_tail = writer.last_regular
-    ids, tiles_all = t.chunk_ids, t.tiles
+    start_row = session.start_row if session is not None else len(t.chunk_ids)
+    ids, tiles_all = t.chunk_ids[:start_row], t.tiles
+    edit = await rewrite(t, ids, t.tiles, t.edits.changes()) if t.edits else None
+    if edit is not None:
+        chunks.update(edit.chunks)
+        ids, tiles_all = edit.ids, edit.tiles
+        new_tail = None  # rows may have moved: the tail is found again on the next write
     if session is not None:
         rows = np.asarray(session.rows, dtype=np.uint64).reshape(-1, 2)
-        ids = np.concatenate([ids[: session.start_row], rows])
-        tiles_all = {**t.tiles, **session.tiles}
+        ids = np.concatenate([ids, rows])
+        tiles_all = {**tiles_all, **session.tiles}
     tkey = t.tensor_key
     objects: dict[str, bytes] = {}
-    if session is not None or t.is_new:
+    if session is not None or edit is not None or t.is_new:
         objects[tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(FORMAT_VERSION, ids)
         objects[tkey(keys.TILE_ENCODER)] = _native.serialize_tile_encoder(FORMAT_VERSION, tiles_all)
     if t.info_dirty:
         objects[tkey(keys.TENSOR_INFO)] = jsonio.dumps_meta(t.info)
-    diff = t.commit_diff or CommitDiff(created=True)
-    new_diff = CommitDiff(
-        diff.created,
-        diff.info_updated or t.info_dirty,
-        diff.data_transformed,
-        diff.added_start,
-        t.length if session is not None else diff.added_end,
-        diff.tail,
-    )
+    new_diff = t.diff_after_flush(appended=session is not None)
     objects[tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
     objects.update(link_engine.flush_objects(t))
     obsolete = list(session.obsolete) if session is not None else []
     owned = list(session.names) if session is not None else []
+    if edit is not None:
+        obsolete += edit.obsolete
+        owned += edit.names
     chunk_set_names: list[str] | None = None
     if ctx.commit_id != keys.FIRST_COMMIT_ID and (owned or obsolete):
         owners = await fetch.load_owners()
@@ -83,12 +84,14 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         objects[tkey(keys.CHUNK_SET)] = serialize_chunk_set(chunk_set_names)
     meta_bytes = jsonio.dumps_meta(t.meta)
     written = [k for k in (session.keys if session else []) if k not in chunks]
+    edits = t.edits
 
     def apply() -> None:
         t.is_new = False
         t.flushed = (meta_bytes.decode(), json.dumps(t.info))
         t.chunk_ids, t.tiles, t.commit_diff = ids, tiles_all, new_diff
         t.info_dirty = False
+        edits.clear()
         writer.reset()
         writer.tail = new_tail
         if t.creds_index is not None:

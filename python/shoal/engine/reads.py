@@ -57,9 +57,12 @@ async def _fetch(
 def _split(t: TensorEngine, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``idx`` as (positions read from stored chunks, positions pending in this batch)."""
     stored = t.readable_stored
-    if idx.size == 0 or int(idx.max()) < stored:
+    updates = t.edits.updates
+    if idx.size == 0 or (int(idx.max()) < stored and not updates):
         return np.arange(idx.size), np.zeros(0, dtype=np.int64)
     pending = idx >= stored
+    if updates:
+        pending |= np.isin(idx, np.fromiter(updates, np.int64, len(updates)))
     return np.flatnonzero(~pending), np.flatnonzero(pending)
 
 
@@ -118,6 +121,7 @@ def read_stacked_cached(
         or meta.get("is_link")
         or meta.get("is_sequence")
         or not t.fetch.owners_known
+        or t.edits
         or idx.min() < 0
         or idx.max() >= min(t.length, t.readable_stored)
     ):
@@ -218,7 +222,12 @@ async def _pending(t: TensorEngine, idx: np.ndarray) -> list[Pending]:
     staged_base = t.length - len(staged)
     offsets = staged.offsets()
     out: list[Pending] = []
+    updates = t.edits.updates
     for i in idx.tolist():
+        updated = updates.get(i)
+        if updated is not None:
+            out.append(updated)
+            continue
         if i >= staged_base:
             j = i - staged_base
             shape = tuple(staged.shapes[j])

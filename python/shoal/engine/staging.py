@@ -103,12 +103,12 @@ def stage(
         meta["typestr"] = prepared.dtype.str
     if new_class_names:
         info.setdefault("class_names", []).extend(new_class_names)
-    _update_shape_bounds(meta, prepared.bound_shapes)
+    update_shape_bounds(meta, prepared.bound_shapes)
     meta["length"] = int(meta.get("length", 0)) + len(prepared)
     return bool(new_class_names)
 
 
-def _update_shape_bounds(meta: dict[str, Any], shapes: list[tuple[int, ...]]) -> None:
+def update_shape_bounds(meta: dict[str, Any], shapes: list[tuple[int, ...]]) -> None:
     if not shapes:
         return
     arr = np.asarray(shapes, dtype=np.int64)

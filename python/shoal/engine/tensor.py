@@ -25,6 +25,7 @@ from ..links.htype import public_htype
 from . import assemble, reads, staging
 from .chunk_writer import ChunkWriter, Session
 from .context import TensorContext
+from .edits import Edits, changes_of
 from .encoders import CommitDiff
 from .fetch import ChunkFetcher
 from .prefetch import Prefetcher
@@ -61,6 +62,7 @@ class TensorEngine:
         self.writer = ChunkWriter(ctx, key, meta)
         self.prefetch = Prefetcher()
         self.creds_index: CredsIndex | None = None  # link tensors: each sample's creds key
+        self.edits = Edits()
 
     # -- properties --------------------------------------------------------------------------
     @property
@@ -219,6 +221,40 @@ class TensorEngine:
         if isinstance(prepared, link_engine.LinkPrepared):
             link_engine.staged(self, prepared)
 
+    def stage_updates(self, indices: list[int], prepared: Prepared, new_names: list[str]) -> None:
+        """Install prepared new values of samples ``indices`` (cannot fail)."""
+        for i, change in zip(indices, changes_of(prepared), strict=True):
+            self.edits.updates[i] = change
+        self.writer.hold_tail = True
+        staging.update_shape_bounds(self.meta, prepared.bound_shapes)
+        if new_names:
+            self.info.setdefault("class_names", []).extend(new_names)
+            self.info_dirty = True
+
+    def stage_pops(self, indices: list[int], sample_ids: list[int | None]) -> None:
+        """Remove samples ``indices`` (descending) at the next flush; the length drops now."""
+        self.edits.pops[:] = indices
+        self.edits.pop_ids[:] = sample_ids
+        self.writer.hold_tail = True
+        self.meta["length"] = self.length - len(indices)
+        if self.length == 0:
+            self.meta["min_shape"], self.meta["max_shape"] = [], []
+
+    def diff_after_flush(self, appended: bool) -> CommitDiff:
+        """The commit diff once the staged writes are stored (deeplake's bookkeeping)."""
+        if self.commit_diff is not None:
+            diff = self.commit_diff.copy()
+        elif self.is_new:
+            diff = CommitDiff(created=True)
+        else:  # first change to this tensor in this commit
+            before = self.stored_length
+            diff = CommitDiff(added_start=before, added_end=before)
+        diff.info_updated = diff.info_updated or self.info_dirty
+        self.edits.apply_to(diff)
+        if appended:
+            diff.added_end = self.length
+        return diff
+
     async def begin(self) -> Session:
         await self.ensure_full()
         return await self.writer.begin(self.fetch, self.chunk_ids, self.tiles, self.length)
@@ -228,6 +264,7 @@ class TensorEngine:
         self.writer.reset()
         if self.creds_index is not None:
             self.creds_index.discard()
+        self.edits.clear()
         meta, info = self.flushed
         self.meta.clear()
         self.meta.update(json.loads(meta))
@@ -241,7 +278,7 @@ class TensorEngine:
 
     @property
     def dirty(self) -> bool:
-        return self.writer.dirty or self.info_dirty or self.is_new
+        return self.writer.dirty or self.info_dirty or self.is_new or bool(self.edits)
 
     @property
     def staged_bytes(self) -> int:

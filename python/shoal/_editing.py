@@ -1,0 +1,203 @@
+"""Editing samples, as deeplake users do it: ``ds.append({...})``, ``ds.extend({...})``,
+``t[i] = x``, ``ds[i].update({...})``, ``t.pop(i)``, ``ds.pop([i, j])``.
+
+Mixins of the dataset and tensor classes; the engine side is ``engine.editing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _loop
+from .engine import editing
+from .engine.staging import ensure_samples
+from .errors import SampleError, ShoalError, TensorNotFoundError
+
+if TYPE_CHECKING:
+    from .dataset import AsyncDataset
+    from .engine.tensor import TensorEngine
+    from .tensor import AsyncTensor
+
+
+def values_for(view: AsyncTensor, value: Any) -> list[Any] | np.ndarray:
+    """The samples for the selected indices of ``view``: one per index."""
+    if view._index.is_scalar:
+        return [value]
+    n = len(view)
+    if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes) and len(value) == n:
+        return list(value)
+    if n == 1:
+        return [value]
+    raise SampleError(
+        f"{n} samples of tensor {view.name!r} are selected; give a list (or an array) of {n} "
+        f"values, got {type(value).__name__}"
+    )
+
+
+def empty_sample(t: TensorEngine) -> Any:
+    """What ``append_empty`` appends: an empty sample of the tensor's dimensions."""
+    if t.htype == "text":
+        return ""
+    if t.htype == "json":
+        return {}
+    if t.kind.is_object:
+        return []
+    ndim = len(t.meta.get("min_shape") or []) or 1
+    return np.zeros((0,) * ndim, dtype=t.dtype or np.float32)
+
+
+class AsyncTensorEditing:
+    """Updates and pops of a tensor or tensor view."""
+
+    async def update_async(self: AsyncTensor, value: Any) -> None:  # type: ignore[misc]
+        """Replace the selected samples: ``await ds.labels[3].update_async(7)``."""
+        engine = self._ds._engine
+        idx = self._indices()
+        await editing.update(engine, [(self._key, idx, values_for(self, value))])
+        await engine.writes.after_write()
+
+    async def pop_async(self: AsyncTensor, index: Any = None) -> None:  # type: ignore[misc]
+        """Remove samples (default: the last), written at once; later samples move down."""
+        if not self._index.is_full:
+            raise ShoalError(f"pop works on the whole tensor, not a view; use ds.{self.name}.pop")
+        engine = self._ds._engine
+        engine.check_writable()
+        indices = editing.check_pop_indices(index, self._engine.length, f"tensor {self.name!r}")
+        if indices:
+            await editing.pop(engine, [self._key], indices)
+
+
+class AsyncDatasetEditing:
+    """Appends across tensors, updates of samples, pops of rows."""
+
+    def _columns(  # type: ignore[misc]
+        self: AsyncDataset, samples: dict[str, Any], skip_ok: bool, append_empty: bool, one: bool
+    ) -> dict[str, Any]:
+        self._check_root("append/extend")
+        if not isinstance(samples, dict):
+            raise SampleError(
+                "ds.append/ds.extend take a dict of {tensor name: value(s)}; to add to one "
+                "tensor use ds.<tensor>.append"
+            )
+        names = self._tensor_names()
+        for k in samples:
+            if k not in names:
+                raise TensorNotFoundError(f"no tensor named {k!r} in {self.path}; tensors: {names}")
+        missing = [n for n in names if n not in samples]
+        if missing and not skip_ok and not append_empty:
+            raise SampleError(
+                f"no values for tensors {missing}; pass skip_ok=True to leave them alone or "
+                "append_empty=True to give them empty samples"
+            )
+        cols = {k: [v] if one else ensure_samples(v, k) for k, v in samples.items()}
+        lengths = {k: len(v) for k, v in cols.items()}
+        n = max(lengths.values(), default=0)
+        if len(set(lengths.values())) > 1 and not append_empty:
+            raise SampleError(
+                f"the tensors get different numbers of samples {lengths}; give each the same "
+                "number, or pass append_empty=True to pad the shorter ones"
+            )
+        engine = self._engine
+        await_keys = [engine.key_of(k) for k in (names if append_empty else samples)]
+        for key in await_keys:
+            if key not in engine.tensors:
+                return {}  # the caller loads them and asks again
+        current = {engine.tensors[key].length for key in await_keys}
+        if len(current) > 1:
+            raise SampleError(
+                "the tensors being appended to have different lengths; ds.append and ds.extend "
+                "need them equal (append to each tensor on its own instead)"
+            )
+        out: dict[str, Any] = {}
+        for name in names:
+            if name in cols:
+                v = cols[name]
+                pad = n - len(v)
+                key = engine.key_of(name)
+                out[key] = list(v) + [empty_sample(engine.tensors[key])] * pad if pad else v
+            elif append_empty:
+                key = engine.key_of(name)
+                out[key] = [empty_sample(engine.tensors[key])] * n
+        return out
+
+    async def extend_async(  # type: ignore[misc]
+        self: AsyncDataset,
+        samples: dict[str, Any],
+        skip_ok: bool = False,
+        append_empty: bool = False,
+    ) -> None:
+        """Append rows: ``{tensor name: samples}``, all of one length. All or nothing: a bad
+        value in any tensor leaves every tensor as it was."""
+        await self._append_rows(samples, skip_ok, append_empty, one=False)
+
+    async def append_async(  # type: ignore[misc]
+        self: AsyncDataset,
+        sample: dict[str, Any],
+        skip_ok: bool = False,
+        append_empty: bool = False,
+    ) -> None:
+        """Append one row: ``{tensor name: sample}``. All or nothing."""
+        await self._append_rows(sample, skip_ok, append_empty, one=True)
+
+    async def _append_rows(  # type: ignore[misc]
+        self: AsyncDataset, samples: dict[str, Any], skip_ok: bool, append_empty: bool, one: bool
+    ) -> None:
+        engine = self._engine
+        engine.check_writable()
+        await engine.load([engine.key_of(n) for n in self._tensor_names()])
+        cols = self._columns(samples, skip_ok, append_empty, one)
+        if cols and any(len(v) for v in cols.values()):
+            await editing.extend_columns(engine, cols)
+            await engine.writes.after_write()
+
+    async def update_async(self: AsyncDataset, sample: dict[str, Any]) -> None:  # type: ignore[misc]
+        """Replace the values of this view's samples: ``ds[3].update({"labels": 1})``. All
+        or nothing across the tensors."""
+        if self._index.is_full:
+            raise ShoalError("update works on a view of samples: ds[i].update({...})")
+        if not isinstance(sample, dict):
+            raise SampleError("update takes a dict of {tensor name: value(s)}")
+        edits = []
+        engine = self._engine
+        await engine.load([engine.key_of(k) for k in sample])
+        for name, value in sample.items():
+            view = self._tensor(name)
+            edits.append((view._key, view._indices(), values_for(view, value)))
+        await editing.update(engine, edits)
+        await engine.writes.after_write()
+
+    async def pop_async(self: AsyncDataset, index: Any = None) -> None:  # type: ignore[misc]
+        """Remove rows from every tensor (default: the last row of the longest tensor);
+        written at once. Later rows move down."""
+        self._check_root("pop")
+        engine = self._engine
+        engine.check_writable()
+        keys = [engine.key_of(n) for n in self._tensor_names()]
+        await engine.load(keys)
+        longest = max((engine.tensors[k].length for k in keys), default=0)
+        indices = editing.check_pop_indices(index, longest, "the dataset")
+        if indices:
+            await editing.pop(engine, keys, indices)
+
+    @property
+    def max_len(self: AsyncDataset) -> int:  # type: ignore[misc]
+        """Length of the longest tensor (in this view)."""
+        return self._index.length(max(self._lengths(), default=0))
+
+    @property
+    def min_len(self: AsyncDataset) -> int:  # type: ignore[misc]
+        """Length of the shortest tensor (in this view)."""
+        return self._index.length(min(self._lengths(), default=0))
+
+    def _lengths(self: AsyncDataset) -> list[int]:  # type: ignore[misc]
+        engine = self._engine
+        return [engine.loaded(engine.key_of(n)).length for n in self._tensor_names()]
+
+
+def run_sync(coro: Any) -> Any:
+    return _loop.run(coro)

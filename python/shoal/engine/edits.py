@@ -1,0 +1,67 @@
+"""Updates and pops of one tensor, staged until the next flush rewrites their chunks.
+
+An update is validated and converted like an append (``staging.prepare``) and held as the
+sample's new stored bytes (or the array to tile); reads see it at once. A pop is held as the
+indices removed (descending) with the sample ids deeplake records for them. The flush
+(``flush_plan``) rewrites the chunks holding them (``rewrite``) and records them in the
+commit diff exactly as deeplake does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .encoders import CommitDiff
+from .rewrite import Change
+from .samples import Prepared
+
+
+@dataclass
+class Edits:
+    updates: dict[int, Change] = field(default_factory=dict)  # index -> new value
+    pops: list[int] = field(default_factory=list)  # descending, positions before the pops
+    pop_ids: list[int | None] = field(default_factory=list)  # the popped samples' ids
+
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.pops)
+
+    def clear(self) -> None:
+        self.updates.clear()
+        self.pops.clear()
+        self.pop_ids.clear()
+
+    def changes(self) -> dict[int, Change]:
+        if self.pops and self.updates:
+            raise AssertionError("pops are flushed on their own")
+        if self.pops:
+            return dict.fromkeys(self.pops)
+        return dict(self.updates)
+
+    def apply_to(self, diff: CommitDiff) -> None:
+        for i in sorted(self.updates):
+            diff.update_data(i)
+        for i, sid in zip(self.pops, self.pop_ids, strict=True):
+            diff.pop(i, sid)
+
+
+def changes_of(prepared: Prepared) -> list[Change]:
+    """Prepared samples as changes: their stored bytes, or the array of a tiled one."""
+    out: list[Change] = []
+    blobs: list[Any]
+    if prepared.packed is not None:
+        offs = np.zeros(len(prepared.sizes) + 1, dtype=np.int64)
+        np.cumsum(prepared.sizes, out=offs[1:])
+        data = prepared.packed
+        blobs = [bytes(data[offs[i] : offs[i + 1]]) for i in range(len(prepared.sizes))]
+    else:
+        blobs = list(prepared.blobs)
+    for j, shape in enumerate(prepared.shapes):
+        arr = prepared.tiled.get(j)
+        if arr is not None:
+            out.append((True, np.array(arr, copy=True), tuple(shape)))
+        else:
+            out.append((False, bytes(blobs[j]), tuple(shape)))
+    return out
