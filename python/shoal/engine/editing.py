@@ -53,7 +53,9 @@ async def extend_columns(ds: DatasetEngine, columns: dict[str, Any]) -> None:
         prepared = parent.prepare(samples)
         staged.append((parent, prepared))
         for child, link in _linked(ds, parent, key):
-            values = companion_samples(parent.name, link.get("extend"), prepared[0].shapes)
+            values = companion_samples(
+                parent.name, link.get("extend"), prepared[0].companion_shapes
+            )
             staged.append((child, child.prepare(values)))
     for t, (p, names) in staged:
         t.stage(p, names)
@@ -88,7 +90,7 @@ async def update(ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]]) ->
         staged.append((t, indices, prepared))
         for child, link in _linked(ds, t, key):
             if link.get("update"):
-                values = companion_samples(t.name, link.get("extend"), prepared[0].shapes)
+                values = companion_samples(t.name, link.get("extend"), prepared[0].companion_shapes)
                 staged.append((child, indices, child.prepare(values)))
     for t, indices, (p, names) in staged:
         t.stage_updates(indices, p, names)
