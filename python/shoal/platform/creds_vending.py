@@ -136,7 +136,24 @@ def _split_s3(url: str) -> tuple[str, str]:
 
 
 def s3_policy(bucket: str, prefix: str, *, write: bool) -> dict[str, Any]:
-    """An inline session policy allowing only ``bucket/prefix/``."""
+    """An inline session policy allowing only ``bucket/prefix/`` (the whole bucket for an
+    empty prefix: links to files anywhere in it)."""
+    if not prefix:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": _S3_WRITE if write else _S3_READ,
+                    "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [f"arn:aws:s3:::{bucket}"],
+                },
+            ],
+        }
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -311,24 +328,20 @@ class GcsVendor(Vendor):
         self, token: str, bucket: str, prefix: str, write: bool
     ) -> tuple[str, float]:
         role = "inRole:roles/storage.objectAdmin" if write else "inRole:roles/storage.objectViewer"
-        boundary = {
-            "accessBoundary": {
-                "accessBoundaryRules": [
-                    {
-                        "availablePermissions": [role],
-                        "availableResource": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
-                        "availabilityCondition": {
-                            "expression": (
-                                f"resource.name.startsWith('projects/_/buckets/{bucket}/objects/"
-                                f"{prefix}/') || api.getAttribute("
-                                f"'storage.googleapis.com/objectListPrefix', '').startsWith("
-                                f"'{prefix}/')"
-                            )
-                        },
-                    }
-                ]
-            }
+        rule: dict[str, Any] = {
+            "availablePermissions": [role],
+            "availableResource": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
         }
+        if prefix:  # none: the whole bucket (links to files anywhere in it)
+            rule["availabilityCondition"] = {
+                "expression": (
+                    f"resource.name.startsWith('projects/_/buckets/{bucket}/objects/"
+                    f"{prefix}/') || api.getAttribute("
+                    f"'storage.googleapis.com/objectListPrefix', '').startsWith("
+                    f"'{prefix}/')"
+                )
+            }
+        boundary = {"accessBoundary": {"accessBoundaryRules": [rule]}}
         form = {
             "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
             "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",

@@ -1,0 +1,228 @@
+"""Reading linked JPEGs from SeaweedFS with a managed creds key, against deeplake 3.9.52
+reading the same links and against raw concurrent aiobotocore GETs of the same objects.
+Not a test: it prints figures and ratios (> 1 means shoal is faster; targets in brackets).
+
+    .venv/bin/python benches/links.py [--files 2000] [--rounds 3]
+
+The platform runs in this process (local storage root) with an org whose creds key holds the
+SeaweedFS keys (static keys handed out: the admin opted in); the shoal dataset is
+``hub://org/links`` with that key managed, so no key is in the reading code. deeplake reads a
+local dataset with the same links and the key populated (its venv: .ci/setup-deeplake-venv).
+Targets: >= 5x deeplake, >= 0.7x raw GETs (shoal decodes every image; raw GETs only fetch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benches"))
+
+import shoal  # noqa: E402
+from s3 import BUCKET, Env, report, run_dl, start_seaweedfs  # noqa: E402
+from shoal import _native  # noqa: E402
+from shoal.platform.config import ServerConfig  # noqa: E402
+from shoal.platform.server import BackgroundServer  # noqa: E402
+
+CONCURRENCY = 64
+
+_DL_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    sys.path.insert(0, {!r})
+    import dl_offline  # noqa: F401  (offline guard, then deeplake)
+    import deeplake
+    creds = json.loads(__import__("os").environ["SHOAL_BENCH_CREDS"])
+    cmd, path = sys.argv[1], sys.argv[2]
+    if cmd == "write":
+        urls = json.loads(open(sys.argv[3]).read())
+        ds = deeplake.empty(path, overwrite=True)
+        ds.create_tensor("im", htype="link[image]", sample_compression="jpeg", verify=False)
+        ds.add_creds_key("k")
+        ds.populate_creds("k", creds)
+        ds.im.extend([deeplake.link(u, creds_key="k") for u in urls])
+        print(json.dumps({{"n": len(ds.im)}}))
+    else:
+        ds = deeplake.load(path, read_only=True)
+        ds.populate_creds("k", creds)
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(len(ds.im)):
+            total += int(ds.im[i].numpy().shape[0])
+        print(json.dumps({{"seconds": time.perf_counter() - t0, "rows": total}}))
+    """.format(str(ROOT / "tests" / "interop"))
+)
+
+
+def _jpegs(k: int = 16, size: int = 320) -> list[bytes]:
+    """Photos stand-ins of about 100 KB: smooth colour blocks with strong pixel noise."""
+    rng = np.random.default_rng(1)
+    out = []
+    for _ in range(k):
+        base = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
+        img = np.repeat(np.repeat(base, 8, 0), 8, 1).astype(np.int16)
+        img = (img + rng.integers(-128, 128, img.shape)).clip(0, 255).astype(np.uint8)
+        out.append(_native.jpeg_encode(img, 92))
+    return out
+
+
+async def _client(env: Env) -> Any:
+    from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+
+    config = AioConfig(
+        region_name="us-east-1",
+        s3={"addressing_style": "path"},
+        max_pool_connections=CONCURRENCY,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    return AioSession().create_client(
+        "s3",
+        endpoint_url=env.endpoint,
+        aws_access_key_id=env.creds["aws_access_key_id"],
+        aws_secret_access_key=env.creds["aws_secret_access_key"],
+        config=config,
+    )
+
+
+async def _upload(env: Env, keys: list[str], blobs: list[bytes]) -> None:
+    async with await _client(env) as s3:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def put(i: int, key: str) -> None:
+            async with sem:
+                await s3.put_object(Bucket=BUCKET, Key=key, Body=blobs[i % len(blobs)])
+
+        await asyncio.gather(*(put(i, k) for i, k in enumerate(keys)))
+
+
+async def _raw_gets(env: Env, keys: list[str]) -> float:
+    async with await _client(env) as s3:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def get(key: str) -> int:
+            async with sem:
+                resp = await s3.get_object(Bucket=BUCKET, Key=key)
+                async with resp["Body"] as body:
+                    return len(await body.read())
+
+        await get(keys[0])
+        t0 = time.perf_counter()
+        sizes = await asyncio.gather(*(get(k) for k in keys))
+        elapsed = time.perf_counter() - t0
+    assert all(sizes)
+    return elapsed
+
+
+def _call(url: str, method: str, path: str, body: Any, token: str | None = None) -> Any:
+    req = urllib.request.Request(
+        url + path, method=method, data=json.dumps(body).encode() if body is not None else None
+    )
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def _org(url: str, env: Env) -> tuple[str, str]:
+    """A user, an org and a creds key holding the SeaweedFS keys (static keys allowed)."""
+    body = {"username": "bench", "email": "bench@example.com", "password": "correct horse"}
+    _call(url, "POST", "/api/user/register", body)
+    token = _call(
+        url, "POST", "/api/user/token", {"username": "bench", "password": body["password"]}
+    )["token"]
+    _call(url, "POST", "/api/organizations", {"name": "benchorg"}, token)
+    key = {"name": "k", "kind": "aws-keys", "secret": env.creds, "allow_static": True}
+    _call(url, "POST", "/api/org/benchorg/creds", key, token)
+    return "benchorg", token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="shoal-links-bench-"))
+    env = start_seaweedfs(work / "weed")
+    server = BackgroundServer(
+        ServerConfig.load(
+            None, env={}, data_dir=str(work / "platform"), port=0, log_level="warning"
+        )
+    ).start()
+    try:
+        blobs = _jpegs()
+        print(f"{args.files} linked JPEGs of {np.mean([len(b) for b in blobs]) / 1000:.0f} KB")
+        keys = [f"files/{i:05d}.jpg" for i in range(args.files)]
+        asyncio.run(_upload(env, keys, blobs))
+        urls = [f"s3://{BUCKET}/{k}" for k in keys]
+
+        import os
+
+        os.environ["SHOAL_PLATFORM_URL"] = server.url
+        org, token = _org(server.url, env)
+        ds = shoal.empty(f"hub://{org}/links", token=token)
+        ds.create_tensor("im", htype="link[image]", sample_compression="jpeg", verify=False)
+        ds.add_creds_key("k", managed=True)
+        ds.im.extend([shoal.link(u, creds_key="k") for u in urls])
+
+        def shoal_read() -> float:
+            fresh = shoal.load(f"hub://{org}/links", token=token, read_only=True)
+            t0 = time.perf_counter()
+            arrays = fresh.im.numpy(aslist=True)
+            elapsed = time.perf_counter() - t0
+            assert len(arrays) == args.files and arrays[0].shape == (320, 320, 3)
+            return elapsed
+
+        home = work / "dl-home"
+        home.mkdir()
+        url_file = work / "urls.json"
+        url_file.write_text(json.dumps(urls))
+        dl_path = str(work / "dl-links")
+        run_dl(env, home, "write", dl_path, str(url_file), script=_DL_SCRIPT)
+
+        shoal_times, raw_times, dl_times = [], [], []
+        for r in range(args.rounds):
+            shoal_times.append(shoal_read())
+            raw_times.append(asyncio.run(_raw_gets(env, keys)))
+            if r < 2:  # deeplake reads one file at a time: two rounds are plenty
+                dl_times.append(run_dl(env, home, "read", dl_path, script=_DL_SCRIPT)["seconds"])
+        ours, raw, theirs = min(shoal_times), min(raw_times), min(dl_times)
+        n = args.files
+        print(f"  shoal {ours:.2f}s  raw GETs {raw:.2f}s  deeplake {theirs:.2f}s (best of rounds)")
+        report(
+            "linked JPEGs, managed key, decoded",
+            n / ours,
+            n / theirs,
+            "files/s",
+            ">= 5x",
+            "deeplake",
+        )
+        report(
+            "linked JPEGs vs raw aiobotocore GETs",
+            n / ours,
+            n / raw,
+            "files/s",
+            ">= 0.7x",
+            "raw GET ",
+        )
+    finally:
+        server.stop()
+        env.weed.stop()
+
+
+if __name__ == "__main__":
+    main()
