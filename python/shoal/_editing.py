@@ -103,7 +103,7 @@ class AsyncDatasetEditing:
                 "number, or pass append_empty=True to pad the shorter ones"
             )
         engine = self._engine
-        await_keys = [engine.key_of(k) for k in (names if append_empty else samples)]
+        await_keys = [self._key(k) for k in (names if append_empty else samples)]
         for key in await_keys:
             if key not in engine.tensors:
                 return {}  # the caller loads them and asks again
@@ -118,10 +118,10 @@ class AsyncDatasetEditing:
             if name in cols:
                 v = cols[name]
                 pad = n - len(v)
-                key = engine.key_of(name)
+                key = self._key(name)
                 out[key] = list(v) + [empty_sample(engine.tensors[key])] * pad if pad else v
             elif append_empty:
-                key = engine.key_of(name)
+                key = self._key(name)
                 out[key] = [empty_sample(engine.tensors[key])] * n
         return out
 
@@ -149,7 +149,7 @@ class AsyncDatasetEditing:
     ) -> None:
         engine = self._engine
         engine.check_writable()
-        await engine.load([engine.key_of(n) for n in self._tensor_names()])
+        await engine.load([self._key(n) for n in self._tensor_names()])
         cols = self._columns(samples, skip_ok, append_empty, one)
         if cols and any(len(v) for v in cols.values()):
             await editing.extend_columns(engine, cols)
@@ -164,7 +164,7 @@ class AsyncDatasetEditing:
             raise SampleError("update takes a dict of {tensor name: value(s)}")
         edits = []
         engine = self._engine
-        await engine.load([engine.key_of(k) for k in sample])
+        await engine.load([self._key(k) for k in sample])
         for name, value in sample.items():
             view = self._tensor(name)
             edits.append((view._key, view._indices(), values_for(view, value)))
@@ -177,7 +177,7 @@ class AsyncDatasetEditing:
         self._check_root("pop")
         engine = self._engine
         engine.check_writable()
-        keys = [engine.key_of(n) for n in self._tensor_names()]
+        keys = [self._key(n) for n in self._tensor_names()]
         await engine.load(keys)
         longest = max((engine.tensors[k].length for k in keys), default=0)
         indices = editing.check_pop_indices(index, longest, "the dataset")
@@ -196,7 +196,7 @@ class AsyncDatasetEditing:
 
     def _lengths(self: AsyncDataset) -> list[int]:  # type: ignore[misc]
         engine = self._engine
-        return [engine.loaded(engine.key_of(n)).length for n in self._tensor_names()]
+        return [engine.loaded(self._key(n)).length for n in self._tensor_names()]
 
 
 def run_sync(coro: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 
 class TensorMeta(dict[str, Any]):
-    """A copy of a tensor's meta: ``meta.htype`` and ``meta["htype"]`` alike."""
+    """A copy of a tensor's (or dataset's) meta: ``meta.htype`` and ``meta["htype"]`` alike."""
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -19,9 +19,10 @@ class TensorMeta(dict[str, Any]):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(
-                f"tensor meta has no field {name!r}; fields: {sorted(self)}"
-            ) from None
+            raise AttributeError(f"meta has no field {name!r}; fields: {sorted(self)}") from None
 
     def __repr__(self) -> str:
         return f"TensorMeta({dict.__repr__(self)})"
+
+
+DatasetMeta = TensorMeta  # ``ds.meta``: tensors, groups, tensor_names, hidden_tensors, ...

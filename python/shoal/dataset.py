@@ -13,9 +13,10 @@ from typing import Any
 
 from . import _loop
 from ._editing import AsyncDatasetEditing
+from ._groups import AsyncGroups
 from ._index import Index
 from .engine.dataset import DatasetEngine
-from .errors import ShoalError, TensorNotFoundError
+from .errors import ShoalError
 from .info import Info
 from .links.dataset_api import AsyncCredsKeys, SyncCredsKeys
 from .loader import DEFAULT_PREFETCH_BYTES, AsyncLoader, Loader
@@ -23,7 +24,7 @@ from .loader.api import open_loader
 from .tensor import AsyncTensor, Tensor
 
 
-class AsyncDataset(AsyncCredsKeys, AsyncDatasetEditing):
+class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing):
     """A dataset or a view of some of its samples (``ds[10:20]``).
 
     Outside an ``async with ds:`` block every write is flushed before it returns; inside,
@@ -120,35 +121,10 @@ class AsyncDataset(AsyncCredsKeys, AsyncDatasetEditing):
         return f"{type(self).__name__}(path={self._path!r}{ro}, tensors={self._tensor_names()})"
 
     # -- tensors -----------------------------------------------------------------------------
-    def _tensor_names(self) -> list[str]:
-        return self._engine.visible_names()
-
-    def _tensor(self, name: str) -> AsyncTensor:
-        key = self._engine.key_of(name)
-        return AsyncTensor(self, key, self._index if not self._index.is_full else None)
-
     @property
     def tensors(self) -> dict[str, AsyncTensor]:
         """Visible tensors by name (hidden companions excluded)."""
         return {n: self._tensor(n) for n in self._tensor_names()}
-
-    def __getitem__(self, item: Any) -> Any:
-        if isinstance(item, str):
-            return self._tensor(item)
-        return self._view(self._index.compose(item, self._max_len()))
-
-    def _view(self, index: Index) -> Any:
-        return type(self)(self._engine, self._path, index, self._eager)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._tensor(name)
-        except TensorNotFoundError:
-            raise AttributeError(
-                f"dataset has no tensor or attribute {name!r}; tensors: {self._tensor_names()}"
-            ) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
@@ -160,7 +136,7 @@ class AsyncDataset(AsyncCredsKeys, AsyncDatasetEditing):
 
     def _max_len(self) -> int:
         engine = self._engine
-        lengths = [engine.loaded(engine.key_of(n)).length for n in self._tensor_names()]
+        lengths = [engine.loaded(self._key(n)).length for n in self._tensor_names()]
         return min(lengths) if lengths else 0
 
     def __len__(self) -> int:
@@ -186,6 +162,7 @@ class AsyncDataset(AsyncCredsKeys, AsyncDatasetEditing):
     # -- writes ------------------------------------------------------------------------------
     def _create(self, name: str, htype: str, kwargs: dict[str, Any]) -> str:
         self._check_root("create_tensor")
+        name = self._full_name(name)
         self._engine.create_tensor(name, htype, **kwargs)
         return self._engine.key_of(name) if not kwargs.get("hidden") else name
 
@@ -338,13 +315,38 @@ class Dataset(SyncCredsKeys):
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, str):
-            return Tensor(self, self._a[item])
+            return self._wrap(self._a[item])
         return Dataset(self._load_visible()[item])
 
-    def __getattr__(self, name: str) -> Tensor:
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return Tensor(self, getattr(self._a, name))
+        return self._wrap(getattr(self._a, name))
+
+    def _wrap(self, found: Any) -> Any:
+        return Dataset(found) if isinstance(found, AsyncDataset) else Tensor(self, found)
+
+    meta = property(
+        lambda self: self["meta"] if "meta" in self._a._tensor_names() else self._a.meta,
+        doc="A copy of the dataset meta (or a tensor named meta).",
+    )
+
+    @property
+    def groups(self) -> dict[str, Dataset]:
+        """The groups directly in this dataset or group, by name."""
+        return {n: Dataset(g) for n, g in self._a.groups.items()}
+
+    def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
+        """Create a group (``"train"``, or nested: ``"train/cats"``); returns it."""
+        return Dataset(_loop.run(self._a.create_group_async(name, exist_ok)))
+
+    def delete_tensor(self, name: str, large_ok: bool = False) -> None:
+        """Delete a tensor and its hidden companions (written at once)."""
+        _loop.run(self._a.delete_tensor_async(name, large_ok))
+
+    def rename_tensor(self, name: str, new_name: str) -> Tensor:
+        """Rename a tensor within its group (written at once)."""
+        return Tensor(self, _loop.run(self._a.rename_tensor_async(name, new_name)))
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._a.__setattr__(name, value)

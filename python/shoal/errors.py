@@ -16,6 +16,7 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── SampleError (ValueError)               a sample the tensor cannot take (dtype, shape, type)
     ├── SampleIndexError (IndexError)          a sample index out of range (pop, update)
     ├── TensorInUseError                       a tensor deleted or renamed while a view holds it
+    ├── TensorTooLargeError                    delete_tensor of a big tensor without large_ok
     ├── DynamicShapeError (ValueError)         samples of different shapes asked for as one array
     ├── CodecError (ValueError)                image / lz4 encode or decode failed
     ├── CorruptDataError (ValueError)          bytes read from storage do not parse
@@ -88,6 +89,7 @@ __all__ = [
     "TensorExistsError",
     "TensorInUseError",
     "TensorNotFoundError",
+    "TensorTooLargeError",
     "TokenExpiredError",
     "TokenRevokedError",
     "TransformError",
@@ -163,6 +165,10 @@ class SampleIndexError(ShoalError, IndexError):
 
 class TensorInUseError(ShoalError):
     """A tensor deleted or renamed while a view of it is still open."""
+
+
+class TensorTooLargeError(ShoalError):
+    """``delete_tensor`` of a tensor deeplake deems large, without ``large_ok=True``."""
 
 
 class DynamicShapeError(ShoalError, ValueError):

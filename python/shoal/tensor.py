@@ -38,6 +38,8 @@ class AsyncTensor(AsyncTensorEditing):
         self._ds = dataset
         self._key = key
         self._index = index or Index()
+        if not self._index.is_full:
+            dataset._engine.open_views.add(self)  # delete_tensor refuses while it lives
 
     # -- identity ----------------------------------------------------------------------------
     @property

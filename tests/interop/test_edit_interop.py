@@ -118,3 +118,57 @@ _PARENT = """
 ds = deeplake.load(argv[0], read_only=True)
 print(json.dumps({"parent": ds.version_state["commit_node"].parent.commit_id}))
 """
+
+
+GROUPS = """
+ds = deeplake.empty(argv[0], overwrite=True)
+train = ds.create_group("train")
+train.create_tensor("images", htype="image", sample_compression="png")
+ds.create_tensor("train/labels", htype="class_label")
+ds.create_group("a/b").create_tensor("c", htype="text")
+ds.create_tensor("gone", dtype="int64")
+for i in range(5):
+    ds.append({"train/images": np.full((3, 3, 3), i, np.uint8), "train/labels": i % 2,
+               "a/b/c": "t%d" % i, "gone": i})
+if len(argv) > 1:
+    ds.commit("base")
+print(json.dumps({"summary": summary(ds), "groups": sorted(ds.meta.groups)}))
+"""
+
+GROUPS_EDIT = """
+ds = deeplake.load(argv[0])
+ds.rename_tensor("train/labels", "train/lab")
+ds.delete_tensor("gone")
+ds.train.lab[1] = 0
+ds.a.b.c.pop(2)
+print(json.dumps(summary(ds)))
+"""
+
+GROUPS_READ = """
+ds = deeplake.load(argv[0], read_only=True)
+d = ds.diff(ds.version_state["commit_node"].parent.commit_id, as_dict=True)["dataset"][0][0]
+print(json.dumps({"summary": summary(ds), "groups": sorted(ds.meta.groups), "renamed": d["renamed"],
+                  "deleted": d["deleted"], "train": sorted(ds.train.tensors), "len": len(ds.a.b)}))
+"""
+
+
+def test_groups_both_ways(tmp_path: Path, run_dl: Any) -> None:
+    script, read = write(tmp_path, "g", GROUPS), write(tmp_path, "gr", READ)
+    made = with_shoal(script, tmp_path / "ours")
+    assert made == with_deeplake(run_dl, script, tmp_path / "theirs")
+    assert with_deeplake(run_dl, read, tmp_path / "ours") == made["summary"]
+    assert with_shoal(read, tmp_path / "theirs") == made["summary"]
+
+
+def test_renames_deletes_and_edits_in_groups_after_a_commit(tmp_path: Path, run_dl: Any) -> None:
+    make, edit, read = (
+        write(tmp_path, n, c) for n, c in [("g", GROUPS), ("ge", GROUPS_EDIT), ("gr", GROUPS_READ)]
+    )
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    with_deeplake(run_dl, make, ours, "commit")
+    with_deeplake(run_dl, make, theirs, "commit")
+    assert with_shoal(edit, ours) == with_deeplake(run_dl, edit, theirs)
+    seen = with_deeplake(run_dl, read, theirs)
+    assert seen["renamed"] == {"train/labels": "train/lab"} and seen["deleted"] == ["gone"]
+    assert with_deeplake(run_dl, read, ours) == seen
+    assert with_shoal(write(tmp_path, "r", READ), ours) == seen["summary"]

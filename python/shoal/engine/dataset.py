@@ -9,6 +9,7 @@ business of :class:`~shoal.engine.writes.Writes`.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from ..links.resolve import LinkResolver
 from ..storage import Storage, bounded_gather
 from . import journal
 from .context import TensorContext
+from .encoders import DatasetDiff
 from .tensor import TensorEngine
 from .writes import Writes
 
@@ -72,6 +74,9 @@ class DatasetEngine:
         self.info_dirty = False
         self.meta_dirty = False
         self.versions_dirty = False
+        self.dataset_diff: DatasetDiff | None = None  # this commit's, once read (tensor_admin)
+        self.diff_dirty = False
+        self.open_views: weakref.WeakSet[Any] = weakref.WeakSet()  # tensor views, by the API
         self.tensors: dict[str, TensorEngine] = {}  # by key
         self.links = LinkResolver(storage)  # creds keys and the stores linked files are in
         self.ctx = TensorContext(

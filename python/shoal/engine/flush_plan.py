@@ -90,7 +90,7 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         t.is_new = False
         t.flushed = (meta_bytes.decode(), json.dumps(t.info))
         t.chunk_ids, t.tiles, t.commit_diff = ids, tiles_all, new_diff
-        t.info_dirty = False
+        t.info_dirty = t.meta_dirty = False
         edits.clear()
         writer.reset()
         writer.tail = new_tail

@@ -53,6 +53,7 @@ class TensorEngine:
         self.tiles = tiles if tiles is not None else {}
         self.commit_diff = commit_diff
         self.info_dirty = False
+        self.meta_dirty = False  # a change to the meta alone (a rename)
         self.is_new = False  # created since the last flush: its metas are not stored yet
         self.full = True  # chunk index, tile encoder and commit diff loaded (ensure_full)
         self.info_loaded = True
@@ -265,6 +266,7 @@ class TensorEngine:
         if self.creds_index is not None:
             self.creds_index.discard()
         self.edits.clear()
+        self.meta_dirty = False
         meta, info = self.flushed
         self.meta.clear()
         self.meta.update(json.loads(meta))
@@ -278,7 +280,13 @@ class TensorEngine:
 
     @property
     def dirty(self) -> bool:
-        return self.writer.dirty or self.info_dirty or self.is_new or bool(self.edits)
+        return (
+            self.writer.dirty
+            or self.info_dirty
+            or self.meta_dirty
+            or self.is_new
+            or bool(self.edits)
+        )
 
     @property
     def staged_bytes(self) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import copy
 import json
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,9 @@ from .. import _loop
 from ..format import jsonio, keys
 from ..links.creds import KEY as LINKED_CREDS
 from ..storage import bounded_gather
-from . import journal
+from . import journal, tensor_admin
 from .chunk_writer import Cut
-from .encoders import dataset_diff
+from .encoders import DatasetDiff
 from .flush_plan import FlushPlan, plan_tensor
 from .tensor import TensorEngine
 
@@ -90,6 +91,8 @@ class Writes:
                 return
             self.ds.check_writable()
             try:
+                if self.ds.info_dirty and self.ds.dataset_diff is None:
+                    await tensor_admin.load_dataset_diff(self.ds)  # keep its renames, deletes
                 plans = [p for p in [await plan_tensor(t) for t in self.ds.tensors.values()] if p]
             except BaseException:
                 await self.abandon()
@@ -102,7 +105,10 @@ class Writes:
             out[keys.dataset_key(ds.commit_id, keys.DATASET_META)] = jsonio.dumps_meta(ds.meta)
         if ds.info_dirty:
             out[keys.dataset_key(ds.commit_id, keys.DATASET_INFO)] = jsonio.dumps_meta(ds.info)
-            out[keys.dataset_key(ds.commit_id, keys.DATASET_DIFF)] = dataset_diff(True)
+        if ds.info_dirty or ds.diff_dirty:
+            diff = copy.deepcopy(ds.dataset_diff) if ds.dataset_diff is not None else DatasetDiff()
+            diff.info_updated = diff.info_updated or ds.info_dirty
+            out[keys.dataset_key(ds.commit_id, keys.DATASET_DIFF)] = diff.serialize()
         if ds.versions_dirty:
             out[keys.VERSION_CONTROL_INFO] = ds.versions.serialize()
         if ds.links.creds.dirty:  # creds key names now in use (never their secrets)
@@ -235,7 +241,8 @@ class Writes:
         ds.tensors = {k: t for k, t in ds.tensors.items() if k in ds.meta["tensors"]}
         for t in ds.tensors.values():
             t.discard_staged()
-        ds.meta_dirty = ds.info_dirty = False
+        ds.meta_dirty = ds.info_dirty = ds.diff_dirty = False
+        ds.dataset_diff = None  # read again from storage when next needed
 
 
 async def _begin_all(tensors: list[TensorEngine]) -> None:
