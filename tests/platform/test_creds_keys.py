@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -134,8 +133,7 @@ def test_secret_is_encrypted_at_rest(start_platform: StartPlatform) -> None:
         if f.is_file():
             raw = f.read_bytes()
             assert SECRET.encode() not in raw and SESSION.encode() not in raw, f
-    with sqlite3.connect(data / "platform.db") as db:
-        (blob,) = db.execute("SELECT secret FROM creds_keys").fetchone()
+    ((blob,),) = p.rows("SELECT secret FROM creds_keys")
     assert b"aws_secret_access_key" not in blob
 
 
@@ -151,8 +149,7 @@ def test_master_key_rotation(start_platform: StartPlatform, tmp_path: Path) -> N
     assert ring.current != old_id and old_id in ring.keys
 
     p2 = start_platform(data_dir=str(data), scrypt_n=1024)  # re-encrypts on startup
-    with sqlite3.connect(data / "platform.db") as db:
-        assert db.execute("SELECT key_id FROM creds_keys").fetchall() == [(ring.current,)]
+    assert p2.rows("SELECT key_id FROM creds_keys") == [(ring.current,)]
     p2.server.stop()
     # the old key may go now
     lines = (data / crypto.KEY_FILE).read_text().splitlines()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import StartPlatform
+from .conftest import StartPlatform, sqlite_only
 
 
 def mode(path: Path) -> int:
@@ -45,6 +45,8 @@ def test_data_dir_and_database_are_private(start_platform: StartPlatform, tmp_pa
     p = start_platform(data_dir=str(data))
     p.user()  # writes: the WAL and shared-memory files exist
     assert mode(data) == 0o700
+    assert mode(data / "secret.key") == 0o600
+    sqlite_only(p)
     for name in ("platform.db", "platform.db-wal", "platform.db-shm", "secret.key"):
         assert mode(data / name) == 0o600, name
 
@@ -59,6 +61,7 @@ def test_an_open_data_dir_is_tightened_with_a_warning(
     sqlite3.connect(db).close()
     os.chmod(db, 0o644)
     p = start_platform(data_dir=str(data))
+    sqlite_only(p)
     p.user()
     assert mode(data) == 0o700 and mode(db) == 0o600
     assert mode(data / "platform.db-wal") == 0o600
@@ -73,6 +76,7 @@ def test_a_locked_database_stalls_no_other_request(start_platform: StartPlatform
     write waiting for it gets 503 after 5 s, and meanwhile health (503, saying why) and reads
     answer at once."""
     p = start_platform()
+    sqlite_only(p)
     user = p.user()
     lock = sqlite3.connect(Path(p.config.data_dir) / "platform.db", isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")

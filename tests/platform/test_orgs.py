@@ -3,21 +3,14 @@ nothing), and inside an org each role can do exactly what it should."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
 
 from .conftest import Running, User, unique
 
 
 def snapshot(p: Running) -> list[str]:
-    """Every row of the platform's database, as SQL (read through a second connection)."""
-    conn = sqlite3.connect(Path(p.config.data_dir) / "platform.db")
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
+    """Every row of the platform's database, as text (read through a second connection)."""
+    return p.dump()
 
 
 @pytest.fixture

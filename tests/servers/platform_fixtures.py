@@ -4,6 +4,10 @@ loopback port, its data in a temp dir, with raw HTTP calls and users with tokens
 Import the fixtures with ``from tests.servers.platform_fixtures import *`` in a conftest (see
 tests/storage/conftest.py for why not ``pytest_plugins``). ``client_env`` is not autouse here:
 a conftest that wants every test isolated from the host's login wraps it in an autouse fixture.
+
+Every platform these fixtures start runs once on SQLite and once on PostgreSQL
+(``platform_database`` is parametrized per module): the same tests, on both databases. A test
+that looks into the SQLite file itself skips the PostgreSQL run (:func:`sqlite_only`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,6 +29,7 @@ import pytest
 from shoal.auth import hub_grants
 from shoal.platform.config import ServerConfig
 from shoal.platform.server import BackgroundServer
+from tests.servers.postgres import PostgresServer, pg_bin
 
 __all__ = [
     "Running",
@@ -30,8 +37,11 @@ __all__ = [
     "User",
     "client_env",
     "platform",
+    "platform_database",
+    "postgres_server",
     "run_platform",
     "shared_platform",
+    "sqlite_only",
     "start_platform",
     "unique",
 ]
@@ -78,6 +88,37 @@ class Running:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
 
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` run on the platform's database (SQLite file or PostgreSQL)
+        through a connection of its own."""
+        if self.config.database_url:
+            import psycopg
+
+            with psycopg.connect(self.config.database_url) as pg:
+                return [tuple(r) for r in pg.execute(sql).fetchall()]
+        conn = sqlite3.connect(Path(self.config.data_dir) / "platform.db")
+        try:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+        finally:
+            conn.close()
+
+    def dump(self) -> list[str]:
+        """Every row of every table, as text, in a stable order (to compare states)."""
+        if not self.config.database_url:
+            conn = sqlite3.connect(Path(self.config.data_dir) / "platform.db")
+            try:
+                return list(conn.iterdump())
+            finally:
+                conn.close()
+        tables = self.rows(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+        return [
+            f"{table}: {row!r}"
+            for (table,) in tables
+            for row in sorted(self.rows(f'SELECT * FROM "{table}"'), key=repr)
+        ]
+
     def user(self, name: str | None = None, password: str = "correct horse") -> User:
         """A new registered user and a login token."""
         name = name or unique("user")
@@ -104,17 +145,63 @@ class User:
 StartPlatform = Callable[..., Running]
 
 
+#: ``database_url`` for a platform whose data dir is the argument ("" for SQLite there).
+Databases = Callable[[str], str]
+
+
 @contextlib.contextmanager
-def run_platform(tmp_path_factory: pytest.TempPathFactory, **overrides: Any) -> Iterator[Running]:
+def run_platform(
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: Databases | None = None,
+    **overrides: Any,
+) -> Iterator[Running]:
     """A platform with ``overrides`` as settings (defaults: a fresh data dir, a free loopback
-    port, warnings only), stopped on exit."""
+    port, warnings only, the database ``databases`` gives for the data dir), stopped on exit."""
     overrides.setdefault("data_dir", str(tmp_path_factory.mktemp("platform-data")))
     overrides.setdefault("port", 0)
     overrides.setdefault("host", "127.0.0.1")
     overrides.setdefault("log_level", "warning")
+    if databases is not None and "database_url" not in overrides:
+        overrides["database_url"] = databases(str(overrides["data_dir"]))
     config = ServerConfig.load(None, env={}, **overrides)
     with BackgroundServer(config) as server:
         yield Running(server, config)
+
+
+def sqlite_only(p: Running) -> None:
+    """Skip the rest of a test that reads the SQLite file itself, on a PostgreSQL platform."""
+    if p.config.database_url:
+        pytest.skip("looks into the SQLite file; the PostgreSQL run covers the rest")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL for the session (``.ci/setup-postgres`` installs it)."""
+    if pg_bin() is None:
+        message = "PostgreSQL is not installed; run .ci/setup-postgres"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def platform_database(request: pytest.FixtureRequest) -> Databases:
+    """Which database the module's platforms use: SQLite in their data dir, or a new
+    PostgreSQL database per data dir (a platform restarted on the same data dir finds its
+    database again)."""
+    if request.param == "sqlite":
+        return lambda data_dir: ""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    by_dir: dict[str, str] = {}
+
+    def database(data_dir: str) -> str:
+        if data_dir not in by_dir:
+            by_dir[data_dir] = server.new_database()
+        return by_dir[data_dir]
+
+    return database
 
 
 @pytest.fixture
@@ -130,22 +217,30 @@ def client_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def start_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartPlatform]:
+def start_platform(
+    tmp_path_factory: pytest.TempPathFactory, platform_database: Databases
+) -> Iterator[StartPlatform]:
     """``start_platform(**settings)``: a platform on a free loopback port, stopped after the
     test."""
     with contextlib.ExitStack() as stack:
 
         def start(**overrides: Any) -> Running:
-            return stack.enter_context(run_platform(tmp_path_factory, **overrides))
+            return stack.enter_context(
+                run_platform(tmp_path_factory, platform_database, **overrides)
+            )
 
         yield start
 
 
 @pytest.fixture(scope="module")
-def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def shared_platform(
+    tmp_path_factory: pytest.TempPathFactory, platform_database: Databases
+) -> Iterator[Running]:
     """One platform for a whole test module (tests use fresh user names)."""
     with run_platform(
-        tmp_path_factory, data_dir=str(tmp_path_factory.mktemp("platform-shared"))
+        tmp_path_factory,
+        platform_database,
+        data_dir=str(tmp_path_factory.mktemp("platform-shared")),
     ) as running:
         yield running
 

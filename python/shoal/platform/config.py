@@ -8,6 +8,7 @@ Settings come from, lowest to highest priority: the defaults below, a TOML file
     host = "127.0.0.1"
     port = 7777
     data_dir = "/var/lib/shoal"                # SQLite database, secret key
+    database_url = "postgresql://shoal:...@db.internal/shoal"   # instead of SQLite (replicas)
     storage_root = "s3://bucket/datasets"      # default: <data_dir>/datasets
     sts_role_arn = "arn:aws:iam::123:role/ShoalData"
     s3_vending = "sts"                         # "static": no STS; readers read via the server
@@ -33,6 +34,7 @@ from typing import Any
 
 from .._files import write_private
 from ..errors import PlatformConfigError
+from .db_backends import is_postgres, redact_url
 
 ENV_PREFIX = "SHOAL_SERVE_"
 #: What secrets in a repr are replaced with.
@@ -53,6 +55,12 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 7777
     data_dir: str = field(default_factory=_default_data_dir)
+    #: The platform's database: empty for SQLite in ``<data_dir>/platform.db`` (one process),
+    #: or ``postgresql://user:password@host:port/dbname`` (needs ``shoal[postgres]``) so
+    #: several replicas behind a load balancer share accounts, tokens, login limits and
+    #: vended-credential caches. Replicas must also share ``secret_key`` and
+    #: ``creds_encryption_keys`` (or one ``data_dir``).
+    database_url: str = ""
     #: Where the platform's datasets live: a directory, ``s3://bucket/prefix`` or
     #: ``gcs://bucket/prefix``. Empty: ``<data_dir>/datasets``.
     storage_root: str = ""
@@ -99,11 +107,17 @@ class ServerConfig:
             for f in dataclasses.fields(self)
             if f.name not in ("secret_key", "storage_creds", "creds_encryption_keys", "role_creds")
         }
+        shown["database_url"] = redact_url(self.database_url)
         shown["secret_key"] = HIDDEN if self.secret_key else ""
         shown["storage_creds"] = {k: HIDDEN for k in self.storage_creds}
         shown["creds_encryption_keys"] = HIDDEN if self.creds_encryption_keys else ""
         shown["role_creds"] = {k: HIDDEN for k in self.role_creds}
         return "ServerConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @property
+    def database(self) -> str:
+        """Where the database is: ``database_url``, or the SQLite file in ``data_dir``."""
+        return self.database_url or os.path.join(self.data_dir, "platform.db")
 
     @property
     def root(self) -> str:
@@ -148,6 +162,11 @@ class ServerConfig:
         if self.s3_vending not in ("sts", "static"):
             raise PlatformConfigError(
                 f"s3_vending must be 'sts' or 'static', not {self.s3_vending!r}"
+            )
+        if self.database_url and not is_postgres(self.database_url):
+            raise PlatformConfigError(
+                f"database_url must be a postgresql:// URL, not {redact_url(self.database_url)!r}; "
+                "leave it empty for SQLite in data_dir"
             )
         if self.log_format not in ("json", "text"):
             raise PlatformConfigError(

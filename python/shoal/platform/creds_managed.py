@@ -14,7 +14,8 @@ location is given):
   says ``scoped: false``).
 
 Answers are cached per (key, secret version, location, access) until half their lifetime is
-gone; rotating a key changes its version, so the next request vends from the new secret.
+gone (in the database, shared by replicas: :mod:`.grant_cache`); rotating a key changes its
+version, so the next request vends from the new secret.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from .config import ServerConfig
 from .creds_store import CredsError, CredsKey
 from .creds_vending import GcsVendor, Grant, VendingError, s3_policy
+from .grant_cache import GrantCache
 
 _READ_ANYWHERE = {
     "Version": "2012-10-17",
@@ -64,7 +66,8 @@ class ManagedVendor:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.ttl = config.creds_ttl
-        self._cache: dict[tuple[Any, ...], tuple[ManagedGrant, float]] = {}
+        #: Set by the server to the database-backed cache shared by its replicas.
+        self.cache = GrantCache()
         self._gcs: dict[tuple[int, str, float], GcsVendor] = {}
 
     async def close(self) -> None:
@@ -76,18 +79,12 @@ class ManagedVendor:
         self, key: CredsKey, url: str | None, *, write: bool, fresh: bool = False
     ) -> ManagedGrant:
         """Credentials from ``key`` for ``url`` (``None``: the whole store)."""
-        cache_key = (key.org_id, key.name, key.updated_at, url, write)
-        now = time.time()
-        cached = self._cache.get(cache_key)
-        if cached is not None and not fresh:
-            grant, issued = cached
-            if grant.expiration - now > (grant.expiration - issued) / 2:
-                return grant
-        grant = await self._vend(key, url, write=write)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[cache_key] = (grant, now)
-        return grant
+        return await self.cache.get_or_vend(
+            ("managed", key.org_id, key.name, key.updated_at, url, write),
+            ManagedGrant,
+            lambda: self._vend(key, url, write=write),
+            fresh=fresh,
+        )
 
     async def _vend(self, key: CredsKey, url: str | None, *, write: bool) -> ManagedGrant:
         s = key.secret

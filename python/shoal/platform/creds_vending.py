@@ -16,7 +16,8 @@ and how to hand a client credentials for exactly that prefix (:meth:`Vendor.vend
 The credentials dict has the keys of a ``creds=`` argument plus ``expiration`` (epoch
 seconds), which is what the ``deeplake`` client expects. Vended S3 and GCS credentials are
 cached per (dataset, access) until half their lifetime is gone, so clients opening the same
-dataset do not each cost an STS call; ``fresh=True`` skips the cache.
+dataset do not each cost an STS call; ``fresh=True`` skips the cache. The server's cache is
+in its database (:mod:`.grant_cache`), shared by its replicas.
 
 New kinds of store plug in by subclassing :class:`Vendor` and extending :func:`make_vendor`.
 """
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .. import routing
 from ..errors import PlatformConfigError, PlatformError
 from .config import ServerConfig
+from .grant_cache import GrantCache
 
 if TYPE_CHECKING:
     from ..storage._base import Storage
@@ -74,7 +76,8 @@ class Vendor(abc.ABC):
     def __init__(self, root: str, ttl: int) -> None:
         self.root = root.rstrip("/")
         self.ttl = ttl
-        self._cache: dict[tuple[str, bool], tuple[Grant, float]] = {}
+        #: Set by the server to the database-backed cache shared by its replicas.
+        self.cache = GrantCache()
 
     def dataset_url(self, org: str, name: str, suffix: int = 0) -> str:
         """Where a new dataset ``org/name`` goes (``suffix`` > 0: the n-th alternative, when
@@ -97,18 +100,12 @@ class Vendor(abc.ABC):
 
     async def vend(self, url: str, *, write: bool, fresh: bool = False) -> Grant:
         """Credentials for ``url`` (a dataset under the root), cached until half-life."""
-        key = (url, write)
-        now = time.time()
-        cached = self._cache.get(key)
-        if cached is not None and not fresh:
-            grant, issued = cached
-            if grant.expiration - now > (grant.expiration - issued) / 2:
-                return grant
-        grant = await self._vend(url, write=write)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (grant, now)
-        return grant
+        return await self.cache.get_or_vend(
+            ("root", self.root, url, write),
+            Grant,
+            lambda: self._vend(url, write=write),
+            fresh=fresh,
+        )
 
     @abc.abstractmethod
     async def _vend(self, url: str, *, write: bool) -> Grant: ...

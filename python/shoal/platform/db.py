@@ -1,4 +1,5 @@
-"""The platform's database: SQLite in WAL mode, with numbered schema migrations.
+"""The platform's database: SQLite in WAL mode (the embedded default) or PostgreSQL (for
+several replicas, ``database_url``), with numbered schema migrations.
 
 One connection per thread that uses it: the server calls these methods on a few worker
 threads (:mod:`.db_async`), never on its event loop, so a write waiting for a lock held
@@ -8,83 +9,38 @@ while one writer writes, and
 ``synchronous=NORMAL`` is durable across process crashes (a power cut may lose the last
 transactions, never corrupt the file).
 
-Migrations are SQL scripts in :data:`MIGRATIONS`; ``PRAGMA user_version`` records how many have
-run. Each runs in one transaction, so a failed upgrade leaves the previous schema intact. A
+Migrations are SQL scripts in :data:`MIGRATIONS`, one list for both databases (written for
+SQLite; :mod:`.db_backends` adapts them); ``PRAGMA user_version`` (a ``shoal_schema`` table on
+PostgreSQL) records how many have run. Each runs in one transaction, so a failed upgrade leaves the previous schema intact. A
 database newer than this code is refused rather than misread.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import PlatformConfigError
-from .creds_store import SCHEMA as CREDS_SCHEMA
 from .data_dir import private_db_files
+from .db_backends import (
+    PgConnection,
+    is_postgres,
+    pg_schema,
+    pg_writable,
+    redact_url,
+    sqlite_connect,
+    sqlite_writable,
+)
+from .db_migrations import MIGRATIONS
 
 ROLES = ("read", "write", "admin")
 RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
-
-MIGRATIONS: list[str] = [
-    # 1: users, orgs, memberships, tokens, datasets
-    """
-    CREATE TABLE users (
-        id INTEGER PRIMARY KEY,
-        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        password_hash TEXT NOT NULL,
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE orgs (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        personal_user_id INTEGER UNIQUE REFERENCES users(id) ON DELETE CASCADE,
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE members (
-        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
-        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),
-        PRIMARY KEY (org_id, user_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX members_by_user ON members(user_id);
-    CREATE TABLE tokens (
-        jti TEXT PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL CHECK (kind IN ('login', 'api')),
-        name TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        expires_at REAL NOT NULL,
-        revoked_at REAL
-    ) WITHOUT ROWID;
-    CREATE INDEX tokens_by_user ON tokens(user_id, kind);
-    CREATE UNIQUE INDEX api_token_names ON tokens(user_id, name)
-        WHERE kind = 'api' AND revoked_at IS NULL;
-    CREATE TABLE datasets (
-        id INTEGER PRIMARY KEY,
-        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        storage_url TEXT NOT NULL,
-        public INTEGER NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        UNIQUE (org_id, name)
-    );
-    CREATE INDEX datasets_by_url ON datasets(storage_url);
-    """,
-    # 2: managed credentials, connected datasets, default storage (see creds_store.py)
-    CREDS_SCHEMA,
-    # 3: API tokens made by API tokens: their parent, and which tokens may make others
-    """
-    ALTER TABLE tokens ADD COLUMN parent_jti TEXT;
-    ALTER TABLE tokens ADD COLUMN can_mint INTEGER NOT NULL DEFAULT 0;
-    """,
-]
 
 
 class Conflict(Exception):
@@ -136,15 +92,21 @@ class DatasetRow:
 
 class Database:
     """The platform's tables, behind small methods. Thread-safe: each thread that calls them
-    gets its own connection (an in-memory database has one, shared)."""
+    gets its own connection (an in-memory database has one, shared).
+
+    ``path`` is a SQLite file (or ``:memory:``) or a ``postgresql://`` URL
+    (:mod:`.db_backends` holds what differs between the two)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
+        self.postgres = is_postgres(self.path)
+        #: What logs and messages may show (a URL's password hidden).
+        self.where = redact_url(self.path) if self.postgres else self.path
+        if self.path != ":memory:" and not self.postgres:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             private_db_files(self.path)
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[Any] = []
         self._all_lock = threading.Lock()
         self._shared = self._connect() if self.path == ":memory:" else None
         try:
@@ -153,67 +115,99 @@ class Database:
             self.close()
             raise
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=5.0
-        )
-        conn.row_factory = sqlite3.Row
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=5000")
-        except BaseException:
-            conn.close()
-            raise
+    def _connect(self) -> Any:
+        conn: Any = PgConnection(self.path) if self.postgres else sqlite_connect(self.path)
         with self._all_lock:
             self._all.append(conn)
         return conn
 
     @property
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Any:
         if self._shared is not None:
             return self._shared
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        conn: Any = getattr(self._local, "conn", None)
+        if conn is None or (self.postgres and conn.broken):
+            # A PostgreSQL connection dies with a server restart or a network cut: the next
+            # call on this thread gets a new one.
+            if conn is not None:
+                with self._all_lock, contextlib.suppress(ValueError):
+                    self._all.remove(conn)
+                conn.close()
             conn = self._local.conn = self._connect()
         return conn
 
     # -- plumbing --------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if not self.postgres:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        self._conn.execute("CREATE TABLE IF NOT EXISTS shoal_schema (version INTEGER NOT NULL)")
+        row = self._conn.execute("SELECT max(version) FROM shoal_schema").fetchone()
+        return int(row[0] or 0)
 
     @property
     def journal_mode(self) -> str:
+        if self.postgres:
+            return "postgresql"
         return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
 
     def migrate(self) -> None:
+        if not self.postgres:
+            self._migrate()
+            return
+        # Replicas starting together: one migrates, the others wait for the lock, then see
+        # the new version (PostgreSQL's DDL is transactional).
+        with self.transaction():
+            self._migrate()
+
+    def _migrate(self) -> None:
         version = self.schema_version
         if version > len(MIGRATIONS):
             raise PlatformConfigError(
-                f"the database {self.path} has schema version {version}, newer than this shoal "
-                f"({len(MIGRATIONS)}); upgrade shoal, or point data_dir elsewhere"
+                f"the database {self.where} has schema version {version}, newer than this "
+                f"shoal ({len(MIGRATIONS)}); upgrade shoal, or point data_dir elsewhere"
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
+            with self.transaction() as c:
+                if self.postgres:
+                    c.execute_script(pg_schema(script))
+                    c.execute("INSERT INTO shoal_schema VALUES (?)", (number,))
+                    continue
                 for statement in script.split(";"):
                     if statement.strip():
-                        self._conn.execute(statement)
-                self._conn.execute(f"PRAGMA user_version = {number}")
+                        c.execute(statement)
+                c.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction on this thread's connection: writers take turns (SQLite's
+        ``BEGIN IMMEDIATE``, an advisory lock on PostgreSQL); rolled back on an exception."""
+        conn = self._conn
+        if self.postgres:
+            with conn.transaction() as c:
+                yield c
+            return
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self._conn
+            yield conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """One statement on this thread's connection, outside any transaction (a read)."""
+        return self._conn.execute(sql, params)
 
     def ping(self) -> bool:
         return bool(self._conn.execute("SELECT 1").fetchone()[0] == 1)
+
+    def writable(self, timeout: float = 0.5) -> str:
+        """``"ok"``, or why a write cannot begin now. Opens its own connection, so it answers
+        even while the workers wait for a lock."""
+        if self.postgres:
+            return pg_writable(self.path, timeout=max(timeout, 2.0))
+        return sqlite_writable(self.path, timeout)
 
     def close(self) -> None:
         with self._all_lock:
@@ -235,13 +229,14 @@ class Database:
                     f"an account with the email {email!r} exists; sign in with `shoal login`"
                 )
             uid = c.execute(
-                "INSERT INTO users (username, email, password_hash, created_at) VALUES (?,?,?,?)",
+                "INSERT INTO users (username, email, password_hash, created_at) VALUES (?,?,?,?) "
+                "RETURNING id",
                 (username, email, password_hash, now),
-            ).lastrowid
+            ).fetchone()[0]
             oid = c.execute(
-                "INSERT INTO orgs (name, personal_user_id, created_at) VALUES (?,?,?)",
+                "INSERT INTO orgs (name, personal_user_id, created_at) VALUES (?,?,?) RETURNING id",
                 (username, uid, now),
-            ).lastrowid
+            ).fetchone()[0]
             c.execute("INSERT INTO members VALUES (?,?, 'admin')", (oid, uid))
         assert uid is not None
         return User(uid, username, email, password_hash, now)
@@ -297,7 +292,7 @@ class Database:
             )
 
     @staticmethod
-    def _token(row: sqlite3.Row) -> TokenRow:
+    def _token(row: Any) -> TokenRow:
         values = dict(row)
         values["can_mint"] = bool(values["can_mint"])
         return TokenRow(**values)
@@ -320,7 +315,7 @@ class Database:
                 "AND revoked_at IS NULL",
                 (time.time(), uid, name),
             )
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def revoke_jti(self, jti: str) -> None:
         with self.transaction() as c:
@@ -339,8 +334,8 @@ class Database:
             ):
                 raise Conflict(f"the name {name!r} is taken; pick another")
             oid = c.execute(
-                "INSERT INTO orgs (name, created_at) VALUES (?, ?)", (name, now)
-            ).lastrowid
+                "INSERT INTO orgs (name, created_at) VALUES (?, ?) RETURNING id", (name, now)
+            ).fetchone()[0]
             c.execute("INSERT INTO members VALUES (?,?, 'admin')", (oid, owner))
         assert oid is not None
         return Org(oid, name, None)
@@ -390,10 +385,10 @@ class Database:
                 raise Conflict("the owner of a personal organization cannot be removed from it")
             cur = c.execute("DELETE FROM members WHERE org_id = ? AND user_id = ?", (org.id, uid))
             self._check_admin_left(c, org)
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     @staticmethod
-    def _check_admin_left(c: sqlite3.Connection, org: Org) -> None:
+    def _check_admin_left(c: Any, org: Org) -> None:
         if not c.execute(
             "SELECT 1 FROM members WHERE org_id = ? AND role = 'admin'", (org.id,)
         ).fetchone():
@@ -406,7 +401,7 @@ class Database:
     )
 
     @staticmethod
-    def _ds(row: sqlite3.Row) -> DatasetRow:
+    def _ds(row: Any) -> DatasetRow:
         values = dict(row)
         values["public"] = bool(values["public"])
         return DatasetRow(**values)

@@ -5,27 +5,27 @@ health checks, reads and everything else go on.
 
 :class:`AsyncDatabase` mirrors :class:`.db.Database` method for method (``await db.user(...)``);
 :meth:`AsyncDatabase.run` runs any other function that uses the database (the credentials
-store's) the same way. :func:`writable` is the health check: can a write transaction begin now?
+store's) the same way. On PostgreSQL each worker thread holds one psycopg connection (the
+same methods, the same threads: no query is written twice).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import sqlite3
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .db import Database
 
-__all__ = ["AsyncDatabase", "writable"]
+__all__ = ["AsyncDatabase"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: Worker threads (and connections). SQLite has one writer at a time; readers run alongside.
+#: Worker threads (and connections). Writers take turns (on either database); readers run
+#: alongside.
 WORKERS = 4
 
 
@@ -77,22 +77,3 @@ class AsyncDatabase:
     put_dataset = _off(Database.put_dataset)
     delete_dataset = _off(Database.delete_dataset)
     update_dataset = _off(Database.update_dataset)
-
-
-def writable(path: str, timeout: float = 0.5) -> str:
-    """``"ok"``, or why a write transaction cannot begin on ``path`` within ``timeout``
-    seconds (a lock held elsewhere, a read-only file, a missing directory). Opens its own
-    connection, so it answers even while the workers wait for a lock."""
-    try:  # mode=rw: a missing file is reported, not created
-        uri = Path(path).absolute().as_uri() + "?mode=rw"
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-    except sqlite3.Error as exc:
-        return f"cannot open: {exc}"
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-    except sqlite3.Error as exc:
-        return f"not writable: {exc}"
-    finally:
-        conn.close()
-    return "ok"

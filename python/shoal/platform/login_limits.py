@@ -6,68 +6,90 @@ attempt back and clears the pair's failures. Past ``per_pair`` failures of one a
 one address, each further attempt must wait ``backoff``, doubling with each failure (at most
 ``window``). The account itself is never locked: its owner, from another address, signs in
 as usual. One address trying many accounts is stopped by ``per_ip`` attempts per ``window``.
+
+The attempts live in the database (``login_attempts``), checked and counted in one write
+transaction, so every replica on one PostgreSQL counts the same attempts. A row holds a hash
+of its (account, address) or address key, never the typed name (it may be a password typed
+into the wrong field), and the wall-clock time (replicas share it; monotonic clocks are
+per-host). Rows older than ``window`` are deleted as attempts come in.
 """
 
 from __future__ import annotations
 
-import collections
+import hashlib
 import time
+from typing import TYPE_CHECKING
 
-__all__ = ["LoginLimiter"]
+if TYPE_CHECKING:
+    from .db import Database
 
-#: Past this many tracked keys (a flood of names or addresses), the oldest half is forgotten.
-_MAX_KEYS = 100_000
+__all__ = ["SCHEMA", "LoginLimiter"]
+
+SCHEMA = """
+    CREATE TABLE login_attempts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_attempts_by_key ON login_attempts(key, at);
+    CREATE INDEX login_attempts_by_time ON login_attempts(at);
+"""
 
 
 class LoginLimiter:
-    """Check-and-count in one step (:meth:`begin`), then :meth:`succeeded` on success."""
+    """Check-and-count in one step (:meth:`begin`), then :meth:`succeeded` on success. Both
+    are blocking database calls: the server runs them on its database threads."""
 
-    def __init__(self, per_pair: int, per_ip: int, window: float, backoff: float) -> None:
+    def __init__(
+        self, db: Database, per_pair: int, per_ip: int, window: float, backoff: float
+    ) -> None:
+        self.db = db
         self.per_pair = per_pair
         self.per_ip = per_ip
         self.window = window
         self.backoff = backoff
-        self._attempts: dict[str, collections.deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> collections.deque[float]:
-        q = self._attempts.get(key)
-        if q is None:
-            return collections.deque()
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        if not q:
-            del self._attempts[key]
-        return q
 
     @staticmethod
     def _keys(username: str, ip: str) -> tuple[str, str]:
-        return f"p:{username.lower()}\n{ip}", f"i:{ip}"
+        def digest(text: str) -> str:
+            return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+        return digest(f"p:{username.lower()}\n{ip}"), digest(f"i:{ip}")
 
     def begin(self, username: str, ip: str) -> float:
         """Seconds ``username`` from ``ip`` must wait (nothing counted), or 0: the attempt is
         counted as a failure until :meth:`succeeded` says otherwise."""
-        now = time.monotonic()
+        now = time.time()
         pair_key, ip_key = self._keys(username, ip)
-        pair, by_ip = self._recent(pair_key, now), self._recent(ip_key, now)
-        wait = 0.0
-        if len(pair) >= self.per_pair:
-            delay = min(self.window, self.backoff * 2 ** (len(pair) - self.per_pair))
-            wait = pair[-1] + delay - now
-        if len(by_ip) >= self.per_ip:
-            wait = max(wait, by_ip[-self.per_ip] + self.window - now)
-        if wait > 0:
-            return wait
-        if len(self._attempts) > _MAX_KEYS:
-            for key in list(self._attempts)[: len(self._attempts) // 2]:
-                del self._attempts[key]
-        for key in (pair_key, ip_key):
-            self._attempts.setdefault(key, collections.deque()).append(now)
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM login_attempts WHERE at <= ?", (now - self.window,))
+            count, last = c.execute(
+                "SELECT count(*), max(at) FROM login_attempts WHERE key = ?", (pair_key,)
+            ).fetchone()
+            wait = 0.0
+            if count >= self.per_pair:
+                delay = min(self.window, self.backoff * 2 ** (count - self.per_pair))
+                wait = float(last) + delay - now
+            # The per_ip-th latest attempt of the address: when it leaves the window.
+            nth = c.execute(
+                "SELECT at FROM login_attempts WHERE key = ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+                (ip_key, self.per_ip - 1),
+            ).fetchone()
+            if nth is not None:
+                wait = max(wait, float(nth[0]) + self.window - now)
+            if wait > 0:
+                return wait
+            for key in (pair_key, ip_key):
+                c.execute("INSERT INTO login_attempts (key, at) VALUES (?, ?)", (key, now))
         return 0.0
 
     def succeeded(self, username: str, ip: str) -> None:
         """The attempt was right: forget the pair's failures and give the address its back."""
         pair_key, ip_key = self._keys(username, ip)
-        self._attempts.pop(pair_key, None)
-        q = self._attempts.get(ip_key)
-        if q:
-            q.pop()
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM login_attempts WHERE key = ?", (pair_key,))
+            c.execute(
+                "DELETE FROM login_attempts WHERE id = (SELECT id FROM login_attempts "
+                "WHERE key = ? ORDER BY at DESC, id DESC LIMIT 1)",
+                (ip_key,),
+            )

@@ -32,6 +32,7 @@ from .creds_store import KINDS, CredsError, CredsStore
 from .creds_vending import VendingError
 from .crypto import DecryptError, load_ring
 from .db import Org
+from .grant_cache import GrantCache
 
 routes = web.RouteTableDef()
 
@@ -44,12 +45,14 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     from .common import STATE
 
     p = app[STATE]
-    store = CredsStore(p.db.sync, load_ring(p.config.creds_encryption_keys, p.config.data_dir))
+    ring = load_ring(p.config.creds_encryption_keys, p.config.data_dir)
+    store = CredsStore(p.db.sync, ring)
     moved = store.reencrypt()
     if moved:
         log.info("creds keys re-encrypted", extra={"fields": {"count": moved}})
     app[CREDS] = store
     app[MANAGED] = ManagedVendor(p.config)
+    app[MANAGED].cache = GrantCache(p.db, ring)
     yield
     await app[MANAGED].close()
 

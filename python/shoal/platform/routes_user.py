@@ -75,7 +75,7 @@ async def login(request: web.Request) -> web.Response:
     username = get_str(body, "username", limit=64)
     password = get_str(body, "password", limit=passwords.MAX_LENGTH)
     # Checked and counted in one step, before the password hash is awaited.
-    wait = p.limiter.begin(username, _ip(request))
+    wait = await p.db.run(p.limiter.begin, username, _ip(request))
     if wait > 0:
         log.warning("login rate limited", extra={"fields": await _attempted(p, username)})
         fail(
@@ -90,7 +90,7 @@ async def login(request: web.Request) -> web.Response:
     if user is None or not ok:
         log.info("login failed", extra={"fields": await _attempted(p, username)})
         fail(401, "login_failed", "wrong username or password")
-    p.limiter.succeeded(username, _ip(request))
+    await p.db.run(p.limiter.succeeded, username, _ip(request))
     if passwords.needs_rehash(user.password_hash, n=p.config.scrypt_n):
         hashed = await asyncio.to_thread(passwords.hash_password, password, n=p.config.scrypt_n)
         await p.db.set_password_hash(user.id, hashed)

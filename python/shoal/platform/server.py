@@ -19,12 +19,10 @@ import contextlib
 import logging
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -53,9 +51,12 @@ from .common import (
 )
 from .config import ServerConfig
 from .creds_vending import make_vendor
+from .crypto import load_ring
 from .data_dir import private_dir
 from .db import Database
-from .db_async import AsyncDatabase, writable
+from .db_async import AsyncDatabase
+from .db_backends import unavailable_errors
+from .grant_cache import GrantCache
 from .login_limits import LoginLimiter
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,7 +105,7 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
     except asyncio.CancelledError:
         status = 499
         raise
-    except sqlite3.OperationalError as exc:
+    except unavailable_errors() as exc:
         # A lock held elsewhere for longer than busy_timeout, a full disk, a read-only file.
         status = 503
         log.error(
@@ -145,7 +146,7 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
 async def _health(request: web.Request) -> web.Response:
     p = platform(request)
     # Its own connection on its own thread: answers while the workers wait for a lock.
-    db_state = await asyncio.to_thread(writable, p.db.path)
+    db_state = await asyncio.to_thread(p.db.sync.writable)
     db_ok = db_state == "ok"
     return web.json_response(
         {
@@ -178,9 +179,14 @@ def create_app(config: ServerConfig) -> web.Application:
     async def lifecycle(app: web.Application) -> Any:
         private_dir(config.data_dir)
         secret = config.secret()
-        db = AsyncDatabase(Database(Path(config.data_dir) / "platform.db"))
-        vendor = make_vendor(config)
+        db = AsyncDatabase(await asyncio.to_thread(Database, config.database))
         try:
+            vendor = make_vendor(config)
+        except BaseException:
+            db.close()
+            raise
+        try:
+            vendor.cache = GrantCache(db, load_ring(config.creds_encryption_keys, config.data_dir))
             await vendor.start()
             dummy = await asyncio.to_thread(passwords.dummy_hash, config.scrypt_n)
         except BaseException:
@@ -193,6 +199,7 @@ def create_app(config: ServerConfig) -> web.Application:
             vendor=vendor,
             secret=secret,
             limiter=LoginLimiter(
+                db.sync,
                 config.login_max_failures,
                 config.login_max_failures_per_ip,
                 config.login_window,
@@ -205,6 +212,7 @@ def create_app(config: ServerConfig) -> web.Application:
             extra={
                 "fields": {
                     "data_dir": config.data_dir,
+                    "database": db.sync.where,
                     "storage": vendor.kind,
                     "storage_root": vendor.root,
                     "schema_version": db.sync.schema_version,

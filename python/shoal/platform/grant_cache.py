@@ -1,0 +1,143 @@
+"""The vended-credentials cache, shared by every replica through the database.
+
+Vending costs a call to a store's STS (or Google's), so a grant is reused until half its
+lifetime is gone. The cache lives in the ``vended_grants`` table: replicas behind one load
+balancer share it (one STS call per dataset and access, not one per replica), and a grant
+refreshed by one replica is what the others hand out.
+
+A grant holds live credentials, so a row holds them only encrypted (AES-GCM under the
+creds key ring, :mod:`.crypto`), with the row's key bound into the tag; the key itself is a
+hash of what identifies the grant. A row that does not decrypt (a replica with another key
+ring, a key rotated away) is a miss. Expired rows are deleted as new grants come in.
+
+Without a database (a vendor used on its own), the cache is a dict in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .crypto import DecryptError, KeyRing
+
+if TYPE_CHECKING:
+    from .creds_vending import Grant
+    from .db import Database
+    from .db_async import AsyncDatabase
+
+__all__ = ["SCHEMA", "GrantCache"]
+
+SCHEMA = """
+    CREATE TABLE vended_grants (
+        cache_key TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        sealed BLOB NOT NULL,
+        issued_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX vended_grants_by_expiry ON vended_grants(expires_at)
+"""
+
+G = TypeVar("G", bound="Grant")
+
+#: Past this many grants in a process's own cache (no database), it starts over.
+_MAX_LOCAL = 10_000
+
+
+def _fresh(issued: float, expires: float, now: float) -> bool:
+    return expires - now > (expires - issued) / 2
+
+
+def _aad(cache_key: str) -> bytes:
+    return f"shoal-grant\0{cache_key}".encode()
+
+
+def _get(db: Database, ring: KeyRing, cache_key: str) -> tuple[dict[str, Any], float] | None:
+    row = db.execute(
+        "SELECT key_id, sealed, issued_at FROM vended_grants WHERE cache_key = ?", (cache_key,)
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        plain = ring.decrypt(str(row[0]), bytes(row[1]), _aad(cache_key))
+    except DecryptError:
+        return None
+    fields: dict[str, Any] = json.loads(plain)
+    return fields, float(row[2])
+
+
+def _put(
+    db: Database,
+    ring: KeyRing,
+    cache_key: str,
+    fields: dict[str, Any],
+    issued: float,
+    expires: float,
+) -> None:
+    key_id, sealed = ring.encrypt(json.dumps(fields).encode(), _aad(cache_key))
+    with db.transaction() as c:
+        c.execute("DELETE FROM vended_grants WHERE expires_at <= ?", (issued,))
+        c.execute(
+            "INSERT INTO vended_grants VALUES (?,?,?,?,?) ON CONFLICT (cache_key) DO UPDATE SET "
+            "key_id = excluded.key_id, sealed = excluded.sealed, "
+            "issued_at = excluded.issued_at, expires_at = excluded.expires_at",
+            (cache_key, key_id, sealed, issued, expires),
+        )
+
+
+class GrantCache:
+    """Grants by what identifies them (a tuple of plain values), in the database if given."""
+
+    def __init__(self, db: AsyncDatabase | None = None, ring: KeyRing | None = None) -> None:
+        self.db, self.ring = db, ring
+        self._local: dict[str, tuple[Any, float]] = {}
+
+    @staticmethod
+    def _key(parts: tuple[Any, ...]) -> str:
+        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+    async def get_or_vend(
+        self,
+        parts: tuple[Any, ...],
+        kind: type[G],
+        vend: Callable[[], Awaitable[G]],
+        *,
+        fresh: bool = False,
+    ) -> G:
+        """The cached grant for ``parts`` while it has more than half its life left (unless
+        ``fresh``), else a new one from ``vend()``, cached."""
+        cache_key = self._key(parts)
+        now = time.time()
+        if not fresh:
+            found = await self._lookup(cache_key)
+            if found is not None:
+                grant, issued = found
+                if isinstance(grant, kind) and _fresh(issued, grant.expiration, now):
+                    return grant
+                if isinstance(grant, dict):
+                    made = kind(**grant)
+                    if _fresh(issued, made.expiration, now):
+                        return made
+        grant = await vend()
+        await self._store(cache_key, grant, now)
+        return grant
+
+    async def _lookup(self, cache_key: str) -> tuple[Any, float] | None:
+        if self.db is None or self.ring is None:
+            return self._local.get(cache_key)
+        return await self.db.run(_get, self.db.sync, self.ring, cache_key)
+
+    async def _store(self, cache_key: str, grant: Grant, issued: float) -> None:
+        if self.db is None or self.ring is None:
+            if len(self._local) > _MAX_LOCAL:
+                self._local.clear()
+            self._local[cache_key] = (grant, issued)
+            return
+        fields = dataclasses.asdict(grant)
+        await self.db.run(
+            _put, self.db.sync, self.ring, cache_key, fields, issued, grant.expiration
+        )
