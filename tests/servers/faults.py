@@ -2,8 +2,9 @@
 
 Requests are forwarded unchanged (the ``Host`` header too, so SigV4 signatures stay valid)
 unless a queued :class:`Fault` matches, in which case the proxy answers 503 SlowDown, 429,
-500, drops the connection before answering, cuts the body off half way, or stalls. Runs its
-own event loop on a thread, so sync and async tests can use it alike.
+500, drops the connection before answering, cuts the body off half way, or stalls; or, after
+:meth:`FaultProxy.fail_randomly`, a given share of all requests fails at random. Runs its own
+event loop on a thread, so sync and async tests can use it alike.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import random
 import threading
 import time
 from collections import Counter
@@ -59,16 +61,29 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
         self.url = ""
         self._wake: asyncio.Event | None = None
+        self._rate = 0.0
+        self._random_kinds: tuple[Kind, ...] = ()
+        self._rng = random.Random(0)
 
     # -- control -----------------------------------------------------------------------------
     def inject(self, kind: Kind, times: int = 1, **match: object) -> None:
         with self._lock:
             self.faults.append(Fault(kind, times, **match))  # type: ignore[arg-type]
 
+    def fail_randomly(
+        self, rate: float, kinds: tuple[Kind, ...] = ("slowdown", "reset"), seed: int = 0
+    ) -> None:
+        """From now on, each request fails with probability ``rate``, as one of ``kinds``
+        chosen at random (reproducibly, from ``seed``)."""
+        with self._lock:
+            self._rate, self._random_kinds, self._rng = rate, kinds, random.Random(seed)
+
     def clear(self) -> None:
-        """Drop queued faults, cut short stalls still running, and zero the counters."""
+        """Drop queued faults and random failures, cut short stalls still running, and zero
+        the counters."""
         with self._lock:
             self.faults.clear()
+            self._rate = 0.0
         if self._thread.is_alive():
             asyncio.run_coroutine_threadsafe(self._release_stalls(), self._loop).result(5)
         deadline = time.monotonic() + 5
@@ -99,6 +114,10 @@ class FaultProxy:
                     fault.times -= 1
                     self.injected[fault.kind] += 1
                     return fault
+            if self._rate and self._rng.random() < self._rate:
+                kind = self._rng.choice(self._random_kinds)
+                self.injected[kind] += 1
+                return Fault(kind)
         return None
 
     # -- server ------------------------------------------------------------------------------
