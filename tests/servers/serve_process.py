@@ -61,6 +61,7 @@ class ServeProcess:
         return env
 
     def start(self, timeout: float = 60) -> ServeProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shoal.cli", "serve", "--port", "0", "--host", "127.0.0.1"],
