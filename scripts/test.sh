@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash .ci/setup-deeplake-venv
 bash .ci/setup-torch  # Debian's CPU torch for the system python3 (the ds.pytorch() test)
+bash .ci/setup-postgres  # PostgreSQL binaries: the platform tests run on it as well as SQLite
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== lint: ruff, mypy, stubtest"
