@@ -262,7 +262,9 @@ def test_kill_at_every_write_of_a_flush_s3(
         ]
 
     backend = Backend(lambda name: f"{root}/{name}", copy, to_local, creds)
-    sweep(backend, tmp_path, run_dl, landmarks)
+    # SHOAL_CRASH_EVERY_WRITE=1: every write, as on local disk (minutes; run by hand)
+    every = os.environ.get("SHOAL_CRASH_EVERY_WRITE") == "1"
+    sweep(backend, tmp_path, run_dl, every_write if every else landmarks)
 
 
 def test_kill_9_during_batches(tmp_path: Path, run_dl: Any) -> None:
@@ -274,7 +276,7 @@ def test_kill_9_during_batches(tmp_path: Path, run_dl: Any) -> None:
     make_base(str(path))
     n = BASE
     copies = []
-    for it in range(3):
+    for it in range(int(os.environ.get("SHOAL_CRASH_KILLS", "3"))):  # more by hand
         with subprocess.Popen(
             [sys.executable, "-m", "tests.crash_writer", "loop", str(path)],
             stdout=subprocess.PIPE,

@@ -12,10 +12,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import StartPlatform, sqlite_only
+from shoal.platform.db_backends import WRITE_LOCK
+
+from .conftest import Running, StartPlatform, sqlite_only
 
 
 def mode(path: Path) -> int:
@@ -71,15 +74,27 @@ def test_an_open_data_dir_is_tightened_with_a_warning(
     )
 
 
+def _hold_write_lock(p: Running) -> Any:
+    """A connection of another process holding the database's write lock (until closed):
+    SQLite's, or the advisory lock writers take on PostgreSQL."""
+    if p.config.database_url:
+        import psycopg
+
+        pg = psycopg.connect(p.config.database_url, autocommit=True)
+        pg.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
+        return pg
+    lock = sqlite3.connect(Path(p.config.data_dir) / "platform.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # closing rolls it back
+    return lock
+
+
 def test_a_locked_database_stalls_no_other_request(start_platform: StartPlatform) -> None:
     """A write lock held elsewhere (another process, a backup) past the busy timeout: the
     write waiting for it gets 503 after 5 s, and meanwhile health (503, saying why) and reads
     answer at once."""
     p = start_platform()
-    sqlite_only(p)
     user = p.user()
-    lock = sqlite3.connect(Path(p.config.data_dir) / "platform.db", isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
+    lock = _hold_write_lock(p)
     waited: dict[str, tuple[int, object]] = {}
     body = {"username": "locked1", "email": "locked1@example.com", "password": "correct horse"}
     writer = threading.Thread(
@@ -98,7 +113,6 @@ def test_a_locked_database_stalls_no_other_request(start_platform: StartPlatform
         assert time.monotonic() - t0 < 2.0
         writer.join(timeout=15)
     finally:
-        lock.execute("ROLLBACK")
         lock.close()
     status, answer = waited["reg"]
     assert status == 503, answer

@@ -76,7 +76,8 @@ class ServeProcess:
         line = self.proc.stdout.readline()
         if "listening on " not in line:
             self.kill()
-            raise RuntimeError(f"shoal serve did not start: {line!r}; see {self.log_path}")
+            tail = self.log_path.read_text()[-3000:]
+            raise RuntimeError(f"shoal serve did not start: {line!r}; its log ends:\n{tail}")
         self.url = line.split("listening on ")[1].split()[0]
         while time.monotonic() < deadline:
             try:

@@ -206,7 +206,7 @@ class Database:
         """``"ok"``, or why a write cannot begin now. Opens its own connection, so it answers
         even while the workers wait for a lock."""
         if self.postgres:
-            return pg_writable(self.path, timeout=max(timeout, 2.0))
+            return pg_writable(self.path, timeout)
         return sqlite_writable(self.path, timeout)
 
     def close(self) -> None:

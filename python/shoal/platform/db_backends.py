@@ -41,6 +41,8 @@ __all__ = [
 
 #: Every write transaction on PostgreSQL holds this advisory lock (one writer at a time).
 WRITE_LOCK = 0x5_0A1
+#: How long a statement waits for a lock (the write lock, a row) before failing.
+LOCK_TIMEOUT_MS = 5000
 
 
 class Cursor(Protocol):
@@ -170,6 +172,9 @@ class PgConnection:
                 row_factory=_row_factory,
                 connect_timeout=max(1, int(connect_timeout)),
                 application_name="shoal",
+                # As SQLite's busy_timeout: a lock held elsewhere fails the wait (a 503)
+                # instead of stalling the request for good.
+                options=f"-c lock_timeout={LOCK_TIMEOUT_MS}",
             )
         except psycopg.OperationalError as exc:
             # The message can quote the URL's host and user, never its password.
@@ -200,18 +205,23 @@ class PgConnection:
         self.raw.close()
 
 
-def pg_writable(url: str, timeout: float = 2.0) -> str:
-    """``"ok"``, or why a write transaction cannot run on the PostgreSQL at ``url`` now."""
+def pg_writable(url: str, timeout: float = 0.5) -> str:
+    """``"ok"``, or why a write transaction cannot run on the PostgreSQL at ``url`` within
+    ``timeout`` seconds (unreachable, read-only, the write lock held elsewhere)."""
     try:
-        conn = PgConnection(url, connect_timeout=timeout)
+        conn = PgConnection(url, connect_timeout=2.0)
     except Exception as exc:
         return f"cannot open: {str(exc).replace(url, redact_url(url))}"
     try:
         with conn.raw.transaction():
-            conn.raw.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+            conn.raw.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
+            conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             conn.raw.execute("SELECT txid_current()")  # fails on a read-only server
     except conn._errors as exc:
-        return f"not writable: {str(exc).strip().splitlines()[0]}"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "lock timeout" in text:
+            text = "database is locked: the write lock is held elsewhere"
+        return f"not writable: {text}"
     finally:
         conn.close()
     return "ok"
