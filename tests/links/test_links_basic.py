@@ -158,3 +158,16 @@ def test_http_links(tmp_path: Path, images: Images, http_server: HttpServer) -> 
     with pytest.raises(LinkError, match="sample 0: http://127.0.0.1:9/x.png is unreachable"):
         ds.im.append(shoal.link("http://127.0.0.1:9/x.png"))
     assert len(ds.im) == 2
+
+
+def test_dataset_append_rows_with_links(tmp_path: Path, images: Images) -> None:
+    ds = shoal.empty(str(tmp_path / "ds"))
+    ds.create_tensor("im", htype="link[image]")
+    ds.create_tensor("label", htype="class_label", class_names=["a", "b"])
+    ds.append({"im": shoal.link(images.path(NAMES[1])), "label": "b"})
+    ds.extend({"im": [shoal.link(images.path(NAMES[3]))], "label": ["a"]})
+    with pytest.raises(LinkError, match="sample 0"):
+        ds.append({"im": shoal.link(images.path("gone.png")), "label": "a"})
+    assert len(ds) == 2 and len(ds.label) == 2
+    np.testing.assert_array_equal(ds.im[1].numpy(), images.arrays[NAMES[3]])
+    assert ds.im.meta["max_shape"] == list(images.arrays[NAMES[3]].shape)

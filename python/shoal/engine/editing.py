@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import SampleError, SampleIndexError, ShoalError
 from ..format.htypes import companion_samples
+from ..links.engine import check_samples as check_links
 from .samples import Prepared
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ async def extend_columns(ds: DatasetEngine, columns: dict[str, Any]) -> None:
     staged: list[tuple[TensorEngine, tuple[Prepared, list[str]]]] = []
     for key, samples in columns.items():
         parent = ds.tensors[key]
+        if parent.meta.get("is_link"):  # linked files are checked (and read) first
+            samples = await check_links(parent, samples)
         prepared = parent.prepare(samples)
         staged.append((parent, prepared))
         for child, link in _linked(ds, parent, key):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ..storage import Storage
 
 DEFAULT_CONCURRENCY = 64
+REVEND_MARGIN = 30.0  # seconds before vended credentials expire when they are asked again
 HTTP_TIMEOUT = 60.0
 
 Item = tuple[int, str, "str | None"]  # (sample index, URL, creds key)
@@ -53,6 +55,7 @@ class LinkResolver:
         self.storage = storage  # the dataset's own: linked_creds.json lives there
         self.creds = LinkCreds()
         self._stores: dict[tuple[str | None, str, str], Storage] = {}
+        self._expires: dict[tuple[str | None, str, str], float | None] = {}
         self._opening: dict[tuple[str | None, str, str], asyncio.Future[Storage]] = {}
         self._http: aiohttp.ClientSession | None = None
         self._batches = 0
@@ -116,6 +119,12 @@ class LinkResolver:
     async def _store(self, key: str | None, kind: str, bucket: str, index: int) -> Storage:
         slot = (key, kind, bucket)
         found = self._stores.get(slot)
+        expires = self._expires.get(slot)
+        if found is not None and expires is not None and time.time() > expires - REVEND_MARGIN:
+            # A managed key's credentials are vended again before they expire: a key the
+            # admin rotated meanwhile takes effect here, without reopening the dataset.
+            self._stores.pop(slot, None)
+            found = None
         if found is not None:
             return found
         pending = self._opening.get(slot)
@@ -133,6 +142,10 @@ class LinkResolver:
             self._opening.pop(slot, None)
         fut.set_result(store)
         self._stores[slot] = store
+        from ..storage._managed import managed_source_of
+
+        source = managed_source_of(store)
+        self._expires[slot] = source.expiration if source is not None else None
         return store
 
     async def _open(self, key: str | None, kind: str, bucket: str, index: int) -> Storage:

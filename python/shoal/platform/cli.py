@@ -340,8 +340,10 @@ def add_commands(sub: Any) -> None:
         p.set_defaults(func=_ds_privacy, public=public)
 
     from .cli_creds import add_commands as add_creds_commands
+    from .cli_storage import add_commands as add_storage_commands
 
     add_creds_commands(sub, _server_opt)
+    add_storage_commands(sub, _server_opt)
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - `python -m`

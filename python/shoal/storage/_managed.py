@@ -63,6 +63,8 @@ class ManagedSource:
         self.org, self.key, self.url, self.mode = org, key, url, mode
         self._first: dict[str, Any] | None = None
         self.fetches = 0
+        #: when the credentials of the first answer expire (epoch seconds; None: not said)
+        self.expiration: float | None = None
 
     async def fetch(self, *, fresh: bool = False) -> dict[str, Any]:
         self.fetches += 1
@@ -124,6 +126,8 @@ async def open_managed(
         log.warning("%s opens read-only: your role in %r only reads", url, source.org)
         read_only = True
     source._first = answer
+    expiry = answer.get("expiration") or answer["creds"].get("expiration")
+    source.expiration = float(expiry) if expiry else None
     vended = vetted_store(url, answer["creds"], client.url)
     store: Storage
     if vended.scheme == "s3":
