@@ -8,6 +8,8 @@ bash scripts/setup.sh
 bash .ci/setup-deeplake-venv
 bash .ci/setup-torch  # Debian's CPU torch for the system python3 (the ds.pytorch() test)
 bash .ci/setup-postgres  # PostgreSQL binaries: the platform tests run on it as well as SQLite
+bash .ci/setup-browser  # Debian's chromium for the web app's browser tests
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # Playwright drives /usr/bin/chromium, never its own
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== lint: ruff, mypy, stubtest"

@@ -89,6 +89,9 @@ class SeaweedFS:
     iam: dict[str, Any] | None = None
     buckets: Sequence[str] = ()
     autocreate_buckets: bool = True  # SeaweedFS creates a bucket on an admin's first PUT
+    #: More ``weed mini`` flags (``-s3.allowedOrigins=...``: browsers' origins a bucket without
+    #: a CORS configuration of its own answers; SeaweedFS's default is any).
+    extra_args: Sequence[str] = ()
     ports: dict[str, int] = field(default_factory=dict)
     endpoint: str = ""
     startup_s: float = 0.0
@@ -128,6 +131,7 @@ class SeaweedFS:
             args.append("-bucket=" + ",".join(self.buckets))
         if not self.autocreate_buckets:
             args.append("-s3.autoCreateBucket=false")  # like AWS: a missing bucket is an error
+        args.extend(self.extra_args)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["TMPDIR"] = str(self.workdir)  # Go's os.TempDir(), for whatever respects it
         t0 = time.monotonic()

@@ -136,7 +136,13 @@ async def _authenticate(request: web.Request) -> Caller:
         fail(401, "token_invalid", "the Authorization header must be 'Bearer <token>'")
     if token.startswith(tokens.PUBLIC_TOKEN_PREFIX):
         return ANONYMOUS
-    p = platform(request)
+    return await caller_for_token(platform(request), token)
+
+
+async def caller_for_token(p: Platform, token: str) -> Caller:
+    """The user a token stands for, checked completely (signature, expiry, revocation, its
+    parent's revocation, the user still there); :class:`ApiError` (401) otherwise. The API's
+    bearer tokens and the web app's session cookie both go through here."""
     try:
         claims = tokens.verify(p.secret, token)
     except tokens.TokenError as exc:

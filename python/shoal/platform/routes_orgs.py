@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from . import org_actions
 from .common import (
     caller,
-    check_name,
-    fail,
     find_org,
     get_str,
     json_body,
-    log,
     platform,
     require_member,
 )
-from .db import ROLES, Conflict
 
 routes = web.RouteTableDef()
 
@@ -38,14 +35,9 @@ async def my_orgs(request: web.Request) -> web.Response:
 async def create_org(request: web.Request) -> web.Response:
     p = platform(request)
     who = caller(request)
-    assert who.user is not None
     body = await json_body(request)
-    name = check_name("organization name", get_str(body, "name", limit=64), reserved=True)
-    try:
-        await p.db.create_org(name, who.user.id)
-    except Conflict as exc:
-        fail(409, "conflict", str(exc))
-    log.info("org created", extra={"fields": {"user": who.name, "org": name}})
+    name = get_str(body, "name", limit=64)
+    await org_actions.create_org(p, who, name)
     return web.json_response({"name": name, "role": "admin", "personal": False}, status=201)
 
 
@@ -80,22 +72,9 @@ async def set_member(request: web.Request) -> web.Response:
     await require_member(p, who, org, "admin")
     body = await json_body(request)
     role = get_str(body, "role", limit=16)
-    if role not in ROLES:
-        fail(400, "bad_request", f"role must be one of {', '.join(ROLES)}, not {role[:20]!r}")
-    username = check_name("username", request.match_info["user"])
-    user = await p.db.user(username)
-    if user is None:
-        fail(404, "user_not_found", f"there is no user named {username!r}")
-    try:
-        await p.db.set_member(org, user.id, role)
-    except Conflict as exc:
-        fail(409, "conflict", str(exc))
-    log.info(
-        "member set",
-        extra={
-            "fields": {"user": who.name, "org": org.name, "member": user.username, "role": role}
-        },
-    )
+    org = await org_actions.set_member(p, who, org.name, request.match_info["user"], role)
+    user = await p.db.user(request.match_info["user"])
+    assert user is not None
     return web.json_response({"org": org.name, "username": user.username, "role": role})
 
 
@@ -104,22 +83,9 @@ async def remove_member(request: web.Request) -> web.Response:
     """Admins remove anyone; members may remove themselves (leave)."""
     p = platform(request)
     who = caller(request)
-    assert who.user is not None
-    org = await find_org(p, request.match_info["org"])
-    username = check_name("username", request.match_info["user"])
-    leaving = username.lower() == who.user.username.lower()
-    await require_member(p, who, org, "read" if leaving else "admin")
-    user = await p.db.user(username)
-    if user is None:
-        fail(404, "user_not_found", f"there is no user named {username!r}")
-    try:
-        removed = await p.db.remove_member(org, user.id)
-    except Conflict as exc:
-        fail(409, "conflict", str(exc))
-    if not removed:
-        fail(404, "not_found", f"{username!r} is not a member of {org.name!r}")
-    log.info(
-        "member removed",
-        extra={"fields": {"user": who.name, "org": org.name, "member": user.username}},
+    org = await org_actions.remove_member(
+        p, who, request.match_info["org"], request.match_info["user"]
     )
-    return web.json_response({"org": org.name, "removed": user.username})
+    user = await p.db.user(request.match_info["user"])
+    name = user.username if user is not None else request.match_info["user"]
+    return web.json_response({"org": org.name, "removed": name})

@@ -6,10 +6,11 @@
   in flight finish (up to ``shutdown_timeout``) and closes everything.
 * :class:`BackgroundServer` runs it on a thread with its own loop, for tests and benchmarks.
 
-Every response is JSON; errors are ``{"error": kind, "description": message}`` with the
-right status, and nothing a client sends turns into a 500 (those are bugs, logged with a
-traceback). One structured log line per request (method, path without the query, status,
-milliseconds, user); tokens, passwords and credentials never reach the log.
+Every ``/api/`` response is JSON; errors are ``{"error": kind, "description": message}``
+with the right status, and nothing a client sends turns into a 500 (those are bugs, logged
+with a traceback). The web app's pages live at ``/`` (:mod:`.web`). One structured log line
+per request (method, path without the query, status, milliseconds, user); tokens, passwords
+and credentials never reach the log.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from .db_async import AsyncDatabase
 from .db_backends import unavailable_errors
 from .grant_cache import GrantCache
 from .login_limits import LoginLimiter
+from .web import app as webapp
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -166,7 +168,9 @@ async def _openapi(request: web.Request) -> web.Response:
 
 def create_app(config: ServerConfig) -> web.Application:
     """The platform app. Its database and vendor open on startup and close on cleanup."""
-    app = web.Application(middlewares=[_errors_and_access_log], client_max_size=4 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[_errors_and_access_log, webapp.middleware], client_max_size=4 * 1024 * 1024
+    )
     app.router.add_get("/api/health", _health)
     app.router.add_get("/api/openapi.json", _openapi)
     app.add_routes(routes_user.routes)
@@ -175,6 +179,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app.add_routes(routes_objects.routes)
     app.add_routes(routes_creds.routes)
     app.add_routes(routes_connect.routes)
+    webapp.setup(app)
 
     async def lifecycle(app: web.Application) -> Any:
         private_dir(config.data_dir)
