@@ -1,7 +1,12 @@
 """Fixtures for the web app's tests in a real browser: Debian's headless Chromium driven by
 Playwright (launched from /usr/bin/chromium; Playwright never downloads a browser), one
-browser for the whole run and a fresh context (cookies, storage) per test; a platform for the
+browser per test module and a fresh context (cookies, storage) per test; a platform for the
 module; helpers to fill forms and read pages.
+
+Why per module, not per run: Playwright's sync API keeps an event loop running on the main
+thread while it is started, and every other test there would then run "inside" that loop
+(shoal's sync calls refuse to block a running loop). So the browser lives only as long as the
+module that uses it; within it, shoal's sync API runs on a thread (:func:`off_loop`).
 
 Chromium resolves no name but loopback (``--host-resolver-rules``) and runs with its
 background services off, so a test cannot send traffic off the machine.
@@ -39,7 +44,7 @@ _ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
         pytest.fail(
