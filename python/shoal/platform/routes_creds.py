@@ -9,10 +9,11 @@ server through these endpoints.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, NoReturn
+from typing import Any
 
 from aiohttp import web
 
+from . import creds_actions
 from .common import (
     Caller,
     Platform,
@@ -27,8 +28,9 @@ from .common import (
     platform,
     require_member,
 )
+from .creds_actions import CREDS, raise_creds, store_of
 from .creds_managed import ManagedGrant, ManagedVendor, StaticNotAllowed
-from .creds_store import KINDS, CredsError, CredsStore
+from .creds_store import CredsError, CredsStore
 from .creds_vending import VendingError
 from .crypto import DecryptError, load_ring
 from .db import Org
@@ -36,7 +38,6 @@ from .grant_cache import GrantCache
 
 routes = web.RouteTableDef()
 
-CREDS = web.AppKey("shoal_creds_store", CredsStore)
 MANAGED = web.AppKey("shoal_managed_vendor", ManagedVendor)
 
 
@@ -55,17 +56,6 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[MANAGED].cache = GrantCache(p.db, ring)
     yield
     await app[MANAGED].close()
-
-
-def store_of(request: web.Request) -> CredsStore:
-    return request.app[CREDS]
-
-
-def raise_creds(exc: CredsError | DecryptError) -> NoReturn:
-    if isinstance(exc, DecryptError):
-        log.error("creds key decryption failed", extra={"fields": {"error": str(exc)}})
-        fail(500, "creds_unreadable", f"{exc}; tell the platform's admin")
-    fail(exc.status, exc.kind, exc.message)
 
 
 async def _org_and_key(request: web.Request) -> tuple[Platform, Caller, Org, str]:
@@ -103,27 +93,9 @@ async def add_key(request: web.Request) -> web.Response:
     name = check_name("creds key name", get_str(body, "name", limit=64))
     await require_member(p, who, org, "admin")
     kind = get_str(body, "kind", limit=40)
-    if kind not in KINDS:
-        fail(
-            400, "bad_request", f"unknown kind {kind!r} for {name!r}; use one of {', '.join(KINDS)}"
-        )
     allow_static = bool(get_bool(body, "allow_static", False))
-    assert who.user is not None
-    try:
-        info = await p.db.run(
-            store_of(request).add,
-            org.id,
-            name,
-            kind,
-            _secret(body, name),
-            by=who.user.username,
-            allow_static=allow_static,
-        )
-    except (CredsError, DecryptError) as exc:
-        raise_creds(exc)
-    log.info(
-        "creds key added",
-        extra={"fields": {"user": who.name, "org": org.name, "key": name, "kind": kind}},
+    info = await creds_actions.add_key(
+        request, who, org, name, kind, _secret(body, name), allow_static=allow_static
     )
     return web.json_response(info.as_json(admin=True), status=201)
 
@@ -148,29 +120,16 @@ async def rotate_key(request: web.Request) -> web.Response:
     body = await json_body(request)
     await require_member(p, who, org, "admin")
     allow_static = get_bool(body, "allow_static")
-    try:
-        info = await p.db.run(
-            store_of(request).rotate, org.id, name, _secret(body, name), allow_static=allow_static
-        )
-    except (CredsError, DecryptError) as exc:
-        raise_creds(exc)
-    log.info(
-        "creds key rotated", extra={"fields": {"user": who.name, "org": org.name, "key": name}}
+    info = await creds_actions.rotate_key(
+        request, who, org, name, _secret(body, name), allow_static=allow_static
     )
     return web.json_response(info.as_json(admin=True))
 
 
 @routes.delete("/api/org/{org}/creds/{key}")
 async def remove_key(request: web.Request) -> web.Response:
-    p, who, org, name = await _org_and_key(request)
-    await require_member(p, who, org, "admin")
-    try:
-        await p.db.run(store_of(request).remove, org.id, name)
-    except (CredsError, DecryptError) as exc:
-        raise_creds(exc)
-    log.info(
-        "creds key removed", extra={"fields": {"user": who.name, "org": org.name, "key": name}}
-    )
+    _, who, org, name = await _org_and_key(request)
+    await creds_actions.remove_key(request, who, org, name)
     return web.json_response({"removed": name})
 
 

@@ -48,6 +48,12 @@ def _key(request: web.Request, name: str, *, required: bool) -> str:
     key = request.query.get(name, "")
     if required and not key:
         fail(400, "bad_request", f"the query parameter {name!r} is required")
+    return check_key(key)
+
+
+def check_key(key: str) -> str:
+    """``key`` if it names an object inside a dataset (no absolute path, no ``..``, no
+    control characters); 400 otherwise."""
     parts = key.split("/")
     if (
         len(key) > _MAX_KEY

@@ -11,12 +11,11 @@ import jinja2
 from aiohttp import web
 
 from ..common import CALLER, ApiError, log
-from . import session, views_account, views_orgs
+from . import session, views_account, views_creds, views_orgs, views_viewer
+from .app_keys import CONNECT_SRC
 from .forms import page
 
 _HERE = Path(__file__).parent
-#: Extra ``connect-src`` origins a page may fetch from (the viewer's bucket endpoint).
-CONNECT_SRC = web.RequestKey("shoal_connect_src", list)
 
 _TITLES = {
     400: "That did not work",
@@ -47,7 +46,7 @@ def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
     h["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
         # Pages hold one-time tokens and private listings: never cached or kept in history.
-        h["Cache-Control"] = "no-store"
+        h.setdefault("Cache-Control", "no-store")
 
 
 def error_page(request: web.Request, status: int, message: str) -> web.Response:
@@ -101,3 +100,5 @@ def setup(app: web.Application) -> None:
     app.router.add_static("/static/", str(_HERE / "static"), name="static")
     app.add_routes(views_account.routes)
     app.add_routes(views_orgs.routes)
+    app.add_routes(views_viewer.routes)
+    app.add_routes(views_creds.routes)
