@@ -5,7 +5,9 @@ errors that reach the caller, and a shutdown that leaves no thread or memory beh
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -244,6 +246,25 @@ def test_breaking_early_releases_memory_and_threads(ds: shoal.Dataset) -> None:
     assert sum(b.size for b in _ids(loader)) == N
     loader.close()
     assert _no_loader_threads()
+
+
+def test_an_iteration_left_suspended_until_exit_does_not_hang_the_exit(local_path: str) -> None:
+    # The iterator is finalized while the interpreter shuts down, after the background loop's
+    # thread has gone: waiting for that loop to release the pipeline would wait forever.
+    script = (
+        "import shoal\n"
+        f"ds = shoal.load({local_path!r}, read_only=True)\n"
+        "batches = iter(ds.loader(batch_size=16))\n"
+        "next(batches)\n"
+        "next(batches)\n"
+        "print('two batches')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(shoal.__file__).parent.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "two batches" in proc.stdout
 
 
 def test_prefetch_carries_over_the_end_of_an_epoch(ds: shoal.Dataset) -> None:

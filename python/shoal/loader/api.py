@@ -14,6 +14,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import os
+import sys
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -296,6 +297,10 @@ class Loader:
 
     def close(self) -> None:
         """Stop prefetching and release the memory and threads the loader holds."""
+        if sys.is_finalizing():
+            # An iteration left suspended until the interpreter exits: the background loop's
+            # thread is gone, so waiting for it would hang; the exit releases everything.
+            return
         pool = _loop.run(self._a._stop())
         if pool is not None:
             pool.shutdown(wait=True)

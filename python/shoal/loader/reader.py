@@ -1,10 +1,12 @@
 """One tensor as the loader reads it: which whole chunks a batch needs, and its batch values.
 
 Most tensors take the fast path: the loader fetches whole chunks itself (keeping many GETs in
-flight, within its memory bound) and fills each batch with the engine's native ``assemble``,
-which runs with the GIL released. What that path does not cover (object htypes such as text
-and json, image chunk compression, tiled samples, samples of an unflushed batch) is read
-through the tensor's own read methods, which fetch and cache chunks as any read does.
+flight, within its memory bound, each chunk once however many batches share it) and fills
+each batch with the engine's native ``assemble``, which runs with the GIL released; object
+htypes (text, json, lists) cut their samples' bytes out of the same chunks and decode them.
+What that path does not cover (image chunk compression, tiled samples, samples of an
+unflushed batch, links, sequences) is read through the tensor's own read methods, which
+fetch and cache chunks as any read does.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ class TensorReader:
         self.name = name
         self.t = engine
         meta = engine.meta
+        self.objects = engine.kind.is_object
         self.fast = (
-            not engine.kind.is_object
-            and not meta.get("is_link")
+            not meta.get("is_link")
             and not meta.get("is_sequence")
             and meta.get("chunk_compression") in (None, "lz4")
             and engine.readable_stored == engine.length
@@ -100,7 +102,11 @@ class TensorReader:
         """The batch's values from fetched chunks (runs on a loader thread; the native copy
         or decode releases the GIL)."""
         t = self.t
-        by_row: dict[int, Fetched] = {row: chunks[key] for row, key in need.keys.items()}
+        decoded = {row: chunks[key] for row, key in need.keys.items()}
+        if self.objects:
+            decode = t.kind.decode
+            return [decode(b, t.name) for b in assemble.blobs(need.rows, need.local, decoded, n)]
+        by_row: dict[int, Fetched] = dict(decoded)
         flat = assemble.assemble_flat(
             t.meta, t.fixed_shape, need.rows, need.local, by_row, self.dtype
         )
