@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import s3 as s3bench
+import suite_shoal
 
 SWEEP = (8, 16, 32, 64)
 PUT_SWEEP = (8, 32)  # each point writes the whole dataset again
@@ -49,7 +50,7 @@ async def chunk_keys(env: s3bench.Env, prefix: str) -> list[str]:
     return keys
 
 
-async def _gets(env: s3bench.Env, keys: list[str], conc: int) -> tuple[float, int]:
+async def _gets(env: s3bench.Env, keys: list[str], conc: int) -> tuple[float, int, float]:
     async with _client(env, conc) as client:
         sem = asyncio.Semaphore(conc)
 
@@ -59,9 +60,11 @@ async def _gets(env: s3bench.Env, keys: list[str], conc: int) -> tuple[float, in
                 async with resp["Body"] as body:
                     return len(await body.read())
 
+        cpu0 = suite_shoal.cpu_seconds()
         t0 = time.perf_counter()
         sizes = await asyncio.gather(*(one(k) for k in keys))
-        return time.perf_counter() - t0, sum(sizes)
+        seconds = time.perf_counter() - t0
+        return seconds, sum(sizes), suite_shoal.cpu_seconds() - cpu0
 
 
 async def _puts(env: s3bench.Env, bodies: list[bytes], prefix: str, conc: int) -> float:
@@ -96,8 +99,9 @@ def best_get_concurrency(env: s3bench.Env, keys: list[str]) -> tuple[int, dict[i
     return min(sweep, key=lambda c: sweep[c]), sweep
 
 
-def get_seconds(env: s3bench.Env, keys: list[str], conc: int) -> tuple[float, int]:
-    """Seconds to GET every object of ``keys`` whole, and the bytes read."""
+def get_seconds(env: s3bench.Env, keys: list[str], conc: int) -> tuple[float, int, float]:
+    """Seconds to GET every object of ``keys`` whole, the bytes read, and the CPU seconds
+    the client spent on it."""
     return asyncio.run(_gets(env, keys, conc))
 
 

@@ -30,6 +30,12 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _loader(args: dict[str, Any], spec: suite_data.Spec) -> dict[str, Any]:
     import shoal
 
@@ -43,6 +49,7 @@ def _loader(args: dict[str, Any], spec: suite_data.Spec) -> dict[str, Any]:
     )
     waits: list[float] = []
     count = 0
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     last = t0
     for batch in loader:
@@ -52,6 +59,7 @@ def _loader(args: dict[str, Any], spec: suite_data.Spec) -> dict[str, Any]:
         assert len(batch[spec.main]) == len(batch["labels"])
         last = time.perf_counter()
     seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - cpu0
     peak = _rss_mb()
     loader.close()
     if count != spec.count:
@@ -65,6 +73,7 @@ def _loader(args: dict[str, Any], spec: suite_data.Spec) -> dict[str, Any]:
         lat.append(time.perf_counter() - r0)
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "samples": count,
         "first": waits[0],
         "batch_p50": float(np.percentile(waits[1:] or waits, 50)),
@@ -94,11 +103,13 @@ def main(args: dict[str, Any]) -> None:
 
 def run(args: dict[str, Any], profile: str | None = None) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter; ``profile``: record it with py-spy into
-    this file (flame graph SVG) when py-spy is installed."""
+    this file (a flame graph if it ends in .svg, else collapsed stacks) when py-spy is
+    installed."""
     cmd = [sys.executable, str(HERE), json.dumps(args)]
     spy = Path(sys.executable).with_name("py-spy")
     if profile and spy.exists():
-        cmd = [str(spy), "record", "-r", "200", "--native", "-t", "-o", profile, "--", *cmd]
+        fmt = "flamegraph" if profile.endswith(".svg") else "raw"  # raw: collapsed stacks
+        cmd = [str(spy), "record", "-r", "100", "-t", "-f", fmt, "-o", profile, "--", *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
     if proc.returncode != 0:
         raise RuntimeError(
