@@ -4,13 +4,17 @@ around them: cookie flags, CSRF, the Content-Security-Policy, org isolation, no 
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from playwright.sync_api import BrowserContext, Page
 
 import shoal
+from shoal.platform.web import session
 from tests.servers.platform_fixtures import Running
 
 from .web_fixtures import (
@@ -185,6 +189,16 @@ def test_security_headers_and_csrf(page: Page, base: str) -> None:
     # the JSON API never takes the session cookie
     api = page.request.get(base + "/api/user/profile")
     assert api.status == 401
+
+
+def test_session_cookie_is_secure_over_https() -> None:
+    for ssl_context, secure in ((ssl.create_default_context(), True), (None, False)):
+        request = make_mocked_request("GET", "/signin", sslcontext=ssl_context)
+        response = web.Response()
+        session.start(response, request, "a.login.token", 60)
+        cookie = response.cookies["shoal_session"]
+        assert bool(cookie["secure"]) is secure
+        assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
 
 
 def test_api_is_unchanged_without_cookies(web_platform: Running) -> None:

@@ -50,6 +50,7 @@ def fill(ds: shoal.Dataset, n: int = N) -> None:
     ds.create_tensor("caption", htype="text")
     ds.create_tensor("meta", htype="json")
     ds.create_tensor("emb", htype="generic", dtype="float32")
+    ds.create_tensor("packed", htype="generic", dtype="uint8", chunk_compression="lz4")
     with ds:
         ds.images.extend(images(n))
         ds.labels.extend(np.arange(n, dtype=np.uint32) % 3)
@@ -57,6 +58,7 @@ def fill(ds: shoal.Dataset, n: int = N) -> None:
         ds.caption.extend([XSS if i == 2 else f"caption {i}" for i in range(n)])
         ds.meta.extend([{"i": i, "note": XSS} for i in range(n)])
         ds.emb.extend(np.arange(n * 3, dtype=np.float32).reshape(n, 3))
+        ds.packed.extend(np.arange(n * 4, dtype=np.uint8).reshape(n, 4))
     ds.info["description"] = XSS
 
 
@@ -83,7 +85,7 @@ def test_viewer_local_root(page: Page, base: str, web_platform: Running) -> None
 
     page.goto(base + f"/o/{name}")
     row = page.locator("tr[data-dataset=pics] td").all_inner_texts()
-    assert row[3] == "images, labels, boxes, caption, meta, emb" and row[4] == str(N)
+    assert row[3] == "images, labels, boxes, caption, meta, emb, packed" and row[4] == str(N)
 
     page.click("text=pics")
     page.wait_for_selector("#viewer[data-state=ready]")
@@ -108,12 +110,15 @@ def test_viewer_local_root(page: Page, base: str, web_platform: Running) -> None
     assert "labels: cat" in first and "caption: caption 0" in first
     assert "boxes: [4, 4, 20, 16]" in first and "emb: shape (3) [0, 1, 2]" in first
     assert '"i": 0' in first
+    assert "packed: shape (4) [0, 1, 2, 3]" in first  # lz4 chunks: previewed by the server
+    assert page.locator("tr[data-tensor=packed] td").all_inner_texts()[4] == "lz4 (chunk)"
     third = tiles.nth(2).inner_text()
     assert XSS in third  # shown as text, class name and caption alike
     assert page.inner_text("#ds-description") == XSS
     assert page.evaluate("window.__pwned") is None
     assert page.js_errors == []  # type: ignore[attr-defined]
-    shot(page, "viewer", full_page=False)
+    page.evaluate("document.getElementById('viewer').scrollIntoView()")
+    shot(page, "viewer")
 
     page.click("#next")
     page.wait_for_selector("#grid .tile[data-index='48']")
@@ -121,6 +126,16 @@ def test_viewer_local_root(page: Page, base: str, web_platform: Running) -> None
     assert tiles.count() == N - 48 and page.is_disabled("#next")
     assert page.inner_text("#range") == f"Samples 48 to {N - 1} of {N}"
     assert page.evaluate("window.__pwned") is None
+
+    # readable at phone width: nothing wider than the screen but the tables' own scroll boxes
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/o/{name}/d/pics", f"/o/{name}", "/tokens", f"/o/{name}/creds"):
+        page.goto(base + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto(base + f"/o/{name}/d/pics")
+    page.wait_for_selector("#viewer[data-state=ready]")
+    page.evaluate("document.getElementById('viewer').scrollIntoView()")
+    shot(page, "viewer-phone")
 
 
 def test_viewer_needs_membership(page: Page, base: str, web_platform: Running) -> None:

@@ -15,6 +15,7 @@ background services off, so a test cannot send traffic off the machine.
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import os
 import re
 import shutil
@@ -125,5 +126,11 @@ def shot(page: Page, name: str, **kwargs: Any) -> None:
     """With ``SHOAL_SCREENSHOTS=1``: keep a screenshot of the page for the README
     (docs/screenshots/NAME.png); otherwise nothing, so test runs leave the tree alone."""
     if os.environ.get("SHOAL_SCREENSHOTS") == "1":
+        from PIL import Image
+
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), **kwargs)
+        png = page.screenshot(**kwargs)
+        # 256 colours: a page shot stays a few tens of KB in the repository
+        Image.open(io.BytesIO(png)).convert("RGB").quantize(256).save(
+            SHOTS / f"{name}.png", optimize=True
+        )

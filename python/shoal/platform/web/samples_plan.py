@@ -12,7 +12,6 @@ through the platform.
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -149,9 +148,3 @@ async def plan(opened: Opened, org: str, ds: str, start: int) -> dict[str, Any]:
         "cells": cells,
         "direct": urls.loc is not None,
     }
-
-
-def as_json(value: Any) -> str:
-    """JSON for a ``<script type="application/json">`` island: ``<`` escaped, so no sample's
-    text can close the element."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

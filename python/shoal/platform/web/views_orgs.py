@@ -57,7 +57,7 @@ async def create_org(request: web.Request) -> web.Response:
     return see_other(f"/o/{org.name}")
 
 
-def _where(url: str, link: connected.Link, default: connected.DefaultStorage | None) -> str:
+def _where(link: connected.Link) -> str:
     if link.connected:
         return f"connected (creds key {link.creds_key})"
     if link.creds_key:
@@ -76,7 +76,7 @@ async def datasets_page(request: web.Request) -> web.Response:
         {
             "name": r.name,
             "path": r.storage_url,
-            "where": _where(r.storage_url, link, default),
+            "where": _where(link),
             "public": r.public,
             "updated_at": isoformat(r.updated_at),
             **s,
