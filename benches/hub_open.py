@@ -103,7 +103,17 @@ def start_s3_root(stack: ExitStack, workdir: Path) -> tuple[dict[str, Any], dict
         "storage_creds": s3.creds(),
         "sts_role_arn": ROLE_RW,
     }
-    return settings, s3.creds()
+    return settings, {**s3.creds(), "bucket": BUCKET}
+
+
+def connect_org(url: str, token: str, src: str, secret: dict[str, Any]) -> str:
+    """An org whose creds key ``k`` holds ``secret`` (keys plus a role to assume, so vends are
+    scoped), and ``src`` connected to it; the ``hub://`` path."""
+    client = PlatformClient(url, token)
+    run(client.request("POST", "/api/organizations", body={"name": "benchorg"}))
+    body = {"name": "k", "kind": "aws-keys", "secret": secret}
+    run(client.request("POST", "/api/org/benchorg/creds", body=body))
+    return str(shoal.connect(src, "k", org_id="benchorg", token=token).path)
 
 
 def timings(
@@ -136,14 +146,24 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--in-process", action="store_true", help="run the platform on a thread")
     parser.add_argument("--s3", action="store_true", help="storage root on SeaweedFS (in-process)")
+    parser.add_argument(
+        "--connected",
+        action="store_true",
+        help="a dataset connected from s3:// on SeaweedFS (an org's creds key, STS-scoped) vs "
+        "loading that s3:// path with the same keys",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="shoal-bench-platform-") as tmp, ExitStack() as stack:
         os.environ["SHOAL_CONFIG_DIR"] = os.path.join(tmp, "client")
         settings: dict[str, Any] = {}
         direct_creds: dict[str, Any] | None = None
-        if args.s3:
+        role_arn = bucket = ""
+        if args.s3 or args.connected:
             settings, direct_creds = start_s3_root(stack, Path(tmp) / "weed")
+            bucket = direct_creds.pop("bucket")
+        if args.connected:
+            role_arn, settings = settings["sts_role_arn"], {}
         server = Server(os.path.join(tmp, "data"), args.in_process, **settings)
         try:
             url = server.url
@@ -152,12 +172,19 @@ def main() -> None:
             run(client.register("bench", "bench@example.com", "bench-password"))
             token = run(client.login("bench", "bench-password"))["token"]
             path = "hub://bench/ds"
-            ds = shoal.empty(path, token=token)
+            if args.connected:
+                assert direct_creds is not None
+                direct_path = f"s3://{bucket}/connected/ds"
+                ds = shoal.empty(direct_path, creds=direct_creds)
+                path = connect_org(url, token, direct_path, {**direct_creds, "role_arn": role_arn})
+            else:
+                ds = shoal.empty(path, token=token)
             with ds:
                 for t in range(args.tensors):
                     ds.create_tensor(f"t{t}", htype="generic", dtype="float32")
                     ds[f"t{t}"].extend(np.ones((args.samples, 16), dtype=np.float32))
-            direct_path = run(PlatformClient(url, token).dataset_info("bench", "ds"))["path"]
+            if not args.connected:
+                direct_path = run(PlatformClient(url, token).dataset_info("bench", "ds"))["path"]
 
             def direct() -> None:
                 shoal.load(direct_path, read_only=True, creds=direct_creds)
@@ -183,7 +210,8 @@ def main() -> None:
             line("hub:// load, creds cached", warm, base)
             line("hub:// load, 1 round trip", cold, base)
             creds_call = PlatformClient(url, token)
-            trip = timings(lambda: run(creds_call.dataset_creds("bench", "ds", "r")), args.repeat)
+            org, name = path.removeprefix("hub://").split("/")
+            trip = timings(lambda: run(creds_call.dataset_creds(org, name, "r")), args.repeat)
             print(f"{'the round trip alone':<30} median {statistics.median(trip) * 1e3:7.2f} ms")
         finally:
             server.stop()

@@ -171,3 +171,22 @@ def test_dataset_append_rows_with_links(tmp_path: Path, images: Images) -> None:
     assert len(ds) == 2 and len(ds.label) == 2
     np.testing.assert_array_equal(ds.im[1].numpy(), images.arrays[NAMES[3]])
     assert ds.im.meta["max_shape"] == list(images.arrays[NAMES[3]].shape)
+
+
+def test_links_of_other_htypes(tmp_path: Path) -> None:
+    np.save(tmp_path / "e1.npy", np.arange(4, dtype=np.float64))
+    np.save(tmp_path / "e2.npy", np.arange(4, 8, dtype=np.float32))
+    (tmp_path / "t.txt").write_text("hello links")
+    (tmp_path / "j.json").write_text(json.dumps({"a": [1, 2]}))
+    ds = shoal.empty(str(tmp_path / "ds"))
+    ds.create_tensor("e", htype="link[embedding]")
+    ds.e.extend([shoal.link(str(tmp_path / "e1.npy")), shoal.link(str(tmp_path / "e2.npy"))])
+    ds.create_tensor("t", htype="link[text]")
+    ds.t.append(shoal.link(str(tmp_path / "t.txt")))
+    ds.create_tensor("j", htype="link[json]")
+    ds.j.append(shoal.link(str(tmp_path / "j.json")))
+    again = shoal.load(str(tmp_path / "ds"))
+    got = again.e.numpy()
+    assert got.dtype == np.float32 and again.e.htype == "link[embedding]"
+    np.testing.assert_array_equal(got, np.arange(8).reshape(2, 4))
+    assert again.t[0].text() == "hello links" and again.j[0].dict() == {"a": [1, 2]}

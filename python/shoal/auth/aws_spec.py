@@ -196,19 +196,42 @@ def explicit_source(spec: AwsCredsSpec) -> str:
     return f"the creds dict ({kind} {mask_key_id(spec.access_key_id)})"
 
 
+def _region_without_session(spec: AwsCredsSpec) -> str | None:
+    """The region botocore would pick, when no config can change it (None: ask botocore)."""
+    if spec.region is not None:
+        return spec.region
+    config = os.path.expanduser(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"))
+    configured = any(os.environ.get(v) for v in ("AWS_REGION", "AWS_DEFAULT_REGION"))
+    return None if configured or os.path.exists(config) else "us-east-1"
+
+
+def resolve_vended_without_session(spec: AwsCredsSpec, credentials: Any) -> ResolvedAws | None:
+    """Credentials the platform vends (and refreshes) for an explicit endpoint, resolved with
+    no botocore session: reads sign with them directly. ``None`` where botocore must decide."""
+    if not spec.endpoint_url or spec.has_keys or spec.profile:
+        return None
+    region = _region_without_session(spec)
+    if region is None:
+        return None
+    return ResolvedAws(
+        session=None,
+        credentials=credentials,
+        source="credentials vended by the dataset platform",
+        region=region,
+        endpoint_url=spec.endpoint_url,
+        refreshable=True,
+    )
+
+
 def resolve_without_session(spec: AwsCredsSpec) -> ResolvedAws | None:
     """Explicit keys and endpoint resolved with no botocore session, where that gives what
     the session would: the region is given, or nothing configures one (no region variable and
     no AWS config file). ``None`` otherwise."""
     if not (spec.has_keys and spec.endpoint_url) or spec.profile:
         return None
-    region = spec.region
+    region = _region_without_session(spec)
     if region is None:
-        config = os.path.expanduser(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"))
-        configured = any(os.environ.get(v) for v in ("AWS_REGION", "AWS_DEFAULT_REGION"))
-        if configured or os.path.exists(config):
-            return None
-        region = "us-east-1"
+        return None
     assert spec.access_key_id is not None and spec.secret_access_key is not None
     remember_secret(spec.secret_access_key)
     remember_secret(spec.session_token)

@@ -180,14 +180,16 @@ async def read_arrays(t: TensorEngine, idx: np.ndarray) -> list[np.ndarray]:
     paths, names = await _items(t, idx)
     res = resolver(t)
     ndim = len(t.meta.get("max_shape") or []) or None
+    dtype = t.dtype  # files of another dtype (a float64 .npy, say) read as the tensor's
     loop = asyncio.get_running_loop()
     pool = t.cpu_pool()
 
     async def one(i: int, path: str, key: str | None) -> np.ndarray:
         if not path:
-            return np.zeros((0,) * (ndim or 1), dtype=t.dtype or np.uint8)
+            return np.zeros((0,) * (ndim or 1), dtype=dtype or np.uint8)
         data = await res.get(i, path, key)
-        return await loop.run_in_executor(pool, decode.to_array, data, ndim, i, path)
+        arr = await loop.run_in_executor(pool, decode.to_array, data, ndim, i, path)
+        return arr if dtype is None or arr.dtype == dtype else arr.astype(dtype)
 
     async with res.batch():
         got = await asyncio.gather(

@@ -76,6 +76,7 @@ class S3Storage(Storage):
         self._hold: LeaseHold[PooledS3] = LeaseHold()
         self._lean: LeanReader | None = None
         self._spec: aws_spec.AwsCredsSpec | None = None  # set when opened without a session
+        self._refresh: Refresher | None = None  # ... and with credentials the platform vends
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self._closed = False
         self._bucket_checked = False
@@ -101,12 +102,22 @@ class S3Storage(Storage):
         spec = aws_spec.AwsCredsSpec.parse(creds, path=url)
         aws_spec.install_log_redaction()
         opts = options or S3Options.from_env()
-        resolved = aws_spec.resolve_without_session(spec) if refresh is None else None
+        if refresh is None:
+            resolved = aws_spec.resolve_without_session(spec)
+        elif opts.lean_reads:
+            from ..auth.aws_refresh import AdaptiveRefreshableCredentials
+
+            vended = AdaptiveRefreshableCredentials(refresh, "shoal-vended")
+            resolved = aws_spec.resolve_vended_without_session(spec, vended)
+        else:
+            resolved = None
         if resolved is not None and opts.lean_reads:
-            # Explicit keys and endpoint: reads need no botocore client, so it is imported
-            # and built on the first operation that is not a GET (most opens only read).
+            # Explicit (or vended) keys and endpoint: reads need no botocore client, so it is
+            # imported and built on the first operation that is not a GET (most opens only
+            # read).
             store = cls(bucket, prefix, resolved, read_only=read_only, options=opts)
             store._spec = spec
+            store._refresh = refresh
             return store
         from ..auth import aws
         from ._s3_client import lease_for_resolved, lease_for_spec
@@ -165,7 +176,7 @@ class S3Storage(Storage):
 
         if self._resolved.session is None:  # opened without a session: resolve it now
             assert self._spec is not None
-            found = await lease_for_spec(self._spec, None, self.options, self.url)
+            found = await lease_for_spec(self._spec, self._refresh, self.options, self.url)
             assert found is not None
             self._adopt(found)
         else:
