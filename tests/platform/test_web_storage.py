@@ -6,6 +6,7 @@ created from Python then lands in. No secret is ever shown back."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,9 +52,12 @@ def base(
     yield web_platform.url
 
 
-def add_key(page: Page, base: str, org: str, store: OrgStore, name: str = "orgkeys") -> None:
+def add_key(
+    page: Page, base: str, org: str, store: OrgStore, name: str = "orgkeys", first: bool = True
+) -> None:
     page.goto(base + f"/o/{org}/creds")
-    assert page.locator(".empty").inner_text() == f"{org} has no creds keys yet."
+    if first:
+        assert page.locator(".empty").inner_text() == f"{org} has no creds keys yet."
     page.click("#kind-aws-keys summary")
     page.fill("#add-aws-keys-name", name)
     page.fill("#add-aws-keys-aws_access_key_id", ORG.access_key)
@@ -68,7 +72,10 @@ def add_key(page: Page, base: str, org: str, store: OrgStore, name: str = "orgke
     assert ORG.secret_key not in page.content()
 
 
-def test_connect_view_cors(page: Page, base: str, own_bucket: OrgStore) -> None:
+def test_connect_view_cors(
+    page: Page, base: str, own_bucket: OrgStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="shoal.platform")
     org = register(page, base)
     src = f"s3://{ORG_BUCKET}/{org}/pics"
     off_loop(lambda: fill(shoal.empty(src, creds=own_bucket.keys(ORG))))
@@ -123,6 +130,9 @@ def test_connect_view_cors(page: Page, base: str, own_bucket: OrgStore) -> None:
     cells = page.locator("tr[data-dataset=pics] td").all_inner_texts()
     assert cells[1] == src and cells[2] == "connected (creds key orgkeys)"
     assert cells[4] == str(N) and cells[5].endswith("KiB")
+    # nothing the browser sent or the platform vended reached the log
+    assert caplog.records and ORG.secret_key not in caplog.text
+    assert "X-Amz-Signature" not in caplog.text and "Security-Token" not in caplog.text
 
 
 def test_default_storage_then_python(
@@ -143,14 +153,32 @@ def test_default_storage_then_python(
     page.goto(base + f"/o/{org}/creds")
     page.click("button[aria-label='Remove store']")
     assert "in use" in page.locator("#error").inner_text()
-
-    status, login = web_platform.call(
+    # rotating it to other keys of the org; the new secret is not shown either
+    token = web_platform.call(
         "POST", "/api/user/token", {"username": org, "password": "correct horse"}
-    )
-    assert status == 200
+    )[1]["token"]
+    before = web_platform.call("GET", f"/api/org/{org}/creds/store", token=token)[1]
+    time.sleep(1.1)  # the times have a resolution of seconds
+    page.goto(base + f"/o/{org}/creds")
+    page.click("tr[data-key=store] summary")
+    row = page.locator("tr[data-key=store]")
+    row.locator("input[name='aws-keys.aws_access_key_id']").fill(ORG2.access_key)
+    row.locator("input[name='aws-keys.aws_secret_access_key']").fill(ORG2.secret_key)
+    row.locator("input[name='aws-keys.endpoint_url']").fill(own_bucket.endpoint)
+    row.locator("input[name='aws-keys.role_arn']").fill(ORG_ROLE)
+    row.locator("button:has-text('Save new secret')").click()
+    page.wait_for_url(base + f"/o/{org}/creds")
+    assert ORG2.secret_key not in page.content() and ORG.secret_key not in page.content()
+    after = web_platform.call("GET", f"/api/org/{org}/creds/store", token=token)[1]
+    assert after["updated_at"] > before["updated_at"]
+    # an unused key goes
+    add_key(page, base, org, own_bucket, "spare", first=False)
+    page.click("button[aria-label='Remove spare']")
+    page.wait_for_url(base + f"/o/{org}/creds")
+    assert page.locator("tr[data-key=spare]").count() == 0
 
     def create() -> None:
-        ds = shoal.empty(f"hub://{org}/made", token=login["token"])
+        ds = shoal.empty(f"hub://{org}/made", token=token)
         ds.create_tensor("x", htype="generic", dtype="int32")
         ds.x.extend([[1, 2, 3]])
 
