@@ -5,6 +5,7 @@ errors that reach the caller, and a shutdown that leaves no thread or memory beh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 import shoal
 from shoal.errors import CorruptDataError, LoaderError, StorageError, TransformError
+from shoal.storage._s3_options import S3Options
 from tests.servers.faults import FaultProxy
 from tests.servers.s3_fixtures import *  # noqa: F403
 from tests.servers.s3_fixtures import S3Server
@@ -313,6 +315,84 @@ def test_failing_gets_are_retried_or_a_clear_error(
         list(loader)
     assert loader.prefetched_bytes == 0
     assert _no_loader_threads()
+
+
+def test_five_percent_of_gets_failing_at_random_still_give_whole_epochs(
+    s3_path: tuple[str, dict[str, str]],
+    fault_proxy: FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, creds = s3_path
+    monkeypatch.setenv("SHOAL_S3_BACKOFF_BASE", "0.01")
+    ds = shoal.load(path, read_only=True, creds={**creds, "endpoint_url": fault_proxy.url})
+    fault_proxy.fail_randomly(0.05, kinds=("slowdown", "reset", "truncate"), seed=3)
+    with ds.loader(batch_size=32, shuffle=True, seed=1, prefetch_bytes=40_000) as loader:
+        for _ in range(2):  # a small bound: chunks are fetched again in the second epoch
+            assert np.sort(np.concatenate(_ids(loader))).tolist() == list(range(N))
+    assert sum(fault_proxy.injected.values()) > 0
+    assert _no_loader_threads()
+
+
+def test_a_chunk_deleted_from_s3_mid_epoch_is_a_clear_error(s3_server: S3Server) -> None:
+    prefix = f"loader-deleted-{uuid.uuid4().hex[:8]}"
+    creds = s3_server.creds()
+    _fill(shoal.empty(f"s3://{s3_server.bucket}/{prefix}", creds=creds))
+    ds = shoal.load(f"s3://{s3_server.bucket}/{prefix}", read_only=True, creds=creds)
+    client = s3_server.client()
+    listed = client.list_objects_v2(Bucket=s3_server.bucket, Prefix=f"{prefix}/images/chunks/")
+    chunks = sorted(o["Key"] for o in listed["Contents"])
+    loader = ds.loader(batch_size=50, tensors=["images", "ids"], prefetch_bytes=20_000)
+    got = 0
+    with pytest.raises(CorruptDataError, match="is missing"):
+        for batch in loader:
+            if got == 0:
+                for key in chunks[len(chunks) // 2 :]:
+                    client.delete_object(Bucket=s3_server.bucket, Key=key)
+            got += batch["ids"].size
+    assert 0 < got < N  # never a silently short epoch
+    assert loader.prefetched_bytes == 0
+    assert _no_loader_threads()
+
+
+def _connections_to(port: int) -> int:
+    """This process's established TCP connections to ``port`` on loopback (Linux /proc)."""
+    mine = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                mine.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                remote, state, inode = fields[2], fields[3], fields[9]
+                if state == "01" and int(remote.rsplit(":", 1)[1], 16) == port and inode in mine:
+                    count += 1
+    return count
+
+
+def test_breaking_early_leaves_no_request_running_and_no_connection_leaking(
+    s3_path: tuple[str, dict[str, str]], fault_proxy: FaultProxy
+) -> None:
+    path, creds = s3_path
+    ds = shoal.load(path, read_only=True, creds={**creds, "endpoint_url": fault_proxy.url})
+    port = int(fault_proxy.url.rsplit(":", 1)[1].rstrip("/"))
+    for _ in range(4):
+        # Chunk GETs held back by the proxy: the break comes while they are in flight.
+        fault_proxy.inject("lag", times=6, method="GET", contains="/chunks/", delay=0.3)
+        loader = ds.loader(batch_size=16, prefetch_bytes=64 * 2**20)
+        for _batch in loader:
+            break
+        assert loader.prefetched_bytes == 0
+        assert _no_loader_threads()
+    deadline = time.monotonic() + 5
+    while fault_proxy.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fault_proxy.in_flight == 0
+    # Open connections stay pooled for the next reads, within the provider's bound.
+    assert _connections_to(port) <= S3Options().concurrency
 
 
 def test_async_for(s3_path: tuple[str, dict[str, str]]) -> None:
