@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -226,9 +227,11 @@ class BearerProxy:
         token_info: Callable[[str], str | None],
         public_buckets: Iterable[str] = (),
         port: int = 0,
+        boundary_of: Callable[[str], Any] | None = None,
     ) -> None:
         self.upstream = upstream
         self.token_info = token_info
+        self.boundary_of = boundary_of  # token -> its access boundary (downscoped tokens)
         self.public = set(public_buckets)
         self.grants: dict[str, set[str]] = {}
         self.faults: list[Fault] = []
@@ -257,6 +260,22 @@ class BearerProxy:
         self.faults.clear()
         self.seen.clear()
         self.max_in_flight = 0
+
+    def _outside_boundary(
+        self, req: web.Request, token: str | None, bucket: str | None
+    ) -> str | None:
+        """Why a downscoped token may not make this request (None: it may)."""
+        b = self.boundary_of(token) if self.boundary_of is not None and token else None
+        if b is None:
+            return None
+        if bucket != b.bucket:
+            return f"the token's access boundary does not include bucket {bucket}"
+        name = _object_name(req)
+        if b.prefix and (name is None or not name.startswith(b.prefix)):
+            return f"the token's access boundary does not include {name!r}"
+        if req.method not in ("GET", "HEAD") and not b.write:
+            return "the token's access boundary is read-only"
+        return None
 
     async def _close_client(self, _app: web.Application) -> None:
         if self._client is not None:
@@ -323,6 +342,10 @@ class BearerProxy:
                 {"error": {"code": 403, "message": f"{who} does not have storage access"}},
                 status=403,
             )
+        refused = self._outside_boundary(req, token, bucket)
+        if refused is not None:
+            self.seen.append((req.method, req.path, who or "anon", 403))
+            return web.json_response({"error": {"code": 403, "message": refused}}, status=403)
         body = await req.read()
         headers = {k: v for k, v in req.headers.items() if k.lower() not in self._HOP}
         if self._client is None:
@@ -334,6 +357,16 @@ class BearerProxy:
             out = {k: v for k, v in r.headers.items() if k.lower() not in self._HOP | {"host"}}
             self.seen.append((req.method, req.path, who or "anon", r.status))
             return web.Response(status=r.status, body=data, headers=out)
+
+
+def _object_name(req: web.Request) -> str | None:
+    """The object a JSON-API request names: ``.../o/<name>``, an upload's ``name``, a
+    listing's ``prefix``."""
+    marker = "/o/"
+    raw = req.raw_path.split("?", 1)[0]
+    if marker in raw:
+        return urllib.parse.unquote(raw.split(marker, 1)[1])
+    return req.query.get("name") or req.query.get("prefix")
 
 
 def describe_seen(seen: list[tuple[str, str, str, int]]) -> list[str]:

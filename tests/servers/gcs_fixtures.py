@@ -132,7 +132,11 @@ def gcs_server(fake_google: FakeGoogle) -> Iterator[GcsTestServer]:
         port = free_port()
         emulator = FakeGcsServer(external_url=f"http://127.0.0.1:{port}")
         proxy = BearerProxy(
-            emulator.url, fake_google.principal, public_buckets={PUBLIC_BUCKET}, port=port
+            emulator.url,
+            fake_google.principal,
+            public_buckets={PUBLIC_BUCKET},
+            port=port,
+            boundary_of=fake_google.boundary,
         )
         try:
             emulator.start()

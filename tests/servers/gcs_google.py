@@ -13,6 +13,10 @@ the installed-app (browser) flow, and the GCE metadata server.
   ``redirect_uri`` with a code (or ``error=access_denied`` for clients set to deny); unknown
   clients get an error page and no redirect, as Google does.
 - ``GET /computeMetadata/v1/...``: GCE metadata (requires ``Metadata-Flavor: Google``).
+- ``POST /v1/token``: Google STS token exchange with a Credential Access Boundary: a live
+  token becomes one limited to a bucket, an object-name prefix (from the boundary's
+  ``startsWith`` condition) and read-only for ``objectViewer``; :meth:`FakeGoogle.boundary`
+  tells the bearer proxy, which enforces it.
 
 Access tokens live ``ttl`` seconds; :meth:`FakeGoogle.principal` tells who a live token
 belongs to (the bearer proxy uses it). ``grants`` records every grant type served.
@@ -23,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import time
 import urllib.parse
@@ -85,6 +90,15 @@ class ServiceAccountKey:
         return path
 
 
+@dataclass(frozen=True)
+class Boundary:
+    """What a downscoped token may touch: one bucket, names under ``prefix``, writes or not."""
+
+    bucket: str
+    prefix: str  # "" (the whole bucket) or ending in "/"
+    write: bool
+
+
 class FakeGoogle:
     def __init__(self, ttl: float = 3600, port: int = 0) -> None:
         self.ttl = ttl
@@ -107,6 +121,8 @@ class FakeGoogle:
         )
         app.router.add_get("/computeMetadata/v1/project/project-id", self._gce_project)
         app.router.add_post("/v1/projects/-/serviceAccounts/{target}", self._impersonate)
+        app.router.add_post("/v1/token", self._sts)
+        self.boundaries: dict[str, Boundary] = {}
         self._bg = BgApp(app, port)
         self.url = ""
 
@@ -160,7 +176,41 @@ class FakeGoogle:
         t = self.tokens.get(token)
         return t.scope if t is not None else None
 
+    def boundary(self, token: str) -> Boundary | None:
+        return self.boundaries.get(token)
+
     # -- handlers -------------------------------------------------------------------------------
+    async def _sts(self, req: web.Request) -> web.Response:
+        """Token exchange with one access-boundary rule, as the platform asks for it."""
+        form = await req.post()
+        subject = str(form.get("subject_token", ""))
+        principal = self.principal(subject)
+        if principal is None:
+            return self._error("invalid_grant", "The subject token is invalid or expired.")
+        try:
+            rules = json.loads(str(form.get("options", "")))["accessBoundary"][
+                "accessBoundaryRules"
+            ]
+            (rule,) = rules
+            bucket = rule["availableResource"].rsplit("/buckets/", 1)[1]
+            (role,) = rule["availablePermissions"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            return self._error("invalid_request", "malformed access boundary")
+        expression = rule.get("availabilityCondition", {}).get("expression", "")
+        m = re.search(r"/objects/([^']*)'", expression)
+        prefix = m.group(1) if m else ""
+        tok = "ya29.downscoped-" + secrets.token_urlsafe(24)
+        self.tokens[tok] = IssuedToken(principal, "downscoped", time.time() + self.ttl)
+        self.boundaries[tok] = Boundary(bucket, prefix, role.endswith("objectAdmin"))
+        return web.json_response(
+            {
+                "access_token": tok,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "token_type": "Bearer",
+                "expires_in": int(self.ttl),
+            }
+        )
+
     def _issue(self, principal: str, scope: str, refresh: str | None = None) -> web.Response:
         tok = "ya29.fake-" + secrets.token_urlsafe(24)
         self.tokens[tok] = IssuedToken(principal, scope, time.time() + self.ttl)
