@@ -148,6 +148,17 @@ def test_rotated_key_takes_effect_on_the_next_vend(
     rotate(org_store.keys(ORG2))  # the same dataset object reads again: nothing reopened
     np.testing.assert_array_equal(ds.im[1].numpy(), images.arrays[NAMES[1]])
 
+    # once the key is gone from the platform, its credentials cannot be had any more
+    status, _ = p.call("DELETE", f"/api/org/{o.name}/creds/static", token=o.admin.token)
+    assert status in (200, 204)
+    time.sleep(0.6)
+    with pytest.raises(
+        shoal.errors.LinkError,
+        match="sample 0: .*could not get credentials for creds key 'static' from the platform",
+    ) as err:
+        ds.im[0].numpy()
+    assert err.value.index == 0 and all(s not in str(err.value) for s in SECRETS)
+
 
 def test_gcs_links_with_a_managed_service_account_key(
     start_platform: StartPlatform,

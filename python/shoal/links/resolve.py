@@ -281,12 +281,12 @@ def _read_local(path: str) -> bytes:
 
 def _link_error(index: int, path: str, key: str | None, exc: BaseException) -> LinkError:
     via = f" with creds key {key!r}" if key else ""
-    if isinstance(exc, FileNotFoundError | NotFoundError):
+    if isinstance(exc, PlatformError):  # before the builtin kinds some platform errors share
+        what = f"could not get credentials for creds key {key!r} from the platform"
+    elif isinstance(exc, FileNotFoundError | NotFoundError):
         what = "does not exist"
     elif isinstance(exc, PermissionError | CredentialsError):
         what = f"refused access{via}"
-    elif isinstance(exc, PlatformError):
-        what = f"could not get credentials for creds key {key!r} from the platform"
     else:
         what = f"could not be read{via}"
     return LinkError(f"sample {index}: linked file {path!r} {what}: {exc}", index, path, key)
