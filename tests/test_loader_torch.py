@@ -85,6 +85,10 @@ def _check(result: dict[str, Any]) -> None:
     # Same epoch, same seed: the same batches whether workers split them or not.
     assert sorted(map(tuple, result["epoch0_w0"])) == sorted(map(tuple, result["epoch0_w2"]))
     assert sorted(i for b in result["view"] for i in b) == list(range(100, 300))
+    # A transform raising in a worker: the caller hears which sample, no worker is left.
+    failed = result["transform_error"]
+    assert failed["message"] is not None and "sample 137" in failed["message"], failed
+    assert failed["workers_left"] == 0
 
 
 def test_pytorch_dataloader_local(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ tests/test_loader_torch.py.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sys
+import time
 
 links, source, site_packages, raw = sys.argv[1:5]
 del sys.path[0]  # this script's directory: tests/platform would shadow the stdlib's platform
@@ -56,7 +58,29 @@ def main() -> None:
     result["view"] = ids_of(
         DataLoader(view, batch_size=None, num_workers=3, multiprocessing_context="fork")
     )
+    result["transform_error"] = transform_error(ds)
     print(json.dumps(result))
+
+
+def transform_error(ds: shoal.Dataset) -> dict[str, object]:
+    """A transform raising in a forked worker: what the caller sees, and what is left."""
+
+    def bad(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if int(sample["ids"][0]) == 137:
+            raise ZeroDivisionError("bad sample")
+        return sample
+
+    faulty = ds.pytorch(batch_size=16, transform=bad)
+    message = None
+    try:
+        for _ in DataLoader(faulty, batch_size=None, num_workers=2, multiprocessing_context="fork"):
+            pass
+    except Exception as exc:  # torch re-raises the worker's error in the parent
+        message = f"{type(exc).__name__}: {exc}"
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"message": message, "workers_left": len(multiprocessing.active_children())}
 
 
 main()
