@@ -26,12 +26,13 @@ from .engine.tensor import TensorEngine
 from .errors import ShoalError, TensorNotFoundError
 from .format.htypes import get_htype, known_htypes
 from .info import Info
+from .links.tensor_api import AsyncLinkMethods, SyncLinkMethods
 
 if TYPE_CHECKING:
     from .dataset import AsyncDataset, Dataset
 
 
-class AsyncTensor(AsyncTensorEditing):
+class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods):
     """A tensor (``ds.images``) or a view of some of its samples (``ds.images[10:20]``)."""
 
     def __init__(self, dataset: AsyncDataset, key: str, index: Index | None = None) -> None:
@@ -216,7 +217,7 @@ class AsyncTensor(AsyncTensorEditing):
 _SYNC_ONLY = frozenset({"numpy", "text", "dict", "data", "extend", "append", "pop", "update"})
 
 
-class Tensor:
+class Tensor(SyncLinkMethods):
     """A tensor of a dataset (``ds.images``), or a view of it (``ds.images[10:20]``)."""
 
     def __init__(self, dataset: Dataset, inner: AsyncTensor) -> None:

@@ -123,9 +123,14 @@ def test_s3_links_with_populated_keys(tmp_path: Path, images: Images, s3_server:
     batches = list(again.loader(batch_size=2, tensors=["im"]))
     assert sum(len(b["im"]) for b in batches) == 5
 
+    assert again.im[1].path() == f"{url}/{NAMES[1]}" and again.im[1].creds_key() == "admin"
+    assert again.im[3:5].path() == [f"{url}/{NAMES[3]}", images.path(NAMES[0])]
+    assert again.im[3:5].creds_key() == ["admin", None]
+
     # renaming a key keeps its samples readable; a key of the wrong kind is refused
     again.update_creds_key("admin", "owner")
     np.testing.assert_array_equal(again.im[0].numpy(), images.arrays[NAMES[0]])
+    assert again.im[0].creds_key() == "owner"
     again.add_creds_key("g")
     again.populate_creds("g", {"gcs_oauth_token": "ya29.not-a-real-token"})
     with pytest.raises(InvalidCredsError, match="creds key 'g' holds gcs credentials.*s3 URL"):
