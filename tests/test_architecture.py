@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"routing"},
     {"engine", "links"},
     {"loader"},
-    {"tensor", "dataset", "_editing", "_groups"},
+    {"tensor", "dataset", "_editing", "_groups", "version_control"},
     {"api"},
     {"", "platform"},  # "": the package's __init__ (the public surface)
     {"cli"},

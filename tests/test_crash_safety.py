@@ -75,6 +75,7 @@ def make_base(url: str, creds: Any = None) -> None:
     ds.create_tensor("images", dtype="uint8")
     append(ds, 0, BLOCK)
     append(ds, BLOCK, BLOCK)
+    ds.close()  # the writers that follow are other processes: give up the write lock
 
 
 def lengths(ds: shoal.Dataset) -> dict[str, int]:
@@ -151,8 +152,10 @@ def sweep(backend: Backend, tmp: Path, run_dl: Any, points: Callable[[int, int],
     (counted,) = run_writer([job(backend, "count", None, "before")])
     assert counted["status"] == 0
     writes: list[str] = counted["writes"]
-    # the flush: a chunk per tensor, the journal, the objects, the replaced chunks, the journal
-    assert writes.count(journal.KEY) == 2 and len(writes) == 6 + 1 + 6 * 4 + 6 + 1, writes
+    # the write lock, then the flush: a chunk per tensor, the journal, the objects, the
+    # replaced chunks, the journal
+    assert writes[0] == "dataset_lock.lock", writes
+    assert writes.count(journal.KEY) == 2 and len(writes) == 1 + 6 + 1 + 6 * 4 + 6 + 1, writes
     commit = writes.index(journal.KEY) + 1  # the write that commits the flush
     cases = list(points(commit, len(writes)))
     names = [f"{w}{k}" for w, k in cases]
@@ -294,6 +297,7 @@ def test_kill_9_during_batches(tmp_path: Path, run_dl: Any) -> None:
         ds = shoal.load(str(path))
         found = check_samples(ds, range(n + BLOCK, 1 << 20, BLOCK))
         append(ds, found, BLOCK)
+        ds.close()  # the next writer is another process: give up the write lock
         n = found + BLOCK
         assert check_samples(shoal.load(str(path), read_only=True), [n]), f"seed {seed}"
     seen = deeplake_lengths(run_dl, tmp_path, [path, *copies])
@@ -313,6 +317,8 @@ def test_deeplake_copies_and_deletes_a_dataset_with_a_journal(tmp_path: Path, ru
     writes = run_writer([job(backend, "count", None, "before")])[0]["writes"]
     (result,) = run_writer([job(backend, "src", len(writes), "before")])
     assert result["status"] == 9 and (tmp_path / "src" / journal.KEY).is_file()
+    # the killed writer's lock: deeplake would wait for it to expire (five minutes)
+    (tmp_path / "src" / "dataset_lock.lock").unlink()
     shutil.copytree(tmp_path / "src", tmp_path / "later")
     proc = run_dl("copy-delete", tmp_path / "src", tmp_path / "dst")
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"copied_len": BASE + BLOCK}

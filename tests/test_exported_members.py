@@ -23,6 +23,7 @@ def test_all_is_sorted_and_complete() -> None:
         "routing",
         "storage",
         "tensor",
+        "version_control",
     }
     assert set(shoal.__all__) <= public
     assert public - set(shoal.__all__) <= modules

@@ -71,12 +71,18 @@ async def load_async(
     creds: Any = None,
     token: str | None = None,
     org_id: str | None = None,
+    lock_timeout: float | None = 0,
 ) -> AsyncDataset:
-    return await _load(path, read_only, _with_org(creds, org_id), token, eager=True)
+    return await _load(path, read_only, _with_org(creds, org_id), token, True, lock_timeout)
 
 
 async def _load(
-    path: PathLike, read_only: bool | None, creds: Any, token: str | None, eager: bool
+    path: PathLike,
+    read_only: bool | None,
+    creds: Any,
+    token: str | None,
+    eager: bool,
+    lock_timeout: float | None = 0,
 ) -> AsyncDataset:
     # ``eager``: load every visible tensor's meta and info now, so that attribute access on
     # the async object model costs no I/O. The sync façade loads tensors on first use instead.
@@ -85,6 +91,7 @@ async def _load(
         parsed, read_only=bool(read_only), creds=creds, token=token
     )
     engine = await DatasetEngine.open(storage, parsed.version, load_tensors=eager)
+    engine.lock_timeout = lock_timeout
     return AsyncDataset(engine, _display(path), eager=eager)
 
 
@@ -94,12 +101,18 @@ def load(
     creds: Any = None,
     token: str | None = None,
     org_id: str | None = None,
+    lock_timeout: float | None = 0,
 ) -> Dataset:
     """Open the dataset at ``path`` (``path@branch`` or ``path@commit`` for a version).
     Raises ``DatasetNotFoundError`` when there is none. ``creds={"creds_key": "k"}`` with
-    ``org_id="org"``: credentials vended by the platform from the org's managed key."""
+    ``org_id="org"``: credentials vended by the platform from the org's managed key.
+
+    The first write takes the branch head's write lock (deeplake's ``dataset_lock.lock``),
+    held until ``ds.close()`` or the end of the process; if another writer (shoal or deeplake)
+    holds it, a write raises ``DatasetLockedError`` naming it, or waits up to
+    ``lock_timeout`` seconds for it (None: as long as it takes)."""
     creds = _with_org(creds, org_id)
-    return Dataset(_loop.run(_load(path, read_only, creds, token, eager=False)))
+    return Dataset(_loop.run(_load(path, read_only, creds, token, False, lock_timeout)))
 
 
 async def dataset_async(

@@ -16,15 +16,15 @@ from ._editing import AsyncDatasetEditing
 from ._groups import AsyncGroups
 from ._index import Index
 from .engine.dataset import DatasetEngine
-from .errors import ShoalError
 from .info import Info
 from .links.dataset_api import AsyncCredsKeys, SyncCredsKeys
 from .loader import DEFAULT_PREFETCH_BYTES, AsyncLoader, Loader
 from .loader.api import open_loader
 from .tensor import AsyncTensor, Tensor
+from .version_control import AsyncVersionControl, VersionControl
 
 
-class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing):
+class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersionControl):
     """A dataset or a view of some of its samples (``ds[10:20]``).
 
     Outside an ``async with ds:`` block every write is flushed before it returns; inside,
@@ -79,43 +79,6 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing):
         object.__setattr__(self, "_path", path)
         return path
 
-    @property
-    def branch(self) -> str | None:
-        return self._engine.branch
-
-    @property
-    def commit_id(self) -> str:
-        return self._engine.commit_id
-
-    @property
-    def branches(self) -> list[str]:
-        return list(self._engine.versions.branches)
-
-    @property
-    def commits(self) -> list[dict[str, Any]]:
-        """Committed versions on this dataset's history, newest first."""
-        versions = self._engine.versions
-        out = []
-        for cid in versions.ancestors(self.commit_id):
-            node = versions.commits.get(cid, {})
-            if node.get("commit_time") is not None:
-                out.append({"commit": cid, **node})
-        return out
-
-    async def checkout_async(self, ref: str, create: bool = False) -> str:
-        """Switch this handle to a branch (writable at its head) or a commit (read-only)."""
-        self._check_root("checkout")
-        if create:
-            raise ShoalError(
-                "creating branches is not supported by shoal yet; create it with deeplake, then "
-                "check it out here"
-            )
-        await self._engine.writes.flush()
-        engine = await DatasetEngine.open(self._engine.storage, ref, load_tensors=self._eager)
-        engine.links = engine.ctx.links = self._engine.links  # populated creds stay
-        object.__setattr__(self, "_engine", engine)
-        return engine.commit_id
-
     def __repr__(self) -> str:
         ro = ", read_only=True" if self.read_only else ""
         return f"{type(self).__name__}(path={self._path!r}{ro}, tensors={self._tensor_names()})"
@@ -154,10 +117,6 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing):
     def _info_changed(self) -> None:
         self._engine.check_writable()
         self._engine.info_dirty = True
-
-    def _check_root(self, what: str) -> None:
-        if not self._index.is_full:
-            raise ShoalError(f"{what} works on the whole dataset, not on a view")
 
     # -- writes ------------------------------------------------------------------------------
     def _create(self, name: str, htype: str, kwargs: dict[str, Any]) -> str:
@@ -251,7 +210,7 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing):
         return text
 
 
-class Dataset(SyncCredsKeys):
+class Dataset(SyncCredsKeys, VersionControl):
     """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
 
     Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched
@@ -271,10 +230,6 @@ class Dataset(SyncCredsKeys):
     # -- identity ----------------------------------------------------------------------------
     path = property(lambda self: self._a.path)
     read_only = property(lambda self: self._a.read_only)
-    branch = property(lambda self: self._a.branch)
-    commit_id = property(lambda self: self._a.commit_id)
-    branches = property(lambda self: self._a.branches)
-    commits = property(lambda self: self._a.commits, doc="Committed versions, newest first.")
 
     def connect(
         self,
@@ -287,13 +242,6 @@ class Dataset(SyncCredsKeys):
         """Connect this ``s3://``/``gcs://`` dataset to the platform as ``hub://org/name``
         (see :func:`shoal.connect`); the new path."""
         return _loop.run(self._a.connect_async(creds_key, dest_path, org_id, ds_name, token))
-
-    def checkout(self, ref: str, create: bool = False) -> str:
-        """Switch this handle to a branch (writable at its head) or a commit (read-only)."""
-        return _loop.run(self._a.checkout_async(ref, create=create))
-
-    async def checkout_async(self, ref: str, create: bool = False) -> str:
-        return await self._a.checkout_async(ref, create=create)
 
     def __repr__(self) -> str:
         ro = ", read_only=True" if self.read_only else ""

@@ -22,6 +22,11 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── CorruptDataError (ValueError)          bytes read from storage do not parse
     │   └── TruncatedDataError                 ... because they end early (``needed`` says how many)
     ├── VersionError (ValueError)              unknown branch or commit
+    │   ├── BranchExistsError                  a branch created under a name that is taken
+    │   ├── EmptyCommitError                   a commit with nothing to commit
+    │   └── MergeConflictError                 a merge that needs a conflict_resolution
+    ├── DatasetLockedError (PermissionError)   another writer holds the dataset's write lock
+    ├── DatasetChangedError                    another writer changed it since this handle read it
     ├── InvalidCredsError (ValueError)         a ``creds`` argument shoal cannot use (unknown key, ...)
     ├── SettingError (ValueError)              an environment variable shoal cannot use
     ├── LoaderError (ValueError)               a loader argument shoal cannot use
@@ -56,13 +61,17 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "BlockingCallWarning",
+    "BranchExistsError",
     "BucketNotFoundError",
     "CodecError",
     "CorruptDataError",
     "CredentialsError",
+    "DatasetChangedError",
     "DatasetExistsError",
+    "DatasetLockedError",
     "DatasetNotFoundError",
     "DynamicShapeError",
+    "EmptyCommitError",
     "InsecureConnectionError",
     "InvalidCompressionError",
     "InvalidCredsError",
@@ -70,6 +79,7 @@ __all__ = [
     "InvalidRequestError",
     "LinkError",
     "LoaderError",
+    "MergeConflictError",
     "NotFoundError",
     "PathError",
     "PermissionDeniedError",
@@ -196,7 +206,41 @@ class TruncatedDataError(CorruptDataError):
 
 
 class VersionError(ShoalError, ValueError):
-    """An unknown branch or commit was asked for."""
+    """An unknown branch or commit was asked for, or a version-control operation that the
+    history does not allow (deleting the current branch, say)."""
+
+
+class BranchExistsError(VersionError):
+    """``checkout(name, create=True)`` with a name that is already a branch or commit."""
+
+
+class EmptyCommitError(VersionError):
+    """``commit()`` with no change since the last commit (pass ``allow_empty=True``)."""
+
+
+class MergeConflictError(VersionError):
+    """A merge changed the same samples on both sides and no ``conflict_resolution`` was
+    given. ``conflicts``: ``{tensor name: [sample indices]}`` (an empty list: the tensor
+    itself conflicts)."""
+
+    def __init__(self, message: str, conflicts: dict[str, list[int]]) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts
+
+
+class DatasetChangedError(ShoalError):
+    """Another writer changed the branch head after this handle read it (seen when the
+    handle takes the write lock): writing would undo their work. Open the dataset again."""
+
+
+class DatasetLockedError(ShoalError, PermissionError):
+    """Another process holds the write lock (``dataset_lock.lock``) of this branch head.
+    ``holder`` (node id and process id), ``age`` (seconds since it was last written) and
+    ``expires_in`` (seconds) say whose and for how long."""
+
+    def __init__(self, message: str, holder: str, age: float, expires_in: float) -> None:
+        super().__init__(message)
+        self.holder, self.age, self.expires_in = holder, age, expires_in
 
 
 class StorageError(ShoalError, OSError):

@@ -14,6 +14,10 @@ without shoal and must not use anything newer than deeplake's numpy<2.
     python dl_side.py lengths OUT PATH...           # per path: loads? tensor lengths, x, images
     python dl_side.py copy-delete SRC DST           # deeplake.copy SRC to DST, load it, delete SRC
     python dl_side.py exec SNIPPET [ARGS...]        # run a snippet (deeplake, np, argv given)
+    python dl_side.py vc-run PATH STEPS NAMES       # a vc_ops script; prints the commit names
+    python dl_side.py vc-dump PATH OUT              # vc_ops.dump of every version, as JSON
+    python dl_side.py hold PATH                     # open for writing until stdin closes
+    python dl_side.py try-append PATH               # append if not locked out; prints JSON
 
 The commands live in dl_write.py, dl_read.py and dl_check.py next to this script (shared bits in
 dl_common.py); the offline guard is dl_offline.py, which every one of them imports first.
@@ -34,8 +38,10 @@ import runpy
 import sys
 import traceback
 
+import vc_ops
 from dl_check import CheckFailed, check
 from dl_common import die
+from dl_lock import hold, try_append
 from dl_offline import BLOCKED, deeplake, np
 from dl_read import copy_delete, dump, lengths
 from dl_write import append, create_empty, write_all, write_versioned
@@ -90,6 +96,16 @@ def main(argv: list) -> None:
             runpy.run_path(args[0], init_globals=globs, run_name="__main__")
         elif cmd == "copy-delete" and len(args) == 2:
             copy_delete(args[0], args[1])
+        elif cmd == "vc-run" and len(args) == 3:
+            names = vc_ops.run(deeplake, args[0], json.loads(args[1]), json.loads(args[2]))
+            print(json.dumps(names))
+        elif cmd == "hold" and len(args) == 1:
+            hold(args[0])
+        elif cmd == "try-append" and len(args) == 1:
+            try_append(args[0])
+        elif cmd == "vc-dump" and len(args) == 2:
+            with open(args[1], "w") as f:
+                json.dump(vc_ops.dump(deeplake, args[0]), f)
         else:
             die(f"bad command line: {argv!r}\n{__doc__}", 2)
         if BLOCKED:

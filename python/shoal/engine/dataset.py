@@ -31,11 +31,13 @@ from ..links.encoder import CredsIndex
 from ..links.engine import check_samples as check_links
 from ..links.htype import link_companions, link_options, split_link_htype
 from ..links.resolve import LinkResolver
-from ..storage import Storage, bounded_gather
+from ..storage import MemoryStorage, Storage, bounded_gather
 from . import journal
+from . import lock as locks
 from .context import TensorContext
 from .encoders import DatasetDiff
 from .tensor import TensorEngine
+from .unchanged import check_unchanged
 from .writes import Writes
 
 _NAME_FORBIDDEN = set(' \\:*?"<>|')
@@ -83,6 +85,8 @@ class DatasetEngine:
             storage, commit_id, list(versions.ancestors(commit_id)), links=self.links
         )
         self.writes = Writes(self)
+        self.lock_timeout: float | None = 0  # how long a write waits for another writer
+        self.head_lock: locks.WriteLock | None = None
 
     @property
     def url(self) -> str:
@@ -236,6 +240,24 @@ class DatasetEngine:
             )
 
     # -- writes ------------------------------------------------------------------------------
+    async def hold_lock(self) -> None:
+        """Before a write to the head: take (or renew) its write lock (engine/lock.py)."""
+        if self.branch is None or isinstance(self.storage, MemoryStorage):
+            return  # in-memory datasets live in one process, as deeplake leaves them unlocked
+        if self.head_lock is None:
+            self.head_lock = locks.hold(self, self.storage, self.commit_id, self.lock_timeout)
+        if await self.head_lock.ensure():
+            try:
+                await check_unchanged(self)  # someone may have written before we got it
+            except BaseException:
+                await self.head_lock.release()
+                raise
+
+    async def release_lock(self) -> None:
+        lock, self.head_lock = self.head_lock, None
+        if lock is not None:
+            await locks.release(lock)
+
     async def extend(self, key: str, samples: Any) -> None:
         """Validate and stage samples for a tensor and its hidden companions, all or nothing,
         then apply the flush policy."""

@@ -90,6 +90,7 @@ class Writes:
             if not self.dirty:
                 return
             self.ds.check_writable()
+            await self.ds.hold_lock()
             try:
                 if self.ds.info_dirty and self.ds.dataset_diff is None:
                     await tensor_admin.load_dataset_diff(self.ds)  # keep its renames, deletes

@@ -116,3 +116,63 @@ def serialize_chunk_set(names: list[str]) -> bytes:
 
 def is_commit_id(value: str) -> bool:
     return bool(_COMMIT_ID.match(value))
+
+
+# -- writing history (deeplake's CommitNode and save_version_info) ---------------------------
+def new_node(branch: str, parent: str | None) -> dict[str, Any]:
+    """An uncommitted head node, as deeplake stores one."""
+    return {
+        "branch": branch,
+        "parent": parent,
+        "children": [],
+        "commit_message": None,
+        "commit_time": None,
+        "commit_user_name": None,
+        "is_checkpoint": False,
+        "total_samples_processed": 0,
+    }
+
+
+def commit_info_key(commit_id: str) -> str:
+    return ("" if commit_id == FIRST_COMMIT_ID else f"versions/{commit_id}/") + "commit_info.json"
+
+
+def commit_info(node: dict[str, Any]) -> bytes:
+    """``commit_info.json`` of a node: its fields in ``CommitNode.to_json`` order."""
+    order = (
+        "branch",
+        "children",
+        "parent",
+        "commit_message",
+        "commit_time",
+        "commit_user_name",
+        "is_checkpoint",
+        "total_samples_processed",
+    )
+    return jsonio.dumps_compact({k: node.get(k) for k in order})
+
+
+def merged(stored: VersionInfo, ours: VersionInfo, dropped: frozenset[str]) -> VersionInfo:
+    """Our history merged into what storage holds now (another writer may have committed on
+    another branch since we read it), as deeplake's ``save_version_info`` merges: nodes in
+    both have their children united and unset fields filled. ``dropped``: commits we
+    removed (reset, deleted branches), kept out."""
+    commits: dict[str, dict[str, Any]] = {}
+    for cid, node in stored.commits.items():
+        if cid not in dropped:
+            commits[cid] = dict(node, children=[c for c in node["children"] if c not in dropped])
+    for cid, node in ours.commits.items():
+        old = commits.get(cid)
+        if old is None:
+            commits[cid] = dict(node, children=list(node["children"]))
+            continue
+        both = dict(old)
+        for k, v in node.items():
+            if k == "children":
+                both[k] = list(dict.fromkeys([*node["children"], *old["children"]]))
+            elif v is not None and v is not False and v != 0:
+                both[k] = v
+        commits[cid] = both
+    branches = {b: h for b, h in stored.branches.items() if h not in dropped}
+    branches.update(ours.branches)
+    return VersionInfo(commits, branches)

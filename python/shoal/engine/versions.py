@@ -1,0 +1,308 @@
+"""Writing history: commit, branch, reset and delete a branch, the way deeplake 3.9.52 does.
+
+A commit in deeplake does not freeze a new id: the head node (say ``H``) becomes the commit
+(its message, author and time are set) and a new empty head ``N`` is created on the same
+branch, holding a copy of ``H``'s dataset meta and info and of every tensor's meta, info and
+encoders, plus an empty ``chunk_set`` per tensor (``util/version_control.copy_metas`` and
+``create_commit_chunk_maps``). Chunks stay where they are: a later write that touches a chunk
+of ``H`` copies it into ``versions/N/`` first. A new branch is such a head too, under the
+commit it starts from (after an automatic commit of the head's changes, if any).
+
+Every operation here is one journalled flush (:func:`journal.commit`): the new objects go
+first under keys nothing names yet, then one journal, then the commit infos and
+``version_control_info.json``, so a kill at any point leaves the history as it was or as it
+is after. ``version_control_info.json`` is re-read and merged under its lock just before, as
+deeplake's ``save_version_info`` does, so that a writer on another branch is not undone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BranchExistsError, EmptyCommitError, VersionError
+from ..format import jsonio, keys
+from ..format.diffs import DatasetChanges
+from ..format.versions import (
+    VersionInfo,
+    commit_info,
+    commit_info_key,
+    merged,
+    new_node,
+)
+from ..storage import Storage, bounded_gather
+from . import journal
+from .lock import NAME as LOCK_NAME
+from .lock import WriteLock, head_lock
+
+if TYPE_CHECKING:
+    from .dataset import DatasetEngine
+
+VC_LOCK = "version_control_info.lock"
+# What a new head copies from the commit it starts from, per tensor (copy_metas).
+TENSOR_COPIES = (
+    keys.TENSOR_META,
+    keys.CHUNK_IDS,
+    keys.TILE_ENCODER,
+    "sequence_index/unsharded",
+    "creds_index/unsharded",
+    keys.TENSOR_INFO,
+)
+USER = "public"  # deeplake's author name when no one is logged in
+
+
+def generate_hash() -> str:
+    """A new commit id: deeplake's ``generate_hash`` (sha1 of the time and a random number)."""
+    h = hashlib.sha1()
+    h.update(str(time.time()).encode())
+    h.update(os.urandom(4))
+    return h.hexdigest()
+
+
+def commit_time() -> float:
+    # deeplake stores ``datetime.utcnow().timestamp()``: UTC wall time read as local time.
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None).timestamp()
+
+
+@dataclass
+class HistoryWrite:
+    """What one history operation stores: new objects, the nodes it changed, what it drops."""
+
+    versions: VersionInfo
+    objects: dict[str, bytes] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)  # nodes whose commit_info.json changes
+    dropped: set[str] = field(default_factory=set)  # commits removed, with their directories
+    replaced: dict[str, bytes] = field(default_factory=dict)  # existing objects overwritten
+
+
+def _clone(versions: VersionInfo) -> VersionInfo:
+    commits = {
+        c: dict(n, children=list(n.get("children") or [])) for c, n in versions.commits.items()
+    }
+    return VersionInfo(commits, dict(versions.branches))
+
+
+async def head_has_changes(storage: Storage, commit_id: str, meta: dict[str, Any]) -> bool:
+    """deeplake's ``current_commit_has_change``: the first commit always has; another head
+    has if a tensor has a commit diff there, or the dataset diff records info, renames or
+    deletions."""
+    if commit_id == keys.FIRST_COMMIT_ID:
+        return True
+    tensors = list(meta.get("tensors", []))
+    found = await storage.get_many(
+        [keys.dataset_key(commit_id, keys.DATASET_DIFF)]
+        + [keys.tensor_key(commit_id, t, keys.COMMIT_DIFF) for t in tensors]
+    )
+    raw_diff, diffs = found[0], found[1:]
+    if raw_diff is not None:
+        d = DatasetChanges.parse(
+            raw_diff, f"{storage.url}/{keys.dataset_key(commit_id, keys.DATASET_DIFF)}"
+        )
+        if d.info_updated or d.renamed or d.deleted:
+            return True
+    return any(d is not None for d in diffs)
+
+
+async def copy_head(storage: Storage, src: str, dst: str, out: dict[str, bytes]) -> None:
+    """The objects of a new head ``dst`` started from ``src`` (copy_metas + empty chunk sets)."""
+    meta_key = keys.dataset_key(src, keys.DATASET_META)
+    raw_meta, raw_info = await storage.get_many(
+        [meta_key, keys.dataset_key(src, keys.DATASET_INFO)]
+    )
+    if raw_meta is None:
+        raise VersionError(
+            f"{storage.url}: commit {src} has no {keys.DATASET_META}; cannot copy it"
+        )
+    meta = jsonio.loads(raw_meta, f"{storage.url}/{meta_key}")
+    out[keys.dataset_key(dst, keys.DATASET_META)] = raw_meta
+    if raw_info is not None:
+        out[keys.dataset_key(dst, keys.DATASET_INFO)] = raw_info
+    tensors = list(meta.get("tensors", []))
+    wanted = [(t, name) for t in tensors for name in TENSOR_COPIES]
+    found = await storage.get_many([keys.tensor_key(src, t, n) for t, n in wanted])
+    for (t, name), raw in zip(wanted, found, strict=True):
+        if raw is not None:
+            out[keys.tensor_key(dst, t, name)] = raw
+    for t in tensors:
+        out[keys.tensor_key(dst, t, keys.CHUNK_SET)] = b""
+
+
+async def plan_commit(ds: DatasetEngine, message: str | None, allow_empty: bool) -> HistoryWrite:
+    """Commit the head ``ds`` is at (flushed) on its branch."""
+    if ds.branch is None:
+        raise VersionError(f"{ds.url}: commit {ds.commit_id} is not a branch head")
+    if not allow_empty and not await head_has_changes(ds.storage, ds.commit_id, ds.meta):
+        raise EmptyCommitError(
+            f"nothing to commit on branch {ds.branch!r} of {ds.url}: no change since the last "
+            "commit; pass allow_empty=True to commit anyway"
+        )
+    plan = HistoryWrite(_clone(ds.versions))
+    await _commit_into(plan, ds.storage, ds.commit_id, ds.branch, message)
+    return plan
+
+
+async def _commit_into(
+    plan: HistoryWrite, storage: Storage, head: str, branch: str, message: str | None
+) -> str:
+    new = generate_hash()
+    node = plan.versions.commits[head]
+    node["children"].append(new)
+    node.update(commit_message=message, commit_user_name=USER, commit_time=commit_time())
+    plan.versions.commits[new] = new_node(branch, head)
+    plan.versions.branches[branch] = new
+    await copy_head(storage, head, new, plan.objects)
+    plan.changed += [head, new]
+    return new
+
+
+async def plan_branch(ds: DatasetEngine, name: str) -> tuple[HistoryWrite, str]:
+    """A new branch ``name`` from where ``ds`` is (deeplake's ``checkout(name, create=True)``):
+    at a head with changes, they are committed first ("auto commit before checkout to
+    ...") and the branch starts from that commit; at a head without, from its parent; at a
+    commit, from that commit. Returns the plan and the new branch's head."""
+    versions = ds.versions
+    if not isinstance(name, str) or not name or name.startswith("/") or "@" in name:
+        raise VersionError(f"invalid branch name {name!r}: use a non-empty name like 'dev'")
+    if name in versions.branches:
+        raise BranchExistsError(
+            f"branch {name!r} already exists in {ds.url}; check it out with "
+            f"ds.checkout({name!r}), or pick another name"
+        )
+    if name in versions.commits:
+        raise BranchExistsError(f"{name!r} is a commit id in {ds.url}; pick another branch name")
+    plan = HistoryWrite(_clone(versions))
+    current = ds.commit_id
+    node = plan.versions.commits[current]
+    base = current
+    if node.get("commit_time") is None:
+        if await head_has_changes(ds.storage, current, ds.meta):
+            await _commit_into(
+                plan,
+                ds.storage,
+                current,
+                str(node["branch"]),
+                f"auto commit before checkout to {name}",
+            )
+        elif node.get("parent") is not None:
+            base = str(node["parent"])
+    new = generate_hash()
+    plan.versions.commits[base]["children"].append(new)
+    plan.versions.commits[new] = new_node(name, base)
+    plan.versions.branches[name] = new
+    await copy_head(ds.storage, current, new, plan.objects)
+    plan.changed += [base, new]
+    return plan, new
+
+
+async def plan_reset(ds: DatasetEngine) -> HistoryWrite:
+    """Drop the head's uncommitted changes: a fresh head replaces it under its parent
+    (deeplake's ``replace_head``). At the first commit there is no parent: the dataset is
+    emptied, as deeplake does."""
+    assert ds.branch is not None
+    plan = HistoryWrite(_clone(ds.versions))
+    head = ds.commit_id
+    node = plan.versions.commits[head]
+    parent = node.get("parent")
+    if parent is None:
+        from .dataset import new_dataset_meta
+
+        plan.versions = VersionInfo.new()
+        plan.replaced[keys.DATASET_META] = jsonio.dumps_meta(new_dataset_meta())
+        plan.dropped.add("")  # everything else under the root goes
+        return plan
+    new = generate_hash()
+    parent_node = plan.versions.commits[parent]
+    parent_node["children"] = [new if c == head else c for c in parent_node["children"]]
+    del plan.versions.commits[head]
+    plan.versions.commits[new] = new_node(ds.branch, parent)
+    plan.versions.branches[ds.branch] = new
+    await copy_head(ds.storage, parent, new, plan.objects)
+    plan.changed += [parent, new]
+    plan.dropped.add(head)
+    return plan
+
+
+async def plan_delete_branch(ds: DatasetEngine, name: str) -> HistoryWrite:
+    """deeplake's ``delete_branch``: only a branch without sub-branches that was never
+    merged anywhere; its commits and their directories go."""
+    versions = ds.versions
+    if name == ds.branch:
+        raise VersionError(
+            f"cannot delete branch {name!r}: it is checked out; check out another branch first"
+        )
+    if name == "main":
+        raise VersionError("cannot delete the main branch")
+    if name not in versions.branches:
+        raise VersionError(f"branch {name!r} does not exist; branches: {sorted(versions.branches)}")
+    mine: list[str] = []
+    current: str | None = versions.branches[name]
+    while current is not None and versions.commits[current].get("branch") == name:
+        mine.append(current)
+        if any(c not in mine for c in versions.commits[current].get("children") or []):
+            raise VersionError(
+                f"cannot delete branch {name!r}: other branches start from it; delete them first"
+            )
+        current = versions.commits[current].get("parent")
+    gone = set(mine)
+    others = [c for c in versions.commits if c not in gone]
+    if any(versions.commits[c].get("parent") in gone for c in others):
+        raise VersionError(f"cannot delete branch {name!r}: it has been merged")
+    tensors = list(ds.meta.get("tensors", []))
+    sets = await ds.storage.get_many(
+        [
+            keys.tensor_key(c, t, keys.CHUNK_SET)
+            for c in others
+            for t in tensors
+            if c != keys.FIRST_COMMIT_ID
+        ]
+    )
+    for raw in sets:
+        for entry in (raw or b"").decode("utf-8", "replace").split(","):
+            parts = entry.split(":")
+            if len(parts) > 1 and parts[1] in gone:
+                raise VersionError(f"cannot delete branch {name!r}: it has been merged")
+    await head_lock(ds.storage, versions.branches[name]).check_free()
+    plan = HistoryWrite(_clone(versions))
+    for c in mine:
+        del plan.versions.commits[c]
+    for node in plan.versions.commits.values():
+        node["children"] = [c for c in node["children"] if c not in gone]
+    del plan.versions.branches[name]
+    plan.dropped |= gone
+    return plan
+
+
+async def store(storage: Storage, plan: HistoryWrite) -> VersionInfo:
+    """Write a planned history change as one journalled flush; the history now stored."""
+    vc_lock = WriteLock(storage, VC_LOCK, timeout=30, validity=10)
+    await vc_lock.acquire()
+    try:
+        (raw,) = await storage.get_many([keys.VERSION_CONTROL_INFO])
+        stored = VersionInfo.parse(raw) if raw is not None else VersionInfo.new()
+        dropped = frozenset(plan.dropped - {""})
+        # a reset of the first commit starts the history again: nothing to merge with
+        fresh = "" in plan.dropped
+        history = plan.versions if fresh else merged(stored, plan.versions, dropped)
+        infos = {
+            commit_info_key(c): commit_info(history.commits[c])
+            for c in dict.fromkeys(plan.changed)
+            if c in history.commits
+        }
+        infos.update(plan.replaced)
+        phases = [infos, {keys.VERSION_CONTROL_INFO: history.serialize()}]
+        kept = {*infos, keys.VERSION_CONTROL_INFO, *plan.objects, VC_LOCK, journal.KEY, LOCK_NAME}
+        obsolete = [k for k in await _obsolete(storage, plan.dropped) if k not in kept]
+        await journal.commit(storage, plan.objects, phases, obsolete)
+    finally:
+        await vc_lock.release()
+    return history
+
+
+async def _obsolete(storage: Storage, dropped: Iterable[str]) -> list[str]:
+    lists = await bounded_gather(storage.list("" if c == "" else f"versions/{c}/") for c in dropped)
+    return [k for keys_ in lists for k in keys_]

@@ -1,0 +1,150 @@
+"""Two writers, shoal and deeplake 3.9.52 in any mix, never interleave: each honours the
+other's ``dataset_lock.lock``. shoal's refusal names the holder and the lock's age and
+changes nothing; with ``lock_timeout`` it waits for the holder to finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.interop.conftest import DL_SIDE
+from tests.test_versions import snapshot
+
+import shoal
+from shoal import errors
+
+pytestmark = pytest.mark.interop
+
+
+def make(path: Path) -> None:
+    ds = shoal.empty(str(path))
+    ds.create_tensor("x", dtype="int64")
+    ds.x.extend(np.arange(5).reshape(5, 1))
+    ds.close()
+
+
+def hold_with_deeplake(deeplake_python: str, deeplake_env: dict[str, str], path: Path) -> Any:
+    proc = subprocess.Popen(
+        [deeplake_python, str(DL_SIDE), "hold", str(path)],
+        env=deeplake_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line, proc.stderr.read() if proc.stderr else ""
+    assert json.loads(line) == {"read_only": False}
+    return proc
+
+
+def finish(proc: Any) -> str:
+    """Let deeplake finish (it appends -1 and exits); its stderr."""
+    if not proc.stdin.closed:
+        proc.stdin.close()
+    proc.wait(timeout=120)
+    proc.stdout.close()
+    err: str = proc.stderr.read()
+    proc.stderr.close()
+    return err
+
+
+def test_deeplake_holds_shoal_refuses_then_waits(deeplake_python, deeplake_env, tmp_path) -> None:
+    path = tmp_path / "ds"
+    make(path)
+    proc = hold_with_deeplake(deeplake_python, deeplake_env, path)
+    try:
+        assert (path / "dataset_lock.lock").stat().st_size == 18
+        before = snapshot(path)
+        ds = shoal.load(str(path))
+        with pytest.raises(errors.DatasetLockedError) as info:
+            ds.x.append([9])
+        message = str(info.value)
+        assert f"process {proc.pid} on this machine" in message
+        assert "s ago" in message and "read_only=True" in message
+        assert info.value.holder == f"process {proc.pid} on this machine"
+        assert 0 <= info.value.age < 60 and info.value.expires_in > 200
+        start = time.monotonic()
+        waiting = shoal.load(str(path), lock_timeout=1.5)
+        with pytest.raises(errors.DatasetLockedError):
+            waiting.x.append([9])
+        assert time.monotonic() - start >= 1.5
+        assert snapshot(path) == before  # nothing written by the refused writers
+        # a writer told to wait gets the lock once deeplake is done, and sees that deeplake
+        # appended since it read the dataset: it refuses to write over that
+        patient = shoal.load(str(path), lock_timeout=None)
+        threading.Timer(1.0, lambda: proc.stdin.close()).start()
+        start = time.monotonic()
+        with pytest.raises(errors.DatasetChangedError, match="open the dataset again"):
+            patient.x.append([9])
+        assert time.monotonic() - start >= 1.0
+    finally:
+        err = finish(proc)
+    assert proc.returncode == 0, err
+    assert not (path / "dataset_lock.lock").exists()  # released: the refusal keeps no lock
+    again = shoal.load(str(path))
+    again.x.append([9])
+    assert shoal.load(str(path), read_only=True).x.numpy().ravel().tolist() == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        -1,
+        9,
+    ]
+
+
+def test_shoal_holds_deeplake_is_read_only(run_dl, tmp_path) -> None:
+    path = tmp_path / "ds"
+    make(path)
+    ds = shoal.load(str(path))
+    ds.x.append([5])
+    lock = (path / "dataset_lock.lock").read_bytes()
+    assert len(lock) == 18 and int.from_bytes(lock[14:], "little") == os.getpid()
+    proc = run_dl("try-append", path)
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == {
+        "refused": "LockedException",
+        "read_only": True,
+        "appended": False,
+        "error": "ReadOnlyModeError",
+    }
+    ds.close()
+    assert not (path / "dataset_lock.lock").exists()
+    proc = run_dl("try-append", path)
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == {"refused": None, "read_only": False, "appended": True, "error": None}
+    assert shoal.load(str(path)).x.numpy().ravel().tolist() == [0, 1, 2, 3, 4, 5, -2]
+
+
+def test_lock_follows_the_head(tmp_path) -> None:
+    """After a commit the lock is the new head's (deeplake's path for it); a stale lock of a
+    dead process on this machine is taken over at once."""
+    path = tmp_path / "ds"
+    make(path)
+    ds = shoal.load(str(path))
+    ds.commit("one")
+    ds.x.append([5])
+    head = ds.pending_commit_id
+    assert (path / "versions" / head / "dataset_lock.lock").is_file()
+    assert not (path / "dataset_lock.lock").exists()
+    ds.close()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    record = path / "versions" / head / "dataset_lock.lock"
+    # what a killed writer leaves: its record, valid for minutes, naming a pid now gone
+    from shoal.engine import lock as locks
+
+    record.write_bytes(locks.record()[:14] + dead.pid.to_bytes(4, "little"))
+    ds = shoal.load(str(path))
+    ds.x.append([6])
+    assert locks.Holder.parse(record.read_bytes()).mine  # type: ignore[union-attr]
