@@ -6,9 +6,11 @@ cost a third of a second of imports each), so this process only imports shoal an
 its I/O loop. A job::
 
     {"url": ..., "creds": {...} | null, "start": 100, "count": 50,
-     "kill_at": 7 | null, "when": "before" | "after", "create": false}
+     "kill_at": 7 | null, "when": "before" | "after", "create": false,
+     "op": "append" | "commit" | "merge"}
 
 opens ``url`` for writing (with ``create``: creates it and its tensors, locally), appends samples ``start .. start+count-1`` in one ``with ds:`` block
+(``op``: or commits the head, or merges branch ``dev`` into it)
 and, with ``kill_at``, calls ``os._exit(9)`` just before (or just after) the ``kill_at``-th
 storage write (put or delete, counted from the open) — a kill at that point of the flush.
 "before" lets writes run concurrently as they do (the writes started earlier may or may not be
@@ -99,7 +101,15 @@ def _job(job: dict[str, Any], out: int) -> None:
     else:
         ds = shoal.load(job["url"], creds=job.get("creds"))
         _instrument(ds._engine.storage, kill_at, when, counter, keys)
-    append(ds, job["start"], job["count"])
+    op = job.get("op", "append")
+    if op == "append":
+        append(ds, job["start"], job["count"])
+    elif op == "commit":
+        ds.commit("crash commit")
+    elif op == "merge":
+        ds.merge("dev")
+    else:
+        raise ValueError(f"unknown op {op!r}")
     os.write(out, json.dumps(keys).encode())
 
 

@@ -1,5 +1,5 @@
-"""Version control on datasets: commit, checkout, branches, log, diff, reset, delete_branch
-and close, as deeplake 3.9.52 offers them. :class:`AsyncVersionControl` is mixed into
+"""Version control on datasets: commit, checkout, branches, log, diff, reset, delete_branch,
+merge and close, as deeplake 3.9.52 offers them. :class:`AsyncVersionControl` is mixed into
 ``AsyncDataset`` (awaitable I/O), :class:`VersionControl` into the sync ``Dataset``.
 
 deeplake's naming is kept: ``commit_id`` is the last commit of the current version (None
@@ -17,6 +17,7 @@ from . import _loop
 from .engine import diff as diffs
 from .engine import versions
 from .engine.dataset import DatasetEngine
+from .engine.merge import merge
 from .errors import ShoalError, VersionError
 
 if TYPE_CHECKING:
@@ -112,10 +113,10 @@ class AsyncVersionControl:
     async def commit_async(self, message: str | None = None, allow_empty: bool = False) -> str:
         """Commit the branch head; returns the id of the commit made. Raises
         ``EmptyCommitError`` when nothing changed (``allow_empty=True`` commits anyway)."""
-        e = await self._prepare_write("commit")
-        plan = await versions.plan_commit(e, message, allow_empty)
-        await versions.store(e.storage, plan)
-        committed = e.commit_id
+        self._check_root("commit")
+        e = self._engine
+        e.check_writable()
+        committed = await versions.commit_head(e, message, allow_empty)
         await self._switch(str(e.branch))
         return committed
 
@@ -172,6 +173,20 @@ class AsyncVersionControl:
         await e.writes.flush()
         plan = await versions.plan_delete_branch(e, name)
         e.versions = await versions.store(e.storage, plan)
+
+    async def merge_async(
+        self,
+        target_id: str,
+        conflict_resolution: str | None = None,
+        delete_removed_tensors: bool = False,
+        force: bool = False,
+    ) -> None:
+        """Merge a branch or commit into this branch head and commit the result (see
+        :mod:`shoal.engine.merge`). Raises ``MergeConflictError`` (nothing changed) when
+        samples changed on both sides and ``conflict_resolution`` is None."""
+        e = await self._prepare_write("merge")
+        if await merge(e, target_id, conflict_resolution, delete_removed_tensors, force):
+            await self._switch(str(e.branch))
 
     # -- reporting ---------------------------------------------------------------------------
     async def log_async(self) -> str:
@@ -258,6 +273,18 @@ class VersionControl:
 
     def delete_branch(self, name: str) -> None:
         _loop.run(self._a.delete_branch_async(name))
+
+    def merge(
+        self,
+        target_id: str,
+        conflict_resolution: str | None = None,
+        delete_removed_tensors: bool = False,
+        force: bool = False,
+    ) -> None:
+        """Merge a branch or commit into this branch head ("ours"/"theirs" resolve conflicts)."""
+        _loop.run(
+            self._a.merge_async(target_id, conflict_resolution, delete_removed_tensors, force)
+        )
 
     def log(self) -> None:
         """Print the commits leading to this version."""

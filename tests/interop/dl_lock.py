@@ -39,3 +39,22 @@ def try_append(path: str) -> None:
             {"refused": refused, "read_only": ds.read_only, "appended": appended, "error": error}
         )
     )
+
+
+def vc_summary(out: str, paths: list) -> None:
+    """Per path: whether deeplake loads it (integrity check on), main's commit messages, the
+    branches and the length of x on main; written to ``out`` as JSON."""
+    result = {}
+    for path in paths:
+        try:
+            ds = deeplake.load(path, read_only=True, verbose=False, check_integrity=True)
+            result[path] = {
+                "ok": True,
+                "commits": [c["message"] for c in ds.commits],
+                "branches": sorted(ds.branches),
+                "x": ds.x.numpy().reshape(-1).tolist(),
+            }
+        except Exception as e:
+            result[path] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    with open(out, "w") as f:
+        json.dump(result, f)

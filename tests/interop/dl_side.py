@@ -18,6 +18,7 @@ without shoal and must not use anything newer than deeplake's numpy<2.
     python dl_side.py vc-dump PATH OUT              # vc_ops.dump of every version, as JSON
     python dl_side.py hold PATH                     # open for writing until stdin closes
     python dl_side.py try-append PATH               # append if not locked out; prints JSON
+    python dl_side.py vc-summary OUT PATH...        # per path: loads? main's commits, x
 
 The commands live in dl_write.py, dl_read.py and dl_check.py next to this script (shared bits in
 dl_common.py); the offline guard is dl_offline.py, which every one of them imports first.
@@ -41,7 +42,7 @@ import traceback
 import vc_ops
 from dl_check import CheckFailed, check
 from dl_common import die
-from dl_lock import hold, try_append
+from dl_lock import hold, try_append, vc_summary
 from dl_offline import BLOCKED, deeplake, np
 from dl_read import copy_delete, dump, lengths
 from dl_write import append, create_empty, write_all, write_versioned
@@ -101,6 +102,8 @@ def main(argv: list) -> None:
             print(json.dumps(names))
         elif cmd == "hold" and len(args) == 1:
             hold(args[0])
+        elif cmd == "vc-summary" and len(args) >= 1:
+            vc_summary(args[0], args[1:])
         elif cmd == "try-append" and len(args) == 1:
             try_append(args[0])
         elif cmd == "vc-dump" and len(args) == 2:

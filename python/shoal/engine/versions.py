@@ -17,11 +17,12 @@ deeplake's ``save_version_info`` does, so that a writer on another branch is not
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -108,11 +109,27 @@ async def head_has_changes(storage: Storage, commit_id: str, meta: dict[str, Any
     return any(d is not None for d in diffs)
 
 
-async def copy_head(storage: Storage, src: str, dst: str, out: dict[str, bytes]) -> None:
-    """The objects of a new head ``dst`` started from ``src`` (copy_metas + empty chunk sets)."""
+async def _get_many(
+    storage: Storage, wanted: list[str], overlay: dict[str, bytes] | None
+) -> list[bytes | None]:
+    """Objects as they are once the flush being planned is stored (``overlay``)."""
+    mine = overlay or {}
+    stored = iter(await storage.get_many([k for k in wanted if k not in mine]))
+    return [mine[k] if k in mine else next(stored) for k in wanted]
+
+
+async def copy_head(
+    storage: Storage,
+    src: str,
+    dst: str,
+    out: dict[str, bytes],
+    overlay: dict[str, bytes] | None = None,
+) -> None:
+    """The objects of a new head ``dst`` started from ``src`` (copy_metas + empty chunk sets),
+    ``overlay``: objects of ``src`` a flush in the same journal writes."""
     meta_key = keys.dataset_key(src, keys.DATASET_META)
-    raw_meta, raw_info = await storage.get_many(
-        [meta_key, keys.dataset_key(src, keys.DATASET_INFO)]
+    raw_meta, raw_info = await _get_many(
+        storage, [meta_key, keys.dataset_key(src, keys.DATASET_INFO)], overlay
     )
     if raw_meta is None:
         raise VersionError(
@@ -124,7 +141,7 @@ async def copy_head(storage: Storage, src: str, dst: str, out: dict[str, bytes])
         out[keys.dataset_key(dst, keys.DATASET_INFO)] = raw_info
     tensors = list(meta.get("tensors", []))
     wanted = [(t, name) for t in tensors for name in TENSOR_COPIES]
-    found = await storage.get_many([keys.tensor_key(src, t, n) for t, n in wanted])
+    found = await _get_many(storage, [keys.tensor_key(src, t, n) for t, n in wanted], overlay)
     for (t, name), raw in zip(wanted, found, strict=True):
         if raw is not None:
             out[keys.tensor_key(dst, t, name)] = raw
@@ -132,22 +149,39 @@ async def copy_head(storage: Storage, src: str, dst: str, out: dict[str, bytes])
         out[keys.tensor_key(dst, t, keys.CHUNK_SET)] = b""
 
 
-async def plan_commit(ds: DatasetEngine, message: str | None, allow_empty: bool) -> HistoryWrite:
-    """Commit the head ``ds`` is at (flushed) on its branch."""
+async def commit_head(ds: DatasetEngine, message: str | None, allow_empty: bool) -> str:
+    """Commit the head ``ds`` is at, staged writes included, in one journalled flush; the id
+    of the commit made (the head's)."""
     if ds.branch is None:
         raise VersionError(f"{ds.url}: commit {ds.commit_id} is not a branch head")
-    if not allow_empty and not await head_has_changes(ds.storage, ds.commit_id, ds.meta):
+    if (
+        not allow_empty
+        and not ds.writes.dirty
+        and not await head_has_changes(ds.storage, ds.commit_id, ds.meta)
+    ):
         raise EmptyCommitError(
             f"nothing to commit on branch {ds.branch!r} of {ds.url}: no change since the last "
             "commit; pass allow_empty=True to commit anyway"
         )
+    head, branch = ds.commit_id, ds.branch
     plan = HistoryWrite(_clone(ds.versions))
-    await _commit_into(plan, ds.storage, ds.commit_id, ds.branch, message)
-    return plan
+
+    async def then(overlay: dict[str, bytes]) -> Stored:
+        await _commit_into(plan, ds.storage, head, branch, message, overlay)
+        return await prepare(ds.storage, plan)
+
+    async with version_lock(ds.storage):
+        await ds.writes.flush(then)
+    return head
 
 
 async def _commit_into(
-    plan: HistoryWrite, storage: Storage, head: str, branch: str, message: str | None
+    plan: HistoryWrite,
+    storage: Storage,
+    head: str,
+    branch: str,
+    message: str | None,
+    overlay: dict[str, bytes] | None = None,
 ) -> str:
     new = generate_hash()
     node = plan.versions.commits[head]
@@ -155,7 +189,7 @@ async def _commit_into(
     node.update(commit_message=message, commit_user_name=USER, commit_time=commit_time())
     plan.versions.commits[new] = new_node(branch, head)
     plan.versions.branches[branch] = new
-    await copy_head(storage, head, new, plan.objects)
+    await copy_head(storage, head, new, plan.objects, overlay)
     plan.changed += [head, new]
     return new
 
@@ -277,30 +311,48 @@ async def plan_delete_branch(ds: DatasetEngine, name: str) -> HistoryWrite:
     return plan
 
 
-async def store(storage: Storage, plan: HistoryWrite) -> VersionInfo:
-    """Write a planned history change as one journalled flush; the history now stored."""
+Stored = tuple[dict[str, bytes], list[dict[str, bytes]], list[str]]
+
+
+@contextlib.asynccontextmanager
+async def version_lock(storage: Storage) -> AsyncIterator[None]:
+    """deeplake's 10 s lock around reading, merging and writing version_control_info.json."""
     vc_lock = WriteLock(storage, VC_LOCK, timeout=30, validity=10)
     await vc_lock.acquire()
     try:
-        (raw,) = await storage.get_many([keys.VERSION_CONTROL_INFO])
-        stored = VersionInfo.parse(raw) if raw is not None else VersionInfo.new()
-        dropped = frozenset(plan.dropped - {""})
-        # a reset of the first commit starts the history again: nothing to merge with
-        fresh = "" in plan.dropped
-        history = plan.versions if fresh else merged(stored, plan.versions, dropped)
-        infos = {
-            commit_info_key(c): commit_info(history.commits[c])
-            for c in dict.fromkeys(plan.changed)
-            if c in history.commits
-        }
-        infos.update(plan.replaced)
-        phases = [infos, {keys.VERSION_CONTROL_INFO: history.serialize()}]
-        kept = {*infos, keys.VERSION_CONTROL_INFO, *plan.objects, VC_LOCK, journal.KEY, LOCK_NAME}
-        obsolete = [k for k in await _obsolete(storage, plan.dropped) if k not in kept]
-        await journal.commit(storage, plan.objects, phases, obsolete)
+        yield
     finally:
         await vc_lock.release()
-    return history
+
+
+async def prepare(storage: Storage, plan: HistoryWrite) -> Stored:
+    """What storing a planned history change writes (call under :func:`version_lock`): new
+    objects, then the commit infos, then ``version_control_info.json`` merged with what is
+    stored now; and the keys of dropped commits."""
+    (raw,) = await storage.get_many([keys.VERSION_CONTROL_INFO])
+    stored = VersionInfo.parse(raw) if raw is not None else VersionInfo.new()
+    dropped = frozenset(plan.dropped - {""})
+    # a reset of the first commit starts the history again: nothing to merge with
+    fresh = "" in plan.dropped
+    history = plan.versions if fresh else merged(stored, plan.versions, dropped)
+    infos = {
+        commit_info_key(c): commit_info(history.commits[c])
+        for c in dict.fromkeys(plan.changed)
+        if c in history.commits
+    }
+    infos.update(plan.replaced)
+    phases = [infos, {keys.VERSION_CONTROL_INFO: history.serialize()}]
+    kept = {*infos, keys.VERSION_CONTROL_INFO, *plan.objects, VC_LOCK, journal.KEY, LOCK_NAME}
+    obsolete = [k for k in await _obsolete(storage, plan.dropped) if k not in kept]
+    return dict(plan.objects), phases, obsolete
+
+
+async def store(storage: Storage, plan: HistoryWrite) -> VersionInfo:
+    """Write a planned history change as one journalled flush."""
+    async with version_lock(storage):
+        objects, phases, obsolete = await prepare(storage, plan)
+        await journal.commit(storage, objects, phases, obsolete)
+    return VersionInfo.parse(phases[-1][keys.VERSION_CONTROL_INFO])
 
 
 async def _obsolete(storage: Storage, dropped: Iterable[str]) -> list[str]:

@@ -31,7 +31,16 @@ from .flush_plan import FlushPlan, plan_tensor
 from .tensor import TensorEngine
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from .dataset import DatasetEngine
+
+    # A history change stored with a flush: (objects the flush writes) -> (new objects,
+    # phases after the flush's, obsolete keys).
+    HistoryHook = Callable[
+        [dict[str, bytes]],
+        Awaitable[tuple[dict[str, bytes], list[dict[str, bytes]], list[str]]],
+    ]
 
 
 class Writes:
@@ -84,10 +93,13 @@ class Writes:
             or any(t.dirty for t in ds.tensors.values())
         )
 
-    async def flush(self) -> None:
+    async def flush(self, then: HistoryHook | None = None) -> None:
+        """Store what is staged. ``then``: a history change (a commit, a merge) stored in the
+        same journalled flush; it gets the objects the flush writes (key -> bytes) and
+        returns its own new objects, phases and obsolete keys."""
         await self._wait_background()
         async with self._lock:
-            if not self.dirty:
+            if not self.dirty and then is None:
                 return
             self.ds.check_writable()
             await self.ds.hold_lock()
@@ -98,7 +110,7 @@ class Writes:
             except BaseException:
                 await self.abandon()
                 raise
-            await self._store(plans)
+            await self._store(plans, then)
 
     def _dataset_objects(self) -> dict[str, bytes]:
         ds, out = self.ds, {}
@@ -116,7 +128,7 @@ class Writes:
             out[LINKED_CREDS] = ds.links.creds.to_bytes()
         return out
 
-    async def _store(self, plans: list[FlushPlan]) -> None:
+    async def _store(self, plans: list[FlushPlan], then: HistoryHook | None = None) -> None:
         ds, storage = self.ds, self.ds.storage
         chunk_objs: dict[str, bytes] = {}
         encoders: dict[str, bytes] = {}
@@ -128,6 +140,17 @@ class Writes:
         phases = [encoders, metas, self._dataset_objects()]
         drained = [k for plan in plans for k in plan.written]
         obsolete = [k for plan in plans for k in plan.obsolete]
+        if then is not None:
+            try:
+                more_objects, more_phases, more_obsolete = await then(
+                    {k: v for phase in phases for k, v in phase.items()}
+                )
+            except BaseException:
+                await self.abandon()  # as when planning the flush fails
+                raise
+            chunk_objs.update(more_objects)
+            phases += more_phases
+            obsolete += more_obsolete
         incomplete: journal.FlushIncompleteError | None = None
         try:
             await journal.commit(storage, chunk_objs, phases, obsolete, drained)
