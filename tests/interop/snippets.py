@@ -8,6 +8,7 @@ samples as plain lists, str or dicts) and prints one JSON document.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import runpy
@@ -55,4 +56,7 @@ def with_shoal(snippet: Path, *args: Any) -> Any:
             init_globals={"deeplake": shoal, "np": np, "argv": [str(a) for a in args]},
             run_name="__main__",
         )
+    # the snippet's dataset is dropped: collected now, it gives up its write lock before
+    # deeplake (the next snippet, say) opens the dataset
+    gc.collect()
     return json.loads(out.getvalue().strip().splitlines()[-1])

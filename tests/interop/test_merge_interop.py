@@ -18,13 +18,15 @@ from shoal import errors
 
 pytestmark = pytest.mark.interop
 
-# both branches update sample 0 of x after c1 (a conflict); dev also appends
+# both branches update sample 0 of x after c1 (a conflict); dev also updates sample 1 (no
+# conflict) and appends
 CONFLICT = [
     ["create", TENSORS],
     ["append", {"x": list(range(5)), "t": [f"s{i}" for i in range(5)], "img": list(range(5))}],
     ["commit", "c1"],
     ["checkout", "dev", True],
     ["update", "x", 0, 50],
+    ["update", "x", 1, 51],
     ["append", {"x": [100], "t": ["d"], "img": [100]}],
     ["commit", "d1"],
     ["checkout", "main", False],
@@ -57,16 +59,20 @@ def test_conflict_without_resolution_changes_nothing(conflicted, tmp_path) -> No
         shoal.load(str(path)).merge("dev", conflict_resolution="mine")
 
 
-def test_merge_ours_as_deeplake_does(conflicted, run_dl, tmp_path) -> None:
+@pytest.mark.parametrize("resolution", ["ours", "theirs"])
+def test_merge_resolved_as_deeplake_does(conflicted, run_dl, tmp_path, resolution) -> None:
     ours, theirs = tmp_path / "shoal", tmp_path / "deeplake"
     shutil.copytree(conflicted, ours)
     shutil.copytree(conflicted, theirs)
-    vc_ops.run(shoal, str(ours), [["load"], ["merge", "dev", "ours"], ["close"]], {})
-    _dl_run(run_dl, str(theirs), [["load"], ["merge", "dev", "ours"], ["close"]], {})
+    steps = [["load"], ["merge", "dev", resolution], ["close"]]
+    vc_ops.run(shoal, str(ours), steps, {})
+    _dl_run(run_dl, str(theirs), steps, {})
     mine = _shoal_dump(str(ours))["refs"]["main"]
     want = _dl_dump(run_dl, str(theirs), tmp_path)["refs"]["main"]
     assert mine["tensors"] == want["tensors"]
-    assert mine["tensors"]["x"][0] == [70, 700] and mine["tensors"]["t"][-1] == "d"
+    first = 70 if resolution == "ours" else 50
+    assert mine["tensors"]["x"][:2] == [[first, first * 10], [51, 510]]
+    assert mine["tensors"]["t"][-1] == "d"
     assert [c["message"] for c in mine["commits"]] == [c["message"] for c in want["commits"]]
     # deeplake reads shoal's merge
     dl = _dl_dump(run_dl, str(ours), tmp_path)

@@ -135,7 +135,9 @@ def _normalised(dump: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     history = json.dumps(dump)
     ids = {v: k for k, v in names.items()}
     heads = {
-        r["pending_commit_id"]: f"HEAD:{b}" for b, r in dump["refs"].items() if b in dump["branches"]
+        r["pending_commit_id"]: f"HEAD:{b}"
+        for b, r in dump["refs"].items()
+        if b in dump["branches"]
     }
     for commit_id, name in {**ids, **heads}.items():
         history = history.replace(commit_id, name)
@@ -208,3 +210,34 @@ def test_merge_same_as_deeplake_and_readable_by_it(run_dl, tmp_path) -> None:
         {},
     )
     assert _shoal_dump(ours_path)["refs"]["main"]["tensors"]["t"][-2:] == ["after", "dl"]
+
+
+# updates after a commit: copied on write, and recorded in the diffs
+UPDATES = [
+    ["create", TENSORS],
+    ["append", {"x": list(range(30)), "t": [f"s{i}" for i in range(30)], "img": list(range(30))}],
+    ["commit", "c1"],
+    ["update", "x", 2, 200],
+    ["update", "t", 3, "three"],
+    ["append", {"x": [30], "t": ["s30"], "img": [30]}],
+    ["commit", "u1"],
+    ["checkout", "dev", True],
+    ["update", "img", 1, 111],
+    ["update", "x", 29, 290],
+    ["close"],
+]
+
+
+def test_updates_same_as_deeplake(run_dl, tmp_path) -> None:
+    ours_path, theirs_path = str(tmp_path / "shoal"), str(tmp_path / "deeplake")
+    ours_names = vc_ops.run(shoal, ours_path, UPDATES, {})
+    theirs_names = _dl_run(run_dl, theirs_path, UPDATES, {})
+    ours = _shoal_dump(ours_path)
+    assert ours["refs"][ours_names["c1"]]["tensors"]["x"][2] == [2, 20]
+    assert ours["refs"]["main"]["tensors"]["x"][2] == [200, 2000]
+    assert ours["refs"]["dev"]["tensors"]["img"][1] == 111
+    _assert_same(
+        _normalised(ours, ours_names),
+        _normalised(_dl_dump(run_dl, theirs_path, tmp_path), theirs_names),
+    )
+    _assert_same(ours, _dl_dump(run_dl, ours_path, tmp_path))

@@ -21,7 +21,6 @@ semantics of deeplake 3.9.52 (``util/merge.py``).
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ import numpy as np
 from ..errors import MergeConflictError, ShoalError, VersionError
 from ..format import jsonio, keys
 from ..format.diffs import DatasetChanges, TensorChanges
+from . import editing
 from . import versions as history
 from .diff import common_ancestor, resolve
 from .lock import head_lock
@@ -126,9 +126,13 @@ async def merge(
             + ". Nothing was changed; pass conflict_resolution='ours' or 'theirs' to merge",
             conflicts,
         )
-    for m in merges:
-        await _apply(ds, theirs, m, conflict_resolution == "theirs")
-    copies = await _copy_tensors(ds, theirs, sorted(new))
+    try:
+        for m in merges:
+            await _apply(ds, theirs, m, conflict_resolution == "theirs")
+        copies = await _copy_tensors(ds, theirs, sorted(new))
+    except BaseException:
+        await ds.writes.abandon()  # nothing half staged stays behind
+        raise
     head, branch = ds.commit_id, ds.branch
 
     async def then(overlay: dict[str, bytes]) -> history.Stored:
@@ -248,6 +252,11 @@ async def _apply(
 ) -> None:
     key, their_key = ds.key_of(m.name), theirs.key_of(m.name)
     updates = m.updated + (m.conflicts if take_theirs else [])
+    if updates:
+        # before the appends: an update of a sample staged in this flush would flush first
+        their_t = theirs.tensors[their_key]
+        values = await _samples(their_t, np.asarray([b for _, b in updates], dtype=np.int64))
+        await editing.update(ds, [(key, np.asarray([a for a, _ in updates]), values)])
     if m.new:
         await ds.load(ds.with_companions(key), full=True)
         await theirs.load(theirs.with_companions(their_key), full=True)
@@ -268,17 +277,6 @@ async def _apply(
             staged.append((t, t.prepare(values)))
         for t, (prepared, new_names) in staged:
             t.stage(prepared, new_names)
-    if updates:
-        their_t = theirs.tensors[their_key]
-        values = await _samples(their_t, np.asarray([b for _, b in updates], dtype=np.int64))
-        try:
-            editing: Any = importlib.import_module("shoal.engine.editing")
-        except ImportError:
-            raise ShoalError(
-                "this merge updates samples, which this version of shoal cannot write yet"
-            ) from None
-        edits = [(key, np.asarray([a]), [v]) for (a, _), v in zip(updates, values, strict=True)]
-        await editing.update(ds, edits)
 
 
 async def _copy_tensors(
