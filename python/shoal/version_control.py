@@ -99,6 +99,9 @@ class AsyncVersionControl:
         engine = await DatasetEngine.open(old.storage, version, load_tensors=self._eager)
         engine.lock_timeout = old.lock_timeout
         engine.links = engine.ctx.links = old.links  # populated creds stay
+        # chunk objects never change under their key (writes go to new keys, and each commit
+        # has its own): what was decoded at one version serves the others
+        engine.ctx.cache, engine.ctx.headers = old.ctx.cache, old.ctx.headers
         await old.release_lock()
         object.__setattr__(self, "_engine", engine)
 

@@ -44,7 +44,7 @@ VALIDITY = 300.0  # deeplake's DATASET_LOCK_VALIDITY
 RENEW_AFTER = 0.4  # of the validity: 120 s of 300, deeplake's DATASET_LOCK_UPDATE_INTERVAL
 # After writing the lock, read it back this much later: a writer that raced us and wrote
 # last wins. deeplake waits 0.01 s on local disk and 0.5 s on object stores.
-VERIFY_LOCAL, VERIFY_REMOTE = 0.01, 0.2
+VERIFY_LOCAL, VERIFY_REMOTE = 0.01, 0.1
 POLL = 0.5  # how often a waiting writer looks again
 
 
