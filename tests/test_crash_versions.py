@@ -43,12 +43,16 @@ def make_base(path: Path) -> dict[str, Any]:
     ds.commit("m1")
     append(ds, 2 * N, N)
     ds.close()
-    return {"x": list(range(3 * N)), "commits": ["m1", "c1"]}
+    return {"x": list(range(3 * N)), "commits": ["m1", "c1"], "branches": ["dev", "main"]}
 
 
 def state(path: Path, read_only: bool) -> dict[str, Any]:
     ds = shoal.load(str(path), read_only=read_only)
-    out = {"x": ds.x.numpy().ravel().tolist(), "commits": [c["message"] for c in ds.commits]}
+    out = {
+        "x": ds.x.numpy().ravel().tolist(),
+        "commits": [c["message"] for c in ds.commits],
+        "branches": sorted(ds.branches),
+    }
     assert len(ds.images) == len(out["x"])
     ds.close()
     return out
@@ -100,21 +104,26 @@ def sweep(tmp: Path, run_dl: Any, op: str, after_of: Callable[[Path], dict[str, 
     for name, path in zip(names, raw, strict=True):
         recovered = seen_by_dl[str(tmp / name)]
         assert recovered["ok"], (name, recovered)
-        assert {"x": recovered["x"], "commits": recovered["commits"]} in (before, after), name
+        assert {k: recovered[k] for k in before} in (before, after), name
         unrecovered = seen_by_dl[str(path)]
         if not (path / journal.KEY).is_file():
             assert unrecovered["ok"], (name, unrecovered)
-            assert {"x": unrecovered["x"], "commits": unrecovered["commits"]} in (before, after)
+            assert {k: unrecovered[k] for k in before} in (before, after), name
         elif unrecovered["ok"]:
             # deeplake knows nothing of the journal: until shoal opens the dataset, it may see
             # the samples of one side and the history of the other, never anything else
             assert unrecovered["x"] in (before["x"], after["x"]), name
             assert unrecovered["commits"] in (before["commits"], after["commits"]), name
+            assert unrecovered["branches"] in (before["branches"], after["branches"]), name
 
 
 def test_kill_at_every_write_of_a_commit(tmp_path: Path, run_dl: Any) -> None:
     def after(_: Path) -> dict[str, Any]:
-        return {"x": list(range(3 * N)), "commits": ["crash commit", "m1", "c1"]}
+        return {
+            "x": list(range(3 * N)),
+            "commits": ["crash commit", "m1", "c1"],
+            "branches": ["dev", "main"],
+        }
 
     sweep(tmp_path, run_dl, "commit", after)
 
@@ -123,6 +132,24 @@ def test_kill_at_every_write_of_a_merge(tmp_path: Path, run_dl: Any) -> None:
     def after(base: Path) -> dict[str, Any]:
         d1 = shoal.load(str(base) + "@dev", read_only=True).commit_id
         x = list(range(3 * N)) + list(range(1000, 1000 + N))
-        return {"x": x, "commits": [f"Merge {d1} into main", "m1", "c1"]}
+        return {
+            "x": x,
+            "commits": [f"Merge {d1} into main", "m1", "c1"],
+            "branches": ["dev", "main"],
+        }
 
     sweep(tmp_path, run_dl, "merge", after)
+
+
+def test_kill_at_every_write_of_a_new_branch(tmp_path: Path, run_dl: Any) -> None:
+    """checkout("feature", create=True) with changes on the head: they are committed, and the
+    branch starts from that commit (main's state is what the sweep compares)."""
+
+    def after(_: Path) -> dict[str, Any]:
+        return {
+            "x": list(range(3 * N)),
+            "commits": ["auto commit before checkout to feature", "m1", "c1"],
+            "branches": ["dev", "feature", "main"],
+        }
+
+    sweep(tmp_path, run_dl, "branch", after)
