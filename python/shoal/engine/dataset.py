@@ -235,8 +235,9 @@ class DatasetEngine:
             self.storage.check_writable("the dataset")
         if self.branch is None:
             raise ReadOnlyError(
-                f"{self.url} is opened at commit {self.commit_id}, which is not the head of a "
-                "branch; load a branch to write"
+                f"{self.url} is at commit {self.commit_id}, a past version, which is read-only; "
+                "to write, check out a branch (ds.checkout('main')) or start one from here "
+                "(ds.checkout('new-name', create=True))"
             )
 
     # -- writes ------------------------------------------------------------------------------
