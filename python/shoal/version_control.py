@@ -11,6 +11,7 @@ raises :class:`~shoal.errors.ReadOnlyError` (check out a branch, or create one w
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from . import _loop
@@ -96,13 +97,13 @@ class AsyncVersionControl:
     async def _switch(self, version: str) -> None:
         """Reopen this handle at ``version``; the head lock moves or is released."""
         old = self._engine
-        engine = await DatasetEngine.open(old.storage, version, load_tensors=self._eager)
+        opened = DatasetEngine.open(old.storage, version, load_tensors=self._eager)
+        engine, _ = await asyncio.gather(opened, old.release_lock())
         engine.lock_timeout = old.lock_timeout
         engine.links = engine.ctx.links = old.links  # populated creds stay
         # chunk objects never change under their key (writes go to new keys, and each commit
         # has its own): what was decoded at one version serves the others
         engine.ctx.cache, engine.ctx.headers = old.ctx.cache, old.ctx.headers
-        await old.release_lock()
         object.__setattr__(self, "_engine", engine)
 
     async def _prepare_write(self, what: str) -> DatasetEngine:
