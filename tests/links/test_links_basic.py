@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import shoal
+from shoal import _loop
 from shoal.errors import InvalidCredsError, InvalidHtypeError, LinkError, SampleError
 from tests.servers.s3_fixtures import S3Server
 
@@ -195,3 +196,29 @@ def test_links_of_other_htypes(tmp_path: Path) -> None:
     assert got.dtype == np.float32 and again.e.htype == "link[embedding]"
     np.testing.assert_array_equal(got, np.arange(8).reshape(2, 4))
     assert again.t[0].text() == "hello links" and again.j[0].dict() == {"a": [1, 2]}
+
+
+def test_update_and_pop_links(tmp_path: Path, images: Images, s3_server: S3Server) -> None:
+    prefix = _upload(s3_server, images, s3_server.bucket)
+    url = f"s3://{s3_server.bucket}/{prefix}"
+    ds = shoal.empty(str(tmp_path / "ds"))
+    ds.create_tensor("im", htype="link[image]")
+    ds.add_creds_key("k")
+    ds.populate_creds("k", s3_server.creds(s3_server.reader))
+    ds.im.extend([shoal.link(images.path(n)) for n in NAMES])
+    ds.im[1] = shoal.link(f"{url}/{NAMES[2]}", creds_key="k")
+    with pytest.raises(LinkError, match="sample 0: .*gone.png.* does not exist"):
+        ds.im[2] = shoal.link(images.path("gone.png"))
+    ds.im.pop(0)
+    again = shoal.load(str(tmp_path / "ds"))
+    again.populate_creds("k", s3_server.creds(s3_server.reader))
+    assert len(again.im) == 3
+    assert again.im[0].creds_key() == "k" and again.im[0].path() == f"{url}/{NAMES[2]}"
+    assert again.im[1:].creds_key() == [None, None]
+    got = again.im.numpy(aslist=True)
+    for n, a in zip([NAMES[2], NAMES[2], NAMES[3]], got, strict=True):
+        np.testing.assert_array_equal(a, images.arrays[n])
+    shapes = _loop.run(again._engine.tensor("_im_shape").read_stacked(np.arange(3)))
+    assert shapes.tolist() == [list(images.arrays[n].shape) for n in (NAMES[2], NAMES[2], NAMES[3])]
+    raw = (tmp_path / "ds/im/creds_index/unsharded").read_bytes()
+    assert raw == b"\x063.9.52" + np.array([1, 0, 0, 2], dtype="<u4").tobytes()

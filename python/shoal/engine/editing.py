@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 
 def _check_editable(t: TensorEngine, what: str) -> None:
-    if t.meta.get("is_link") or t.meta.get("is_sequence"):
+    if t.meta.get("is_sequence"):
         raise ShoalError(
-            f"tensor {t.name!r} is a link or sequence tensor, which shoal cannot {what} yet; "
+            f"tensor {t.name!r} is a sequence tensor, which shoal cannot {what} yet; "
             "use deeplake for it"
         )
 
@@ -88,6 +88,8 @@ async def update(ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]]) ->
     staged: list[tuple[TensorEngine, list[int], tuple[Prepared, list[str]]]] = []
     for key, idx, samples in edits:
         t = ds.tensors[key]
+        if t.meta.get("is_link"):  # linked files are checked (and read) first
+            samples = await check_links(t, samples)
         prepared = t.prepare(samples)
         indices = idx.tolist()
         staged.append((t, indices, prepared))

@@ -171,6 +171,8 @@ class TensorEngine:
                 f"index covers {encoded}; the dataset is damaged (an interrupted write by "
                 "another tool?)"
             )
+        if self.meta.get("is_link"):  # edits and appends keep each sample's creds key
+            await link_engine.load_index(self)
         self.chunk_ids, self.tiles, self.commit_diff = ids, tiles, diff
         self.full = True
 
@@ -227,6 +229,8 @@ class TensorEngine:
         for i, change in zip(indices, changes_of(prepared), strict=True):
             self.edits.updates[i] = change
         self.writer.hold_tail = True
+        if isinstance(prepared, link_engine.LinkPrepared):
+            link_engine.staged_updates(self, indices, prepared)
         staging.update_shape_bounds(self.meta, prepared.bound_shapes)
         if new_names:
             self.info.setdefault("class_names", []).extend(new_names)
@@ -236,6 +240,7 @@ class TensorEngine:
         """Remove samples ``indices`` (descending) at the next flush; the length drops now."""
         self.edits.pops[:] = indices
         self.edits.pop_ids[:] = sample_ids
+        link_engine.staged_pops(self, indices)
         self.writer.hold_tail = True
         self.meta["length"] = self.length - len(indices)
         if self.length == 0:

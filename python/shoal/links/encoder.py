@@ -58,6 +58,15 @@ class CredsIndex:
         self.codes = np.concatenate([self.codes, np.asarray(codes, dtype=np.uint32)])
         self.dirty = True
 
+    def set(self, indices: list[int], codes: list[int]) -> None:
+        self.codes = self.codes.copy()
+        self.codes[np.asarray(indices, dtype=np.int64)] = np.asarray(codes, dtype=np.uint32)
+        self.dirty = True
+
+    def pop(self, indices: list[int]) -> None:
+        self.codes = np.delete(self.codes, np.asarray(indices, dtype=np.int64))
+        self.dirty = True
+
     def discard(self) -> None:
         self.codes = self.flushed
         self.dirty = False

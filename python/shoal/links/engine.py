@@ -138,6 +138,22 @@ def staged(t: TensorEngine, prepared: LinkPrepared) -> None:
             link_creds.mark_used(link_creds.keys[code - 1])
 
 
+def staged_updates(t: TensorEngine, indices: list[int], prepared: LinkPrepared) -> None:
+    """After the tensor staged new values of samples ``indices``: their creds codes."""
+    assert t.creds_index is not None, "check_samples loads the creds index"
+    t.creds_index.set(indices, prepared.codes)
+    link_creds = resolver(t).creds
+    for code in set(prepared.codes):
+        if code:
+            link_creds.mark_used(link_creds.keys[code - 1])
+
+
+def staged_pops(t: TensorEngine, indices: list[int]) -> None:
+    """After the tensor staged the removal of samples ``indices``: their creds codes go too."""
+    if t.creds_index is not None:
+        t.creds_index.pop(indices)
+
+
 def flush_objects(t: TensorEngine) -> dict[str, bytes]:
     """What a flush stores for the tensor's creds index."""
     index = t.creds_index
