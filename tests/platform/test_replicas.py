@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,36 @@ def test_replicas_need_postgres_not_a_file(tmp_path: Path) -> None:
 
     with pytest.raises(PlatformConfigError, match="postgresql://"):
         ServerConfig.load(None, env={}, database_url="mysql://u:pw@h/db")
+
+
+def test_a_lost_database_connection_is_replaced(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """PostgreSQL ends every connection of the platform (a restart, a failover): requests
+    get at most a 503 each while the workers notice, then the platform reconnects."""
+    import psycopg
+
+    from shoal.platform.db_async import WORKERS
+    from tests.servers.platform_fixtures import run_platform
+
+    url = postgres_server.new_database()
+    with run_platform(tmp_path_factory, database_url=url, scrypt_n=1024) as p:
+        user = p.user()
+        with psycopg.connect(url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'shoal' AND datname = current_database()"
+            ).fetchone()
+        assert ended is not None and ended[0] >= 1
+        rounds = []
+        with ThreadPoolExecutor(8) as pool:  # enough at once to reach every worker thread
+            for _ in range(3):
+                calls = [
+                    pool.submit(p.call, "GET", "/api/user/profile", token=user.token)
+                    for _ in range(8)
+                ]
+                rounds.append([c.result()[0] for c in calls])
+        every = [s for r in rounds for s in r]
+        assert set(every) <= {200, 503} and every.count(503) <= WORKERS, rounds
+        assert rounds[-1] == [200] * 8, rounds
+        assert p.call("GET", "/api/health")[0] == 200
