@@ -43,7 +43,7 @@ class Link:
 
 
 def _link_of(db: Database, ds_id: int) -> Link:
-    with db.transaction() as c:
+    with db.read() as c:
         row = c.execute(
             "SELECT creds_key, connected FROM datasets WHERE id = ?", (ds_id,)
         ).fetchone()
@@ -59,7 +59,7 @@ def _set_link(db: Database, ds_id: int, creds_key: str | None, *, connected: boo
 
 
 def _default_storage(db: Database, org_id: int) -> DefaultStorage | None:
-    with db.transaction() as c:
+    with db.read() as c:
         row = c.execute(
             "SELECT url, creds_key, updated_at FROM org_storage WHERE org_id = ?", (org_id,)
         ).fetchone()

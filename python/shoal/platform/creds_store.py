@@ -267,7 +267,7 @@ class CredsStore:
             c.execute("DELETE FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name))
 
     def _row(self, org_id: int, name: str) -> Any:
-        with self.db.transaction() as c:
+        with self.db.read() as c:
             return c.execute(
                 "SELECT * FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name)
             ).fetchone()
@@ -313,7 +313,7 @@ class CredsStore:
         )
 
     def list(self, org_id: int) -> list[CredsKeyInfo]:
-        with self.db.transaction() as c:
+        with self.db.read() as c:
             rows = c.execute(
                 "SELECT * FROM creds_keys WHERE org_id = ? ORDER BY name", (org_id,)
             ).fetchall()

@@ -195,6 +195,20 @@ class Database:
             raise
         conn.execute("COMMIT")
 
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """One read-only transaction: a consistent snapshot that never waits for writers."""
+        conn = self._conn
+        if self.postgres:
+            with conn.transaction(write=False) as c:
+                yield c
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("ROLLBACK")  # nothing to keep
+
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         """One statement on this thread's connection, outside any transaction (a read)."""
         return self._conn.execute(sql, params)

@@ -24,13 +24,12 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import PlatformConfigError
 
 __all__ = [
-    "Conn",
     "PgConnection",
     "is_postgres",
     "pg_schema",
@@ -43,20 +42,6 @@ __all__ = [
 WRITE_LOCK = 0x5_0A1
 #: How long a statement waits for a lock (the write lock, a row) before failing.
 LOCK_TIMEOUT_MS = 5000
-
-
-class Cursor(Protocol):
-    rowcount: int
-
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-
-
-class Conn(Protocol):
-    """What :class:`.db.Database` needs of a connection."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Cursor: ...
-    def close(self) -> None: ...
 
 
 def is_postgres(url: str) -> bool:
