@@ -61,7 +61,7 @@ def run_writer(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         text=True,
         cwd=REPO,
         env=_env(),
-        timeout=120,
+        timeout=60 + 10 * len(jobs),  # jobs run one after another
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
