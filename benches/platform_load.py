@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import collections
 import itertools
+import os
 import random
 import secrets
 import statistics
@@ -162,7 +163,9 @@ def lost_writes(url: str, users: list[tuple[str, str]], created: list[str]) -> i
 
 def report(label: str, stats: Stats, duration: float, lost: int) -> bool:
     total = sum(len(v) for v in stats.latency.values())
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n== {label}: {total} requests in {duration:.0f} s = {total / duration:.0f} req/s")
+    print(f"   (load average {load} on {os.cpu_count()} CPUs, load generator included)")
     print(f"   {'request':<16}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     every: list[float] = []
     for kind in MIX:
