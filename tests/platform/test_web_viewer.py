@@ -15,9 +15,19 @@ from PIL import Image
 from playwright.sync_api import Page
 
 import shoal
-from tests.servers.platform_fixtures import Running
+from tests.servers.gcs_fixtures import BUCKET, GcsEnv, ServiceAccountFile
+from tests.servers.platform_fixtures import Running, StartPlatform, unique
 
-from .web_fixtures import browser, context, off_loop, page, register, shot, web_platform
+from .web_fixtures import (
+    browser,
+    context,
+    off_loop,
+    page,
+    register,
+    shot,
+    sign_in,
+    web_platform,
+)
 
 __all__ = ["browser", "context", "page", "web_platform"]
 
@@ -145,3 +155,39 @@ def test_viewer_needs_membership(page: Page, base: str, web_platform: Running) -
     for path in ("", "/samples", "/object?key=dataset_meta.json"):
         resp = page.goto(base + f"/o/{owner.name}/d/secret{path}")
         assert resp is not None and resp.status == 403, path
+
+
+def test_viewer_on_gcs_reads_through_the_platform(
+    page: Page,
+    start_platform: StartPlatform,
+    gcs_env: GcsEnv,
+    gcs_service_account: ServiceAccountFile,
+    client_env: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = start_platform(
+        storage_root=f"gcs://{BUCKET}/{unique('web')}",
+        storage_creds={"method": str(gcs_service_account.path), "endpoint_url": gcs_env.server.url},
+        gcs_downscope=False,
+        scrypt_n=1024,
+    )
+    monkeypatch.setenv("SHOAL_PLATFORM_URL", p.url)
+    user = p.user()
+
+    def write() -> None:
+        ds = shoal.empty(f"hub://{user.name}/pics", token=user.token)
+        ds.create_tensor("images", htype="image", sample_compression="png")
+        ds.images.extend(images(5))
+
+    off_loop(write)
+    sign_in(page, p.url, user.name, user.password)
+    open_viewer(page, p.url + f"/o/{user.name}/d/pics")
+    tiles = page.locator("#grid .tile")
+    assert tiles.count() == 5
+    assert nonblank_fraction(tiles.nth(4).locator(".pic > *").screenshot()) > 0.9
+    # no presigned GCS URLs: the browser gets the chunks from the platform, after its checks
+    plan = page.request.get(p.url + f"/o/{user.name}/d/pics/samples?start=0").json()
+    assert plan["chunks"] and all(
+        u.startswith(f"/o/{user.name}/d/pics/object?key=") for u in plan["chunks"]
+    )
+    assert plan["direct"] is False

@@ -42,6 +42,7 @@ _ARGS = [
     "--no-first-run",
     "--no-pings",
     "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
 ]
 
 
