@@ -14,6 +14,7 @@ from . import _loop, routing
 from .auth.hub_connect import connect_path_async
 from .dataset import AsyncDataset, Dataset
 from .engine.dataset import DatasetEngine
+from .engine.lock import check_no_writer
 from .errors import DatasetNotFoundError, PathError, ReadOnlyError
 
 PathLike = str | os.PathLike[str]
@@ -175,6 +176,7 @@ async def delete_async(path: PathLike, creds: Any = None, token: str | None = No
             raise ReadOnlyError(f"cannot delete {_display(path)!r}: storage is read-only")
         if not await DatasetEngine.exists(storage):
             raise DatasetNotFoundError(f"no dataset at {_display(path)!r} to delete")
+        await check_no_writer(storage)  # not from under another writer's feet
         await storage.delete_prefix("")
     finally:
         await storage.close()

@@ -77,6 +77,11 @@ def test_deeplake_holds_shoal_refuses_then_waits(deeplake_python, deeplake_env, 
         with pytest.raises(errors.DatasetLockedError):
             waiting.x.append([9])
         assert time.monotonic() - start >= 1.5
+        # nor is the dataset replaced or deleted from under deeplake
+        with pytest.raises(errors.DatasetLockedError):
+            shoal.empty(str(path), overwrite=True)
+        with pytest.raises(errors.DatasetLockedError):
+            shoal.delete(str(path))
         assert snapshot(path) == before  # nothing written by the refused writers
         # a writer told to wait gets the lock once deeplake is done, and sees that deeplake
         # appended since it read the dataset: it refuses to write over that

@@ -167,6 +167,7 @@ class DatasetEngine:
                     f"a dataset already exists at {storage.url}; load it with shoal.load, or pass "
                     "overwrite=True to replace it (its data will be deleted)"
                 )
+            await locks.check_no_writer(storage)  # not from under another writer's feet
             await storage.delete_prefix("")
         versions = VersionInfo.new()
         ds = cls(storage, versions, keys.FIRST_COMMIT_ID, "main", new_dataset_meta(), {})

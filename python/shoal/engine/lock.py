@@ -105,6 +105,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+async def check_no_writer(storage: Storage) -> None:
+    """Before deleting or replacing a whole dataset: no other writer holds any branch head."""
+    from ..format.versions import VersionInfo
+
+    (raw,) = await storage.get_many(["version_control_info.json"])
+    heads = list(VersionInfo.parse(raw).branches.values()) if raw else [FIRST_COMMIT_ID]
+    for head in heads:
+        await head_lock(storage, head).check_free()
+
+
 def head_lock(storage: Storage, head: str, timeout: float | None = 0) -> WriteLock:
     """The write lock of a branch head."""
     return WriteLock(storage, lock_key(head), timeout)
