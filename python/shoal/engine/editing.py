@@ -34,6 +34,10 @@ def _check_editable(t: TensorEngine, what: str) -> None:
 
 
 async def _load(ds: DatasetEngine, tensor_keys: Sequence[str]) -> None:
+    if ds.is_loaded(list(tensor_keys)):
+        everything = [k for key in tensor_keys for k in ds.with_companions(key)]
+        if ds.is_loaded(everything, full=True):
+            return
     await ds.load(list(tensor_keys))
     everything = [k for key in tensor_keys for k in ds.with_companions(key)]
     await ds.load(everything, full=True)

@@ -53,7 +53,6 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
     ids, tiles_all = t.chunk_ids[:start_row], t.tiles
     edit = await rewrite(t, ids, t.tiles, t.edits.changes()) if t.edits else None
     if edit is not None:
-        chunks.update(edit.chunks)
         ids, tiles_all = edit.ids, edit.tiles
         new_tail = None  # rows may have moved: the tail is found again on the next write
     if session is not None:
@@ -84,6 +83,7 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         objects[tkey(keys.CHUNK_SET)] = serialize_chunk_set(chunk_set_names)
     meta_bytes = jsonio.dumps_meta(t.meta)
     written = [k for k in (session.keys if session else []) if k not in chunks]
+    written += edit.written if edit is not None else []
     edits = t.edits
 
     def apply() -> None:

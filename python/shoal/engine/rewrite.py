@@ -11,6 +11,7 @@ replaces all its rows; popping it removes them.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +19,13 @@ import numpy as np
 
 from .. import _native
 from ..errors import ShoalError
-from . import assemble
-from .chunk_writer import ChunkWriter, Session, join
-from .staging import Staged
+from ..format import keys
+from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE
+from ..format.keys import FORMAT_VERSION
+from ..storage import bounded_gather
+from .chunk_writer import ChunkWriter, Session, new_chunk_id
+from .chunks import rle_byte_positions, rle_shapes
+from .staging import ByteBuffer, Staged
 
 if TYPE_CHECKING:
     from .tensor import TensorEngine
@@ -28,13 +33,15 @@ if TYPE_CHECKING:
 #: A changed sample: (is an array to tile, stored bytes or array, shape); None: popped.
 Change = tuple[bool, Any, tuple[int, ...]] | None
 Tiles = dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
+#: Chunks rebuilt at once: bounds the memory an edit holds (a few chunks each).
+REBUILD_CONCURRENCY = 8
 
 
 @dataclass
 class Rewrite:
     ids: np.ndarray  # the new chunk-id table (the rows given, rewritten)
     tiles: Tiles  # the tile encoder for those rows
-    chunks: dict[str, Any] = field(default_factory=dict)  # new chunk objects
+    written: list[str] = field(default_factory=list)  # new chunk objects, already stored
     names: list[str] = field(default_factory=list)  # their names (owned by this commit)
     obsolete: list[str] = field(default_factory=list)  # replaced chunks this commit owns
 
@@ -59,83 +66,164 @@ def _segments(ids: np.ndarray, tiles: Tiles) -> list[tuple[int, int, int, int]]:
 
 async def _stored_samples(
     t: TensorEngine, chunk_id: int, count: int
-) -> tuple[list[bytes], list[tuple[int, ...]]]:
-    """The stored bytes and shapes of every sample of a (non-tile) chunk."""
+) -> tuple[list[Any], list[tuple[int, ...]]]:
+    """The stored bytes (views into the chunk) and shapes of every sample of a (non-tile)
+    chunk."""
     if t.meta.get("chunk_compression") in ("png", "jpeg"):
         raise ShoalError(
             f"tensor {t.name!r} uses {t.meta['chunk_compression']} chunk compression, whose "
             "samples shoal cannot update or pop yet; use deeplake for this tensor"
         )
-    chunk = await t.fetch.chunk(chunk_id)
+    chunk = await t.fetch.by_key(await t.fetch.key(chunk_id), keep=False)
     loc = np.arange(count, dtype=np.int64)
     shapes = [tuple(int(d) for d in s) for s in _native.sample_shapes(chunk.header.shapes, loc)]
-    blobs = assemble.blobs(np.zeros(count, dtype=np.int64), loc, {0: chunk}, count)
-    return blobs, shapes
+    ranges = _native.sample_ranges(chunk.header.byte_positions, loc) + chunk.base
+    buf = memoryview(chunk.buffer)
+    return [buf[a:b] for a, b in ranges.tolist()], shapes
+
+
+@dataclass
+class _Built:
+    rows: np.ndarray
+    tiles: Tiles
+    names: list[str]
+    obsolete: list[str]
+
+
+async def _rebuild(
+    t: TensorEngine,
+    ids: np.ndarray,
+    tiles: Tiles,
+    segment: tuple[int, int, int, int],
+    pos: int,
+    changes: dict[int, Change],
+    written: list[str],
+) -> _Built:
+    """One touched chunk (or tiled sample) cut again with its changes, and written: new
+    chunks are invisible until the flush's journal names them."""
+    r0, r1, first, last = segment
+    count = last - first + 1
+    if last in tiles:
+        blobs: list[Any] = [b""]
+        shapes: list[tuple[int, ...]] = [tiles[last][0]]
+    else:
+        blobs, shapes = await _stored_samples(t, int(ids[r0, 0]), count)
+    pieces: list[Any] = []  # stored bytes per kept sample (None: an array to tile)
+    kept_shapes: list[tuple[int, ...]] = []
+    arrays: dict[int, np.ndarray] = {}
+    for j in range(count):
+        change = changes.get(first + j, _KEEP) if changes else _KEEP
+        if change is None:
+            continue
+        if change is _KEEP:
+            pieces.append(blobs[j])
+            kept_shapes.append(shapes[j])
+            continue
+        assert isinstance(change, tuple)
+        if change[0]:
+            arrays[len(pieces)] = change[1]
+            pieces.append(None)
+        else:
+            pieces.append(change[1])
+        kept_shapes.append(tuple(change[2]))
+    obsolete = []
+    for r in range(r0, r1):
+        key = await t.fetch.key(int(ids[r, 0]))
+        if t.ctx.owns(key):
+            obsolete.append(key)
+    if not pieces:
+        return _Built(np.zeros((0, 2), dtype=np.uint64), {}, [], obsolete)
+    sizes = [0 if p is None else len(p) for p in pieces]
+    max_chunk = int(t.meta.get("max_chunk_size") or DEFAULT_MAX_CHUNK_SIZE)
+    cc = t.meta.get("chunk_compression")
+    if not arrays and cc in (None, "lz4") and sum(sizes) <= max_chunk:
+        # the common case: the chunk again, as one object, its samples copied once
+        cid = new_chunk_id()
+        name = keys.chunk_name(cid)
+        key = keys.chunk_key(t.ctx.commit_id, t.key, name)
+        rle = rle_shapes(np.asarray(kept_shapes, dtype=np.int64))
+        bps = rle_byte_positions(np.asarray(sizes, dtype=np.int64))
+        if cc == "lz4":
+            body = _native.lz4_compress(b"".join(pieces))
+            data = _native.serialize_chunk(FORMAT_VERSION, rle, bps, body)
+        else:
+            data = b"".join([_native.serialize_chunk(FORMAT_VERSION, rle, bps, b""), *pieces])
+        del pieces, blobs
+        written.append(key)
+        await t.ctx.storage.put_many({key: data})
+        rows = np.asarray([[cid, pos + len(sizes) - 1]], dtype=np.uint64)
+        return _Built(rows, {}, [name], obsolete)
+    staged = Staged()
+    total = sum(sizes)
+    staged.data = ByteBuffer(np.empty(total, dtype=np.uint8))
+    for j, p in enumerate(pieces):
+        if p is None:
+            staged.tiled[j] = arrays[j]
+        else:
+            staged.data.append(p)
+        staged.sizes.append(sizes[j])
+        staged.shapes.append(kept_shapes[j])
+    del pieces, blobs
+    writer = ChunkWriter(t.ctx, t.key, t.meta)
+    writer.staged = staged
+    session = writer.session = Session(0, pos)
+    cut = writer.cut(final=True)
+    written.extend(cut.chunks)
+    await writer.write(cut)
+    rows = np.asarray(session.rows, dtype=np.uint64).reshape(-1, 2)
+    return _Built(rows, dict(session.tiles), list(session.names), obsolete)
+
+
+_KEEP = object()  # a sample left as stored
 
 
 async def rewrite(
     t: TensorEngine, ids: np.ndarray, tiles: Tiles, changes: dict[int, Change]
 ) -> Rewrite:
     """The chunk table ``ids`` (and ``tiles``) with ``changes`` applied: new values, or
-    removals (None). Indices are positions before any removal."""
+    removals (None). Indices are positions before any removal. The new chunk objects are
+    written here (``written``); on failure they are removed again."""
     segments = _segments(ids, tiles)
     lasts = np.asarray([s[3] for s in segments], dtype=np.int64)
-    touched = sorted({int(np.searchsorted(lasts, i, side="left")) for i in changes})
-    touched_set = set(touched)
+    touched = {int(np.searchsorted(lasts, i, side="left")) for i in changes}
+    removed = np.zeros(len(segments), dtype=np.int64)
+    for i, change in changes.items():
+        if change is None:
+            removed[int(np.searchsorted(lasts, i, side="left"))] += 1
+    counts = lasts - np.asarray([s[2] for s in segments], dtype=np.int64) + 1 - removed
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(segments) else counts
     out = Rewrite(np.zeros((0, 2), dtype=np.uint64), {})
+    order = sorted(touched)
+    try:
+        built = await bounded_gather(
+            (
+                _rebuild(t, ids, tiles, segments[s], int(starts[s]), changes, out.written)
+                for s in order
+            ),
+            limit=REBUILD_CONCURRENCY,
+        )
+    except BaseException:
+        await asyncio.shield(_remove(t, out.written))
+        raise
+    by_segment = dict(zip(order, built, strict=True))
     rows: list[np.ndarray] = []
-    pos = 0  # index, in the new numbering, of the segment's first sample
     for s, (r0, r1, first, last) in enumerate(segments):
-        count = last - first + 1
-        if s not in touched_set:
-            part = ids[r0:r1].copy()
-            part[:, 1] = part[:, 1].astype(np.int64) - first + pos
-            rows.append(part)
-            if last in tiles:
-                out.tiles[pos] = tiles[last]
-            pos += count
+        b = by_segment.get(s)
+        if b is not None:
+            rows.append(b.rows)
+            out.tiles.update(b.tiles)
+            out.names.extend(b.names)
+            out.obsolete.extend(b.obsolete)
             continue
-        staged = Staged()
+        pos = int(starts[s])
+        part = ids[r0:r1].copy()
+        part[:, 1] = part[:, 1].astype(np.int64) - first + pos
+        rows.append(part)
         if last in tiles:
-            blobs: list[bytes] = [b""]
-            shapes: list[tuple[int, ...]] = [tiles[last][0]]
-        else:
-            blobs, shapes = await _stored_samples(t, int(ids[r0, 0]), count)
-        kept = 0
-        for j in range(count):
-            g = first + j
-            if g in changes:
-                change = changes[g]
-                if change is None:
-                    continue
-                is_array, data, shape = change
-                if is_array:
-                    staged.tiled[kept] = data
-                    staged.sizes.append(0)
-                else:
-                    staged.data.append(data)
-                    staged.sizes.append(len(data))
-                staged.shapes.append(tuple(shape))
-            else:
-                if last in tiles:  # an untouched tiled sample is never in a touched segment
-                    raise AssertionError("tiled sample rewritten without a change")
-                staged.data.append(blobs[j])
-                staged.sizes.append(len(blobs[j]))
-                staged.shapes.append(shapes[j])
-            kept += 1
-        for r in range(r0, r1):
-            key = await t.fetch.key(int(ids[r, 0]))
-            if t.ctx.owns(key):
-                out.obsolete.append(key)
-        if kept:
-            writer = ChunkWriter(t.ctx, t.key, t.meta)
-            writer.staged = staged
-            session = writer.session = Session(0, pos)
-            cut = writer.cut(final=True)
-            out.chunks.update({k: join(p) for k, p in cut.chunks.items()})
-            out.names.extend(session.names)
-            out.tiles.update(session.tiles)
-            rows.append(np.asarray(session.rows, dtype=np.uint64).reshape(-1, 2))
-        pos += kept
+            out.tiles[pos] = tiles[last]
     out.ids = np.concatenate(rows) if rows else np.zeros((0, 2), dtype=np.uint64)
     return out
+
+
+async def _remove(t: TensorEngine, keys: list[str]) -> None:
+    await asyncio.gather(*(t.ctx.storage.delete(k) for k in keys), return_exceptions=True)
