@@ -33,7 +33,6 @@ BENCHES = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHES))
 
 import s3 as s3_bench  # noqa: E402  (SeaweedFS, the deeplake runner)
-
 import shoal  # noqa: E402
 from shoal import _native  # noqa: E402
 
