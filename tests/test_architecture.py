@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
     {"engine", "links"},
     {"loader"},
     {"tensor", "dataset", "_editing", "_groups", "version_control"},
-    {"api"},
+    {"api", "_read"},
     {"", "platform"},  # "": the package's __init__ (the public surface)
     {"cli"},
 ]

@@ -78,7 +78,8 @@ def _instrument(storage: Any, kill_at: int | None, when: str, keys: list[str]) -
 
         return write
 
-    storage.put = wrap(storage.put)
+    # the local provider's put writes through put_parts: every write passes there once
+    storage.put_parts = wrap(storage.put_parts)
     storage.delete = wrap(storage.delete)
 
 

@@ -9,6 +9,7 @@ array([1], dtype=uint32)
 """
 
 from . import errors
+from ._read import read, read_async
 from .api import (
     connect,
     connect_async,
@@ -47,4 +48,6 @@ __all__ = [
     "link",
     "load",
     "load_async",
+    "read",
+    "read_async",
 ]

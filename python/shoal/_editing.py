@@ -17,7 +17,7 @@ from .engine.staging import ensure_samples
 from .errors import SampleError, ShoalError, TensorNotFoundError
 
 if TYPE_CHECKING:
-    from .dataset import AsyncDataset
+    from .dataset import AsyncDataset, Dataset
     from .engine.tensor import TensorEngine
     from .tensor import AsyncTensor
 
@@ -184,6 +184,33 @@ class AsyncDatasetEditing:
         if indices:
             await editing.pop(engine, keys, indices)
 
+    async def rechunk_async(  # type: ignore[misc]
+        self: AsyncDataset, tensors: str | list[str] | None = None, **_: Any
+    ) -> None:
+        """Cut the chunks of ``tensors`` (default: every one) again to even sizes, after many
+        updates or pops left them uneven; written at once. deeplake's scheduling options are
+        accepted and ignored."""
+        self._check_root("rechunk")
+        names = [tensors] if isinstance(tensors, str) else tensors or self._tensor_names()
+        await editing.rechunk(self._engine, [self._key(n) for n in names])
+
+    async def filter_async(  # type: ignore[misc]
+        self: AsyncDataset, function: Any, **_: Any
+    ) -> AsyncDataset:
+        """A view of the samples for which ``function(sample)`` is true (``sample``: the
+        one-sample view ``ds[i]``). deeplake's worker options are accepted and ignored."""
+        if not callable(function):
+            raise ShoalError(
+                "filter takes a function of one sample returning a bool; shoal has no query "
+                f"language (got {type(function).__name__})"
+            )
+        keep = []
+        for i in range(len(self)):
+            if await function(self[i]) if _is_coroutine_fn(function) else function(self[i]):
+                keep.append(i)
+        view: AsyncDataset = self[keep]
+        return view
+
     @property
     def max_len(self: AsyncDataset) -> int:  # type: ignore[misc]
         """Length of the longest tensor (in this view)."""
@@ -199,5 +226,60 @@ class AsyncDatasetEditing:
         return [engine.loaded(self._key(n)).length for n in self._tensor_names()]
 
 
-def run_sync(coro: Any) -> Any:
-    return _loop.run(coro)
+def _is_coroutine_fn(fn: Any) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(fn)
+
+
+class DatasetEditing:
+    """The sync façade's edits (``Dataset``): each runs its ``_async`` twin."""
+
+    def append(  # type: ignore[misc]
+        self: Dataset, sample: dict[str, Any], skip_ok: bool = False, append_empty: bool = False
+    ) -> None:
+        """Append one row ``{tensor name: sample}`` (all or nothing)."""
+        _loop.run(self._a.append_async(sample, skip_ok, append_empty))
+
+    def extend(  # type: ignore[misc]
+        self: Dataset, samples: dict[str, Any], skip_ok: bool = False, append_empty: bool = False
+    ) -> None:
+        """Append rows ``{tensor name: samples}`` of equal lengths (all or nothing)."""
+        _loop.run(self._a.extend_async(samples, skip_ok, append_empty))
+
+    def update(self: Dataset, sample: dict[str, Any]) -> None:  # type: ignore[misc]
+        """Replace this view's samples: ``ds[i].update({"labels": 1})`` (all or nothing)."""
+        _loop.run(self._load_visible().update_async(sample))
+
+    def pop(self: Dataset, index: Any = None) -> None:  # type: ignore[misc]
+        """Remove rows from every tensor (default: the last), written at once."""
+        _loop.run(self._a.pop_async(index))
+
+    def rechunk(  # type: ignore[misc]
+        self: Dataset, tensors: str | list[str] | None = None, **options: Any
+    ) -> None:
+        """Cut the chunks of ``tensors`` (default: all) again to even sizes; written at once."""
+        _loop.run(self._a.rechunk_async(tensors, **options))
+
+    def filter(self: Dataset, function: Any, **options: Any) -> Dataset:  # type: ignore[misc]
+        """A view of the samples for which ``function(ds[i])`` is true (``ds[i]``: a
+        one-sample view). deeplake's worker options are accepted and ignored."""
+        if not callable(function):
+            raise ShoalError(
+                "filter takes a function of one sample returning a bool; shoal has no query "
+                f"language (got {type(function).__name__})"
+            )
+        view = self._load_visible()
+        keep = [i for i in range(len(view)) if function(self[i])]
+        result: Dataset = self[keep]
+        return result
+
+    @property
+    def max_len(self: Dataset) -> int:  # type: ignore[misc]
+        """The longest tensor's length (in this view)."""
+        return self._load_visible().max_len
+
+    @property
+    def min_len(self: Dataset) -> int:  # type: ignore[misc]
+        """The shortest tensor's length (in this view)."""
+        return self._load_visible().min_len

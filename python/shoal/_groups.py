@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from . import _loop
 from ._index import Index
 from ._meta import DatasetMeta
 from .engine import tensor_admin
 from .errors import TensorExistsError, TensorInUseError, TensorNotFoundError
 
 if TYPE_CHECKING:
-    from .dataset import AsyncDataset
-    from .tensor import AsyncTensor
+    from .dataset import AsyncDataset, Dataset
+    from .tensor import AsyncTensor, Tensor
 
 
 class AsyncGroups:
@@ -136,3 +137,32 @@ class AsyncGroups:
         full, new = self._full_name(name), self._full_name(new_name)
         await tensor_admin.rename_tensor(self._engine, full, new)
         return self._tensor(new_name)
+
+
+class SyncGroups:
+    """The sync façade's groups and tensor-list operations (``Dataset``)."""
+
+    @property
+    def groups(self: Dataset) -> dict[str, Dataset]:  # type: ignore[misc]
+        """The groups directly in this dataset or group, by name."""
+        from .dataset import Dataset
+
+        return {n: Dataset(g) for n, g in self._a.groups.items()}
+
+    def create_group(  # type: ignore[misc]
+        self: Dataset, name: str, exist_ok: bool = False
+    ) -> Dataset:
+        """Create a group (``"train"``, or nested: ``"train/cats"``); returns it."""
+        from .dataset import Dataset
+
+        return Dataset(_loop.run(self._a.create_group_async(name, exist_ok)))
+
+    def delete_tensor(self: Dataset, name: str, large_ok: bool = False) -> None:  # type: ignore[misc]
+        """Delete a tensor and its hidden companions (written at once)."""
+        _loop.run(self._a.delete_tensor_async(name, large_ok))
+
+    def rename_tensor(self: Dataset, name: str, new_name: str) -> Tensor:  # type: ignore[misc]
+        """Rename a tensor within its group (written at once)."""
+        from .tensor import Tensor
+
+        return Tensor(self, _loop.run(self._a.rename_tensor_async(name, new_name)))

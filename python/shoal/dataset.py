@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import _loop
-from ._editing import AsyncDatasetEditing
-from ._groups import AsyncGroups
+from ._editing import AsyncDatasetEditing, DatasetEditing
+from ._groups import AsyncGroups, SyncGroups
 from ._index import Index
 from .engine.dataset import DatasetEngine
 from .info import Info
@@ -210,7 +210,7 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersio
         return text
 
 
-class Dataset(SyncCredsKeys, VersionControl):
+class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups):
     """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
 
     Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched
@@ -279,23 +279,6 @@ class Dataset(SyncCredsKeys, VersionControl):
         doc="A copy of the dataset meta (or a tensor named meta).",
     )
 
-    @property
-    def groups(self) -> dict[str, Dataset]:
-        """The groups directly in this dataset or group, by name."""
-        return {n: Dataset(g) for n, g in self._a.groups.items()}
-
-    def create_group(self, name: str, exist_ok: bool = False) -> Dataset:
-        """Create a group (``"train"``, or nested: ``"train/cats"``); returns it."""
-        return Dataset(_loop.run(self._a.create_group_async(name, exist_ok)))
-
-    def delete_tensor(self, name: str, large_ok: bool = False) -> None:
-        """Delete a tensor and its hidden companions (written at once)."""
-        _loop.run(self._a.delete_tensor_async(name, large_ok))
-
-    def rename_tensor(self, name: str, new_name: str) -> Tensor:
-        """Rename a tensor within its group (written at once)."""
-        return Tensor(self, _loop.run(self._a.rename_tensor_async(name, new_name)))
-
     def __setattr__(self, name: str, value: Any) -> None:
         self._a.__setattr__(name, value)
 
@@ -346,34 +329,6 @@ class Dataset(SyncCredsKeys, VersionControl):
 
     async def create_tensor_async(self, name: str, htype: str = "generic", **kwargs: Any) -> Tensor:
         return Tensor(self, await self._a.create_tensor_async(name, htype, **kwargs))
-
-    # -- edits (see AsyncDataset's for what they do) ---------------------------------------
-    def append(
-        self, sample: dict[str, Any], skip_ok: bool = False, append_empty: bool = False
-    ) -> None:
-        """Append one row ``{tensor name: sample}`` (all or nothing)."""
-        _loop.run(self._a.append_async(sample, skip_ok, append_empty))
-
-    def extend(
-        self, samples: dict[str, Any], skip_ok: bool = False, append_empty: bool = False
-    ) -> None:
-        """Append rows ``{tensor name: samples}`` of equal lengths (all or nothing)."""
-        _loop.run(self._a.extend_async(samples, skip_ok, append_empty))
-
-    def update(self, sample: dict[str, Any]) -> None:
-        """Replace this view's samples: ``ds[i].update({"labels": 1})`` (all or nothing)."""
-        _loop.run(self._load_visible().update_async(sample))
-
-    def pop(self, index: Any = None) -> None:
-        """Remove rows from every tensor (default: the last), written at once."""
-        _loop.run(self._a.pop_async(index))
-
-    max_len = property(
-        lambda self: self._load_visible().max_len, doc="The longest tensor's length."
-    )
-    min_len = property(
-        lambda self: self._load_visible().min_len, doc="The shortest tensor's length."
-    )
 
     def flush(self) -> None:
         """Write every staged change to storage."""

@@ -157,3 +157,16 @@ async def pop(ds: DatasetEngine, tensor_keys: list[str], indices: list[int]) -> 
         if mine:
             t.stage_pops(mine, ids[: len(mine)])
     await ds.writes.flush()
+
+
+async def rechunk(ds: DatasetEngine, tensor_keys: list[str]) -> None:
+    """Cut the chunks of tensors again (written at once, after what is staged)."""
+    ds.check_writable()
+    await _load(ds, tensor_keys)
+    await ds.writes.flush()
+    for key in tensor_keys:
+        t = ds.tensors[key]
+        _check_editable(t, "rechunk")
+        if len(t.chunk_ids) > 1 and t.meta.get("chunk_compression") not in ("png", "jpeg"):
+            t.edits.rechunk = True
+    await ds.writes.flush()

@@ -24,14 +24,16 @@ class Edits:
     updates: dict[int, Change] = field(default_factory=dict)  # index -> new value
     pops: list[int] = field(default_factory=list)  # descending, positions before the pops
     pop_ids: list[int | None] = field(default_factory=list)  # the popped samples' ids
+    rechunk: bool = False  # cut every chunk again (ds.rechunk), flushed on its own
 
     def __bool__(self) -> bool:
-        return bool(self.updates or self.pops)
+        return bool(self.updates or self.pops or self.rechunk)
 
     def clear(self) -> None:
         self.updates.clear()
         self.pops.clear()
         self.pop_ids.clear()
+        self.rechunk = False
 
     def changes(self) -> dict[int, Change]:
         if self.pops and self.updates:

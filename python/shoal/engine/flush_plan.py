@@ -20,6 +20,7 @@ from ..format.keys import FORMAT_VERSION
 from ..format.versions import serialize_chunk_set
 from ..links import engine as link_engine
 from .chunk_writer import join
+from .rechunk import rechunk
 from .rewrite import rewrite
 
 if TYPE_CHECKING:
@@ -51,7 +52,11 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         new_tail = writer.last_regular
     start_row = session.start_row if session is not None else len(t.chunk_ids)
     ids, tiles_all = t.chunk_ids[:start_row], t.tiles
-    edit = await rewrite(t, ids, t.tiles, t.edits.changes()) if t.edits else None
+    edit = None
+    if t.edits.rechunk:
+        edit = await rechunk(t, ids, t.tiles)
+    elif t.edits:
+        edit = await rewrite(t, ids, t.tiles, t.edits.changes())
     if edit is not None:
         ids, tiles_all = edit.ids, edit.tiles
         new_tail = None  # rows may have moved: the tail is found again on the next write

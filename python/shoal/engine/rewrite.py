@@ -145,12 +145,12 @@ async def _rebuild(
         bps = rle_byte_positions(np.asarray(sizes, dtype=np.int64))
         if cc == "lz4":
             body = _native.lz4_compress(b"".join(pieces))
-            data = _native.serialize_chunk(FORMAT_VERSION, rle, bps, body)
+            parts = [_native.serialize_chunk(FORMAT_VERSION, rle, bps, body)]
         else:
-            data = b"".join([_native.serialize_chunk(FORMAT_VERSION, rle, bps, b""), *pieces])
+            parts = [_native.serialize_chunk(FORMAT_VERSION, rle, bps, b""), *pieces]
         del pieces, blobs
         written.append(key)
-        await t.ctx.storage.put_many({key: data})
+        await t.ctx.storage.put_parts(key, parts)
         rows = np.asarray([[cid, pos + len(sizes) - 1]], dtype=np.uint64)
         return _Built(rows, {}, [name], obsolete)
     staged = Staged()

@@ -128,6 +128,11 @@ class Storage(abc.ABC):
     async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
         """Write the object whole. Readers see either the old or the new object, never a mix."""
 
+    async def put_parts(self, key: str, parts: Sequence[bytes | bytearray | memoryview]) -> None:
+        """Write the object whole from several buffers, in order (a chunk rebuilt from the
+        pieces of another). Providers that can write pieces in turn avoid joining them."""
+        await self.put(key, b"".join(parts))
+
     async def put_many(self, items: Mapping[str, bytes | bytearray | memoryview]) -> None:
         """Write many objects concurrently."""
         await bounded_gather(self.put(k, v) for k, v in items.items())

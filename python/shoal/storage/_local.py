@@ -12,6 +12,7 @@ import mmap
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import NotFoundError, PathError, StorageError
@@ -126,6 +127,9 @@ class LocalStorage(Storage):
         return await asyncio.to_thread(walk)
 
     async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        await self.put_parts(key, [data])
+
+    async def put_parts(self, key: str, parts: Sequence[bytes | bytearray | memoryview]) -> None:
         self.check_writable(key)
         path = self._path(key)
 
@@ -134,7 +138,8 @@ class LocalStorage(Storage):
             tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
             try:
                 with open(tmp, "wb") as f:
-                    f.write(data)
+                    for part in parts:  # each write releases the GIL; nothing is joined
+                        f.write(part)
                 os.replace(tmp, path)
             except BaseException:
                 tmp.unlink(missing_ok=True)

@@ -26,6 +26,9 @@ class Image(HType):
     def convert(self, sample: Any, ctx: SampleContext) -> Any:
         if isinstance(sample, (bytes, bytearray, memoryview, os.PathLike)):
             return Encoded(sample)
+        encoded = getattr(sample, "__shoal_encoded__", None)  # shoal.read(...)
+        if encoded is not None:
+            return Encoded(encoded)
         return sample
 
     def check_array(self, arr: np.ndarray, ctx: SampleContext) -> np.ndarray:

@@ -1,0 +1,189 @@
+"""A corpus of everyday deeplake-3 code, run unchanged with deeplake 3.9.52 and with shoal
+(see test_idioms.py). Each snippet works in ``argv[0]`` (a fresh directory), may read the
+PNG file ``argv[1]``, and leaves what it found in ``result`` (plain JSON values)."""
+
+from __future__ import annotations
+
+CORPUS: dict[str, str] = {}
+
+CORPUS["create_append_read"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+with ds:
+    ds.create_tensor("images", htype="image", sample_compression="png")
+    ds.create_tensor("labels", htype="class_label", class_names=["cat", "dog"])
+    ds.images.append(np.zeros((8, 8, 3), np.uint8))
+    ds.labels.append(1)
+ds.append({"images": np.ones((8, 8, 3), np.uint8), "labels": 0})
+result = {
+    "len": len(ds),
+    "shape": list(ds.images.shape),
+    "labels": ds.labels.numpy().ravel().tolist(),
+    "class_names": list(ds.labels.info.class_names),
+    "tensors": list(ds.tensors.keys()),
+    "first": int(ds.images[0].numpy().sum()),
+    "stack": list(ds.images[0:2].numpy().shape),
+}
+"""
+
+CORPUS["extend_columns_and_views"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("x", dtype="float32")
+ds.create_tensor("y", htype="class_label")
+ds.extend({"x": np.arange(12, dtype=np.float32).reshape(6, 2), "y": [0, 1, 1, 0, 2, 1]})
+view = ds[1:5]
+result = {
+    "len": len(ds),
+    "view_len": len(view),
+    "view_x": view.x.numpy().tolist(),
+    "picked": ds.y[[0, 2, 4]].numpy().ravel().tolist(),
+    "rows": [int(s.y.numpy()[0]) for s in ds],
+    "aslist": [a.tolist() for a in ds.x.numpy(aslist=True)][:2],
+}
+"""
+
+CORPUS["update_in_place"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("images", htype="image", sample_compression="png")
+ds.create_tensor("labels", htype="class_label")
+with ds:
+    for i in range(10):
+        ds.append({"images": np.full((4, 4, 3), i, np.uint8), "labels": i % 3})
+ds.labels[2] = 5
+ds.labels[3:5] = [7, 8]
+ds.images[1] = np.full((6, 5, 3), 200, np.uint8)
+ds[0].update({"images": np.zeros((4, 4, 3), np.uint8), "labels": 9})
+with ds:
+    for i in range(5, 10):
+        ds.labels[i] = 100 + i
+result = {
+    "labels": ds.labels.numpy().ravel().tolist(),
+    "img1": list(ds.images[1].numpy().shape),
+    "img0": int(ds.images[0].numpy().sum()),
+    "max_shape": list(ds.images.meta.max_shape),
+}
+"""
+
+CORPUS["pop_samples"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("x", dtype="int64", max_chunk_size=400)
+ds.create_tensor("t", htype="text")
+ds.extend({"x": list(range(40)), "t": ["s%d" % i for i in range(40)]})
+ds.pop(0)
+ds.pop([3, 10, 30])
+ds.x.pop()
+ds.t.pop(5)
+result = {"x": ds.x.numpy().ravel().tolist(), "t": ds.t.text(), "max": ds.max_len,
+          "min": ds.min_len, "len": len(ds)}
+"""
+
+CORPUS["groups"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_group("train")
+ds.train.create_tensor("images", htype="image", sample_compression="png")
+ds.create_tensor("train/labels", htype="class_label")
+ds.create_group("val/easy")
+ds["val/easy"].create_tensor("ids", dtype="int32")
+ds.train.images.append(np.zeros((3, 3, 3), np.uint8))
+ds["train/labels"].append(1)
+ds.val.easy.ids.extend([1, 2, 3])
+result = {
+    "tensors": sorted(ds.tensors),
+    "train": sorted(ds.train.tensors),
+    "groups": sorted(ds.groups),
+    "val_groups": sorted(ds.val.groups),
+    "ids": ds["val/easy/ids"].numpy().ravel().tolist(),
+    "train_len": len(ds.train),
+    "label": ds.train.labels[0].numpy().tolist(),
+}
+"""
+
+CORPUS["rename_and_delete"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("a", dtype="int64")
+ds.create_tensor("b", htype="text")
+ds.extend({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+ds.rename_tensor("a", "c")
+ds.delete_tensor("b")
+again = deeplake.load(argv[0])
+result = {"tensors": list(again.tensors), "c": again.c.numpy().ravel().tolist()}
+"""
+
+CORPUS["meta_and_info"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("images", htype="image", sample_compression="jpeg")
+ds.create_tensor("boxes", htype="bbox")
+ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+ds.info.update(description="test", version=2)
+ds.labels.info.update(extra=[1, 2])
+m = ds.images.meta
+result = {
+    "compression": m.sample_compression,
+    "htype": m.htype,
+    "chunk": m.chunk_compression,
+    "labels_dtype": str(ds.labels.meta.dtype),
+    "boxes": ds.boxes.htype,
+    "info": dict(deeplake.load(argv[0]).info),
+    "labels_info": list(ds.labels.info.class_names),
+    "extra": list(deeplake.load(argv[0]).labels.info.extra),
+}
+"""
+
+CORPUS["read_files"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("images", htype="image", sample_compression="png")
+ds.create_tensor("raw", htype="image", dtype="uint8", sample_compression=None)
+sample = deeplake.read(argv[1])
+ds.images.append(sample)
+ds.raw.append(deeplake.read(argv[1]))
+ds.images.extend([deeplake.read(argv[1]), deeplake.read(argv[1])])
+result = {
+    "len": len(ds.images),
+    "shape": list(ds.images[0].numpy().shape),
+    "same": bool((ds.images[2].numpy() == ds.raw[0].numpy()).all()),
+    "sum": int(ds.images.numpy().sum()),
+    "read_shape": list(sample.shape),
+    "compression": sample.compression,
+}
+"""
+
+CORPUS["filter_views"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("labels", htype="class_label")
+ds.create_tensor("x", dtype="int64")
+ds.extend({"labels": [0, 1, 0, 2, 1, 1], "x": [10, 11, 12, 13, 14, 15]})
+view = ds.filter(lambda s: int(s.labels.numpy()[0]) == 1)
+result = {"len": len(view), "x": view.x.numpy().ravel().tolist(),
+          "none": len(ds.filter(lambda s: False))}
+"""
+
+CORPUS["reopen_and_continue"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("x", dtype="float64")
+ds.x.extend([1.5, 2.5])
+ds = deeplake.load(argv[0])
+ds.x.append(3.5)
+ds.x[0] = -1.0
+ro = deeplake.load(argv[0], read_only=True)
+result = {"x": ro.x.numpy().ravel().tolist(), "exists": deeplake.exists(argv[0]),
+          "read_only": ro.read_only}
+"""
+
+CORPUS["rechunk"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("x", dtype="int64", max_chunk_size=400)
+ds.x.extend(np.arange(60))
+ds.pop(list(range(0, 60, 2)))
+ds.rechunk()
+result = {"x": ds.x.numpy().ravel().tolist()}
+"""
+
+CORPUS["text_and_json"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("t", htype="text")
+ds.create_tensor("j", htype="json")
+ds.append({"t": "hello", "j": {"a": 1}})
+ds.append({"t": "world", "j": {"b": [1, 2]}})
+ds.t[0] = "bye"
+ds.j[1] = {"c": None}
+result = {"t": ds.t.text(), "j": ds.j.dict(), "one": ds.t[1].text(), "d": ds.j[0].dict()}
+"""
