@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from aiohttp.test_utils import make_mocked_request
 from playwright.sync_api import BrowserContext, Page
 
 import shoal
+from shoal.platform.common import STATE, Platform
+from shoal.platform.config import ServerConfig
 from shoal.platform.web import session
 from tests.servers.platform_fixtures import Running
 
@@ -191,14 +194,19 @@ def test_security_headers_and_csrf(page: Page, base: str) -> None:
     assert api.status == 401
 
 
-def test_session_cookie_is_secure_over_https() -> None:
-    for ssl_context, secure in ((ssl.create_default_context(), True), (None, False)):
-        request = make_mocked_request("GET", "/signin", sslcontext=ssl_context)
+def test_session_cookie_is_secure_over_https(tmp_path: Path) -> None:
+    cases = ((ssl.create_default_context(), False, True), (None, False, False), (None, True, True))
+    for ssl_context, proxied, secure in cases:
+        config = ServerConfig.load(None, env={}, data_dir=str(tmp_path), behind_https_proxy=proxied)
+        app = web.Application()
+        app[STATE] = Platform(config, None, None, b"k" * 32, None, "")  # type: ignore[arg-type]
+        request = make_mocked_request("GET", "/signin", sslcontext=ssl_context, app=app)
         response = web.Response()
         session.start(response, request, "a.login.token", 60)
         cookie = response.cookies["shoal_session"]
         assert bool(cookie["secure"]) is secure
         assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/"
+        assert session.origin(request).startswith("https://" if secure else "http://")
 
 
 def test_api_is_unchanged_without_cookies(web_platform: Running) -> None:

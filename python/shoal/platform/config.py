@@ -87,6 +87,10 @@ class ServerConfig:
     login_token_hours: float = 1000.0
     max_token_days: int = 3650
     allow_registration: bool = True
+    #: The web app is reached over https through a proxy that ends TLS (and talks plain http
+    #: to this server): session cookies are then always ``Secure``, and the viewer's CORS
+    #: advice names the https origin.
+    behind_https_proxy: bool = False
     #: Failed logins allowed per (username, client address) in ``login_window`` seconds;
     #: past them each attempt from that address waits ``login_backoff`` seconds, doubling per
     #: failure (at most ``login_window``). The account is never locked for its owner

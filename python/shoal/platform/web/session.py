@@ -33,7 +33,12 @@ _NEW_CSRF = web.RequestKey("shoal_new_csrf", str)
 
 
 def _secure(request: web.Request) -> bool:
-    return request.secure
+    return request.secure or platform(request).config.behind_https_proxy
+
+
+def origin(request: web.Request) -> str:
+    """The origin the browser sees this page at."""
+    return f"{'https' if _secure(request) else request.scheme}://{request.host}"
 
 
 async def load(request: web.Request) -> Caller:

@@ -65,7 +65,7 @@ async def viewer(request: web.Request) -> web.Response:
     bucket = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
     if loc is not None:
         request[CONNECT_SRC] = [loc.origin]
-    origin = f"{request.scheme}://{request.host}"
+    origin = session.origin(request)
     description = opened.engine.info.get("description")
     ctx = {
         "org": opened.row.org,
