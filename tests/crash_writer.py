@@ -7,10 +7,10 @@ its I/O loop. A job::
 
     {"url": ..., "creds": {...} | null, "start": 100, "count": 50,
      "kill_at": 7 | null, "when": "before" | "after", "create": false,
-     "op": "append" | "commit" | "merge" | "branch"}
+     "op": "append" | "commit" | "merge" | "branch" | "reset"}
 
 opens ``url`` for writing (with ``create``: creates it and its tensors, locally), appends samples ``start .. start+count-1`` in one ``with ds:`` block
-(``op``: or commits the head, merges branch ``dev`` into it, or creates branch ``feature``)
+(``op``: or commits the head, merges branch ``dev`` into it, creates branch ``feature``, or resets the head)
 and, with ``kill_at``, calls ``os._exit(9)`` just before (or just after) the ``kill_at``-th
 storage write (put or delete, counted from the open) — a kill at that point of the flush.
 "before" lets writes run concurrently as they do (the writes started earlier may or may not be
@@ -110,6 +110,8 @@ def _job(job: dict[str, Any], out: int) -> None:
         ds.merge("dev")
     elif op == "branch":
         ds.checkout("feature", create=True)
+    elif op == "reset":
+        ds.reset()
     else:
         raise ValueError(f"unknown op {op!r}")
     os.write(out, json.dumps(keys).encode())

@@ -153,3 +153,12 @@ def test_kill_at_every_write_of_a_new_branch(tmp_path: Path, run_dl: Any) -> Non
         }
 
     sweep(tmp_path, run_dl, "branch", after)
+
+
+def test_kill_at_every_write_of_a_reset(tmp_path: Path, run_dl: Any) -> None:
+    """reset() drops main's uncommitted block: a new empty head replaces the old one."""
+
+    def after(_: Path) -> dict[str, Any]:
+        return {"x": list(range(2 * N)), "commits": ["m1", "c1"], "branches": ["dev", "main"]}
+
+    sweep(tmp_path, run_dl, "reset", after)
