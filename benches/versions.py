@@ -9,7 +9,8 @@ of pixels; the build is not timed) and commits it, then, timed:
 
 * update: ``--updates`` random samples updated in one batch (``with ds:``) and flushed;
 * commit: the commit of those updates;
-* checkout: checking out the first commit again (and its length);
+* checkout: checking out the first commit again (and its length), from main: the median of
+  five;
 * read: then reading one of the updated samples there (as it was before the update; shown
   for completeness: deeplake keeps the chunks it wrote in its memory cache, shoal reads them).
 
@@ -66,12 +67,18 @@ _DL_STEPS = textwrap.dedent(
     t1 = time.perf_counter()
     ds.commit("updates")
     t2 = time.perf_counter()
-    ds.checkout(first)
-    length = len(ds.images)
-    t3 = time.perf_counter()
-    pixel = int(ds.images[int(idx[0])].numpy()[0, 0, 0])
+    times = []
+    for _ in range(5):  # the median of five: one checkout is a few milliseconds
+        ds.checkout("main")
+        t3 = time.perf_counter()
+        ds.checkout(first)
+        length = len(ds.images)
+        times.append(time.perf_counter() - t3)
     t4 = time.perf_counter()
-    print(json.dumps({"update": t1 - t0, "commit": t2 - t1, "checkout": t3 - t2, "read": t4 - t3, "pixel": pixel, "len": length}))
+    pixel = int(ds.images[int(idx[0])].numpy()[0, 0, 0])
+    t5 = time.perf_counter()
+    checkout = sorted(times)[2]
+    print(json.dumps({"update": t1 - t0, "commit": t2 - t1, "checkout": checkout, "read": t5 - t4, "pixel": pixel, "len": length}))
     """
 )
 
@@ -111,17 +118,22 @@ def shoal_run(path: str, creds: Any, n: int, updates: int, seed: int) -> dict[st
     t1 = time.perf_counter()
     ds.commit("updates")
     t2 = time.perf_counter()
-    ds.checkout(first)
-    length = len(ds.images)
-    t3 = time.perf_counter()
-    pixel = int(ds.images[int(idx[0])].numpy()[0, 0, 0])
+    times = []
+    for _ in range(5):  # the median of five: one checkout is a few milliseconds
+        ds.checkout("main")
+        t3 = time.perf_counter()
+        ds.checkout(first)
+        length = len(ds.images)
+        times.append(time.perf_counter() - t3)
     t4 = time.perf_counter()
+    pixel = int(ds.images[int(idx[0])].numpy()[0, 0, 0])
+    t5 = time.perf_counter()
     ds.close()
     return {
         "update": t1 - t0,
         "commit": t2 - t1,
-        "checkout": t3 - t2,
-        "read": t4 - t3,
+        "checkout": sorted(times)[2],
+        "read": t5 - t4,
         "pixel": pixel,
         "len": length,
     }

@@ -61,3 +61,26 @@ def test_merge_bad_requests(tmp_path) -> None:
     ds.checkout(first)
     with pytest.raises(errors.ReadOnlyError):
         ds.merge("main")
+
+
+def test_merge_deletes_tensors_deleted_on_the_target_when_asked(tmp_path) -> None:
+    ds = make(str(tmp_path / "ds"))
+    ds.create_tensor("y", dtype="int64")
+    ds.y.extend([1, 2])
+    ds.commit("with y")
+    ds.checkout("dev", create=True)
+    ds.delete_tensor("y")
+    ds.x.append(100)
+    ds.commit("y gone")
+    ds.checkout("main")
+    ds.checkout("keep", create=True)
+    ds.merge("dev")  # y stays by default
+    assert sorted(ds.tensors) == ["x", "y"] and ds.x.numpy()[-1].tolist() == [100]
+    ds.checkout("main")
+    ds.merge("dev", delete_removed_tensors=True)
+    assert list(ds.tensors) == ["x"] and len(ds.x) == 11
+    again = shoal.load(str(tmp_path / "ds"))
+    assert list(again.tensors) == ["x"]
+    assert again.diff(as_dict=True)["dataset"][0]["deleted"] == []  # recorded in the merge commit
+    merge_commit = again.diff(again.commits[1]["commit"], as_dict=True)["dataset"][0][1]
+    assert merge_commit["message"].startswith("Merge ") and merge_commit["deleted"] == ["y"]

@@ -7,7 +7,7 @@ semantics of deeplake 3.9.52 (``util/merge.py``).
 - Tensors only the target has are added: their metas and encoders are copied into the head
   and their ``chunk_set`` points at the chunks where they are (no sample is copied), as
   deeplake's ``copy_tensors`` does. A tensor deleted here but changed on the target comes
-  back; one deleted on the target stays unless ``delete_removed_tensors`` (not supported yet).
+  back; one deleted on the target is deleted here too with ``delete_removed_tensors``.
 - Samples of common tensors are matched by their ids (the hidden ``_<name>_id`` tensor):
   ids only the target has are appended (with their id, shape and info companions); a sample
   updated only on the target since the common ancestor is updated here; one updated on both
@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import MergeConflictError, ShoalError, VersionError
 from ..format import jsonio, keys
 from ..format.diffs import DatasetChanges, TensorChanges
+from ..storage import bounded_gather
 from . import editing
 from . import versions as history
 from .diff import common_ancestor, resolve
@@ -111,11 +112,8 @@ async def merge(
     for name in lca_names - ours_names:  # deleted here: back only if the target changed it
         if not await _changed_since(theirs, name, target, lca):
             new.discard(name)
-    if delete_removed_tensors and lca_names - their_names:
-        raise ShoalError(
-            "merge(delete_removed_tensors=True) is not supported by shoal yet; delete those "
-            f"tensors ({sorted(lca_names - their_names)}) with ds.delete_tensor after merging"
-        )
+    # deleted on the target since the common ancestor: deleted here too only when asked
+    doomed = sorted((lca_names - their_names) & ours_names) if delete_removed_tensors else []
     merges = [await _plan_tensor(ds, theirs, n, target, lca) for n in sorted(common)]
     conflicts = {m.name: sorted(o for o, _ in m.conflicts) for m in merges if m.conflicts}
     if conflicts and conflict_resolution is None:
@@ -130,6 +128,7 @@ async def merge(
         for m in merges:
             await _apply(ds, theirs, m, conflict_resolution == "theirs")
         copies = await _copy_tensors(ds, theirs, sorted(new))
+        gone = await _drop_tensors(ds, doomed)
     except BaseException:
         await ds.writes.abandon()  # nothing half staged stays behind
         raise
@@ -140,7 +139,10 @@ async def merge(
         plan.objects.update(copies)
         message = f"Merge {target} into {branch}"
         await history._commit_into(plan, storage, head, branch, message, overlay)
-        return await history.prepare(storage, plan)
+        objects, phases, obsolete = await history.prepare(storage, plan)
+        # the head's own objects of deleted tensors: removed once nothing names them
+        listed = await bounded_gather(storage.list(keys.tensor_key(head, k, "")) for k in gone)
+        return objects, phases, obsolete + [k for ks in listed for k in ks]
 
     async with history.version_lock(storage):
         await ds.writes.flush(then)
@@ -329,6 +331,41 @@ async def _copy_tensors(
                 meta["groups"].append(g)
     ds.meta_dirty = True
     return out
+
+
+async def _drop_tensors(ds: DatasetEngine, names: list[str]) -> list[str]:
+    """Tensors (with their companions) out of the head's meta, recorded in its dataset diff
+    unless created in it (as ``delete_tensor`` does, within the merge's flush); their keys."""
+    from .tensor_admin import load_dataset_diff
+
+    if not names:
+        return []
+    diff = await load_dataset_diff(ds)
+    meta, gone = ds.meta, []
+    for name in names:
+        family = [
+            name,
+            *(
+                c
+                for c in (keys.hidden_id(name), keys.hidden_shape(name), keys.hidden_info(name))
+                if c in meta["tensor_names"]
+            ),
+        ]
+        for n in family:
+            key = meta["tensor_names"].pop(n)
+            raw = (
+                await ds.storage.get_many([keys.tensor_key(ds.commit_id, key, keys.COMMIT_DIFF)])
+            )[0]
+            created = raw is not None and TensorChanges.parse(raw, key).created
+            if key not in meta["hidden_tensors"] and not created:
+                diff.tensor_deleted(n)
+            meta["tensors"].remove(key)
+            if key in meta["hidden_tensors"]:
+                meta["hidden_tensors"].remove(key)
+            ds.tensors.pop(key, None)
+            gone.append(key)
+    ds.meta_dirty = ds.diff_dirty = True
+    return gone
 
 
 class TensorChangesBytes:
