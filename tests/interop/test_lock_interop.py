@@ -153,3 +153,30 @@ def test_lock_follows_the_head(tmp_path) -> None:
     ds = shoal.load(str(path))
     ds.x.append([6])
     assert locks.Holder.parse(record.read_bytes()).mine  # type: ignore[union-attr]
+
+
+def test_writers_on_two_branches_keep_each_others_commits(run_dl, tmp_path) -> None:
+    """shoal holds main while deeplake commits on dev: shoal's next commit merges the history
+    it stores with deeplake's (under version_control_info.lock), losing nothing."""
+    from tests.interop.test_versions_interop import _dl_run
+
+    path = tmp_path / "ds"
+    make(path)
+    ds = shoal.load(str(path))
+    ds.commit("c1")
+    ds.checkout("dev", create=True)
+    ds.checkout("main")
+    ds.x.append([5])  # shoal now holds main's head
+    # deeplake opens dev directly: opening main for writing would find shoal's lock
+    steps = [["load"], ["append", {"x": [7]}], ["commit", "on dev"], ["close"]]
+    _dl_run(run_dl, str(path) + "@dev", steps, {})
+    ds.commit("on main")  # its history in memory predates deeplake's commit
+    assert [c["message"] for c in ds.commits] == ["on main", "c1"]
+    dev = shoal.load(str(path) + "@dev", read_only=True)
+    assert [c["message"] for c in dev.commits] == ["on dev", "c1"]
+    assert [a.tolist() for a in dev.x.numpy(aslist=True)][-2:] == [[4], [7, 70]]
+    ds.close()
+    run_dl("vc-summary", tmp_path / "s.json", path)
+    summary = json.loads((tmp_path / "s.json").read_text())[str(path)]
+    assert summary["ok"] and summary["commits"] == ["on main", "c1"]
+    assert summary["branches"] == ["dev", "main"]
