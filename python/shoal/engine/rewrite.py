@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 #: A changed sample: (is an array to tile, stored bytes or array, shape); None: popped.
 Change = tuple[bool, Any, tuple[int, ...]] | None
 Tiles = dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
-#: Chunks rebuilt at once: bounds the memory an edit holds (a few chunks each).
+#: Chunks rebuilt at once: bounds the memory an edit holds (a few chunks each). A remote
+#: store answers each request slowly but many at a time: more are kept in flight there.
 REBUILD_CONCURRENCY = 8
+REMOTE_REBUILD_CONCURRENCY = 24
 
 
 @dataclass
@@ -200,7 +202,7 @@ async def rewrite(
                 _rebuild(t, ids, tiles, segments[s], int(starts[s]), changes, out.written)
                 for s in order
             ),
-            limit=REBUILD_CONCURRENCY,
+            limit=REMOTE_REBUILD_CONCURRENCY if t.ctx.remote else REBUILD_CONCURRENCY,
         )
     except BaseException:
         await asyncio.shield(_remove(t, out.written))
