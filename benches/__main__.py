@@ -81,6 +81,7 @@ def loader(argv: list[str]) -> None:
     if not os.access(s3bench.DL_PYTHON, os.X_OK):
         raise SystemExit(f"no deeplake python at {s3bench.DL_PYTHON}: run .ci/setup-deeplake-venv")
     suite.prepare_env()
+    args.json = args.json or s3bench.DATA / "loader-suite.json"
     run = suite.Run(args)
     suite.log(
         f"loader suite: ~{args.size_mb:g} MB of raw images, {args.rounds} rounds, "
@@ -93,9 +94,8 @@ def loader(argv: list[str]) -> None:
     print()
     for line in suite_report.verdicts(summary):
         print(line)
-    out = args.json or s3bench.DATA / "loader-suite.json"
-    suite_report.write_json(results, summary, out)
-    print(f"results: {out}")
+    suite_report.write_json(results, summary, args.json)
+    print(f"results: {args.json}")
     if args.plot is not None:
         title = (
             f"shoal loader vs deeplake 3.9.52 and raw S3 I/O (SeaweedFS, loopback, "

@@ -27,6 +27,7 @@ from typing import Any
 import s3 as s3bench
 import suite_data
 import suite_raw
+import suite_report
 import suite_shoal
 
 BENCHES = Path(__file__).resolve().parent
@@ -49,6 +50,7 @@ class Run:
         self.prefetch: int = int(args.prefetch_mb * 2**20)
         self.workers: list[int] = args.dl_workers
         self.profile_dir: Path | None = args.profile
+        self.json_path: Path | None = args.json
         self.tag = uuid.uuid4().hex[:6]
         self.results: dict[str, Any] = {
             "meta": {
@@ -143,6 +145,8 @@ class Run:
             self.home.mkdir()
             for kind in self.kinds:
                 self.results["datasets"][kind] = self.dataset(kind)
+                if self.json_path is not None:  # what is done so far survives an interruption
+                    suite_report.write_json(self.results, {}, self.json_path)
         finally:
             self.env.weed.stop()
             shutil.rmtree(workdir, ignore_errors=True)
