@@ -11,6 +11,7 @@ own, shows the steady state (no start-up; prefetch carries over the epoch's end)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -28,6 +29,12 @@ HERE = Path(__file__).resolve()
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process since it started. Linux's ``ru_maxrss`` survives ``execve``
+    (a child of a big harness would report the harness's peak), VmHWM does not."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
