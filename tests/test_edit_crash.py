@@ -38,6 +38,7 @@ def make_base(path: Path) -> None:
     with ds:
         for i in range(80):
             ds.append({"x": i, "img": np.full((4, 4, 3), i % 250, np.uint8), "t": f"t{i}"})
+    ds.close()  # its writer lock goes: the copies are written by other processes
 
 
 def update(ds: shoal.Dataset) -> None:
@@ -153,6 +154,7 @@ def test_kill_at_every_write_of_an_edit(
         assert summary(shoal.load(str(path), read_only=True)) == want, (when, k)
         reopened = shoal.load(str(path))  # recovery completes or drops the edit
         assert summary(reopened) == want, (when, k)
+        reopened.close()
         assert not (path / journal.KEY).exists()
         post_paths.append(path)
     script = tmp_path / "dl.py"
