@@ -47,6 +47,10 @@ from typing import TypeVar
 
 from .errors import ShoalError
 
+# Jitter draws from its own generator: a library must not advance the caller's global
+# random state (seeded experiments), nor trip tools that watch it, from background retries.
+_JITTER = random.Random()
+
 __all__ = ["NO_RETRY", "Attempts", "Classify", "Recover", "RetryPolicy", "Verdict"]
 
 T = TypeVar("T")
@@ -82,7 +86,7 @@ class RetryPolicy:
         default=asyncio.sleep, compare=False, repr=False
     )
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
-    rand: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+    rand: Callable[[], float] = field(default=_JITTER.random, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:

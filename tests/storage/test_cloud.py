@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import stat
 import sys
 import warnings
@@ -144,6 +145,18 @@ def test_jitter_stays_between_half_and_full_ceiling() -> None:
     for retry in range(1, 6):
         for _ in range(20):
             assert 2 ** (retry - 1) / 2 <= policy.delay(retry) <= 2 ** (retry - 1)
+
+
+def test_jitter_leaves_the_global_random_state_alone() -> None:
+    # Retries run on background tasks; drawing from the module-level generator would shift a
+    # user's seeded sequence (and trips hypothesis's check on strategies that use `random`).
+    random.seed(1234)
+    expected = random.random()
+    random.seed(1234)
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=100.0)
+    for retry in range(1, 6):
+        policy.delay(retry)
+    assert random.random() == expected
 
 
 # ----------------------------------------------------------------------------------------------
