@@ -4,9 +4,6 @@ its own with ``add_creds_key(k, managed=True)``, which shoal then reads."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import numpy as np
 import pytest
 
 import shoal
+from tests.platform.dl_client import run_deeplake_client
 from tests.platform.org_store import ORG, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
 from tests.platform.test_creds_vending_managed import make_org
 from tests.platform.test_deeplake_connect import platform_7777
@@ -24,7 +22,6 @@ from .conftest import Images
 __all__ = ["org_store", "platform_7777"]
 pytestmark = pytest.mark.interop
 HERE = Path(__file__).resolve().parent
-DL_PYTHON = HERE.parent.parent / ".venvs" / "deeplake" / "bin" / "python"
 NAMES = ["img1.png", "img3.png"]
 
 
@@ -43,33 +40,9 @@ def test_deeplake_reads_and_writes_managed_links(
     ds.add_creds_key("role", managed=True)
     ds.im.extend([shoal.link(u, creds_key="role") for u in urls])
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTHON", "ACTIVELOOP", "VIRTUAL_ENV", "AWS_"))
-    }
-    env.update(
-        {
-            "HOME": str(tmp_path / "dl-home"),
-            "SHOAL_DEEPLAKE_HOME": str(tmp_path / "dl-home"),
-            "BUGGER_OFF": "yes",
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "NO_PROXY": "*",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+    out, proc = run_deeplake_client(
+        HERE / "dl_managed_links.py", [org.writer.token, org.name, urls[1]], tmp_path / "dl-home"
     )
-    proc = subprocess.run(
-        [str(DL_PYTHON), str(HERE / "dl_managed_links.py"), org.writer.token, org.name, urls[1]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "blocked" not in out, out["blocked"]
     assert out["managed"] == ["role"]
     assert out["sums"] == [int(images.arrays[n].astype(np.int64).sum()) for n in NAMES]
     assert out["written_shape"] == list(images.arrays[NAMES[1]].shape)

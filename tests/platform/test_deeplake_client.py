@@ -8,10 +8,8 @@ port and fails (does not skip) with a clear message when something else holds it
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,12 +23,9 @@ from shoal.platform.server import BackgroundServer
 from tests.servers.s3_fixtures import ROLE_RW
 
 from .conftest import Running, unique
+from .dl_client import DL_PYTHON, run_deeplake_client
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-DL_PYTHON = Path(
-    os.environ.get("SHOAL_DEEPLAKE_PYTHON", REPO / ".venvs" / "deeplake" / "bin" / "python")
-)
 DEEPLAKE_PORT = 7777
 
 pytestmark = pytest.mark.interop
@@ -95,39 +90,12 @@ def test_deeplake_client_uses_the_platform(platform_7777: Running, tmp_path: Pat
     _, revoked = p.call("POST", "/api/user/tokens", {"name": "gone2"}, token=alice.token)
     p.call("DELETE", "/api/user/tokens/gone2", token=alice.token)
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTHON", "ACTIVELOOP", "VIRTUAL_ENV"))
-    }
-    env.update(
-        {
-            "HOME": str(tmp_path / "dl-home"),
-            "SHOAL_DEEPLAKE_HOME": str(tmp_path / "dl-home"),
-            "BUGGER_OFF": "yes",
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "NO_PROXY": "*",
-        }
+    out, _ = run_deeplake_client(
+        HERE / "dl_hub.py",
+        [alice.token, bob.token, revoked["token"], "alice"],
+        tmp_path / "dl-home",
+        isolate_aws=False,
     )
-    proc = subprocess.run(
-        [
-            str(DL_PYTHON),
-            str(HERE / "dl_hub.py"),
-            alice.token,
-            bob.token,
-            revoked["token"],
-            "alice",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "blocked" not in out, out["blocked"]
     assert out["read_back"] == np.arange(12, dtype=np.float32).reshape(4, 3).tolist()
     assert out["read_only_flag"] is True
     assert out["shoal_written"] == list(range(6))

@@ -4,9 +4,7 @@ work through the platform, on a SeaweedFS bucket only the org's role reaches."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +16,10 @@ from shoal.platform.config import ServerConfig
 from shoal.platform.server import BackgroundServer
 
 from .conftest import Running
+from .dl_client import DL_PYTHON, run_deeplake_client
 from .org_store import ORG, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
 from .test_creds_vending_managed import make_org
-from .test_deeplake_client import DEEPLAKE_PORT, DL_PYTHON, HERE, _port_free
+from .test_deeplake_client import DEEPLAKE_PORT, HERE, _port_free
 
 __all__ = ["org_store"]
 
@@ -64,33 +63,9 @@ def test_deeplake_connects_and_loads(
         ds = shoal.empty(url, creds=org_store.keys(ORG))
         ds.create_tensor("x", htype="generic", dtype="int32")
         ds.x.extend(np.arange(6, dtype=np.int32).reshape(2, 3))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTHON", "ACTIVELOOP", "VIRTUAL_ENV", "AWS_"))
-    }
-    env.update(
-        {
-            "HOME": str(tmp_path / "dl-home"),
-            "SHOAL_DEEPLAKE_HOME": str(tmp_path / "dl-home"),
-            "BUGGER_OFF": "yes",
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "NO_PROXY": "*",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+    out, proc = run_deeplake_client(
+        HERE / "dl_connect.py", [org.writer.token, org.name, src, src2], tmp_path / "dl-home"
     )
-    proc = subprocess.run(
-        [str(DL_PYTHON), str(HERE / "dl_connect.py"), org.writer.token, org.name, src, src2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "blocked" not in out, out["blocked"]
     assert out["connected_path"] == f"hub://{org.name}/conn"
     assert out["connected_x"] == out["hub_x"] == [[0, 1, 2], [3, 4, 5]]
     assert out["direct_len"] == 2 and out["conn2_len"] == 2
