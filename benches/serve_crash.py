@@ -18,11 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers.platform_burst import Burst, check_consistent, check_serves  # noqa: E402
+from tests.servers.platform_burst import check_serves, kill_during_burst  # noqa: E402
 from tests.servers.postgres import PostgresServer  # noqa: E402
 from tests.servers.serve_process import ServeProcess  # noqa: E402
-
-from shoal.platform.db import Database  # noqa: E402
 
 
 def run(backend: str, kills: int, base: Path, pg: PostgresServer | None, seed: int) -> None:
@@ -36,23 +34,11 @@ def run(backend: str, kills: int, base: Path, pg: PostgresServer | None, seed: i
     t0 = time.monotonic()
     try:
         for kill in range(kills):
-            proc.start()
-            burst = Burst(proc.url, f"k{kill}").start()
-            deadline = time.monotonic() + 20
-            while not burst.acked.datasets and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.8))
-            proc.kill()
-            burst.stop()
-            db = Database(database)
-            try:
-                counts = check_consistent(db, burst.acked)
-            finally:
-                db.close()
-            acked = len(burst.acked.users) + len(burst.acked.datasets) + len(burst.acked.tokens)
+            acks, counts = kill_during_burst(proc, database, f"k{kill}", rng.uniform(0.0, 0.8))
+            acked = len(acks.users) + len(acks.datasets) + len(acks.tokens)
             acked_total += acked
             proc.start()
-            check_serves(proc.url, burst.acked, f"probe{kill}")
+            check_serves(proc.url, acks, f"probe{kill}")
             proc.stop()
             print(f"  {backend} kill {kill + 1:>2}: {acked:>4} acknowledged writes kept; {counts}")
     finally:

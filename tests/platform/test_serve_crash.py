@@ -5,13 +5,11 @@ server takes new writes. A few kill points here; ``benches/serve_crash.py`` runs
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
 
-from shoal.platform.db import Database
-from tests.servers.platform_burst import Burst, check_consistent, check_serves
+from tests.servers.platform_burst import check_serves, kill_during_burst
 from tests.servers.postgres import PostgresServer
 from tests.servers.serve_process import ServeProcess
 
@@ -31,22 +29,10 @@ def test_kill_9_during_a_burst_of_writes(
     database = str(settings.get("database_url") or tmp_path / "data" / "platform.db")
     try:
         for kill in range(KILLS):
+            acked, counts = kill_during_burst(proc, database, f"k{kill}", rng.uniform(0.05, 0.6))
+            assert acked.datasets and counts["users"] >= len(acked.users)
             proc.start()
-            burst = Burst(proc.url, f"k{kill}").start()
-            deadline = time.monotonic() + 20
-            while not burst.acked.datasets and time.monotonic() < deadline:
-                time.sleep(0.02)  # the kill lands among writes, not before the first
-            time.sleep(rng.uniform(0.05, 0.6))
-            proc.kill()
-            burst.stop()
-            db = Database(database)
-            try:
-                counts = check_consistent(db, burst.acked)
-            finally:
-                db.close()
-            assert burst.acked.datasets and counts["users"] >= len(burst.acked.users)
-            proc.start()
-            check_serves(proc.url, burst.acked, f"probe{kill}")
+            check_serves(proc.url, acked, f"probe{kill}")
             proc.stop()
     finally:
         proc.kill()

@@ -12,12 +12,13 @@ one), and the server answers and takes new writes.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from shoal.platform.db import Database
-from tests.servers.serve_process import http
+from tests.servers.serve_process import ServeProcess, http
 
-__all__ = ["Burst", "check_consistent", "check_serves"]
+__all__ = ["Burst", "check_consistent", "check_serves", "kill_during_burst"]
 
 PASSWORD = "correct horse battery"
 
@@ -146,3 +147,25 @@ def check_serves(url: str, acked: Acked, probe: str) -> None:
         assert status == 200, got
     body = {"username": probe, "email": f"{probe}@example.com", "password": PASSWORD}
     assert http(url + "/api/user/register", "POST", body)[0] == 201
+
+
+def kill_during_burst(
+    proc: ServeProcess, database: str, tag: str, delay: float
+) -> tuple[Acked, dict[str, int]]:
+    """Start ``proc``, run a burst, ``kill -9`` it ``delay`` seconds after the first dataset
+    was acknowledged, and check the database it left: what the server acknowledged, and the
+    row counts. The caller restarts it and probes with :func:`check_serves`."""
+    proc.start()
+    burst = Burst(proc.url, tag).start()
+    deadline = time.monotonic() + 20
+    while not burst.acked.datasets and time.monotonic() < deadline:
+        time.sleep(0.01)  # the kill lands among writes, not before the first
+    time.sleep(delay)
+    proc.kill()
+    burst.stop()
+    db = Database(database)
+    try:
+        counts = check_consistent(db, burst.acked)
+    finally:
+        db.close()
+    return burst.acked, counts
