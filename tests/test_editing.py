@@ -174,8 +174,8 @@ def test_bad_updates_and_pops_change_nothing(tmp_path: Path) -> None:
         ds.x[99] = np.zeros(10, np.int64)
     with pytest.raises(errors.SampleError):
         ds[0].update({"x": np.zeros(10, np.int64), "box": np.zeros((2, 5), np.float32)})
-    with pytest.raises(errors.SampleError, match="part of a sample"):
-        ds.x[0, 2:4] = np.zeros(2, np.int64)
+    with pytest.raises(errors.SampleError, match="does not fit the part"):
+        ds.x[0, 2:4] = np.zeros(3, np.int64)
     with pytest.raises(errors.SampleIndexError, match="out of range"):
         ds.pop(40)
     with pytest.raises(errors.SampleIndexError, match="negative"):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _loop
-from .engine import editing
+from .engine import editing, part_update
 from .engine.staging import ensure_samples
 from .errors import SampleError, ShoalError, TensorNotFoundError
 
@@ -39,6 +39,18 @@ def values_for(view: AsyncTensor, value: Any) -> list[Any] | np.ndarray:
     )
 
 
+def split_item(view: AsyncTensor, item: Any) -> tuple[AsyncTensor, tuple[Any, ...] | None]:
+    """``t[item] = ...`` as (the samples selected, the index into each sample or None)."""
+    if view._index.is_scalar:  # t[i][sub] = x: everything indexes into the sample
+        return view, item if isinstance(item, tuple) else (item,)
+    if isinstance(item, tuple):
+        if not item:
+            return view, None
+        rest = tuple(item[1:])
+        return view[item[0]], rest or None
+    return view[item], None
+
+
 def empty_sample(t: TensorEngine) -> Any:
     """What ``append_empty`` appends: an empty sample of the tensor's dimensions."""
     if t.htype == "text":
@@ -59,6 +71,18 @@ class AsyncTensorEditing:
         engine = self._ds._engine
         idx = self._indices()
         await editing.update(engine, [(self._key, idx, values_for(self, value))])
+        await engine.writes.after_write()
+
+    async def setitem_async(self: AsyncTensor, item: Any, value: Any) -> None:  # type: ignore[misc]
+        """``t[item] = value``: ``await t.setitem_async(3, x)`` replaces a sample,
+        ``await t.setitem_async((3, slice(2, 4)), x)`` part of one (``t[3, 2:4] = x``). On a
+        one-sample view (``t[3]``), ``item`` indexes into the sample."""
+        view, sub = split_item(self, item)
+        if sub is None:
+            await view.update_async(value)
+            return
+        engine = self._ds._engine
+        await part_update.update_part(engine, view._key, view._indices(), sub, value)
         await engine.writes.after_write()
 
     async def pop_async(self: AsyncTensor, index: Any = None) -> None:  # type: ignore[misc]

@@ -23,7 +23,7 @@ from ._index import Index
 from ._meta import TensorMeta
 from .engine.staging import ensure_samples
 from .engine.tensor import TensorEngine
-from .errors import SampleError, ShoalError, TensorNotFoundError
+from .errors import ShoalError, TensorNotFoundError
 from .format.htypes import get_htype, known_htypes
 from .info import Info
 from .links.tensor_api import AsyncLinkMethods, SyncLinkMethods
@@ -345,14 +345,9 @@ class Tensor(SyncLinkMethods):
         await (await self._loaded()).append_async(sample)
 
     def __setitem__(self, item: Any, value: Any) -> None:
-        """Replace samples: ``t[i] = x``, ``t[a:b] = xs``, ``t[[i, j]] = xs``."""
-        if isinstance(item, tuple):
-            raise SampleError(
-                f"t[{item!r}] = ... would change part of a sample, which shoal does not do yet; "
-                "read the sample, change the array, and assign it whole: a = t[i].numpy(); "
-                "a[...] = x; t[i] = a"
-            )
-        _loop.run(self._a[item].update_async(value))
+        """Replace samples: ``t[i] = x``, ``t[a:b] = xs``, ``t[[i, j]] = xs``; or part of
+        them: ``t[i, 2:4] = x``, ``t[i][2:4] = x``, ``t[a:b, 0] = [x, y]`` (one value each)."""
+        _loop.run(self._a.setitem_async(item, value))
 
     def pop(self, index: Any = None) -> None:
         """Remove samples (an index or a list; default: the last), written at once; later
