@@ -20,6 +20,7 @@ from ..format import keys
 from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, htype_of
 from ..format.keys import FORMAT_VERSION
 from . import tiles as tiling
+from .canvas import image_chunk
 from .chunks import build_tile_chunk, rle_byte_positions, rle_shapes
 from .context import TensorContext
 from .fetch import ChunkFetcher
@@ -205,7 +206,10 @@ class ChunkWriter:
             shapes = rle_shapes(np.asarray(staged.shapes[first:end], dtype=np.int64))
             bps = rle_byte_positions(np.asarray(staged.sizes[first:end], dtype=np.int64))
             body = view[first_off:end_off]
-            if cc == "lz4":
+            if cc in ("png", "jpeg"):  # the samples on one canvas, encoded as one image
+                sizes, shapes_ = staged.sizes[first:end], staged.shapes[first:end]
+                out[key] = [image_chunk(body, sizes, shapes_, self.meta)]
+            elif cc == "lz4":
                 data = _native.lz4_compress(body)
                 out[key] = [_native.serialize_chunk(FORMAT_VERSION, shapes, bps, data)]
             else:

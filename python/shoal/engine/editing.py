@@ -167,6 +167,6 @@ async def rechunk(ds: DatasetEngine, tensor_keys: list[str]) -> None:
     for key in tensor_keys:
         t = ds.tensors[key]
         _check_editable(t, "rechunk")
-        if len(t.chunk_ids) > 1 and t.meta.get("chunk_compression") not in ("png", "jpeg"):
+        if len(t.chunk_ids) > 1:
             t.edits.rechunk = True
     await ds.writes.flush()

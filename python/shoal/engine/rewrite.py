@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _native
-from ..errors import ShoalError
 from ..format import keys
 from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE
 from ..format.keys import FORMAT_VERSION
 from ..storage import bounded_gather
+from .assemble import from_canvas
 from .chunk_writer import ChunkWriter, Session, new_chunk_id
 from .chunks import rle_byte_positions, rle_shapes
+from .samples import raw_bytes
 from .staging import ByteBuffer, Staged
 
 if TYPE_CHECKING:
@@ -70,15 +71,15 @@ async def _stored_samples(
     t: TensorEngine, chunk_id: int, count: int
 ) -> tuple[list[Any], list[tuple[int, ...]]]:
     """The stored bytes (views into the chunk) and shapes of every sample of a (non-tile)
-    chunk."""
-    if t.meta.get("chunk_compression") in ("png", "jpeg"):
-        raise ShoalError(
-            f"tensor {t.name!r} uses {t.meta['chunk_compression']} chunk compression, whose "
-            "samples shoal cannot update or pop yet; use deeplake for this tensor"
-        )
+    chunk. An image-compressed chunk's samples come off its canvas as raw bytes: the chunk
+    is encoded again as a whole (``canvas``), as deeplake does."""
     chunk = await t.fetch.by_key(await t.fetch.key(chunk_id), keep=False)
     loc = np.arange(count, dtype=np.int64)
     shapes = [tuple(int(d) for d in s) for s in _native.sample_shapes(chunk.header.shapes, loc)]
+    if chunk.canvas is not None:
+        dtype = np.dtype(t.meta.get("dtype") or "uint8")
+        arrays = from_canvas(np.zeros(count, np.int64), loc, {0: chunk}, dtype)
+        return [raw_bytes(a) for a in arrays], shapes
     ranges = _native.sample_ranges(chunk.header.byte_positions, loc) + chunk.base
     buf = memoryview(chunk.buffer)
     return [buf[a:b] for a, b in ranges.tolist()], shapes
