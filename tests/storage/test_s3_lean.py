@@ -1,5 +1,5 @@
-"""The S3 provider's lean read path (GETs signed by shoal, sent on aiohttp) against SeaweedFS,
-which checks every signature: the same bytes and errors as the botocore path."""
+"""The S3 provider's lean read path (GETs signed and sent by shoal's own HTTP client) against
+SeaweedFS, which checks every signature: the same bytes and errors as the botocore path."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ run-length encoded with an inclusive last local index, as deeplake writes them.
 from __future__ import annotations
 
 import collections
+import mmap
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,9 @@ def decode_chunk(raw: bytes | memoryview, chunk_compression: str | None, key: st
         raise CorruptDataError(f"chunk {key!r} is corrupt: {exc}") from None
     # A memory map costs page-cache pages the kernel can drop, not process memory: count it
     # lightly so a scan keeps many chunks mapped (the item cap bounds the number of maps).
-    weight = header.data_offset + MAPPED_WEIGHT if isinstance(raw, memoryview) else len(raw)
+    # (A memoryview over anything else, a body read from the network, is process memory.)
+    mapped = isinstance(raw, memoryview) and isinstance(raw.obj, mmap.mmap)
+    weight = header.data_offset + MAPPED_WEIGHT if mapped else len(raw)
     return DecodedChunk(header, raw, header.data_offset, weight)
 
 

@@ -324,6 +324,17 @@ class S3Storage(Storage):
 
         return await self._call("get", key, fn)
 
+    async def get_buffer(self, key: str) -> bytes | memoryview:
+        """The whole object; on the lean path, the buffer its body was read into (no copy)."""
+        if not self.options.lean_reads:
+            return await self.get(key)
+        full = self._key(key)
+
+        async def lean(reader: LeanReader, timeout: asyncio.Timeout) -> memoryview:
+            return await reader.get_view(full, on_length=self._extend(timeout))
+
+        return await self._call("get", key, lean, lean=True)
+
     async def get_range(self, key: str, start: int, end: int | None) -> bytes:
         full = self._key(key)
         if start < 0 or (end is not None and end < 0):

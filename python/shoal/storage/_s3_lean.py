@@ -1,12 +1,13 @@
-"""The lean read path of the S3 provider: GETs signed by shoal, sent on a pooled aiohttp session.
+"""The lean read path of the S3 provider: GETs signed by shoal, on shoal's own HTTP client.
 
 Reads are most of what a dataset does, and botocore's machinery (parameter validation, the
 endpoint ruleset, event hooks, response parsing) costs about a millisecond of CPU per request,
 which is what opening a hundred-tensor dataset or a loader at the I/O ceiling spends its time
-on. A GET needs none of it: a URL, a SigV4 signature (:mod:`._sigv4`) and the body. Failures
-come back as botocore ``ClientError``\\ s built from S3's XML error, so the provider's one retry
-policy and error mapping treat both paths alike. Everything else (writes, listings, multipart,
-HEAD) keeps going through aiobotocore.
+on. A GET needs none of it: a URL, a SigV4 signature (:mod:`._sigv4`) and the body, read by
+:mod:`._http_get` straight into the buffer it is handed on in. Failures come back as botocore
+``ClientError``\\ s built from S3's XML error, so the provider's one retry policy and error
+mapping treat both paths alike. Everything else (writes, listings, multipart, HEAD) keeps
+going through aiobotocore.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-from botocore.exceptions import ClientError, IncompleteReadError  # type: ignore[import-untyped]
-from yarl import URL
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from . import _sigv4
 from ._cloud import ClientCache, Lease
+from ._http_get import GetPool, Origin
 
-_sessions: ClientCache[aiohttp.ClientSession] = ClientCache("s3-lean")
+_pools: ClientCache[GetPool] = ClientCache("s3-lean")
 _CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
 _MESSAGE = re.compile(rb"<Message>([^<]{0,512})</Message>")
 
@@ -45,17 +45,22 @@ class LeanReader:
 
     def __init__(
         self,
-        lease: Lease[aiohttp.ClientSession],
+        lease: Lease[GetPool],
         endpoint_url: str,
         bucket: str,
         region: str,
         credentials: Any,
     ) -> None:
         self._lease = lease
-        self._origin, self._prefix = _base(endpoint_url, bucket)
-        self._host = urlsplit(self._origin).netloc
+        origin, self._prefix = _base(endpoint_url, bucket)
+        parts = urlsplit(origin)
+        tls = parts.scheme == "https"
+        self._origin = Origin(parts.hostname or "", parts.port or (443 if tls else 80), tls)
+        self._host = parts.netloc
         self._region = region
         self._credentials = credentials  # None: unsigned (anonymous) access
+        self._signer: _sigv4.GetSigner | None = None
+        self._frozen: Any = None
 
     @classmethod
     async def open(
@@ -70,15 +75,12 @@ class LeanReader:
     ) -> LeanReader:
         key = ("lean", endpoint_url, connect_timeout, read_timeout, concurrency)
 
-        async def make(stack: contextlib.AsyncExitStack) -> aiohttp.ClientSession:
-            connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300)
-            timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
-            session = aiohttp.ClientSession(
-                connector=connector, timeout=timeout, auto_decompress=False
-            )
-            return await stack.enter_async_context(session)
+        async def make(stack: contextlib.AsyncExitStack) -> GetPool:
+            pool = GetPool(concurrency, connect_timeout, read_timeout)
+            stack.push_async_callback(pool.close)
+            return pool
 
-        lease = await _sessions.acquire(key, make)
+        lease = await _pools.acquire(key, make)
         return cls(lease, endpoint_url, bucket, region, credentials)
 
     def valid(self) -> bool:
@@ -90,13 +92,39 @@ class LeanReader:
     def drop(self) -> None:
         self._lease.drop()
 
-    async def _headers(self, path: str) -> dict[str, str]:
+    async def _auth(self, path: str) -> str:
         creds = self._credentials
         if creds is None:
-            return {}
+            return ""
         frozen = await creds.get_frozen_credentials()
-        keys = _sigv4.Keys(frozen.access_key, frozen.secret_key, frozen.token)
-        return _sigv4.sign("GET", self._host, path, {}, keys, self._region)
+        signer = self._signer
+        if signer is None or frozen is not self._frozen:
+            keys = _sigv4.Keys(frozen.access_key, frozen.secret_key, frozen.token)
+            if signer is None or signer.keys != keys:
+                signer = self._signer = _sigv4.GetSigner(keys, self._host, self._region)
+            self._frozen = frozen
+        return signer.headers(path)
+
+    async def get_view(
+        self,
+        full_key: str,
+        start: int | None = None,
+        end: int | None = None,
+        on_length: Callable[[int], None] | None = None,
+    ) -> memoryview:
+        """The object, or bytes ``[start, end)`` of it, as a read-only buffer the body was
+        read into (no copy). Raises ``ClientError`` for S3's errors (``InvalidRange`` when
+        ``start`` is past the end). ``on_length`` hears the body's size before it is read
+        (to extend a timeout)."""
+        path = self._prefix + _sigv4.quote_path(full_key)
+        head = f"GET {path} HTTP/1.1\r\nHost: {self._host}\r\n{await self._auth(path)}"
+        if start is not None:
+            head += f"Range: bytes={start}-{'' if end is None else end - 1}\r\n"
+        r = await self._lease.client.get(self._origin, (head + "\r\n").encode(), on_length)
+        body = r.body
+        if r.status in (200, 206):
+            return body
+        raise _client_error(r.status, bytes(body), r.headers.get("x-amz-request-id", ""))
 
     async def get(
         self,
@@ -105,25 +133,10 @@ class LeanReader:
         end: int | None = None,
         on_length: Callable[[int], None] | None = None,
     ) -> bytes:
-        """The object, or bytes ``[start, end)`` of it. Raises ``ClientError`` for S3's
-        errors (``InvalidRange`` when ``start`` is past the end). ``on_length`` hears the
-        body's size before it is read (to extend a timeout)."""
-        path = self._prefix + _sigv4.quote_path(full_key)
-        headers = await self._headers(path)
-        if start is not None:
-            headers["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
-        url = URL(self._origin + path, encoded=True)  # signed as quoted: sent as quoted
-        session = self._lease.client
-        async with session.get(url, headers=headers, skip_auto_headers=("Accept-Encoding",)) as r:
-            if on_length is not None and r.content_length:
-                on_length(r.content_length)
-            body = await r.read()
-            if r.status in (200, 206):
-                expected = r.content_length
-                if expected is not None and len(body) != expected:
-                    raise IncompleteReadError(actual_bytes=len(body), expected_bytes=expected)
-                return body
-            raise _client_error(r.status, body, r.headers.get("x-amz-request-id", ""))
+        """:meth:`get_view` as ``bytes``."""
+        view = await self.get_view(full_key, start, end, on_length)
+        obj = view.obj
+        return obj if isinstance(obj, bytes) and len(obj) == view.nbytes else view.tobytes()
 
 
 def _client_error(status: int, body: bytes, request_id: str) -> ClientError:

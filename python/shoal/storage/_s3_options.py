@@ -47,7 +47,7 @@ class S3Options:
     coalesce_gap: int = 64 * 1024  # get_ranges: merge ranges closer than this
     coalesce_max: int = 16 * MiB  # ... into GETs of at most this many bytes
     list_page: int = 1000
-    # GETs signed by shoal and sent on aiohttp (see _s3_lean); 0: through botocore like the rest
+    # GETs signed and sent by shoal (see _s3_lean, _http_get); 0: through botocore like the rest
     lean_reads: int = 1
 
     @classmethod
