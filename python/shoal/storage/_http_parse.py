@@ -4,8 +4,9 @@ The parser of the lean GET client (:mod:`._http_get`). It owns the buffers the s
 into (the ``asyncio.BufferedProtocol`` contract): :meth:`ResponseParser.buffer` says where the
 next bytes go, :meth:`~ResponseParser.advance` how many arrived. The head and a small body
 land in a scratch buffer kept for the connection's life; a body announced by
-``Content-Length`` that does not fit there gets one uninitialised buffer of that size, which
-the kernel fills directly and which is handed on as it is: no joining of blocks, no copy.
+``Content-Length`` that does not fit there gets one uninitialised buffer of that size
+(recycled, see :mod:`._buffers`), which the kernel fills directly and which is handed
+on as it is: no joining of blocks, no copy.
 Chunked bodies (no store answers a GET that way, but HTTP allows it) are decoded through the
 scratch buffer; a body with neither framing runs to the end of the connection.
 
@@ -22,6 +23,8 @@ import re
 
 import numpy as np
 from botocore.exceptions import IncompleteReadError  # type: ignore[import-untyped]
+
+from ._buffers import BUFFERS
 
 SCRATCH = 64 * 1024  # the head (and a small body) must fit; S3's heads are under 2 KiB
 _LINE_LIMIT = 8 * 1024  # a chunk-size or trailer line
@@ -134,9 +137,10 @@ class ResponseParser:
         """The complete body (read-only)."""
         if self._small is not None:
             return memoryview(self._small)
-        if self._body is not None:
-            self._body.flags.writeable = False
-            return memoryview(self._body)  # type: ignore[arg-type]
+        body, self._body = self._body, None  # the caller's now: not held by the connection
+        if body is not None:
+            body.flags.writeable = False
+            return memoryview(body)  # type: ignore[arg-type]
         return memoryview(bytes(self._out))
 
     # -- the head ----------------------------------------------------------------------------
@@ -211,7 +215,7 @@ class ResponseParser:
             self._small = bytes(self._view[self._pos : self._pos + length])
             self.state = DONE
             return True
-        self._body = np.empty(length, np.uint8)  # uninitialised: the socket fills it
+        self._body = BUFFERS.take(length)  # uninitialised (recycled): the socket fills it
         self._body[:here] = np.frombuffer(self.scratch, np.uint8, here, self._pos)
         self._got = here
         self._pos = self._filled = 0
