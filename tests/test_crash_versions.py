@@ -58,10 +58,38 @@ def state(path: Path, read_only: bool) -> dict[str, Any]:
     return out
 
 
-def sweep(tmp: Path, run_dl: Any, op: str, after_of: Callable[[Path], dict[str, Any]]) -> None:
+def make_base_with_a_pop(path: Path) -> dict[str, Any]:
+    """make_base, but main popped sample 3 in a commit of its own: a merge of dev brings it
+    back, written again at the end (an edge of a chunk it shares with samples main has),
+    while dev's own samples are pointed at."""
+    ds = shoal.empty(str(path))
+    ds.create_tensor("x", dtype="int64", max_chunk_size=400)
+    ds.create_tensor("images", dtype="uint8")
+    append(ds, 0, N)
+    ds.commit("c1")
+    ds.checkout("dev", create=True)
+    append(ds, 1000, N)
+    ds.commit("d1")
+    ds.checkout("main")
+    append(ds, N, N)
+    ds.pop(3)
+    ds.commit("m1")
+    append(ds, 2 * N, N)
+    ds.close()
+    x = [i for i in range(3 * N) if i != 3]
+    return {"x": x, "commits": ["m1", "c1"], "branches": ["dev", "main"]}
+
+
+def sweep(
+    tmp: Path,
+    run_dl: Any,
+    op: str,
+    after_of: Callable[[Path], dict[str, Any]],
+    make: Callable[[Path], dict[str, Any]] = make_base,
+) -> None:
     """Kill the writer of ``op`` around each of its writes; ``after_of(base)``: main after it."""
     base = tmp / "base"
-    before = make_base(base)
+    before = make(base)
     after = after_of(base)
     shutil.copytree(base, tmp / "count")
     (counted,) = run_writer([{"url": str(tmp / "count"), "op": op, "kill_at": None}])
@@ -139,6 +167,21 @@ def test_kill_at_every_write_of_a_merge(tmp_path: Path, run_dl: Any) -> None:
         }
 
     sweep(tmp_path, run_dl, "merge", after)
+
+
+def test_kill_at_every_write_of_a_merge_that_writes_edge_samples(
+    tmp_path: Path, run_dl: Any
+) -> None:
+    def after(base: Path) -> dict[str, Any]:
+        d1 = shoal.load(str(base) + "@dev", read_only=True).commit_id
+        x = [i for i in range(3 * N) if i != 3] + [3] + list(range(1000, 1000 + N))
+        return {
+            "x": x,
+            "commits": [f"Merge {d1} into main", "m1", "c1"],
+            "branches": ["dev", "main"],
+        }
+
+    sweep(tmp_path, run_dl, "merge", after, make_base_with_a_pop)
 
 
 def test_kill_at_every_write_of_a_new_branch(tmp_path: Path, run_dl: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .encoders import CommitDiff
+from .merge_copy import Copy
 from .rewrite import Change
 from .samples import Prepared
 
@@ -25,15 +26,17 @@ class Edits:
     pops: list[int] = field(default_factory=list)  # descending, positions before the pops
     pop_ids: list[int | None] = field(default_factory=list)  # the popped samples' ids
     rechunk: bool = False  # cut every chunk again (ds.rechunk), flushed on its own
+    copied: Copy | None = None  # samples a merge appends from its target (merge_copy)
 
     def __bool__(self) -> bool:
-        return bool(self.updates or self.pops or self.rechunk)
+        return bool(self.updates or self.pops or self.rechunk or self.copied)
 
     def clear(self) -> None:
         self.updates.clear()
         self.pops.clear()
         self.pop_ids.clear()
         self.rechunk = False
+        self.copied = None
 
     def changes(self) -> dict[int, Change]:
         if self.pops and self.updates:
@@ -47,6 +50,8 @@ class Edits:
             diff.update_data(i)
         for i, sid in zip(self.pops, self.pop_ids, strict=True):
             diff.pop(i, sid)
+        if self.copied is not None:  # only the samples written again count as added
+            diff.added_end += self.copied.added
 
 
 def changes_of(prepared: Prepared) -> list[Change]:

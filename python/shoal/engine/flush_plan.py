@@ -20,6 +20,7 @@ from ..format.keys import FORMAT_VERSION
 from ..format.versions import serialize_chunk_set
 from ..links import engine as link_engine
 from .chunk_writer import join
+from .merge_copy import write_copy
 from .rechunk import rechunk
 from .rewrite import rewrite
 
@@ -55,18 +56,23 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
     edit = None
     if t.edits.rechunk:
         edit = await rechunk(t, ids, t.tiles)
-    elif t.edits:
+    elif t.edits.updates or t.edits.pops:
         edit = await rewrite(t, ids, t.tiles, t.edits.changes())
     if edit is not None:
         ids, tiles_all = edit.ids, edit.tiles
         new_tail = None  # rows may have moved: the tail is found again on the next write
+    copied = None
+    if t.edits.copied is not None:  # a merge's samples: the target's chunks, and edges
+        copied = await write_copy(t, ids, t.edits.copied)
+        ids, tiles_all = copied.rows, {**tiles_all, **copied.tiles}
+        new_tail = None
     if session is not None:
         rows = np.asarray(session.rows, dtype=np.uint64).reshape(-1, 2)
         ids = np.concatenate([ids, rows])
         tiles_all = {**tiles_all, **session.tiles}
     tkey = t.tensor_key
     objects: dict[str, bytes] = {}
-    if session is not None or edit is not None or t.is_new:
+    if session is not None or edit is not None or copied is not None or t.is_new:
         objects[tkey(keys.CHUNK_IDS)] = _native.serialize_chunk_ids(FORMAT_VERSION, ids)
         objects[tkey(keys.TILE_ENCODER)] = _native.serialize_tile_encoder(FORMAT_VERSION, tiles_all)
     if t.info_dirty:
@@ -79,16 +85,24 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
     if edit is not None:
         obsolete += edit.obsolete
         owned += edit.names
+    pointed: dict[str, tuple[str, str]] = {}
+    if copied is not None:
+        owned += copied.names
+        pointed = copied.owners
     chunk_set_names: list[str] | None = None
-    if ctx.commit_id != keys.FIRST_COMMIT_ID and (owned or obsolete):
+    if ctx.commit_id != keys.FIRST_COMMIT_ID and (owned or obsolete or pointed):
         owners = await fetch.load_owners()
         gone = {k.rsplit("/", 1)[-1] for k in obsolete}
         mine = [n for n, (c, k) in owners.items() if c == ctx.commit_id and k == t.key]
+        elsewhere = [  # chunks of the target a merge points at (merge_copy)
+            f"{n}:{c}" if k == t.key else f"{n}:{c}:{k}" for n, (c, k) in pointed.items()
+        ]
         chunk_set_names = [n for n in mine if n not in gone] + owned
-        objects[tkey(keys.CHUNK_SET)] = serialize_chunk_set(chunk_set_names)
+        objects[tkey(keys.CHUNK_SET)] = serialize_chunk_set(chunk_set_names + elsewhere)
     meta_bytes = jsonio.dumps_meta(t.meta)
     written = [k for k in (session.keys if session else []) if k not in chunks]
     written += edit.written if edit is not None else []
+    written += copied.written if copied is not None else []
     edits = t.edits
 
     def apply() -> None:
@@ -108,5 +122,6 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
                 fetch.owners.pop(key.rsplit("/", 1)[-1], None)
             for n in owned:
                 fetch.owners[n] = (ctx.commit_id, t.key)
+            fetch.owners.update(pointed)
 
     return FlushPlan(chunks, objects, tkey(keys.TENSOR_META), meta_bytes, obsolete, written, apply)

@@ -9,9 +9,11 @@ semantics of deeplake 3.9.52 (``util/merge.py``).
   deeplake's ``copy_tensors`` does. A tensor deleted here but changed on the target comes
   back; one deleted on the target is deleted here too with ``delete_removed_tensors``.
 - Samples of common tensors are matched by their ids (the hidden ``_<name>_id`` tensor):
-  ids only the target has are appended (with their id, shape and info companions); a sample
-  updated only on the target since the common ancestor is updated here; one updated on both
-  sides is a conflict: with no ``conflict_resolution`` the merge raises
+  ids only the target has are appended (with their id, shape and info companions) as
+  deeplake appends them: the target's chunks they fill whole are pointed at, only edge samples
+  are written again (``merge_copy``), and class labels whose names disagree are appended by
+  name. A sample updated only on the target since the common ancestor is updated here; one
+  updated on both sides is a conflict: with no ``conflict_resolution`` the merge raises
   :class:`MergeConflictError` naming the tensors and indices and changes nothing, "ours"
   keeps ours, "theirs" takes theirs.
 - Everything the merge writes, the merge commit ("Merge <target> into <branch>") and the
@@ -31,7 +33,7 @@ from ..errors import MergeConflictError, ShoalError, VersionError
 from ..format import jsonio, keys
 from ..format.diffs import DatasetChanges, TensorChanges
 from ..storage import bounded_gather
-from . import editing
+from . import editing, merge_copy
 from . import versions as history
 from .diff import common_ancestor, resolve
 from .lock import head_lock
@@ -249,36 +251,67 @@ async def _samples(t: TensorEngine, idx: np.ndarray) -> list[Any]:
     return list(await t.read_arrays(idx))
 
 
+def _as_text(values: list[Any], names: list[str]) -> list[Any]:
+    """Class labels as their names (deeplake's ``convert_to_text``: an index past the names
+    stays a number), so the head maps them to its own names."""
+
+    def one(v: Any) -> Any:
+        return names[int(v)] if int(v) < len(names) else int(v)
+
+    return [[one(v) for v in np.asarray(a).reshape(-1)] for a in values]
+
+
+def _remaps_labels(ours: TensorEngine, theirs: TensorEngine) -> bool:
+    """deeplake re-appends class labels by name only when neither side's class names extend
+    the other's (``merge_tensor_data``)."""
+    if ours.htype != "class_label":
+        return False
+    mine, their = ours.info.get("class_names") or [], theirs.info.get("class_names") or []
+    if not their or mine == their:
+        return False
+    return mine[: len(their)] != their and their[: len(mine)] != mine
+
+
 async def _apply(
     ds: DatasetEngine, theirs: DatasetEngine, m: TensorMerge, take_theirs: bool
 ) -> None:
     key, their_key = ds.key_of(m.name), theirs.key_of(m.name)
+    ours_t, their_t = ds.tensors[key], theirs.tensors[their_key]
+    names = their_t.info.get("class_names") if ours_t.htype == "class_label" else None
     updates = m.updated + (m.conflicts if take_theirs else [])
     if updates:
         # before the appends: an update of a sample staged in this flush would flush first
-        their_t = theirs.tensors[their_key]
         values = await _samples(their_t, np.asarray([b for _, b in updates], dtype=np.int64))
+        values = _as_text(values, names) if names else values
         await editing.update(ds, [(key, np.asarray([a for a, _ in updates]), values)])
     if m.new:
         await ds.load(ds.with_companions(key), full=True)
         await theirs.load(theirs.with_companions(their_key), full=True)
         idx = np.asarray(m.new, dtype=np.int64)
-        # the parent and each companion get the target's values (its ids above all: later
+        # the parent and each companion get the target's samples (its ids above all: later
         # merges match samples by them), not values derived anew
         pairs = [(key, their_key)]
         links = ds.tensors[key].meta.get("links", {})
         their_links = theirs.tensors[their_key].meta.get("links", {})
-        names = {theirs.tensors[k].name: k for k in their_links if k in theirs.tensors}
+        by_name = {theirs.tensors[k].name: k for k in their_links if k in theirs.tensors}
         for k in links:
-            if k in ds.tensors and ds.tensors[k].name in names:
-                pairs.append((k, names[ds.tensors[k].name]))
-        staged = []
+            if k in ds.tensors and ds.tensors[k].name in by_name:
+                pairs.append((k, by_name[ds.tensors[k].name]))
+        appends, copies = [], []
         for ours_k, theirs_k in pairs:
-            values = await _samples(theirs.tensors[theirs_k], idx)
-            t = ds.tensors[ours_k]
-            staged.append((t, t.prepare(values)))
-        for t, (prepared, new_names) in staged:
+            t, src = ds.tensors[ours_k], theirs.tensors[theirs_k]
+            if ours_k == key and (_remaps_labels(t, src) or t.meta.get("is_link")):
+                # appended by name (deeplake), or with their creds (shoal's own path)
+                values = await _samples(src, idx)
+                if names and not t.meta.get("is_link"):
+                    values = _as_text(values, names)
+                appends.append((t, t.prepare(values)))
+            else:  # the target's chunks, pointed at; only edge samples written again
+                copies.append((t, src, await merge_copy.plan_copy(src, m.new)))
+        for t, (prepared, new_names) in appends:
             t.stage(prepared, new_names)
+        for t, src, plan in copies:
+            merge_copy.stage_copy(t, src, plan)
 
 
 async def _copy_tensors(
