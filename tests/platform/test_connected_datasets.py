@@ -269,3 +269,54 @@ def test_rotation_reaches_an_open_dataset(org: Org, org_store: OrgStore) -> None
     assert "not-the-secret" not in str(info.value)
     rotate({**org_store.keys(ORG2), "role_arn": ORG_ROLE})
     assert _loop.run(store.get("dataset_meta.json"))
+
+
+def test_creds_answer_is_one_database_trip_and_checks_as_before(
+    org: Org, org_store: OrgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub:// open waits on /creds: with the grant cached, the answer costs one trip to the
+    database's threads (token, org, entry, role, key and cached grant read together), and the
+    token, the caller's access and the access asked for are checked as they always were."""
+    from shoal.platform.db_async import AsyncDatabase
+
+    src = f"s3://{ORG_BUCKET}/{org.name}/trip"
+    _seed(org_store, src)
+    shoal.connect(src, "role", org_id=org.name, token=org.writer.token)
+    path = f"/api/org/{org.name}/ds/trip/creds"
+    first = org.p.call("GET", path + "?mode=r", token=org.reader.token)
+    assert first[0] == 200  # vended, now cached
+    trips: list[str] = []
+    run = AsyncDatabase.run
+
+    async def counted(self: AsyncDatabase, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await run(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncDatabase, "run", counted)
+    status, answer = org.p.call("GET", path + "?mode=r", token=org.reader.token)
+    assert status == 200 and trips == ["_owner_then"], trips
+    assert answer["creds"] == first[1]["creds"] and answer["mode"] == "r"
+    # the reader's cached read grant is never a writer's answer: the writer's is its own
+    status, answer = org.p.call("GET", path, token=org.writer.token)
+    assert status == 200 and answer["mode"] == "a"
+    assert answer["creds"]["aws_session_token"] != first[1]["creds"]["aws_session_token"]
+    # a reader asking to write gets read access; an outsider, a bad and a revoked token: no
+    assert org.p.call("GET", path + "?mode=w", token=org.reader.token)[1]["mode"] == "r"
+    status, answer = org.p.call("GET", path + "?mode=r", token=org.outsider.token)
+    assert status == 403 and "creds" not in answer
+    status, answer = org.p.call("GET", path + "?mode=r", token=org.reader.token + "x")
+    assert status == 401 and answer["error"] == "token_invalid"
+    status, body = org.p.call(
+        "POST", "/api/user/tokens", {"name": "ci", "expires": "1d"}, token=org.reader.token
+    )
+    assert status == 201
+    assert org.p.call("GET", path + "?mode=r", token=body["token"])[0] == 200
+    assert org.p.call("DELETE", "/api/user/tokens/ci", token=org.reader.token)[0] == 200
+    status, answer = org.p.call("GET", path + "?mode=r", token=body["token"])
+    assert status == 401 and answer["error"] == "token_revoked" and "creds" not in answer
+    status, answer = org.p.call("GET", path + "?mode=x", token=org.reader.token)
+    assert status == 400 and "mode" in answer["description"]
+    status, answer = org.p.call(
+        "GET", path.replace(org.name, "no-such-org"), token=org.reader.token
+    )
+    assert status == 404 and answer["error"] == "org_not_found"

@@ -7,8 +7,9 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
 
@@ -17,11 +18,14 @@ from ..auth.platform_names import NAME_RE
 from . import tokens
 from .config import ServerConfig
 from .creds_vending import Vendor
-from .db import DatasetRow, Org, User
+from .db import Database, DatasetRow, Org, TokenRow, User
 from .db_async import AsyncDatabase
 from .login_limits import LoginLimiter
 
 log = logging.getLogger("shoal.platform")
+
+T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Any])
 
 NAME = NAME_RE
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -116,41 +120,113 @@ def caller(request: web.Request, *, required: bool = True) -> Caller:
     return cached
 
 
+_SELF_CHECKED = "_shoal_checks_its_token"
+
+
+def checks_its_token(handler: H) -> H:
+    """Mark a handler that checks the request's token itself, with :func:`authenticated_run`,
+    in the same trip to the database's threads as its own lookups (for endpoints a client
+    waits on, such as a ``hub://`` open's ``/creds``)."""
+    setattr(handler, _SELF_CHECKED, True)
+    return handler
+
+
 async def authenticate(request: web.Request) -> None:
     """Check the request's token (database lookups off the loop) for :func:`caller`; a bad
     token is kept as the error :func:`caller` raises, so endpoints that never ask who is
-    calling (login, health) are not refused for it."""
+    calling (login, health) are not refused for it. Handlers marked
+    :func:`checks_its_token` do it themselves."""
+    if getattr(request.match_info.handler, _SELF_CHECKED, False):
+        return
     try:
         request[CALLER] = await _authenticate(request)
     except ApiError as exc:
         request[AUTH_ERROR] = exc
 
 
-async def _authenticate(request: web.Request) -> Caller:
+def _bearer(request: web.Request) -> str | None:
+    """The request's bearer token; ``None`` for none (or a public one: anonymous)."""
     header = request.headers.get("Authorization", "").strip()
     if not header:
-        return ANONYMOUS
+        return None
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         fail(401, "token_invalid", "the Authorization header must be 'Bearer <token>'")
-    if token.startswith(tokens.PUBLIC_TOKEN_PREFIX):
-        return ANONYMOUS
-    return await caller_for_token(platform(request), token)
+    return None if token.startswith(tokens.PUBLIC_TOKEN_PREFIX) else token
+
+
+async def _authenticate(request: web.Request) -> Caller:
+    token = _bearer(request)
+    return ANONYMOUS if token is None else await caller_for_token(platform(request), token)
+
+
+async def authenticated_run(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """For a handler marked :func:`checks_its_token`: the request's token checked exactly as
+    :func:`authenticate` does, and ``fn(db, user_id, *args)`` run in the same trip to the
+    database's threads (``user_id``: the token's user, ``None`` without a token). A bad token
+    raises its error (``fn``'s result is never used then); :func:`caller` then answers."""
+    p = platform(request)
+    try:
+        token = _bearer(request)
+        claims = None if token is None else _claims(p, token)
+    except ApiError as exc:
+        request[AUTH_ERROR] = exc
+        raise
+    if claims is None:
+        request[CALLER] = ANONYMOUS
+        return await p.db.run(fn, p.db.sync, None, *args)
+    (row, parent, user), result = await p.db.run(_owner_then, p.db.sync, claims.jti, fn, *args)
+    try:
+        request[CALLER] = _checked_owner(claims, row, parent, user)
+    except ApiError as exc:
+        request[AUTH_ERROR] = exc
+        raise
+    return result
+
+
+def _owner_then(
+    db: Database, jti: str, fn: Callable[..., T], *args: Any
+) -> tuple[tuple[TokenRow | None, TokenRow | None, User | None], T]:
+    owner = _token_owner(db, jti)
+    user = owner[2]
+    return owner, fn(db, user.id if user is not None else None, *args)
+
+
+def _token_owner(db: Database, jti: str) -> tuple[TokenRow | None, TokenRow | None, User | None]:
+    """The token's row, its parent's (if it has one) and its user: one trip to the database's
+    threads, as every authenticated request makes it (each trip is two thread switches)."""
+    row = db.token(jti)
+    if row is None:
+        return None, None, None
+    parent = db.token(row.parent_jti) if row.parent_jti is not None else None
+    return row, parent, db.user_by_id(row.user_id)
+
+
+def _claims(p: Platform, token: str) -> tokens.Claims:
+    """The token's claims if its signature and expiry check out; 401 otherwise."""
+    try:
+        return tokens.verify(p.secret, token)
+    except tokens.TokenError as exc:
+        if exc.kind == "expired":
+            assert exc.expired_at is not None
+            fail(401, "token_expired", str(exc), expired_at=tokens.isoformat(exc.expired_at))
+        fail(401, "token_invalid", str(exc))
 
 
 async def caller_for_token(p: Platform, token: str) -> Caller:
     """The user a token stands for, checked completely (signature, expiry, revocation, its
     parent's revocation, the user still there); :class:`ApiError` (401) otherwise. The API's
     bearer tokens and the web app's session cookie both go through here."""
-    try:
-        claims = tokens.verify(p.secret, token)
-    except tokens.TokenError as exc:
-        if exc.kind == "expired":
-            assert exc.expired_at is not None
-            fail(401, "token_expired", str(exc), expired_at=tokens.isoformat(exc.expired_at))
-        fail(401, "token_invalid", str(exc))
-    row = await p.db.token(claims.jti)
+    claims = _claims(p, token)
+    row, parent, user = await p.db.run(_token_owner, p.db.sync, claims.jti)
+    return _checked_owner(claims, row, parent, user)
+
+
+def _checked_owner(
+    claims: tokens.Claims, row: TokenRow | None, parent: TokenRow | None, user: User | None
+) -> Caller:
+    """The caller, once the token's rows say it is still good; 401 otherwise."""
     if row is None:
         fail(
             401,
@@ -167,16 +243,13 @@ async def caller_for_token(p: Platform, token: str) -> Caller:
         else:
             msg = f"this login token was revoked at {when} (`shoal logout`); sign in again with `shoal login`"
         fail(401, "token_revoked", msg, revoked_at=when)
-    if row.parent_jti is not None:
-        parent = await p.db.token(row.parent_jti)
-        if parent is None or parent.revoked_at is not None:
-            fail(
-                401,
-                "token_revoked",
-                f"the API token {row.name!r} was created with a token that has since been "
-                "revoked; create a new one with `shoal token create`",
-            )
-    user = await p.db.user_by_id(row.user_id)
+    if row.parent_jti is not None and (parent is None or parent.revoked_at is not None):
+        fail(
+            401,
+            "token_revoked",
+            f"the API token {row.name!r} was created with a token that has since been "
+            "revoked; create a new one with `shoal token create`",
+        )
     if user is None or user.username.lower() != claims.username.lower():
         fail(401, "token_invalid", f"the token's user no longer exists; {_SIGN_IN}")
     return Caller(user, claims)
@@ -252,14 +325,25 @@ def check_name(what: str, value: str, *, reserved: bool = False) -> str:
 
 async def find_org(p: Platform, name: str) -> Org:
     check_name("organization name", name)
-    org = await p.db.org(name)
+    return org_found(await p.db.org(name), name)
+
+
+def org_found(org: Org | None, name: str) -> Org:
+    """``org`` (looked up by ``name``), or the 404 saying there is none."""
     if org is None:
         fail(404, "org_not_found", f"there is no organization named {name!r}")
     return org
 
 
-async def require_member(p: Platform, who: Caller, org: Org, at_least: str = "read") -> str:
-    """The caller's role in ``org``, which must be ``at_least``; 401/403 otherwise."""
+#: ``role=`` of :func:`require_member` when the caller's role is not known yet.
+ASK = "\0ask the database"
+
+
+async def require_member(
+    p: Platform, who: Caller, org: Org, at_least: str = "read", *, role: str | None = ASK
+) -> str:
+    """The caller's role in ``org`` (``role``: already read from the database), which must
+    be ``at_least``; 401/403 otherwise."""
     from .db import RANK
 
     if who.user is None:
@@ -268,7 +352,8 @@ async def require_member(p: Platform, who: Caller, org: Org, at_least: str = "re
             "not_authenticated",
             f"organization {org.name!r} needs a signed-in user; {_SIGN_IN}",
         )
-    role = await p.db.role(org.id, who.user.id)
+    if role == ASK:
+        role = await p.db.role(org.id, who.user.id)
     if role is None:
         fail(
             403,

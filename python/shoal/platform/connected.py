@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import posixpath
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from .common import Platform
-from .creds_managed import ManagedGrant
+from .creds_managed import ManagedGrant, ManagedVendor
+from .creds_store import CredsError, CredsKey, CredsStore
 from .creds_vending import Grant
-from .db import Database, DatasetRow, Org
+from .crypto import DecryptError
+from .db import RANK, Database, DatasetRow, Org
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,57 @@ def _in_default(default: DefaultStorage | None, url: str) -> bool:
     return default is not None and url.startswith(default.url.rstrip("/") + "/")
 
 
+@dataclass(frozen=True)
+class CredsContext:
+    """What a ``/creds`` answer is decided from, read in one trip to the database's threads:
+    the org, the dataset entry, the caller's role, how the entry reaches its data, and its
+    creds key (with the secret: it is used only once the caller's access is checked)."""
+
+    org: Org | None
+    ds: DatasetRow | None
+    role: str | None
+    link: Link
+    key: CredsKey | None = field(default=None, repr=False)
+    key_error: CredsError | DecryptError | None = None
+    #: The grant the key's vendor has cached for the entry, and whether it may write.
+    cached: tuple[bool, ManagedGrant] | None = field(default=None, repr=False)
+
+
+def creds_context(
+    db: Database,
+    user_id: int | None,
+    store: CredsStore,
+    vendor: ManagedVendor,
+    org_name: str,
+    ds_name: str,
+    mode: str | None,
+) -> CredsContext:
+    """Runs on a database thread, with the token's own lookups (see
+    :func:`.common.authenticated_run`); ``user_id`` is the caller's. ``mode`` is the
+    access asked for (``None``: fresh credentials, so no cached grant is looked up); the
+    handler uses a cached grant only after checking the caller's access, and only for the
+    access it grants."""
+    org = db.org(org_name)
+    if org is None:
+        return CredsContext(None, None, None, Link(None, False))
+    ds = db.dataset(org.id, ds_name)
+    role = db.role(org.id, user_id) if user_id is not None else None
+    link = _link_of(db, ds.id) if ds is not None else Link(None, False)
+    if ds is None or not link.creds_key:
+        return CredsContext(org, ds, role, link)
+    try:
+        key = store.get(org.id, link.creds_key)
+    except (CredsError, DecryptError) as exc:  # raised where the key is used, after access
+        return CredsContext(org, ds, role, link, key_error=exc)
+    if mode is None:
+        return CredsContext(org, ds, role, link, key)
+    write = mode != "r" and RANK.get(role, 0) >= RANK["write"]
+    cached = vendor.cached(key, ds.storage_url, write=write)
+    return CredsContext(
+        org, ds, role, link, key, cached=(write, cached) if cached is not None else None
+    )
+
+
 async def grant(
     request: web.Request,
     p: Platform,
@@ -121,33 +174,48 @@ async def grant(
     *,
     write: bool,
     fresh: bool,
+    ctx: CredsContext | None = None,
 ) -> ManagedGrant | None:
     """Credentials from the creds key behind ``ds`` (or behind the org's default storage for
-    a dataset not created yet); ``None`` when the platform's own root serves it."""
+    a dataset not created yet); ``None`` when the platform's own root serves it. ``ctx``:
+    the entry's link and key, already read."""
     from .routes_creds import vend_from_key
 
     key: str | None
     if ds is not None:
-        key = (await link_of(p, ds.id)).creds_key
+        link = ctx.link if ctx is not None else await link_of(p, ds.id)
+        key = link.creds_key
     else:
         default = await default_storage(p, org.id)
         key = default.creds_key if default is not None and _in_default(default, url) else None
     if not key:
         return None
-    found = await vend_from_key(request, org, key, url, write=write, fresh=fresh)
+    if ctx is not None and ds is not None and ctx.cached is not None and not fresh:
+        cached_write, found = ctx.cached
+        if cached_write == write:
+            return ManagedGrant(
+                url, found.creds, found.expiration, creds_key=found.creds_key, scoped=found.scoped
+            )
+    known = (ctx.key, ctx.key_error) if ctx is not None and ds is not None else None
+    found = await vend_from_key(request, org, key, url, write=write, fresh=fresh, known=known)
     return ManagedGrant(
         url, found.creds, found.expiration, creds_key=found.creds_key, scoped=found.scoped
     )
 
 
-async def answer_extra(p: Platform, grant: Grant, ds: DatasetRow | None) -> dict[str, Any]:
-    """What a ``/creds`` answer adds for a dataset reached with a creds key."""
+async def answer_extra(
+    p: Platform, grant: Grant, ds: DatasetRow | None, link: Link | None = None
+) -> dict[str, Any]:
+    """What a ``/creds`` answer adds for a dataset reached with a creds key (``link``: the
+    entry's, already read)."""
     if not isinstance(grant, ManagedGrant):
         return {}
+    if ds is not None and link is None:
+        link = await link_of(p, ds.id)
     return {
         "creds_key": grant.creds_key,
         "scoped": grant.scoped,
-        "connected": bool(ds is not None and (await link_of(p, ds.id)).connected),
+        "connected": bool(ds is not None and link is not None and link.connected),
     }
 
 

@@ -60,6 +60,11 @@ def _split_s3(url: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
+def _cache_parts(key: CredsKey, url: str | None, write: bool) -> tuple[Any, ...]:
+    """What identifies a grant from ``key``: a rotated key (a new ``updated_at``) misses."""
+    return ("managed", key.org_id, key.name, key.updated_at, url, write)
+
+
 class ManagedVendor:
     """Vends from managed keys; one per server."""
 
@@ -80,11 +85,16 @@ class ManagedVendor:
     ) -> ManagedGrant:
         """Credentials from ``key`` for ``url`` (``None``: the whole store)."""
         return await self.cache.get_or_vend(
-            ("managed", key.org_id, key.name, key.updated_at, url, write),
+            _cache_parts(key, url, write),
             ManagedGrant,
             lambda: self._vend(key, url, write=write),
             fresh=fresh,
         )
+
+    def cached(self, key: CredsKey, url: str | None, *, write: bool) -> ManagedGrant | None:
+        """The grant :meth:`vend` would hand out from its cache, if it has one; reads the
+        database on the calling thread (a database thread, with the request's other lookups)."""
+        return self.cache.peek(_cache_parts(key, url, write), ManagedGrant)
 
     async def _vend(self, key: CredsKey, url: str | None, *, write: bool) -> ManagedGrant:
         s = key.secret

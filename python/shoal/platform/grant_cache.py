@@ -89,6 +89,18 @@ def _put(
         )
 
 
+def _usable(found: tuple[Any, float] | None, kind: type[G], now: float) -> G | None:
+    """A cached grant of ``kind`` with more than half its life left."""
+    if found is None:
+        return None
+    grant, issued = found
+    if isinstance(grant, dict):
+        grant = kind(**grant)
+    if isinstance(grant, kind) and _fresh(issued, grant.expiration, now):
+        return grant
+    return None
+
+
 class GrantCache:
     """Grants by what identifies them (a tuple of plain values), in the database if given."""
 
@@ -113,18 +125,22 @@ class GrantCache:
         cache_key = self._key(parts)
         now = time.time()
         if not fresh:
-            found = await self._lookup(cache_key)
+            found = _usable(await self._lookup(cache_key), kind, now)
             if found is not None:
-                grant, issued = found
-                if isinstance(grant, kind) and _fresh(issued, grant.expiration, now):
-                    return grant
-                if isinstance(grant, dict):
-                    made = kind(**grant)
-                    if _fresh(issued, made.expiration, now):
-                        return made
+                return found
         grant = await vend()
         await self._store(cache_key, grant, now)
         return grant
+
+    def peek(self, parts: tuple[Any, ...], kind: type[G]) -> G | None:
+        """What :meth:`get_or_vend` would hand out without vending, if anything; reads the
+        database on the calling thread (one of the database's, with other lookups)."""
+        cache_key = self._key(parts)
+        if self.db is None or self.ring is None:
+            found = self._local.get(cache_key)
+        else:
+            found = _get(self.db.sync, self.ring, cache_key)
+        return _usable(found, kind, time.time())
 
     async def _lookup(self, cache_key: str) -> tuple[Any, float] | None:
         if self.db is None or self.ring is None:

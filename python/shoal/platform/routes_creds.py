@@ -30,7 +30,7 @@ from .common import (
 )
 from .creds_actions import CREDS, raise_creds, store_of
 from .creds_managed import ManagedGrant, ManagedVendor, StaticNotAllowed
-from .creds_store import CredsError, CredsStore
+from .creds_store import CredsError, CredsKey, CredsStore
 from .creds_vending import VendingError
 from .crypto import DecryptError, load_ring
 from .db import Org
@@ -134,11 +134,25 @@ async def remove_key(request: web.Request) -> web.Response:
 
 
 async def vend_from_key(
-    request: web.Request, org: Org, name: str, url: str | None, *, write: bool, fresh: bool
+    request: web.Request,
+    org: Org,
+    name: str,
+    url: str | None,
+    *,
+    write: bool,
+    fresh: bool,
+    known: tuple[CredsKey | None, CredsError | DecryptError | None] | None = None,
 ) -> ManagedGrant:
-    """Credentials from the org's creds key ``name`` for ``url``; errors name the key."""
+    """Credentials from the org's creds key ``name`` for ``url``; errors name the key.
+    ``known``: the key (or the error reading it), already read from the database."""
     try:
-        key = await platform(request).db.run(store_of(request).get, org.id, name)
+        if known is None:
+            key = await platform(request).db.run(store_of(request).get, org.id, name)
+        elif known[0] is not None:
+            key = known[0]
+        else:
+            assert known[1] is not None, "a key that was not read has the error that says why"
+            raise known[1]
         return await request.app[MANAGED].vend(key, url, write=write, fresh=fresh)
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)

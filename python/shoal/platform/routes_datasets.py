@@ -17,10 +17,13 @@ from aiohttp import web
 
 from . import connected, tokens
 from .common import (
+    ASK,
     Caller,
     Platform,
+    authenticated_run,
     caller,
     check_name,
+    checks_its_token,
     dataset_info,
     fail,
     find_org,
@@ -28,21 +31,32 @@ from .common import (
     get_str,
     json_body,
     log,
+    org_found,
     platform,
     require_member,
 )
+from .creds_actions import store_of
 from .creds_vending import VendingError
 from .db import RANK, Conflict, DatasetRow, Org
+from .routes_creds import MANAGED
 
 routes = web.RouteTableDef()
 
 
 async def access(
-    p: Platform, who: Caller, org: Org, ds: DatasetRow | None, need: str = "read"
+    p: Platform,
+    who: Caller,
+    org: Org,
+    ds: DatasetRow | None,
+    need: str = "read",
+    *,
+    role: str | None = ASK,
 ) -> str:
     """The caller's role for ``ds`` in ``org`` ("public" for a non-member reading a public
-    dataset), which must reach ``need``."""
-    role = await p.db.role(org.id, who.user.id) if who.user else None
+    dataset), which must reach ``need``. ``role``: the caller's role in ``org``, when
+    already read from the database."""
+    if role == ASK:
+        role = await p.db.role(org.id, who.user.id) if who.user else None
     if role is None and ds is not None and ds.public and need == "read":
         return "public"
     if role is None and who.user is None:
@@ -52,7 +66,7 @@ async def access(
             f"{org.name}/{ds.name if ds else '...'} is private or does not exist; sign in with "
             "`shoal login` (or pass token=..., or set SHOAL_TOKEN)",
         )
-    return await require_member(p, who, org, need)
+    return await require_member(p, who, org, need, role=role)
 
 
 def _tag(org: str, ds: str) -> tuple[str, str]:
@@ -71,23 +85,34 @@ async def _allocate(p: Platform, org: Org, name: str) -> str:
 
 
 @routes.get("/api/org/{org}/ds/{ds}/creds")
+@checks_its_token
 async def creds(request: web.Request) -> web.Response:
     """Storage URL and short-lived credentials. ``mode``: ``r`` asks for read access, ``w``/``a``
     (or none) for write access when the caller has it; the answer's ``mode`` is ``a`` (may
     write) or ``r``. ``no_cache=true`` asks for freshly issued credentials."""
     p = platform(request)
     org_name, name = _tag(request.match_info["org"], request.match_info["ds"])
-    who = caller(request, required=False)
     mode = request.query.get("mode") or ""
+    fresh = request.query.get("no_cache", "").lower() in ("true", "1", "yes")
+    # One trip to the database's threads for the token and everything the answer is decided
+    # from: a hub:// open waits on this request, and each trip costs two thread switches.
+    ctx = await authenticated_run(
+        request,
+        connected.creds_context,
+        store_of(request),
+        request.app[MANAGED],
+        org_name,
+        name,
+        None if fresh else mode,
+    )
+    who = caller(request, required=False)
     if mode not in ("", "r", "w", "a", "None"):
         fail(400, "bad_request", f"mode must be 'r', 'w' or 'a', not {mode[:10]!r}")
-    fresh = request.query.get("no_cache", "").lower() in ("true", "1", "yes")
-    org = await find_org(p, org_name)
-    ds = await p.db.dataset(org.id, name)
-    role = await access(p, who, org, ds)
+    org, ds = org_found(ctx.org, org_name), ctx.ds
+    role = await access(p, who, org, ds, role=ctx.role)
     write = mode != "r" and RANK.get(role, 0) >= RANK["write"]
     url = ds.storage_url if ds else await _allocate(p, org, name)
-    managed = await connected.grant(request, p, org, ds, url, write=write, fresh=fresh)
+    managed = await connected.grant(request, p, org, ds, url, write=write, fresh=fresh, ctx=ctx)
     try:
         grant = managed or await p.vendor.vend(url, write=write, fresh=fresh)
     except VendingError as exc:
@@ -107,7 +132,7 @@ async def creds(request: web.Request) -> web.Response:
             "public": bool(ds and ds.public),
             "role": role,
             "user": who.name,
-            **(await connected.answer_extra(p, grant, ds)),
+            **(await connected.answer_extra(p, grant, ds, ctx.link)),
         }
     )
 
