@@ -2,6 +2,7 @@
 
 python dl_links.py write PATH FILES_JSON   # link[image] tensor of the files, a None, a key
 python dl_links.py read PATH OUT_JSON      # per sample: shape and pixel sum; creds keys
+python dl_links.py nones PATH FILES_JSON   # link[image] tensors with None samples (see below)
 """
 
 from __future__ import annotations
@@ -21,6 +22,21 @@ def write(path: str, files: list[str]) -> None:
     ds.im.append(None)
     ds.create_tensor("raw", htype="link[image]", sample_compression="png", verify=False)
     ds.raw.extend([deeplake.link(f) for f in files[:2]])
+
+
+def nones(path: str, files: list[str]) -> None:
+    """None samples appended alone (``a``: link, None, link) and among links (``b``: one
+    extend of link, None, link; ``c``: None first)."""
+    ds = deeplake.empty(path, overwrite=True)
+    for t in ("a", "b", "c"):
+        ds.create_tensor(t, htype="link[image]", sample_compression="png")
+    links = [deeplake.link(f) for f in files]
+    ds.a.append(links[0])
+    ds.a.append(None)
+    ds.a.extend([links[1]])
+    ds.b.extend([links[0], None, links[1]])
+    ds.c.extend([None])
+    ds.c.append(links[0])
 
 
 def read(path: str, out: str) -> None:
@@ -47,6 +63,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "write":
         write(sys.argv[2], json.loads(sys.argv[3]))
+    elif cmd == "nones":
+        nones(sys.argv[2], json.loads(sys.argv[3]))
     elif cmd == "read":
         read(sys.argv[2], sys.argv[3])
     else:

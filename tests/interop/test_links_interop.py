@@ -76,3 +76,43 @@ def test_shoal_links_read_in_deeplake(
     ]
     assert seen["samples"][-1] == ["raw", list(expect[0].shape), int(expect[0].sum())]
     assert seen["creds_keys"] == ["k"] and seen["paths"] == files
+
+
+def _only_chunk(tensor_dir: Path) -> bytes:
+    (chunk,) = (tensor_dir / "chunks").iterdir()
+    return chunk.read_bytes()
+
+
+def test_none_links_shape_entries_match_deeplake(
+    tmp_path: Path, deeplake_python: str, deeplake_env: dict[str, str]
+) -> None:
+    """A None sample's ``_shape`` entry is what deeplake writes, byte for byte: ``[0]`` when
+    appended on its own, padded to the images' rank when extended among them."""
+    files = _files(tmp_path)[:2]
+    _run(deeplake_python, deeplake_env, "nones", str(tmp_path / "dl"), json.dumps(files))
+    ds = shoal.empty(str(tmp_path / "sh"))
+    for t in ("a", "b", "c"):
+        ds.create_tensor(t, htype="link[image]", sample_compression="png")
+    links = [shoal.link(f) for f in files]
+    ds.a.append(links[0])
+    ds.a.append(None)
+    ds.a.extend([links[1]])
+    ds.b.extend([links[0], None, links[1]])
+    ds.c.extend([None])
+    ds.c.append(links[0])
+    ds.flush()
+    for t in ("a", "b", "c"):
+        shape_dir = f"_{t}_shape"
+        ours, theirs = tmp_path / "sh" / shape_dir, tmp_path / "dl" / shape_dir
+        assert _only_chunk(ours) == _only_chunk(theirs), t
+        assert json.loads((ours / "tensor_meta.json").read_bytes()) == json.loads(
+            (theirs / "tensor_meta.json").read_bytes()
+        )
+    assert [list(s) for s in shoal.load(str(tmp_path / "dl"))["_a_shape"].numpy(aslist=True)] == [
+        [12, 16, 3],
+        [0],
+        [20, 10, 3],
+    ]
+    for t in ("a", "b"):  # the None sample reads as empty, in both datasets
+        for root in ("sh", "dl"):
+            assert shoal.load(str(tmp_path / root))[t][1].numpy().size == 0

@@ -17,6 +17,7 @@ from ..errors import CorruptDataError, InvalidCredsError
 from .sample import CLOUD_PREFIXES, path_kind
 
 KEY = "linked_creds.json"
+LOCK_KEY = "linked_creds.lock"  # deeplake's lock around reading, merging and writing KEY
 
 _S3_NAMES = frozenset(
     {"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "profile_name"}

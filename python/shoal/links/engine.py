@@ -117,15 +117,23 @@ def prepare(t: TensorEngine, checked: list[Checked]) -> LinkPrepared:
                 f"tensor {t.name!r} is a link tensor: append shoal.link(url) samples with "
                 "tensor.append / extend"
             )
-    verified = verifies(t)
-    ndim = len(t.meta.get("min_shape") or []) or next((len(c.shape) for c in checked if c.shape), 1)
     return LinkPrepared(
         blobs=[c.path.encode("utf-8") for c in checked],
         shapes=[(1,)] * len(checked),
         codes=[c.code for c in checked],
-        linked_shapes=[c.shape or (0,) * ndim for c in checked],
-        verified=verified,
+        linked_shapes=batch_shapes([c.shape for c in checked]),
+        verified=verifies(t),
     )
+
+
+def batch_shapes(shapes: list[tuple[int, ...] | None]) -> list[tuple[int, ...]]:
+    """The ``_shape`` entries of one append's (or update's) samples, as deeplake 3.9.52
+    writes them: ``(0,)`` for a None sample, and when the batch mixes ranks every shorter
+    entry padded to the longest (with 0 for an empty sample, 1 otherwise). So a None appended
+    on its own is ``[0]``, one extended between images ``[0, 0, 0]``."""
+    out = [s if s is not None else (0,) for s in shapes]
+    ndim = max((len(s) for s in out), default=0)
+    return [s + (int(any(s) and all(s)),) * (ndim - len(s)) if len(s) < ndim else s for s in out]
 
 
 def staged(t: TensorEngine, prepared: LinkPrepared) -> None:

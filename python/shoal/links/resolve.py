@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 DEFAULT_CONCURRENCY = 64
 REVEND_MARGIN = 30.0  # seconds before vended credentials expire when they are asked again
 HTTP_TIMEOUT = 60.0
+LOCK_WAIT = 10.0  # deeplake's: the lock record's validity and how long a writer waits
 
 Item = tuple[int, str, "str | None"]  # (sample index, URL, creds key)
 
@@ -76,13 +77,23 @@ class LinkResolver:
         return self.creds
 
     async def save(self) -> None:
-        """Store the key names (never secrets), merged with what another writer stored."""
+        """Store the key names (never secrets), merged with what another writer stored, under
+        deeplake's lock for it (``linked_creds.lock``: 10 s records, waited for up to 10 s,
+        as ``deeplake.util.link.save_link_creds`` takes it), so two writers adding keys at
+        once both keep theirs, shoal or deeplake."""
         if not self.creds.dirty:
             return
-        raw = (await self.storage.get_many([creds_mod.KEY]))[0]
-        self.creds.merge_stored(LinkCreds.parse(raw, f"{self.storage.url}/{creds_mod.KEY}"))
-        await self.storage.put(creds_mod.KEY, self.creds.to_bytes())
-        self.creds.dirty = False
+        from ..engine.lock import WriteLock
+
+        lock = WriteLock(self.storage, creds_mod.LOCK_KEY, timeout=LOCK_WAIT, validity=LOCK_WAIT)
+        await lock.acquire()
+        try:
+            raw = (await self.storage.get_many([creds_mod.KEY]))[0]
+            self.creds.merge_stored(LinkCreds.parse(raw, f"{self.storage.url}/{creds_mod.KEY}"))
+            await self.storage.put(creds_mod.KEY, self.creds.to_bytes())
+            self.creds.dirty = False
+        finally:
+            await lock.release()
 
     # -- the platform, for managed keys ------------------------------------------------------
     def platform(self) -> tuple[str, PlatformClient]:
