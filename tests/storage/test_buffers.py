@@ -51,3 +51,27 @@ def test_the_pool_stays_within_its_bound() -> None:
     assert small.base is None or small.base.size < 4 * MIN_SIZE
     pool.clear()
     assert pool.pooled_bytes == 0
+
+
+def test_a_forked_child_takes_buffers_while_a_parent_thread_held_the_lock() -> None:
+    """A DataLoader worker forked while one of the parent's threads was inside the pool."""
+    import os
+    import signal
+    import time
+
+    from shoal.storage._buffers import BUFFERS
+
+    with BUFFERS._lock:  # held across the fork, as a loader thread might
+        pid = os.fork()
+        if pid == 0:  # the child: must not wait for a lock nobody will release
+            code = 0 if BUFFERS.take(2 * MIN_SIZE).size == 2 * MIN_SIZE else 1
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.02)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:  # hung on the inherited lock
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done and os.waitstatus_to_exitcode(status) == 0

@@ -15,6 +15,7 @@ out again. Arrays beyond the pool's bound are ordinary allocations, freed as usu
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -85,6 +86,12 @@ class Recycler:
     def pooled_bytes(self) -> int:
         return self._bytes
 
+    def _after_fork(self) -> None:
+        # A thread of the parent may have held the lock when it forked: the child starts
+        # with a lock of its own (and the arrays it inherited, which nothing else shares).
+        self._lock = threading.Lock()
+
 
 #: The process's pool (``SHOAL_RECYCLE_MB``: its bound in MiB; 0 turns it off).
 BUFFERS = Recycler(env_int("SHOAL_RECYCLE_MB", 192, min=0) * (1 << 20))
+os.register_at_fork(after_in_child=BUFFERS._after_fork)
