@@ -263,6 +263,24 @@ _DL_SCRIPT = textwrap.dedent(
 )
 
 
+def dl_child_env(env: Env, home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the deeplake side: offline, a private HOME, the bench's creds."""
+    scrub = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "ACTIVELOOP_TOKEN")
+    child = {k: v for k, v in os.environ.items() if k not in scrub and not k.startswith("AWS_")}
+    child.update(
+        {
+            "HOME": str(home),
+            "BUGGER_OFF": "yes",
+            "PYTHONNOUSERSITE": "1",
+            "NO_PROXY": "*",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "SHOAL_BENCH_CREDS": json.dumps(env.creds),
+            **(extra or {}),
+        }
+    )
+    return child
+
+
 def run_dl(
     env: Env,
     home: Path,
@@ -273,22 +291,9 @@ def run_dl(
 ) -> dict[str, Any]:
     """Run ``script`` (the deeplake side) in the deeplake venv, offline, with a private HOME
     and the bench's credentials; its last line of output, as JSON."""
-    scrub = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "ACTIVELOOP_TOKEN")
-    child_env = {k: v for k, v in os.environ.items() if k not in scrub and not k.startswith("AWS_")}
-    child_env.update(
-        {
-            "HOME": str(home),
-            "BUGGER_OFF": "yes",
-            "PYTHONNOUSERSITE": "1",
-            "NO_PROXY": "*",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "SHOAL_BENCH_CREDS": json.dumps(env.creds),
-            **(extra_env or {}),
-        }
-    )
     proc = subprocess.run(
         [DL_PYTHON, "-c", script, *args],
-        env=child_env,
+        env=dl_child_env(env, home, extra_env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -1,29 +1,44 @@
 """Version control on a raw image dataset, shoal against deeplake 3.9.52, on local disk and on
-s3:// (SeaweedFS on loopback). Not a test: it prints seconds and ratios (> 1 means shoal is
+s3:// (SeaweedFS on loopback). Not a test: it prints medians and ratios (> 1 means shoal is
 faster; target >= 3x for each).
 
-    .venv/bin/python -m benches versions [--size-mb 1000] [--updates 1000] [--where local s3]
+    .venv/bin/python -m benches versions [--size-mb 1000] [--updates 1000] [--rounds 5]
+                                         [--where local s3]
 
 Each library builds its own dataset of 224x224x3 uint8 images (uncompressed, ``--size-mb``
-of pixels; the build is not timed) and commits it, then, timed:
+of pixels, the same pixels on both sides; not timed) and commits it. Then ``--rounds``
+rounds, shoal's and deeplake's alternating (deeplake runs in its own process, driven round by
+round, so that both see the same moments of a shared machine), each timing what the user
+waits for:
 
-* update: ``--updates`` random samples updated in one batch (``with ds:``) and flushed;
-* commit: the commit of those updates;
-* checkout: checking out the first commit again (and its length), from main: the median of
-  five;
-* read: then reading one of the updated samples there (as it was before the update; shown
-  for completeness: deeplake keeps the chunks it wrote in its memory cache, shoal reads them).
+* update: ``--updates`` random samples (new indices and a new value each round) replaced in
+  one ``with ds:`` block, until the block has written every chunk;
+* commit: the commit of those updates (both libraries write the new head's metas, the
+  commit infos and the version info under the version lock);
+* checkout: checking out the first commit from main, and its length: the median of five
+  per round (deeplake reads the metas through its memory cache, shoal from storage).
 
-deeplake runs in its own venv (.ci/setup-deeplake-venv) through ``s3.run_dl``: offline, a
-private HOME, no telemetry.
+After each round both check what they hold: the updated values at main, the original ones at
+the first commit. The table gives each side's median over the rounds and the ratio.
+
+On s3 the update is bounded by the store: both libraries fetch and rewrite whole 8 MB chunks.
+Each round also times the raw ceiling: a GET and a PUT of every chunk the round touches with
+plain aiobotocore, at its best concurrency (swept in the first round), and prints shoal's and
+deeplake's time over it.
+
+deeplake runs in its own venv (.ci/setup-deeplake-venv) offline, with a private HOME and no
+telemetry (benches/s3.py's runner). Data lives under $SHOAL_BENCH_DIR (./bench-data).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -39,107 +54,143 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
 import shoal  # noqa: E402
-from s3 import BUCKET, DATA, DL_PYTHON, Env, report, run_dl, start_seaweedfs  # noqa: E402
+from s3 import ADMIN, BUCKET, DATA, DL_PYTHON, Env, dl_child_env, start_seaweedfs  # noqa: E402
 from shoal import _native  # noqa: E402
+from versions_rounds import build, one_round, pixels, round_plan  # noqa: E402
 
 SIZE = 224
 BATCH = 64
+OPS = ("update", "commit", "checkout")
 
-_DL_STEPS = textwrap.dedent(
+# The deeplake side: build, say "ready", then one round per line read from stdin.
+_DL_DRIVER = textwrap.dedent(
     r"""
-    import numpy as np, time
+    import statistics, time
     creds = json.loads(os.environ["SHOAL_BENCH_CREDS"]) if path.startswith("s3://") else None
-    n, updates, seed = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 256, size=(16, 224, 224, 3), dtype=np.uint8)
+    n, updates = int(sys.argv[3]), int(sys.argv[4])
+    base = pixels()
     ds = deeplake.empty(path, creds=creds, overwrite=True, verbose=False)
-    with ds:
-        ds.create_tensor("images", htype="image", dtype="uint8", sample_compression=None)
-        for s in range(0, n, 64):
-            ds.images.extend(base[np.arange(s, min(n, s + 64)) % 16])
-    first = ds.commit("build")
-    idx = np.random.default_rng(seed).choice(n, size=updates, replace=False)
-    new = 255 - base[3]
-    t0 = time.perf_counter()
-    with ds:
-        for i in idx:
-            ds.images[int(i)] = new
-    t1 = time.perf_counter()
-    ds.commit("updates")
-    t2 = time.perf_counter()
-    times = []
-    for _ in range(5):  # the median of five: one checkout is a few milliseconds
-        ds.checkout("main")
-        t3 = time.perf_counter()
-        ds.checkout(first)
-        length = len(ds.images)
-        times.append(time.perf_counter() - t3)
-    t4 = time.perf_counter()
-    pixel = int(ds.images[int(idx[0])].numpy()[0, 0, 0])
-    t5 = time.perf_counter()
-    checkout = sorted(times)[2]
-    print(json.dumps({"update": t1 - t0, "commit": t2 - t1, "checkout": checkout, "read": t5 - t4, "pixel": pixel, "len": length}))
+    first = build(ds, n, base)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(one_round(ds, first, n, updates, int(line), base)), flush=True)
     """
 )
 
-
-def deeplake_script() -> str:
-    """s3.py's deeplake side (offline guard, deeplake imported, ``cmd`` and ``path`` set),
-    with these steps in place of its commands."""
-    import s3
-
-    head = s3._DL_SCRIPT.split("def images(")[0]
-    return head + _DL_STEPS
+# The rounds, shared: the deeplake side runs the very source of this module.
+_ROUND_COMMON = (
+    (Path(__file__).resolve().parent / "versions_rounds.py")
+    .read_text()
+    .replace("from __future__ import annotations", "")
+)
 
 
-def base_pixel(seed: int, n: int, updates: int) -> int:
-    """Pixel [0, 0, 0] of the first updated sample before its update."""
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 256, size=(16, SIZE, SIZE, 3), dtype=np.uint8)
-    first = int(np.random.default_rng(seed).choice(n, size=updates, replace=False)[0])
-    return int(base[first % 16, 0, 0, 0])
+class DeeplakeSide:
+    """deeplake in its own venv and process, driven one round at a time."""
+
+    def __init__(self, env: Env, home: Path, path: str, n: int, updates: int) -> None:
+        import s3
+
+        head = s3._DL_SCRIPT.split("def images(")[0]  # offline guard, deeplake imported
+        script = head + _ROUND_COMMON + _DL_DRIVER
+        self.proc = subprocess.Popen(
+            [DL_PYTHON, "-c", script, "rounds", path, str(n), str(updates)],
+            env=dl_child_env(env, home),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._read()  # built
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the deeplake side exited ({self.proc.wait()})")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def round(self, r: int) -> dict[str, float]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{r}\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(60)
 
 
-def shoal_run(path: str, creds: Any, n: int, updates: int, seed: int) -> dict[str, float]:
-    rng = np.random.default_rng(0)  # the same pixels as the deeplake side
-    base = rng.integers(0, 256, size=(16, SIZE, SIZE, 3), dtype=np.uint8)
-    ds = shoal.empty(path, creds=creds, overwrite=True)
-    with ds:
-        ds.create_tensor("images", htype="image", dtype="uint8", sample_compression=None)
-        for s in range(0, n, BATCH):
-            ds.images.extend(base[np.arange(s, min(n, s + BATCH)) % 16])
-    first = ds.commit("build")
-    idx = np.random.default_rng(seed).choice(n, size=updates, replace=False)
-    new = 255 - base[3]
-    t0 = time.perf_counter()
-    with ds:
-        for i in idx:
-            ds.images[int(i)] = new
-    t1 = time.perf_counter()
-    ds.commit("updates")
-    t2 = time.perf_counter()
-    times = []
-    for _ in range(5):  # the median of five: one checkout is a few milliseconds
-        ds.checkout("main")
-        t3 = time.perf_counter()
-        ds.checkout(first)
-        length = len(ds.images)
-        times.append(time.perf_counter() - t3)
-    t4 = time.perf_counter()
-    pixel = int(ds.images[int(idx[0])].numpy()[0, 0, 0])
-    t5 = time.perf_counter()
-    ds.close()
-    return {
-        "update": t1 - t0,
-        "commit": t2 - t1,
-        "checkout": sorted(times)[2],
-        "read": t5 - t4,
-        "pixel": pixel,
-        "len": length,
-    }
+# -- the raw ceiling of an s3 update: GET and PUT each touched chunk -------------------------
+def touched_chunks(ds: Any, idx: list[int]) -> list[str]:
+    """The keys of the chunk objects holding samples ``idx`` (of tensor images)."""
+    from shoal import _loop
+
+    engine = ds._engine
+    _loop.run(engine.load(["images"], full=True))
+    t = engine.tensors["images"]
+    rows = np.unique(np.searchsorted(t.chunk_ids[:, 1].astype(np.int64), idx, side="left"))
+    return [_loop.run(t.fetch.key(int(t.chunk_ids[r, 0]))) for r in rows]
 
 
-def bench(where: str, env: Env, home: Path, workdir: Path, n: int, updates: int) -> None:
+async def _raw_copy(env: Env, prefix: str, keys_: list[str], conc: int) -> float:
+    from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+
+    config = AioConfig(
+        region_name="us-east-1",
+        s3={"addressing_style": "path"},
+        max_pool_connections=conc,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    async with AioSession().create_client(
+        "s3",
+        endpoint_url=env.endpoint,
+        aws_access_key_id=ADMIN.access_key,
+        aws_secret_access_key=ADMIN.secret_key,
+        config=config,
+    ) as client:
+        sem = asyncio.Semaphore(conc)
+
+        async def one(key: str) -> None:
+            async with sem:
+                resp = await client.get_object(Bucket=BUCKET, Key=f"{prefix}/{key}")
+                async with resp["Body"] as body:
+                    data = await body.read()
+                await client.put_object(Bucket=BUCKET, Key=f"raw-ceiling/{key}", Body=data)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(k) for k in keys_))
+        elapsed = time.perf_counter() - t0
+        await asyncio.gather(
+            *(client.delete_object(Bucket=BUCKET, Key=f"raw-ceiling/{k}") for k in keys_)
+        )
+    return elapsed
+
+
+class RawCeiling:
+    def __init__(self, env: Env, prefix: str) -> None:
+        self.env, self.prefix, self.conc = env, prefix, 0
+
+    def measure(self, keys_: list[str]) -> float:
+        if not self.conc:  # the first round sweeps; the best concurrency is kept
+            sweep = {c: asyncio.run(_raw_copy(self.env, self.prefix, keys_, c)) for c in (1, 4, 16)}
+            print(
+                "  raw GET+PUT sweep (s by concurrency): "
+                + ", ".join(f"{c}: {t:.2f}" for c, t in sweep.items()),
+                flush=True,
+            )
+            self.conc = min(sweep.items(), key=lambda kv: kv[1])[0]
+            return sweep[self.conc]
+        return asyncio.run(_raw_copy(self.env, self.prefix, keys_, self.conc))
+
+
+# -- one store ---------------------------------------------------------------------------------
+def bench(
+    where: str, env: Env, home: Path, workdir: Path, n: int, updates: int, rounds: int
+) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]
     if where == "s3":
         ours, theirs, creds = (
@@ -149,35 +200,70 @@ def bench(where: str, env: Env, home: Path, workdir: Path, n: int, updates: int)
         )
     else:
         ours, theirs, creds = str(workdir / "vc-shoal"), str(workdir / "vc-dl"), None
-    seed = 7
-    mine = shoal_run(ours, creds, n, updates, seed)
-    dl = run_dl(
-        env, home, "steps", theirs, str(n), str(updates), str(seed), script=deeplake_script()
-    )
-    # both see the first commit: its length and its pixels
-    assert (
-        (mine["pixel"], mine["len"])
-        == (dl["pixel"], dl["len"])
-        == (base_pixel(seed, n, updates), n)
-    )
-    gb = n * SIZE * SIZE * 3 / 1e9
-    for op, what in (
-        ("update", f"update {updates} samples"),
-        ("commit", "commit"),
-        ("checkout", "checkout the first commit"),
-        ("read", "then read an updated sample"),
-    ):
-        report(
-            f"{where}: {what} ({gb:.2f} GB)", 1 / mine[op], 1 / dl[op], "/s", ">= 3x", "deeplake"
-        )
-        print(f"    seconds: shoal {mine[op]:.3f}  deeplake {dl[op]:.3f}", flush=True)
-    print(json.dumps({"where": where, "gb": gb, "shoal": mine, "deeplake": dl}), flush=True)
+    base = pixels()
+    ds = shoal.empty(ours, creds=creds, overwrite=True)
+    first = build(ds, n, base)
+    dl = DeeplakeSide(env, home, theirs, n, updates)
+    raw = RawCeiling(env, f"vc-shoal-{tag}") if where == "s3" else None
+    mine: list[dict[str, float]] = []
+    theirs_: list[dict[str, float]] = []
+    ceiling: list[float] = []
+    try:
+        for r in range(rounds):
+            if raw is not None:
+                ceiling.append(raw.measure(touched_chunks(ds, round_plan(n, updates, r)[0])))
+            mine.append(one_round(ds, first, n, updates, r, base))
+            theirs_.append(dl.round(r))
+            print(
+                f"  round {r}: "
+                + "  ".join(f"{op} {mine[-1][op]:.4f}/{theirs_[-1][op]:.4f}" for op in OPS)
+                + (f"  raw {ceiling[-1]:.2f}" if ceiling else "")
+                + "  (s, shoal/deeplake)",
+                flush=True,
+            )
+    finally:
+        dl.close()
+        ds.close()
+    med = {
+        side: {op: statistics.median(x[op] for x in runs) for op in OPS}
+        for side, runs in (("shoal", mine), ("deeplake", theirs_))
+    }
+    out: dict[str, Any] = {"where": where, **med}
+    if ceiling:
+        out["raw"] = statistics.median(ceiling)
+        out["raw_conc"] = raw.conc if raw is not None else 0
+    return out
+
+
+def print_table(results: list[dict[str, Any]], gb: float, updates: int) -> None:
+    print(f"\nmedians, {gb:.2f} GB, {updates} updates; load average {os.getloadavg()}")
+    print(f"{'store':<8} {'operation':<32} {'shoal s':>10} {'deeplake s':>11} {'ratio':>8}")
+    what = {
+        "update": f"update {updates} samples",
+        "commit": "commit",
+        "checkout": "checkout the first commit",
+    }
+    for res in results:
+        for op in OPS:
+            s, d = res["shoal"][op], res["deeplake"][op]
+            print(
+                f"{res['where']:<8} {what[op]:<32} {s:>10.4f} {d:>11.4f} {d / s:>7.2f}x"
+                "  (target >= 3x)"
+            )
+        if "raw" in res:
+            raw, s, d = res["raw"], res["shoal"]["update"], res["deeplake"]["update"]
+            print(
+                f"{res['where']:<8} {'raw GET+PUT of touched chunks':<32} {raw:>10.4f} "
+                f"(aiobotocore@{res['raw_conc']}): shoal takes {s / raw:.2f}x the raw time, "
+                f"deeplake {d / raw:.2f}x; 3x deeplake needs {d / 3 / raw:.2f}x"
+            )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benches versions", description=__doc__)
     p.add_argument("--size-mb", type=float, default=256, help="pixels of the dataset (1000: 1 GB)")
-    p.add_argument("--updates", type=int, default=1000, help="random samples updated")
+    p.add_argument("--updates", type=int, default=1000, help="random samples updated per round")
+    p.add_argument("--rounds", type=int, default=5, help="rounds (medians are reported)")
     p.add_argument("--where", nargs="+", default=["local", "s3"], choices=["local", "s3"])
     args = p.parse_args()
     n = max(int(args.size_mb * 1e6 / (SIZE * SIZE * 3)), args.updates)
@@ -191,20 +277,25 @@ def main() -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     DATA.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="versions-bench-", dir=DATA))
+    gb = n * SIZE * SIZE * 3 / 1e9
     print(
-        f"version control on {n} images of {SIZE}x{SIZE}x3 ({os.cpu_count()} cores); rates are "
-        "operations per second",
+        f"version control on {n} images of {SIZE}x{SIZE}x3 ({gb:.2f} GB, {os.cpu_count()} "
+        f"cores), {args.rounds} rounds; load average {os.getloadavg()}",
         flush=True,
     )
     env = start_seaweedfs(workdir / "weed")
+    results = []
     try:
         home = workdir / "deeplake-home"
         home.mkdir()
         for where in args.where:
-            bench(where, env, home, workdir, n, args.updates)
+            print(f"{where}:", flush=True)
+            results.append(bench(where, env, home, workdir, n, args.updates, args.rounds))
     finally:
         env.weed.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    print_table(results, gb, args.updates)
+    print(json.dumps({"gb": gb, "results": results}), flush=True)
 
 
 if __name__ == "__main__":

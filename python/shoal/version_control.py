@@ -97,7 +97,7 @@ class AsyncVersionControl:
     async def _switch(self, version: str) -> None:
         """Reopen this handle at ``version``; the head lock moves or is released."""
         old = self._engine
-        opened = DatasetEngine.open(old.storage, version, load_tensors=self._eager)
+        opened = DatasetEngine.open(old.storage, version, load_tensors=self._eager, known=old)
         engine, _ = await asyncio.gather(opened, old.release_lock())
         engine.lock_timeout = old.lock_timeout
         engine.links = engine.ctx.links = old.links  # populated creds stay

@@ -23,6 +23,7 @@ from ..errors import (
     ReadOnlyError,
     TensorExistsError,
     TensorNotFoundError,
+    VersionError,
 )
 from ..format import jsonio, keys
 from ..format.htypes import COMPANIONS, companion_samples, get_htype, new_tensor_meta
@@ -43,6 +44,31 @@ from .writes import Writes
 _NAME_FORBIDDEN = set(' \\:*?"<>|')
 # Staged bytes of one tensor above which full chunks are written before the batch ends.
 DRAIN_BYTES = 32_000_000
+
+
+def _guess(known: DatasetEngine | None, version: str | None) -> tuple[str | None, list[str]]:
+    """The commit ``version`` is at in ``known``'s history, and the keys of its dataset meta
+    and info and of the metas and infos of ``known``'s tensors there (none for the first
+    commit, whose dataset objects are read anyway)."""
+    if known is None or version is None:
+        return None, []
+    try:
+        commit_id, _ = known.versions.resolve(version)
+    except VersionError:
+        return None, []
+    visible = [known.key_of(n) for n in known.visible_names()]
+    wanted = [
+        keys.tensor_key(commit_id, k, n)
+        for k in visible
+        for n in (keys.TENSOR_META, keys.TENSOR_INFO)
+    ]
+    if commit_id != keys.FIRST_COMMIT_ID:
+        wanted = [
+            keys.dataset_key(commit_id, keys.DATASET_META),
+            keys.dataset_key(commit_id, keys.DATASET_INFO),
+            *wanted,
+        ]
+    return commit_id, wanted
 
 
 def new_dataset_meta() -> dict[str, Any]:
@@ -108,20 +134,30 @@ class DatasetEngine:
 
     @classmethod
     async def open(
-        cls, storage: Storage, version: str | None, load_tensors: bool = True
+        cls,
+        storage: Storage,
+        version: str | None,
+        load_tensors: bool = True,
+        known: DatasetEngine | None = None,
     ) -> DatasetEngine:
         """Open a dataset at a version; ``load_tensors``: also the meta and info of every
-        visible tensor (the async object model needs them; the sync one loads on use)."""
+        visible tensor (the async object model needs them; the sync one loads on use).
+        ``known``: this dataset open at another version (a checkout): the metas ``version``
+        has there are read in the same round trip as the version info, and used if the
+        version info still resolves ``version`` to the same commit."""
         # The first commit's objects are the root ones: an unversioned dataset opens in one
         # round trip for these (and the flush journal) and one for the tensors.
         first = [keys.VERSION_CONTROL_INFO, keys.DATASET_META, keys.DATASET_INFO]
-        raw_vc, raw_root_meta, raw_root_info, raw_journal = await storage.get_many(
-            [*first, journal.KEY]
+        guessed, extra = _guess(known, version)
+        raw_vc, raw_root_meta, raw_root_info, raw_journal, *found = await storage.get_many(
+            [*first, journal.KEY, *extra]
         )
+        primed = dict(zip(extra, found, strict=True))
         if raw_journal is not None or journal.has_pending(storage):
             # a flush a killed (or failing) writer left unfinished: complete it, then read
             storage = await journal.recover(storage)
             raw_vc, raw_root_meta, raw_root_info = await storage.get_many(first)
+            primed = {}
         if raw_vc is None and raw_root_meta is None:
             raise DatasetNotFoundError(
                 f"no dataset at {storage.url}; create one with shoal.empty({storage.url!r}) "
@@ -129,11 +165,16 @@ class DatasetEngine:
             )
         versions = VersionInfo.parse(raw_vc) if raw_vc is not None else VersionInfo.new()
         commit_id, branch = versions.resolve(version)
+        if commit_id != guessed:
+            primed = {}
         meta_key = keys.dataset_key(commit_id, keys.DATASET_META)
+        info_key = keys.dataset_key(commit_id, keys.DATASET_INFO)
         raw_meta: bytes | None
         raw_info: bytes | None
         if commit_id == keys.FIRST_COMMIT_ID and raw_root_meta is not None:
             raw_meta, raw_info = raw_root_meta, raw_root_info
+        elif meta_key in primed and info_key in primed:
+            raw_meta, raw_info = primed[meta_key], primed[info_key]
         else:
             raw_meta, raw_info = await storage.get_many(
                 [meta_key, keys.dataset_key(commit_id, keys.DATASET_INFO)]
@@ -153,8 +194,15 @@ class DatasetEngine:
             meta["tensor_names"] = {k: k for k in meta["tensors"]}
         info = jsonio.loads(raw_info, f"{storage.url}/dataset_info.json") if raw_info else {}
         ds = cls(storage, versions, commit_id, branch, meta, info)
+        visible = [ds.key_of(n) for n in ds.visible_names()]
         if load_tensors:
-            await ds.load([ds.key_of(n) for n in ds.visible_names()], info=True)
+            await ds.load(visible, info=True, primed=primed)
+        elif primed:  # read already: costs no I/O
+            await ds.load(
+                [k for k in visible if ds.ctx.tensor_key(k, keys.TENSOR_META) in primed],
+                info=True,
+                primed=primed,
+            )
         return ds
 
     @classmethod
@@ -177,13 +225,22 @@ class DatasetEngine:
         return ds
 
     # -- tensors -----------------------------------------------------------------------------
-    async def load(self, tensor_keys: list[str], full: bool = False, info: bool = False) -> None:
+    async def load(
+        self,
+        tensor_keys: list[str],
+        full: bool = False,
+        info: bool = False,
+        primed: dict[str, bytes | None] | None = None,
+    ) -> None:
         """Load the metas of tensors not loaded yet, concurrently; with ``info``, also their
-        infos; with ``full``, also their chunk indexes (needed before reading or appending)."""
+        infos; with ``full``, also their chunk indexes (needed before reading or appending).
+        ``primed``: objects already read (key -> bytes, None: missing)."""
         wanted = list(dict.fromkeys(tensor_keys))
         missing = [k for k in wanted if k not in self.tensors]
         if missing:
-            loaded = await bounded_gather(TensorEngine.load(self.ctx, k, info) for k in missing)
+            loaded = await bounded_gather(
+                TensorEngine.load(self.ctx, k, info, primed) for k in missing
+            )
             for t in loaded:
                 self.tensors.setdefault(t.key, t)
         if full:

@@ -8,6 +8,7 @@ storage provider merges neighbouring ranges into one request (that is its job, n
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ class ChunkFetcher:
         self.tensor_key = tensor_key
         self._meta = meta  # shared with the tensor engine: name and chunk compression
         self.owners: dict[str, tuple[str, str]] | None = None  # chunk name -> (commit, tensor)
+        self._owners_loading: asyncio.Future[dict[str, tuple[str, str]]] | None = None
 
     @property
     def _name(self) -> str:
@@ -53,19 +55,33 @@ class ChunkFetcher:
 
     # -- where chunks live -------------------------------------------------------------------
     async def load_owners(self) -> dict[str, tuple[str, str]]:
+        # One read of the chunk sets however many chunks ask at once (a flush rebuilding
+        # dozens of chunks asks for each of them concurrently).
         if self.owners is None:
-            owners: dict[str, tuple[str, str]] = {}
-            commits = [c for c in self.ctx.ancestors if c != keys.FIRST_COMMIT_ID]
-            sets = await self.ctx.storage.get_many(
-                [keys.tensor_key(c, self.tensor_key, keys.CHUNK_SET) for c in commits]
-            )
-            # Nearest commit wins: fill from the farthest ancestor to the nearest.
-            for commit, raw in reversed(list(zip(commits, sets, strict=True))):
-                if raw:
-                    for name, (c, k) in parse_chunk_set(raw).items():
-                        owners[name] = (c or commit, k or self.tensor_key)
-            self.owners = owners
+            if self._owners_loading is None:
+                self._owners_loading = asyncio.ensure_future(self._read_owners())
+            loading = self._owners_loading
+            try:
+                owners = await asyncio.shield(loading)
+            finally:
+                if loading.done() and self._owners_loading is loading:
+                    self._owners_loading = None
+            if self.owners is None:
+                self.owners = owners
         return self.owners
+
+    async def _read_owners(self) -> dict[str, tuple[str, str]]:
+        owners: dict[str, tuple[str, str]] = {}
+        commits = [c for c in self.ctx.ancestors if c != keys.FIRST_COMMIT_ID]
+        sets = await self.ctx.storage.get_many(
+            [keys.tensor_key(c, self.tensor_key, keys.CHUNK_SET) for c in commits]
+        )
+        # Nearest commit wins: fill from the farthest ancestor to the nearest.
+        for commit, raw in reversed(list(zip(commits, sets, strict=True))):
+            if raw:
+                for name, (c, k) in parse_chunk_set(raw).items():
+                    owners[name] = (c or commit, k or self.tensor_key)
+        return owners
 
     @property
     def owners_known(self) -> bool:

@@ -141,12 +141,13 @@ async def merge(
         plan.objects.update(copies)
         message = f"Merge {target} into {branch}"
         await history._commit_into(plan, storage, head, branch, message, overlay)
+        await lock.wait()
         objects, phases, obsolete = await history.prepare(storage, plan)
         # the head's own objects of deleted tensors: removed once nothing names them
         listed = await bounded_gather(storage.list(keys.tensor_key(head, k, "")) for k in gone)
         return objects, phases, obsolete + [k for ks in listed for k in ks]
 
-    async with history.version_lock(storage):
+    async with history.VersionLock(storage) as lock:
         await ds.writes.flush(then)
     return True
 

@@ -116,12 +116,23 @@ class TensorEngine:
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
-    async def load(cls, ctx: TensorContext, key: str, with_info: bool) -> TensorEngine:
+    async def load(
+        cls,
+        ctx: TensorContext,
+        key: str,
+        with_info: bool,
+        primed: dict[str, bytes | None] | None = None,
+    ) -> TensorEngine:
         """The tensor's meta (and info): everything attribute access needs. The chunk index
-        and the rest follow on first read or write (:meth:`ensure_full`)."""
+        and the rest follow on first read or write (:meth:`ensure_full`). ``primed``: objects
+        already read (key -> bytes, None: missing)."""
         where = f"{ctx.url}/{ctx.tensor_key(key, '')}"
         names = [keys.TENSOR_META, keys.TENSOR_INFO] if with_info else [keys.TENSOR_META]
-        raw_meta, *raw_info = await ctx.storage.get_many([ctx.tensor_key(key, n) for n in names])
+        wanted = [ctx.tensor_key(key, n) for n in names]
+        if primed is not None and all(k in primed for k in wanted):
+            raw_meta, *raw_info = [primed[k] for k in wanted]
+        else:
+            raw_meta, *raw_info = await ctx.storage.get_many(wanted)
         if raw_meta is None:
             raise CorruptDataError(
                 f"tensor {key!r} is listed in dataset_meta.json but {where}tensor_meta.json is "

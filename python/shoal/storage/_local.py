@@ -2,7 +2,10 @@
 
 Blocking file I/O runs in the default thread pool. Writes go to a temporary file in the
 target's directory and are renamed over it, so a reader never sees a half-written object and
-a crash leaves at most a stray ``*.shoal-tmp`` file.
+a crash leaves at most a stray ``*.shoal-tmp`` file. Batches of small objects (metas,
+encoders, the files of a commit) are read or written in one worker job: a hop to a worker
+thread costs more than reading or writing a small file from the page cache, and a flush or a
+commit touches dozens of them.
 """
 
 from __future__ import annotations
@@ -12,14 +15,17 @@ import mmap
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import NotFoundError, PathError, StorageError
-from ._base import Storage
+from ._base import Storage, bounded_gather
 
 _TMP_SUFFIX = ".shoal-tmp"
 _MMAP_MIN = 1 << 20
+#: Objects up to this size are read or written together in one worker job; larger ones
+#: get a job each, so that big reads and writes still overlap.
+_BATCH_MAX = 1 << 20
 
 
 class LocalStorage(Storage):
@@ -104,6 +110,65 @@ class LocalStorage(Storage):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise self._missing(key) from None
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        paths = [self._path(k) for k in keys]
+
+        def read_small() -> tuple[list[bytes | None], list[int]]:
+            out: list[bytes | None] = [None] * len(paths)
+            big: list[int] = []
+            for i, path in enumerate(paths):
+                try:
+                    with open(path, "rb") as f:
+                        if os.fstat(f.fileno()).st_size > _BATCH_MAX:
+                            big.append(i)
+                        else:
+                            out[i] = f.read()
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    pass
+            return out, big
+
+        try:
+            out, big = await asyncio.to_thread(read_small)
+        except OSError as exc:
+            raise StorageError(f"reading from {self.url} failed: {exc.strerror}") from exc
+        if big:
+            found = await super().get_many([keys[i] for i in big])
+            for i, data in zip(big, found, strict=True):
+                out[i] = data
+        return out
+
+    async def put_many(self, items: Mapping[str, bytes | bytearray | memoryview]) -> None:
+        if not items:
+            return
+        if "put" in vars(self) or type(self).put is not _PLAIN_PUT:
+            # ``put`` is wrapped (instrumented, overridden): every write goes through it
+            await super().put_many(items)
+            return
+        small = {k: v for k, v in items.items() if memoryview(v).nbytes <= _BATCH_MAX}
+        for key in small:
+            self.check_writable(key)
+        paths = [(k, self._path(k), v) for k, v in small.items()]
+
+        def write_small() -> None:
+            made: set[Path] = set()
+            for key, path, data in paths:
+                try:
+                    if path.parent not in made:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        made.add(path.parent)
+                    _write_file(path, [data])
+                except OSError as exc:
+                    raise StorageError(
+                        f"writing {key!r} to {self.url} failed: {exc.strerror}"
+                    ) from exc
+
+        big = {k: v for k, v in items.items() if k not in small}
+        await bounded_gather(
+            [asyncio.to_thread(write_small), *(self.put(k, v) for k, v in big.items())]
+        )
+
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).is_file)
 
@@ -135,15 +200,7 @@ class LocalStorage(Storage):
 
         def write() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
-            try:
-                with open(tmp, "wb") as f:
-                    for part in parts:  # each write releases the GIL; nothing is joined
-                        f.write(part)
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            _write_file(path, parts)
 
         try:
             await asyncio.to_thread(write)
@@ -167,3 +224,19 @@ class LocalStorage(Storage):
             await asyncio.to_thread(rm)
             return
         await super().delete_prefix(prefix)
+
+
+_PLAIN_PUT = LocalStorage.put
+
+
+def _write_file(path: Path, parts: Sequence[bytes | bytearray | memoryview]) -> None:
+    """Write ``parts`` to a temporary file beside ``path`` and rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
+    try:
+        with open(tmp, "wb") as f:
+            for part in parts:  # each write releases the GIL; nothing is joined
+                f.write(part)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
