@@ -34,6 +34,10 @@ class TensorContext:
     def remote(self) -> bool:
         return self.storage.remote
 
+    @property
+    def loopback(self) -> bool:
+        return self.storage.loopback
+
     def tensor_key(self, tensor: str, name: str) -> str:
         return keys.tensor_key(self.commit_id, tensor, name)
 

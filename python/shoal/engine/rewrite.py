@@ -35,9 +35,19 @@ if TYPE_CHECKING:
 Change = tuple[bool, Any, tuple[int, ...]] | None
 Tiles = dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
 #: Chunks rebuilt at once: bounds the memory an edit holds (a few chunks each). A remote
-#: store answers each request slowly but many at a time: more are kept in flight there.
+#: store answers each request slowly but many at a time: more are kept in flight there. A
+#: remote store on this machine (loopback) has no latency to hide and shares our cores: two
+#: in flight keep a GET and a PUT overlapping, more only contend (on a 2-core machine with
+#: SeaweedFS: 2.7 s for 64 chunks at 2, 3.7 s at 4, 5.1 s at 8, 5.5 s at 24).
 REBUILD_CONCURRENCY = 8
 REMOTE_REBUILD_CONCURRENCY = 24
+LOOPBACK_REBUILD_CONCURRENCY = 2
+
+
+def rebuild_concurrency(t: TensorEngine) -> int:
+    if not t.ctx.remote:
+        return REBUILD_CONCURRENCY
+    return LOOPBACK_REBUILD_CONCURRENCY if t.ctx.loopback else REMOTE_REBUILD_CONCURRENCY
 
 
 @dataclass
@@ -203,7 +213,7 @@ async def rewrite(
                 _rebuild(t, ids, tiles, segments[s], int(starts[s]), changes, out.written)
                 for s in order
             ),
-            limit=REMOTE_REBUILD_CONCURRENCY if t.ctx.remote else REBUILD_CONCURRENCY,
+            limit=rebuild_concurrency(t),
         )
     except BaseException:
         await asyncio.shield(_remove(t, out.written))

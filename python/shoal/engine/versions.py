@@ -361,9 +361,9 @@ class VersionLock:
 
 
 async def prepare(storage: Storage, plan: HistoryWrite) -> Stored:
-    """What storing a planned history change writes (call under a :class:`VersionLock`, waited for): new
-    objects, then the commit infos, then ``version_control_info.json`` merged with what is
-    stored now; and the keys of dropped commits."""
+    """What storing a planned history change writes (call holding a :class:`VersionLock`):
+    new objects, then the commit infos, then ``version_control_info.json`` merged with what
+    is stored now; and the keys of dropped commits."""
     (raw,) = await storage.get_many([keys.VERSION_CONTROL_INFO])
     stored = VersionInfo.parse(raw) if raw is not None else VersionInfo.new()
     dropped = frozenset(plan.dropped - {""})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import urllib.parse
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -44,6 +45,12 @@ async def bounded_gather(aws: Iterable[Awaitable[T]], limit: int = DEFAULT_CONCU
     return results  # type: ignore[return-value]
 
 
+def on_loopback(url: str) -> bool:
+    """Whether ``url`` names a server on this machine's loopback interface."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class Storage(abc.ABC):
     """An async key → bytes store rooted at one location."""
 
@@ -64,6 +71,13 @@ class Storage(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r}, read_only={self.read_only})"
+
+    @property
+    def loopback(self) -> bool:
+        """Whether a remote store answers on this machine (an S3-compatible server on
+        127.0.0.1, say): there is no network latency for many requests in flight to hide, and
+        the server competes with us for the same cores."""
+        return False
 
     def check_writable(self, key: str) -> None:
         if self.read_only:

@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError, IncompleteReadError  # type: ignore
 from ..auth import aws_spec
 from ..errors import BucketNotFoundError, PathError, ShoalError, StorageError
 from . import _s3_errors as s3err
-from ._base import Storage
+from ._base import Storage, on_loopback
 from ._cloud import Lease, LeaseHold
 from ._s3_lean import LeanReader
 from ._s3_options import S3Options, check_bucket, parse_location
@@ -145,6 +145,10 @@ class S3Storage(Storage):
         if client is not None:
             return str(client.meta.endpoint_url)
         return self._resolved.endpoint_url or "https://s3.amazonaws.com"
+
+    @property
+    def loopback(self) -> bool:
+        return on_loopback(self.endpoint_url)
 
     @property
     def credentials(self) -> Any:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import urllib.parse
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from botocore.exceptions import BotoCoreError, NoRegionError  # type: ignore[imp
 from .._secrets import scrub
 from ..auth import aws
 from ..errors import StorageError
+from ._base import on_loopback
 from ._cloud import ClientCache, Lease
 
 if TYPE_CHECKING:
@@ -131,13 +133,27 @@ async def lease_for_resolved(
     return await _clients.acquire(key, make)
 
 
+def _body_integrity_elsewhere(endpoint_url: str | None) -> bool:
+    """Whether request bodies are safe in transit without a payload hash in the signature:
+    TLS guards them (https, AWS's default endpoint), or they never leave this machine
+    (loopback). Plain http to another host keeps botocore's signed payloads."""
+    if not endpoint_url:
+        return True
+    return urllib.parse.urlsplit(endpoint_url).scheme == "https" or on_loopback(endpoint_url)
+
+
 async def _connect(
     stack: contextlib.AsyncExitStack, resolved: aws.ResolvedAws, options: S3Options, url: str
 ) -> Any:
+    s3_config: dict[str, Any] = {"addressing_style": "path" if resolved.endpoint_url else "auto"}
+    if _body_integrity_elsewhere(resolved.endpoint_url):
+        # botocore otherwise hashes every request body (sha256, about 30 ms per 8 MB chunk on
+        # the event loop's thread) to sign it
+        s3_config["payload_signing_enabled"] = False
     config = AioConfig(
         region_name=resolved.region,
         signature_version="s3v4",
-        s3={"addressing_style": "path" if resolved.endpoint_url else "auto"},
+        s3=s3_config,
         retries={"total_max_attempts": 1},  # retries are the provider's (one policy)
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
