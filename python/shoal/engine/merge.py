@@ -29,14 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import MergeConflictError, ShoalError, VersionError
+from ..errors import MergeConflictError, VersionError
 from ..format import jsonio, keys
-from ..format.diffs import DatasetChanges, TensorChanges
+from ..format.diffs import TensorChanges
 from ..storage import bounded_gather
-from . import editing, merge_copy
+from . import editing, merge_copy, tensor_admin
 from . import versions as history
 from .diff import common_ancestor, resolve
 from .lock import head_lock
+from .merge_renames import Tensors, commits_since, plan_renames
 
 if TYPE_CHECKING:
     from .dataset import DatasetEngine
@@ -96,7 +97,6 @@ async def merge(
         return False
     theirs = await DatasetEngine.open(storage, target, load_tensors=True)
     ours_names, their_names = set(ds.visible_names()), set(theirs.visible_names())
-    await _check_renames(ds, versions, target, lca, force)
     for side, names in ((ds, ours_names), (theirs, their_names)):
         for n in names:
             if keys.hidden_id(n) not in side.meta["tensor_names"]:
@@ -108,25 +108,34 @@ async def merge(
     lca_meta = jsonio.loads(raw_lca, lca) if raw_lca else {}
     hidden = set(lca_meta.get("hidden_tensors", []))
     lca_names = {n for n, k in lca_meta.get("tensor_names", {}).items() if k not in hidden}
-    new = their_names - ours_names
-    common = their_names & ours_names
-    await ds.load([ds.key_of(n) for n in common])
-    for name in lca_names - ours_names:  # deleted here: back only if the target changed it
-        if not await _changed_since(theirs, name, target, lca):
-            new.discard(name)
-    # deleted on the target since the common ancestor: deleted here too only when asked
-    doomed = sorted((lca_names - their_names) & ours_names) if delete_removed_tensors else []
-    merges = [await _plan_tensor(ds, theirs, n, target, lca) for n in sorted(common)]
-    conflicts = {m.name: sorted(o for o, _ in m.conflicts) for m in merges if m.conflicts}
-    if conflicts and conflict_resolution is None:
-        raise MergeConflictError(
-            f"cannot merge {target_id!r} into {ds.branch!r}: samples changed on both sides "
-            f"since their common ancestor {lca}: "
-            + "; ".join(f"tensor {n!r} at indices {i}" for n, i in conflicts.items())
-            + ". Nothing was changed; pass conflict_resolution='ours' or 'theirs' to merge",
-            conflicts,
-        )
+    sets = Tensors(
+        their_names - ours_names,
+        their_names & ours_names,
+        lca_names - ours_names,
+        lca_names - their_names,
+    )
+    await plan_renames(ds, ds.commit_id, target, lca, sets, force)
+    new, common = sets.new, sets.common
     try:
+        for old, renamed in sets.renames:  # the target's renames, made here too
+            await tensor_admin.stage_rename(ds, old, renamed)
+        await ds.load([ds.key_of(n) for n in common])
+        for name in sets.deleted_here:  # deleted here: back only if the target changed it
+            if not await _changed_since(theirs, name, target, lca):
+                new.discard(name)
+        # deleted on the target since the common ancestor: deleted here too only when asked
+        doomed = sorted(sets.deleted_there & set(ds.visible_names()))
+        doomed = doomed if delete_removed_tensors else []
+        merges = [await _plan_tensor(ds, theirs, n, target, lca) for n in sorted(common)]
+        conflicts = {m.name: sorted(o for o, _ in m.conflicts) for m in merges if m.conflicts}
+        if conflicts and conflict_resolution is None:
+            raise MergeConflictError(
+                f"cannot merge {target_id!r} into {ds.branch!r}: samples changed on both sides "
+                f"since their common ancestor {lca}: "
+                + "; ".join(f"tensor {n!r} at indices {i}" for n, i in conflicts.items())
+                + ". Nothing was changed; pass conflict_resolution='ours' or 'theirs' to merge",
+                conflicts,
+            )
         for m in merges:
             await _apply(ds, theirs, m, conflict_resolution == "theirs")
         copies = await _copy_tensors(ds, theirs, sorted(new))
@@ -152,32 +161,10 @@ async def merge(
     return True
 
 
-async def _check_renames(
-    ds: DatasetEngine, versions: Any, target: str, lca: str, force: bool
-) -> None:
-    commits = [c for start in (ds.commit_id, target) for c in _until(versions, start, lca)]
-    raws = await ds.storage.get_many([keys.dataset_key(c, keys.DATASET_DIFF) for c in commits])
-    for c, raw in zip(commits, raws, strict=True):
-        if raw and DatasetChanges.parse(raw, c).renamed:
-            raise ShoalError(
-                "merging branches where tensors were renamed is not supported by shoal yet; "
-                "merge with deeplake, or rename them back first"
-            )
-
-
-def _until(versions: Any, start: str, stop: str) -> list[str]:
-    out = []
-    for c in versions.ancestors(start):
-        if c == stop:
-            break
-        out.append(c)
-    return out
-
-
 async def _diffs(
     side: DatasetEngine, key: str, start: str, stop: str
 ) -> list[tuple[str, TensorChanges]]:
-    commits = _until(side.versions, start, stop)
+    commits = commits_since(side.versions, start, stop)
     raws = await side.storage.get_many([keys.tensor_key(c, key, keys.COMMIT_DIFF) for c in commits])
     return [(c, TensorChanges.parse(r, c)) for c, r in zip(commits, raws, strict=True) if r]
 

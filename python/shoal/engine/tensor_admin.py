@@ -80,7 +80,14 @@ async def delete_tensor(ds: DatasetEngine, name: str, large_ok: bool) -> None:
 
 async def rename_tensor(ds: DatasetEngine, name: str, new_name: str) -> None:
     ds.check_writable()
-    key = ds.key_of(name)
+    _check_rename(ds, name, new_name)  # bad input: refused before anything is written
+    await ds.writes.flush()
+    await stage_rename(ds, name, new_name)
+    await ds.writes.flush()
+
+
+def _check_rename(ds: DatasetEngine, name: str, new_name: str) -> None:
+    ds.key_of(name)
     if not isinstance(new_name, str) or not posixpath.split(new_name)[1]:
         raise InvalidHtypeError(f"invalid new tensor name {new_name!r}")
     if posixpath.split(name)[0] != posixpath.split(new_name)[0]:
@@ -95,7 +102,12 @@ async def rename_tensor(ds: DatasetEngine, name: str, new_name: str) -> None:
         )
     if new_name in ds.meta["groups"]:
         raise TensorExistsError(f"cannot rename {name!r} to {new_name!r}: that is a group")
-    await ds.writes.flush()
+
+
+async def stage_rename(ds: DatasetEngine, name: str, new_name: str) -> None:
+    """Rename ``name`` (and its companions) in memory and in the commit's dataset diff;
+    stored by the next flush (a merge's, say)."""
+    _check_rename(ds, name, new_name)
     diff = await load_dataset_diff(ds)
     pairs = [(name, new_name)]
     pairs += [(c.name(name), c.name(new_name)) for c in COMPANIONS.values()]
@@ -110,9 +122,7 @@ async def rename_tensor(ds: DatasetEngine, name: str, new_name: str) -> None:
         await ds.load([k], full=True)
         ds.tensors[k].meta["name"] = new
         ds.tensors[k].meta_dirty = True
-    del key
     ds.meta_dirty = ds.diff_dirty = True
-    await ds.writes.flush()
 
 
 def create_group(ds: DatasetEngine, name: str) -> None:
