@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import textwrap
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +59,13 @@ _DL_SCRIPT = textwrap.dedent(
     else:
         ds = deeplake.load(path, read_only=True)
         ds.populate_creds("k", creds)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         total = 0
         for i in range(len(ds.im)):
             total += int(ds.im[i].numpy().shape[0])
-        print(json.dumps({{"seconds": time.perf_counter() - t0, "rows": total}}))
+        print(json.dumps({{
+            "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "rows": total
+        }}))
     """.format(str(ROOT / "tests" / "interop"))
 )
 
@@ -76,6 +80,15 @@ def _jpegs(k: int = 16, size: int = 320) -> list[bytes]:
         img = (img + rng.integers(-128, 128, img.shape)).clip(0, 255).astype(np.uint8)
         out.append(_native.jpeg_encode(img, 92))
     return out
+
+
+def _decode_cpu(blobs: list[bytes], rounds: int = 8) -> float:
+    """CPU seconds the native decoder takes per image, on one thread."""
+    t0 = time.thread_time()
+    for _ in range(rounds):
+        for b in blobs:
+            _native.jpeg_decode(b)
+    return (time.thread_time() - t0) / (rounds * len(blobs))
 
 
 async def _client(env: Env) -> Any:
@@ -127,6 +140,30 @@ async def _raw_gets(env: Env, keys: list[str]) -> float:
     return elapsed
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    """One read: its wall time, the reader's CPU time and the store's (SeaweedFS's)."""
+
+    wall: float
+    cpu: float
+    store_cpu: float
+
+    @property
+    def floor(self) -> float:
+        """The least wall time this much CPU takes on this machine's cores."""
+        return (self.cpu + self.store_cpu) / (os.cpu_count() or 1)
+
+
 def _call(url: str, method: str, path: str, body: Any, token: str | None = None) -> Any:
     req = urllib.request.Request(
         url + path, method=method, data=json.dumps(body).encode() if body is not None else None
@@ -170,8 +207,6 @@ def main() -> None:
         asyncio.run(_upload(env, keys, blobs))
         urls = [f"s3://{BUCKET}/{k}" for k in keys]
 
-        import os
-
         os.environ["SHOAL_PLATFORM_URL"] = server.url
         org, token = _org(server.url, env)
         ds = shoal.empty(f"hub://{org}/links", token=token)
@@ -179,13 +214,22 @@ def main() -> None:
         ds.add_creds_key("k", managed=True)
         ds.im.extend([shoal.link(u, creds_key="k") for u in urls])
 
-        def shoal_read() -> float:
+        weed_pid = env.weed.pid
+
+        def shoal_read() -> Run:
             fresh = shoal.load(f"hub://{org}/links", token=token, read_only=True)
+            c0, w0 = time.process_time(), _cpu_seconds(weed_pid)
             t0 = time.perf_counter()
             arrays = fresh.im.numpy(aslist=True)
             elapsed = time.perf_counter() - t0
+            run = Run(elapsed, time.process_time() - c0, _cpu_seconds(weed_pid) - w0)
             assert len(arrays) == args.files and arrays[0].shape == (320, 320, 3)
-            return elapsed
+            return run
+
+        def deeplake_read() -> Run:
+            w0 = _cpu_seconds(weed_pid)
+            out = run_dl(env, home, "read", dl_path, script=_DL_SCRIPT)
+            return Run(out["seconds"], out["cpu"], _cpu_seconds(weed_pid) - w0)
 
         home = work / "dl-home"
         home.mkdir()
@@ -205,19 +249,44 @@ def main() -> None:
             assert len(blobs) == args.files and all(blobs)
             return elapsed
 
-        shoal_times, fetch_times, raw_times, dl_times = [], [], [], []
+        shoal_runs: list[Run] = []
+        dl_runs: list[Run] = []
+        fetch_times, raw_times = [], []
         for r in range(args.rounds):
-            shoal_times.append(shoal_read())
+            shoal_runs.append(shoal_read())
             fetch_times.append(shoal_fetch())
             raw_times.append(asyncio.run(_raw_gets(env, keys)))
             if r < 2:  # deeplake reads one file at a time: two rounds are plenty
-                dl_times.append(run_dl(env, home, "read", dl_path, script=_DL_SCRIPT)["seconds"])
-        ours, raw, theirs = min(shoal_times), min(raw_times), min(dl_times)
+                dl_runs.append(deeplake_read())
+        best = min(shoal_runs, key=lambda x: x.wall)
+        dl_best = min(dl_runs, key=lambda x: x.wall)
+        ours, raw, theirs = best.wall, min(raw_times), dl_best.wall
         n = args.files
         fetch = min(fetch_times)
         print(
             f"  shoal {ours:.2f}s (fetch only {fetch:.2f}s)  raw GETs {raw:.2f}s  "
-            f"deeplake {theirs:.2f}s (best of rounds)"
+            f"deeplake {theirs:.2f}s (best of rounds; load average "
+            f"{os.getloadavg()[0]:.2f})"
+        )
+        cores = os.cpu_count() or 1
+        for who, run in (("shoal", best), ("deeplake", dl_best)):
+            print(
+                f"  {who:<8} CPU: reader {run.cpu:.2f}s + SeaweedFS {run.store_cpu:.2f}s = "
+                f"{run.cpu + run.store_cpu:.2f}s; on {cores} cores at least {run.floor:.2f}s "
+                f"(wall {run.wall:.2f}s)"
+            )
+        decode = _decode_cpu(blobs) * n
+        print(
+            f"  of shoal's reader CPU, decoding the JPEGs alone is {decode:.2f}s "
+            f"({decode / n * 1e3:.2f} ms each on one core)"
+        )
+        # deeplake waits for each GET before decoding, so its reader's and the store's CPU
+        # add up; shoal's can at best be spread over every core. Times from one run on a
+        # shared machine are inflated alike, so this bound holds better than the wall times.
+        bound = (dl_best.cpu + dl_best.store_cpu) / best.floor
+        print(
+            f"  CPU-bound ratio (deeplake's CPU in sequence / shoal's over {cores} cores): "
+            f"{bound:.2f}x; 5x deeplake here needs shoal <= {theirs / 5:.2f}s wall"
         )
         report(
             "linked JPEGs, managed key, decoded",

@@ -31,7 +31,7 @@ def probe(data: bytes, htype: str, index: int, path: str) -> tuple[int, ...]:
     return (*shape, 1) if htype == "image" and len(shape) == 2 else shape
 
 
-def to_array(data: bytes, ndim: int | None, index: int, path: str) -> np.ndarray:
+def to_array(data: bytes | memoryview, ndim: int | None, index: int, path: str) -> np.ndarray:
     """One linked file decoded; a 2-D image gets a channel axis when the tensor's are 3-D."""
     if not data:
         return np.zeros((0,) * (ndim or 1), dtype=np.uint8)
@@ -52,7 +52,7 @@ def to_array(data: bytes, ndim: int | None, index: int, path: str) -> np.ndarray
     return arr
 
 
-def _load_npy(data: bytes, index: int, path: str) -> np.ndarray:
+def _load_npy(data: bytes | memoryview, index: int, path: str) -> np.ndarray:
     try:
         arr: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
         return arr

@@ -18,6 +18,7 @@ import numpy as np
 from ..engine.samples import Prepared
 from ..errors import SampleError
 from . import decode, encoder
+from .decode_queue import DecodeQueue
 from .encoder import CredsIndex
 from .sample import LinkedSample
 
@@ -200,27 +201,37 @@ async def read_files(t: TensorEngine, idx: np.ndarray) -> list[bytes]:
 
 async def read_arrays(t: TensorEngine, idx: np.ndarray) -> list[np.ndarray]:
     """The linked files decoded: fetched concurrently, each decoded on the CPU pool as soon as
-    it arrives, so decoding overlaps the fetches still in flight."""
+    it arrives (:class:`.decode_queue.DecodeQueue`), so decoding overlaps the fetches still
+    in flight and runs on every core. If samples fail (to fetch or to decode), the first of
+    them in ``idx``'s order is raised, naming it, once the rest are done."""
     paths, names = await _items(t, idx)
     res = resolver(t)
     ndim = len(t.meta.get("max_shape") or []) or None
     dtype = t.dtype  # files of another dtype (a float64 .npy, say) read as the tensor's
-    loop = asyncio.get_running_loop()
-    pool = t.cpu_pool()
 
-    async def one(i: int, path: str, key: str | None) -> np.ndarray:
-        if not path:
-            return np.zeros((0,) * (ndim or 1), dtype=dtype or np.uint8)
-        data = await res.get(i, path, key)
-        arr = await loop.run_in_executor(pool, decode.to_array, data, ndim, i, path)
+    def one_file(data: Any, index: int, path: str) -> np.ndarray:
+        arr = decode.to_array(data, ndim, index, path)
         return arr if dtype is None or arr.dtype == dtype else arr.astype(dtype)
 
+    queue = DecodeQueue(t.cpu_pool(), one_file, len(paths))
+    empty = np.zeros((0,) * (ndim or 1), dtype=dtype or np.uint8)
+
+    async def fetch(pos: int, i: int, path: str, key: str | None) -> None:
+        if not path:
+            queue.out[pos] = empty.copy()
+            return
+        queue.submit(pos, await res.get(i, path, key, view=True), i, path)
+
+    items = zip(idx.tolist(), paths, names, strict=True)
     async with res.batch():
-        got = await asyncio.gather(
-            *(one(int(i), p, k) for i, p, k in zip(idx.tolist(), paths, names, strict=True)),
+        fetched = await asyncio.gather(
+            *(fetch(pos, int(i), p, k) for pos, (i, p, k) in enumerate(items)),
             return_exceptions=True,
         )
-    for g in got:
-        if isinstance(g, BaseException):
-            raise g
-    return got  # type: ignore[return-value]
+    got = await queue.results()
+    for failed, decoded in zip(fetched, got, strict=True):
+        if isinstance(failed, BaseException):
+            raise failed
+        if isinstance(decoded, BaseException):
+            raise decoded
+    return got

@@ -176,19 +176,23 @@ class LinkResolver:
         return await open_storage(parse(url), read_only=True, creds=dict(secrets) or None)
 
     # -- fetching ----------------------------------------------------------------------------
-    async def get(self, index: int, path: str, key: str | None) -> bytes:
-        """The bytes of one linked file."""
+    async def get(
+        self, index: int, path: str, key: str | None, *, view: bool = False
+    ) -> bytes | memoryview:
+        """The bytes of one linked file (``view``: maybe the buffer it was read into, not a
+        copy of it)."""
         if self._sem is None:
             self._sem = asyncio.Semaphore(self._limit)
         async with self._sem:
             try:
-                return await self._get(index, path, key, retry=True)
+                data = await self._get(index, path, key, retry=True)
+                return data if view else bytes(data)
             except (LinkError, InvalidCredsError):
                 raise  # already names the sample (and the key)
             except (TimeoutError, ShoalError, OSError) as exc:
                 raise _link_error(index, path, key, exc) from exc
 
-    async def _get(self, index: int, path: str, key: str | None, retry: bool) -> bytes:
+    async def _get(self, index: int, path: str, key: str | None, retry: bool) -> bytes | memoryview:
         kind = path_kind(path)
         if kind == "local":
             return await asyncio.to_thread(_read_local, path)
@@ -205,7 +209,7 @@ class LinkResolver:
         bucket, obj = _split_cloud(path)
         store = await self._store(key, kind, bucket, index)
         try:
-            return bytes(await store.get_buffer(obj))
+            return await store.get_buffer(obj)
         except CredentialsError:
             if not (retry and key is not None and key in self.creds.managed):
                 raise
