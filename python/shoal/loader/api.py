@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import concurrent.futures
 import contextlib
 import os
@@ -29,6 +30,8 @@ from .pipeline import EpochEnd, Pipeline
 from .reader import TensorReader
 from .transform import Transform
 
+# Batches a ``for`` loop takes from the loader's thread at once, when they are ready.
+HANDOFF = 16
 # Shutdowns scheduled by finalizers, kept referenced until they finish.
 _stopping: set[asyncio.Task[Any]] = set()
 # Loaders with a running pipeline, stopped at exit (a pipeline left prefetching the next
@@ -201,6 +204,14 @@ class AsyncLoader:
             self._epoch = item.epoch + 1
         return item
 
+    async def _next_ready(self) -> list[Any]:
+        """:meth:`_next`, and the batches after it that are ready (see Pipeline.next_ready)."""
+        pipeline = await self._start()
+        items = await pipeline.next_ready(HANDOFF)
+        if isinstance(items[-1], EpochEnd):
+            self._epoch = items[-1].epoch + 1
+        return items
+
     async def _stop(self) -> concurrent.futures.ThreadPoolExecutor | None:
         """Shut the pipeline down; returns the thread pool for the caller to join (or None)."""
         pipeline, pool = self._pipeline, self._pool
@@ -316,9 +327,12 @@ class Loader:
         a._enter()
         finished = False
         bar = _progress_bar(len(a), a._progress)
+        ready: collections.deque[Any] = collections.deque()
         try:
             while True:
-                item = _loop.run(a._next())  # (warns inside a running event loop)
+                if not ready:  # one hop to the loop's thread for every batch ready
+                    ready.extend(_loop.run(a._next_ready()))  # (warns inside a running loop)
+                item = ready.popleft()
                 if isinstance(item, EpochEnd):
                     finished = True
                     return

@@ -120,6 +120,25 @@ class Pipeline:
             self._release(item.out_bytes)
         return out
 
+    async def next_ready(self, limit: int) -> list[dict[str, Any] | EpochEnd]:
+        """The next batch (waiting for it), then those after it that are already assembled,
+        up to ``limit`` batches and an epoch's end: a thread taking batches from another
+        thread's loop pays one hop for several. A batch whose assembly failed is left for
+        the next call, so the batches before it are handed out first."""
+        out = [await self.next()]
+        room = self._budget // 8  # what the caller holds outside the bound
+        while len(out) < limit and not isinstance(out[-1], EpochEnd) and self._ready:
+            head = self._ready[0]
+            if isinstance(head, _Job):
+                task = head.task
+                if task is None or not task.done() or task.cancelled() or task.exception():
+                    break
+                room -= head.out_bytes
+                if room < 0:
+                    break
+            out.append(await self.next())  # ready: returns without waiting
+        return out
+
     async def close(self) -> None:
         """Cancel every task and drop every chunk (after an error, a break, or at the end)."""
         tasks: list[asyncio.Task[Any]] = []
