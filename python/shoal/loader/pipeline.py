@@ -30,10 +30,10 @@ from .reader import Need, TensorReader
 MAX_BATCHES_AHEAD = 64
 # Chunk GETs in flight at once. More does not go faster (a store serves a few dozen streams
 # at full speed), and with fewer the chunks of the next batch, fetched first (the semaphore
-# is first come, first served), arrive sooner. All of them are open from the start: the
-# first batch's chunks are asked for first, and a store serves each stream at its own pace
-# (SeaweedFS on loopback: a lone 8 MB GET took as long as eight at once), so holding the
-# others back (a slow start) only delayed the rest of the first epoch.
+# is first come, first served), arrive sooner. The pipeline starts with only the fetches of
+# the first batch, so that they do not share the bandwidth with later ones (the first batch
+# is what a training loop waits for), and opens two more slots per chunk fetched (a slow
+# start) up to FETCHES_IN_FLIGHT.
 FETCHES_IN_FLIGHT = int(os.environ.get("SHOAL_LOADER_FETCHES", "8"))
 
 
@@ -85,7 +85,9 @@ class Pipeline:
         self._wake_producer = asyncio.Event()
         self._wake_consumer = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(max(1, FETCHES_IN_FLIGHT))
+        self._slots = asyncio.Semaphore(0)  # opened by the first batch admitted
+        self._slots_to_open = max(1, FETCHES_IN_FLIGHT)
+        self._first_admitted = False
         self.peak_used = 0
 
     @property
@@ -195,6 +197,9 @@ class Pipeline:
                     continue
                 self._wake_producer.clear()
                 await self._wake_producer.wait()
+            if not self._first_admitted:
+                self._first_admitted = True
+                self._open_slots(max(1, len(new)))
             for key, (reader, est) in new.items():
                 task = loop.create_task(self._fetch(key, reader))
                 # Its error reaches the consumer through the batch that awaits it; marked as
@@ -213,9 +218,16 @@ class Pipeline:
             self._ready.append(job)
             self._wake_consumer.set()
 
+    def _open_slots(self, count: int) -> None:
+        """Allow ``count`` more fetches in flight for good (releases without acquires)."""
+        for _ in range(min(count, self._slots_to_open)):
+            self._slots_to_open -= 1
+            self._slots.release()
+
     async def _fetch(self, key: str, reader: TensorReader) -> DecodedChunk:
         async with self._slots:
             chunk = await reader.fetch(key)
+        self._open_slots(2)
         held = self._held.get(key)
         if held is not None and not held.done:
             held.done = True
