@@ -36,7 +36,7 @@ from ..errors import BucketNotFoundError, PathError, ShoalError, StorageError
 from . import _s3_errors as s3err
 from ._base import Storage, on_loopback
 from ._cloud import Lease, LeaseHold
-from ._s3_lean import LeanReader
+from ._s3_lean import LeanReader, as_bytes
 from ._s3_options import S3Options, check_bucket, parse_location
 from ._s3_upload import put_multipart
 
@@ -314,13 +314,9 @@ class S3Storage(Storage):
         return on_length
 
     async def get(self, key: str) -> bytes:
-        full = self._key(key)
         if self.options.lean_reads:
-
-            async def lean(reader: LeanReader, timeout: asyncio.Timeout) -> bytes:
-                return await reader.get(full, on_length=self._extend(timeout))
-
-            return await self._call("get", key, lean, lean=True)
+            return as_bytes(await self.get_buffer(key))
+        full = self._key(key)
 
         async def fn(client: Any, timeout: asyncio.Timeout) -> bytes:
             resp = await client.get_object(Bucket=self.bucket, Key=full)

@@ -134,9 +134,15 @@ class LeanReader:
         on_length: Callable[[int], None] | None = None,
     ) -> bytes:
         """:meth:`get_view` as ``bytes``."""
-        view = await self.get_view(full_key, start, end, on_length)
-        obj = view.obj
-        return obj if isinstance(obj, bytes) and len(obj) == view.nbytes else view.tobytes()
+        return as_bytes(await self.get_view(full_key, start, end, on_length))
+
+
+def as_bytes(view: bytes | memoryview) -> bytes:
+    """A body as ``bytes``: itself when it is one already (a small body), else a copy."""
+    if isinstance(view, bytes):
+        return view
+    obj = view.obj
+    return obj if isinstance(obj, bytes) and len(obj) == view.nbytes else view.tobytes()
 
 
 def _client_error(status: int, body: bytes, request_id: str) -> ClientError:
