@@ -7,7 +7,11 @@ is faster; target in brackets).
 
 * update: 1,000 random samples of a dataset of 224x224x3 uint8 images (raw, no compression)
   replaced in one ``with ds:`` block (the way deeplake users batch writes), timed from the
-  first assignment to the end of the block (every chunk written)  [>= 3x]
+  first assignment to the end of the block (every chunk written)  [>= 3x]; ``--rounds``
+  rounds (new indices and values each), shoal's and deeplake's alternating, medians compared
+
+benches/versions.py times the same update (with commits and checkouts between, and the raw
+GET+PUT ceiling on s3).
 
 Each library edits its own copy, written by itself; deeplake runs in its venv
 (.ci/setup-deeplake-venv) offline, through benches/s3.py's runner. The updated samples are
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import textwrap
@@ -56,9 +61,9 @@ _DL_EDIT = s3_bench._DL_SCRIPT.split("import deeplake, numpy as np")[0] + textwr
                 ds.images.extend(np.stack([picture(i) for i in range(s, min(n, s + batch))]))
         print(json.dumps({"ok": True}))
     elif cmd == "update":
-        idx = json.loads(sys.argv[3])
+        idx, first = json.loads(sys.argv[3]), int(sys.argv[4])
         ds = deeplake.load(path, verbose=False, **kw)
-        new = [picture(1000 + j) for j in range(len(idx))]
+        new = [picture(first + j) for j in range(len(idx))]
         t0 = time.perf_counter()
         with ds:
             for i, img in zip(idx, new):
@@ -83,9 +88,9 @@ def ingest(path: str, n: int, creds: Any) -> None:
             ds.images.extend(np.stack([picture(i) for i in range(s, min(n, s + 64))]))
 
 
-def update(path: str, idx: list[int], creds: Any) -> float:
+def update(path: str, idx: list[int], creds: Any, first: int) -> float:
     ds = shoal.load(path, creds=creds)
-    new = [picture(1000 + j) for j in range(len(idx))]
+    new = [picture(first + j) for j in range(len(idx))]
     t0 = time.perf_counter()
     with ds:
         for i, img in zip(idx, new, strict=True):
@@ -93,30 +98,44 @@ def update(path: str, idx: list[int], creds: Any) -> float:
     seconds = time.perf_counter() - t0
     ro = shoal.load(path, read_only=True, creds=creds)
     for j, i in enumerate(idx[:50]):
-        assert ro.images[i].numpy()[5, 5, 1] == (1000 + j) % 251, i
+        assert ro.images[i].numpy()[5, 5, 1] == (first + j) % 251, i
     return seconds
 
 
 def bench_update(
-    store: str, root: str, env: s3_bench.Env | None, home: Path, n: int, updates: int
+    store: str,
+    root: str,
+    env: s3_bench.Env | None,
+    home: Path,
+    n: int,
+    updates: int,
+    rounds: int,
 ) -> None:
     creds = env.creds if env is not None else None
     tag = uuid.uuid4().hex[:6]
     ours, theirs = f"{root}/edit-shoal-{tag}", f"{root}/edit-deeplake-{tag}"
-    idx = sorted(np.random.default_rng(7).choice(n, size=min(updates, n), replace=False).tolist())
     ingest(ours, n, creds)
     dl_env = env if env is not None else s3_bench.Env.__new__(s3_bench.Env)
     if env is None:
         dl_env.creds = {}
     s3_bench.run_dl(dl_env, home, "ingest", theirs, str(n), script=_DL_EDIT)
-    ours_s = update(ours, idx, creds)
-    dl = s3_bench.run_dl(dl_env, home, "update", theirs, json_list(idx), script=_DL_EDIT)
-    assert dl["check"] == [(1000 + j) % 251 for j in range(len(idx[:50]))], dl["check"]
+    mine, dls = [], []
+    for r in range(rounds):
+        rng = np.random.default_rng(7 + r)
+        idx = sorted(rng.choice(n, size=min(updates, n), replace=False).tolist())
+        first = 1000 + 17 * r
+        mine.append(update(ours, idx, creds, first))
+        dl = s3_bench.run_dl(
+            dl_env, home, "update", theirs, json_list(idx), str(first), script=_DL_EDIT
+        )
+        assert dl["check"] == [(first + j) % 251 for j in range(len(idx[:50]))], dl["check"]
+        dls.append(dl["seconds"])
+        print(f"  round {r}: shoal {mine[-1]:.2f} s, deeplake {dls[-1]:.2f} s", flush=True)
     gb = n * SIZE * SIZE * 3 / 1e9
     s3_bench.report(
-        f"update {len(idx)} of {n} images ({gb:.2f} GB), {store}",
-        len(idx) / ours_s,
-        len(idx) / dl["seconds"],
+        f"update {min(updates, n)} of {n} images ({gb:.2f} GB), {store}",
+        updates / statistics.median(mine),
+        updates / statistics.median(dls),
         "samples/s",
         ">= 3x",
         "deeplake",
@@ -132,6 +151,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024, help="dataset size (default 1024)")
     parser.add_argument("--updates", type=int, default=1000, help="samples updated")
     parser.add_argument("--stores", default="local,s3", help="local, s3 or both")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (medians are compared)")
     args = parser.parse_args()
     if _native.build_profile != "release":
         print("warning: shoal._native is a debug build; numbers are meaningless", file=sys.stderr)
@@ -145,16 +165,24 @@ def main() -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     s3_bench.DATA.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="edit-bench-", dir=s3_bench.DATA))
-    print(f"shoal edit benchmarks ({os.cpu_count()} cores)", flush=True)
+    print(
+        f"shoal edit benchmarks ({os.cpu_count()} cores); load average {os.getloadavg()}",
+        flush=True,
+    )
     home = workdir / "deeplake-home"
     home.mkdir()
     env = None
     try:
         if "local" in stores:
-            bench_update("local disk", str(workdir / "local"), None, home, n, args.updates)
+            bench_update(
+                "local disk", str(workdir / "local"), None, home, n, args.updates, args.rounds
+            )
         if "s3" in stores:
             env = s3_bench.start_seaweedfs(workdir / "weed")
-            bench_update("s3://", f"s3://{s3_bench.BUCKET}", env, home, n, args.updates)
+            bench_update(
+                "s3://", f"s3://{s3_bench.BUCKET}", env, home, n, args.updates, args.rounds
+            )
+        print(f"load average at the end {os.getloadavg()}", flush=True)
     finally:
         if env is not None:
             env.weed.stop()

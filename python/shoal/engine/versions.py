@@ -166,8 +166,10 @@ async def commit_head(ds: DatasetEngine, message: str | None, allow_empty: bool)
         await ds.storage.put_many(plan.objects)
         await lock.wait()
         _, phases, obsolete = await prepare(ds.storage, plan)
+        stored.append(phases[-1][keys.VERSION_CONTROL_INFO])
         return {}, phases, obsolete
 
+    stored: list[bytes] = []
     async with VersionLock(ds.storage) as lock:
         if (
             not allow_empty
@@ -185,6 +187,9 @@ async def commit_head(ds: DatasetEngine, message: str | None, allow_empty: bool)
         except BaseException:
             await asyncio.shield(_remove(ds.storage, written))
             raise
+    # the history as stored: the handle moving to the new head finds it there (and reads the
+    # new head's metas in the same round trip as the version info)
+    ds.versions = VersionInfo.parse(stored[-1])
     return head
 
 
