@@ -8,7 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
 from tests.interop.snippets import with_deeplake, with_shoal, write
+
+import shoal
+from shoal import errors
 
 PRELUDE = """
 def seen(ds):
@@ -126,3 +131,10 @@ def test_shoal_appends_to_chunk_compressed_images(tmp_path: Path, run_dl: Any) -
     appended = with_shoal(cont, ours)
     _same(appended, with_deeplake(run_dl, cont, theirs))
     _same(with_deeplake(run_dl, read, ours), appended)
+    # samples of one chunk share its image: mixed channels are refused, nothing written
+    ds = shoal.load(str(ours))
+    n = len(ds.p)
+    with pytest.raises(errors.SampleError, match="same channels"):
+        ds.p.extend([np.zeros((4, 5, 3), np.uint8), np.zeros((4, 5, 4), np.uint8)])
+    ds.close()
+    assert len(shoal.load(str(ours), read_only=True).p) == n

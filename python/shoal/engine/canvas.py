@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import _native
+from ..errors import SampleError
 from ..format.keys import FORMAT_VERSION
 from .chunks import rle_shapes
 from .samples import encode
@@ -40,6 +41,13 @@ def encode_canvas(arrays: list[np.ndarray], compression: str, name: str) -> byte
     if not live:
         return b""
     channels = live[0].shape[2:]
+    for a in live:
+        if a.shape[2:] != channels:  # deeplake refuses these too ("channels doesn't match")
+            raise SampleError(
+                f"tensor {name!r}: a {compression} chunk holds its samples side by side in one "
+                f"image, so they need the same channels; got shapes {live[0].shape} and "
+                f"{a.shape}. Convert the samples to one channel layout"
+            )
     height = max(a.shape[0] for a in arrays)
     canvas = np.zeros((height, sum(a.shape[1] for a in live), *channels), dtype=live[0].dtype)
     x = 0
