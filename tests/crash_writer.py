@@ -19,7 +19,8 @@ The result is ``{"status": exit status, "writes": [key written or deleted, ...]}
 only when the child was not killed).
 
 ``python -m tests.crash_writer loop URL`` appends blocks of 50 forever (after printing
-"ready" once the first block is stored): the target of a real ``kill -9``.
+"ready" once the first block is stored): the target of a real ``kill -9``. ``SHOAL_CRASH_CREDS``
+holds the credentials (JSON) of a remote ``URL``.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def run_jobs(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def loop(url: str) -> None:
-    ds = shoal.load(url)
+    creds = os.environ.get("SHOAL_CRASH_CREDS")  # for s3://, as JSON
+    ds = shoal.load(url, creds=json.loads(creds) if creds else None)
     start = len(ds.x)
     append(ds, start, BLOCK)
     print("ready", flush=True)

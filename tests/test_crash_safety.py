@@ -224,9 +224,8 @@ def test_kill_at_every_write_of_a_flush_local(tmp_path: Path, run_dl: Any) -> No
     sweep(local_backend(tmp_path / "ds"), tmp_path, run_dl, every_write)
 
 
-def test_kill_at_every_write_of_a_flush_s3(
-    tmp_path: Path, run_dl: Any, s3_server: S3Server
-) -> None:
+def s3_backend(s3_server: S3Server) -> Backend:
+    """Datasets under a fresh prefix of the SeaweedFS bucket."""
     creds = s3_server.creds()
     root = f"s3://{s3_server.bucket}/crash-{uuid.uuid4().hex[:8]}"
 
@@ -249,6 +248,12 @@ def test_kill_at_every_write_of_a_flush_s3(
     def to_local(name: str, dest: Path) -> None:
         _loop.run(clone(f"{root}/{name}", [str(dest)]))
 
+    return Backend(lambda name: f"{root}/{name}", copy, to_local, creds)
+
+
+def test_kill_at_every_write_of_a_flush_s3(
+    tmp_path: Path, run_dl: Any, s3_server: S3Server
+) -> None:
     def landmarks(commit: int, writes: int) -> list[tuple[str, int]]:
         # A flush costs seconds against SeaweedFS here: one kill in each stretch of the flush
         # (chunks; journal; encoders; metas; garbage) instead of one at every write.
@@ -264,28 +269,32 @@ def test_kill_at_every_write_of_a_flush_s3(
             ("after", writes - 1),  # everything but the journal's removal
         ]
 
-    backend = Backend(lambda name: f"{root}/{name}", copy, to_local, creds)
     # SHOAL_CRASH_EVERY_WRITE=1: every write, as on local disk (minutes; run by hand)
     every = os.environ.get("SHOAL_CRASH_EVERY_WRITE") == "1"
-    sweep(backend, tmp_path, run_dl, every_write if every else landmarks)
+    sweep(s3_backend(s3_server), tmp_path, run_dl, every_write if every else landmarks)
 
 
-def test_kill_9_during_batches(tmp_path: Path, run_dl: Any) -> None:
+def kill_9_during_batches(backend: Backend, tmp_path: Path, run_dl: Any) -> None:
     """The reported failure: a process appending ``with ds:`` blocks, killed at a random
-    moment with SIGKILL (no in-process cleanup of any kind)."""
+    moment with SIGKILL (no in-process cleanup of any kind). ``SHOAL_CRASH_KILLS`` kills (3
+    unless told; more by hand)."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    path = tmp_path / "ds"
-    make_base(str(path))
+    url, creds = backend.url("ds"), backend.creds
+    make_base(url, creds)
     n = BASE
     copies = []
-    for it in range(int(os.environ.get("SHOAL_CRASH_KILLS", "3"))):  # more by hand
+    env = _env()
+    if creds is not None:  # in the environment, not on the command line
+        env["SHOAL_CRASH_CREDS"] = json.dumps(creds)
+    kills = int(os.environ.get("SHOAL_CRASH_KILLS", "3"))
+    for it in range(kills):
         with subprocess.Popen(
-            [sys.executable, "-m", "tests.crash_writer", "loop", str(path)],
+            [sys.executable, "-m", "tests.crash_writer", "loop", url],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO,
-            env=_env(),
+            env=env,
         ) as proc:
             try:
                 assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -293,20 +302,33 @@ def test_kill_9_during_batches(tmp_path: Path, run_dl: Any) -> None:
             finally:
                 proc.send_signal(signal.SIGKILL)
         copies.append(tmp_path / f"raw{it}")
-        shutil.copytree(path, copies[-1])
-        ds = shoal.load(str(path))
+        backend.to_local("ds", copies[-1])  # as the kill left it, before any recovery
+        ds = shoal.load(url, creds=creds)
         found = check_samples(ds, range(n + BLOCK, 1 << 20, BLOCK))
         append(ds, found, BLOCK)
         ds.close()  # the next writer is another process: give up the write lock
         n = found + BLOCK
-        assert check_samples(shoal.load(str(path), read_only=True), [n]), f"seed {seed}"
-    seen = deeplake_lengths(run_dl, tmp_path, [path, *copies])
-    check_deeplake_view(seen[str(path)], [n])
+        assert check_samples(shoal.load(url, read_only=True, creds=creds), [n]), f"seed {seed}"
+    final = tmp_path / "final"
+    backend.to_local("ds", final)
+    seen = deeplake_lengths(run_dl, tmp_path, [final, *copies])
+    check_deeplake_view(seen[str(final)], [n])
+    refused = 0
     for copy in copies:
         if seen[str(copy)]["ok"]:
             check_deeplake_view(seen[str(copy)], range(BASE, n, BLOCK))
         else:
+            refused += 1
             assert (copy / journal.KEY).is_file(), seen[str(copy)]["error"]
+    print(f"{kills} kills (seed {seed}): {n} samples at the end; deeplake refused {refused}")
+
+
+def test_kill_9_during_batches(tmp_path: Path, run_dl: Any) -> None:
+    kill_9_during_batches(local_backend(tmp_path / "datasets"), tmp_path, run_dl)
+
+
+def test_kill_9_during_batches_s3(tmp_path: Path, run_dl: Any, s3_server: S3Server) -> None:
+    kill_9_during_batches(s3_backend(s3_server), tmp_path, run_dl)
 
 
 def test_deeplake_copies_and_deletes_a_dataset_with_a_journal(tmp_path: Path, run_dl: Any) -> None:

@@ -19,9 +19,13 @@ serves the journal's objects in place of the stored ones (:class:`JournalView`).
 nothing of the journal: until shoal has opened the dataset once, it may find a flush killed in
 step 3 half written and refuse to load it.
 
-A journal is replayed only while every object it names holds its old or its new bytes;
-anything else means someone (deeplake, say) wrote after the flush completed (the journal could
-not be deleted then): it is stale, and dropped rather than undoing their writes.
+A journal is replayed only while every object it names holds its old or its new bytes, or a
+beginning of its new bytes; anything else means someone (deeplake, say) wrote after the flush
+completed (the journal could not be deleted then): it is stale, and dropped rather than undoing
+their writes. A PUT cut off by a kill is not always refused by the store: SeaweedFS keeps what
+arrived (often nothing) as the object. An object holding a beginning of its new bytes is such
+a PUT of this flush, and is written again; a journal holding a beginning of a journal was never
+committed (its own PUT was cut off), and is dropped like the unreferenced chunks before it.
 
 In-process failures (exceptions, not kills): before step 2, the new chunks are removed and the
 error raised. From step 2 on (a failed journal put may still have stored it), the objects
@@ -164,12 +168,21 @@ async def recover(storage: Storage) -> Storage:
     (raw,) = await storage.get_many([KEY])
     if raw is None:
         return storage
+    if _cut_off(raw):
+        log.warning("%s: dropping a flush journal whose write was cut off", storage.url)
+        if not storage.read_only:
+            await storage.delete(KEY)
+        return storage
     journal = decode(raw, storage.url)
     keys = [k for phase in journal.phases for k in phase]
     current = dict(zip(keys, await storage.get_many(keys), strict=True))
     new = {k: v for phase in journal.phases for k, v in phase.items()}
     state = {k: _digest(current[k]) for k in keys}
-    stale = [k for k in keys if state[k] not in (_digest(new[k]), journal.old[k])]
+    stale = [
+        k
+        for k in keys
+        if state[k] not in (_digest(new[k]), journal.old[k]) and not _torn(current[k], new[k])
+    ]
     if stale:
         # Written after the flush completed (the journal could not be deleted then): replaying
         # would undo someone's later writes.
@@ -182,6 +195,29 @@ async def recover(storage: Storage) -> Storage:
     todo = [{k: v for k, v in phase.items() if state[k] != _digest(v)} for phase in journal.phases]
     await _finish(storage, Journal(todo, journal.old, journal.obsolete), raw)
     return storage
+
+
+def _torn(current: Buffer | None, new: bytes) -> bool:
+    """``current`` is what a cut-off PUT of ``new`` may leave: a proper beginning of it."""
+    return current is not None and len(current) < len(new) and new.startswith(bytes(current))
+
+
+#: How every journal begins (:func:`encode`).
+_HEAD = json.dumps({"format": _FORMAT, "version": _VERSION}, separators=(",", ":"))[:-1].encode()
+
+
+def _cut_off(raw: Buffer) -> bool:
+    """``raw`` is a journal whose PUT was cut off: a beginning of one, not a whole one."""
+    data = bytes(raw)
+    if len(data) <= len(_HEAD):
+        return _HEAD.startswith(data)
+    if not data.startswith(_HEAD):
+        return False
+    try:
+        json.loads(data)
+    except ValueError:
+        return True
+    return False
 
 
 async def _finish(storage: Storage, journal: Journal, raw: Buffer | None = None) -> None:
