@@ -66,6 +66,7 @@ __all__ = [
     "CodecError",
     "CorruptDataError",
     "CredentialsError",
+    "DatabaseUnavailableError",
     "DatasetChangedError",
     "DatasetExistsError",
     "DatasetLockedError",
@@ -382,6 +383,16 @@ class RateLimitedError(PlatformError):
     ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+
+class DatabaseUnavailableError(PlatformError):
+    """The platform's database could not complete a change. ``saved`` says what is known:
+    ``False`` (it was not made: retrying is safe) or ``None`` (the connection was lost while
+    committing and the outcome could not be checked)."""
+
+    def __init__(self, message: str, *, status: int | None = None, saved: bool | None = None):
+        super().__init__(message, status=status)
+        self.saved = saved
 
 
 class PlatformConfigError(PlatformError, ValueError):

@@ -16,7 +16,6 @@ import pytest
 from shoal.platform.creds_vending import Grant
 from shoal.platform.crypto import KeyRing, parse_setting
 from shoal.platform.db import Database
-from shoal.platform.db_async import AsyncDatabase
 from shoal.platform.grant_cache import GrantCache
 from tests.servers.postgres import PostgresServer
 from tests.servers.serve_process import ServeProcess, http
@@ -127,7 +126,7 @@ def test_vended_grants_are_shared_and_encrypted(postgres_server: PostgresServer)
     ring = parse_setting(_ring_setting())
 
     async def scenario() -> None:
-        one, two = AsyncDatabase(Database(url)), AsyncDatabase(Database(url))
+        one, two = await Database.open(url), await Database.open(url)
         try:
             calls: list[str] = []
 
@@ -138,14 +137,14 @@ def test_vended_grants_are_shared_and_encrypted(postgres_server: PostgresServer)
             first = await GrantCache(one, ring).get_or_vend(("k",), Grant, vend)
             second = await GrantCache(two, ring).get_or_vend(("k",), Grant, vend)
             assert first == second and calls == ["vend"]
-            rows = one.sync.execute("SELECT sealed FROM vended_grants").fetchall()
+            rows = (await one.execute("SELECT sealed FROM vended_grants")).fetchall()
             assert rows and all(b"SECRETVALUE" not in bytes(r[0]) for r in rows)
             other: KeyRing = parse_setting(_ring_setting())
             await GrantCache(two, other).get_or_vend(("k",), Grant, vend)
             assert calls == ["vend", "vend"]
         finally:
-            one.close()
-            two.close()
+            await one.close()
+            await two.close()
 
     asyncio.run(scenario())
 
@@ -162,10 +161,10 @@ def test_a_lost_database_connection_is_replaced(
     postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """PostgreSQL ends every connection of the platform (a restart, a failover): requests
-    get at most a 503 each while the workers notice, then the platform reconnects."""
+    get at most a 503 each while the pool notices, then the platform reconnects."""
     import psycopg
 
-    from shoal.platform.db_async import WORKERS
+    from shoal.platform.db_postgres import POOL_SIZE
     from tests.servers.platform_fixtures import run_platform
 
     url = postgres_server.new_database()
@@ -178,7 +177,7 @@ def test_a_lost_database_connection_is_replaced(
             ).fetchone()
         assert ended is not None and ended[0] >= 1
         rounds = []
-        with ThreadPoolExecutor(8) as pool:  # enough at once to reach every worker thread
+        with ThreadPoolExecutor(8) as pool:  # enough at once to reach every connection
             for _ in range(3):
                 calls = [
                     pool.submit(p.call, "GET", "/api/user/profile", token=user.token)
@@ -186,6 +185,6 @@ def test_a_lost_database_connection_is_replaced(
                 ]
                 rounds.append([c.result()[0] for c in calls])
         every = [s for r in rounds for s in r]
-        assert set(every) <= {200, 503} and every.count(503) <= WORKERS, rounds
+        assert set(every) <= {200, 503} and every.count(503) <= POOL_SIZE, rounds
         assert rounds[-1] == [200] * 8, rounds
         assert p.call("GET", "/api/health")[0] == 200

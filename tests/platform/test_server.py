@@ -98,19 +98,20 @@ def test_secret_key_file_is_private(tmp_path: Path) -> None:
 # database
 
 
-def test_database_wal_and_migrations(tmp_path: Path) -> None:
-    db = Database(tmp_path / "p.db")
-    assert db.journal_mode == "wal" and db.schema_version == len(MIGRATIONS)
-    db.create_user("someone", "s@example.com", "hash")
-    db.close()
-    db = Database(tmp_path / "p.db")  # reopening runs no migration twice
-    assert db.user("SOMEONE") is not None and db.schema_version == len(MIGRATIONS)
-    db.close()
+async def test_database_wal_and_migrations(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "p.db")
+    assert await db.journal_mode() == "wal" and await db.schema_version() == len(MIGRATIONS)
+    await db.create_user("someone", "s@example.com", "hash")
+    await db.close()
+    db = await Database.open(tmp_path / "p.db")  # reopening runs no migration twice
+    assert await db.user("SOMEONE") is not None
+    assert await db.schema_version() == len(MIGRATIONS)
+    await db.close()
     conn = sqlite3.connect(tmp_path / "p.db")
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(PlatformConfigError, match="newer than this shoal"):
-        Database(tmp_path / "p.db")
+        await Database.open(tmp_path / "p.db")
 
 
 def test_health(platform: Running) -> None:

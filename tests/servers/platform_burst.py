@@ -11,9 +11,11 @@ one), and the server answers and takes new writes.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from shoal.platform.db import Database
 from tests.servers.serve_process import ServeProcess, http
@@ -84,52 +86,52 @@ class Burst:
             return  # the server died under this thread: what it acknowledged is recorded
 
 
-def check_consistent(db: Database, acked: Acked) -> dict[str, int]:
+async def check_consistent(db: Database, acked: Acked) -> dict[str, int]:
     """Assert the database is whole and holds every acknowledged write; row counts."""
     if not db.postgres:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-    q = db.execute
+        assert (await db.execute("PRAGMA integrity_check")).fetchone()[0] == "ok"
+        assert (await db.execute("PRAGMA foreign_key_check")).fetchall() == []
 
-    def none(sql: str) -> None:
-        rows = q(sql).fetchall()
+    async def q(sql: str) -> list[Any]:
+        return (await db.execute(sql)).fetchall()
+
+    async def none(sql: str) -> None:
+        rows = await q(sql)
         assert rows == [], (sql, rows[:5])
 
-    none(
+    await none(
         "SELECT u.username FROM users u WHERE NOT EXISTS (SELECT 1 FROM orgs o "
         "JOIN members m ON m.org_id = o.id AND m.user_id = u.id AND m.role = 'admin' "
         "WHERE o.personal_user_id = u.id)"
     )
-    none(
+    await none(
         "SELECT o.name FROM orgs o WHERE NOT EXISTS "
         "(SELECT 1 FROM members m WHERE m.org_id = o.id AND m.role = 'admin')"
     )
-    none(
+    await none(
         "SELECT d.name FROM datasets d WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = d.org_id)"
     )
-    none(
+    await none(
         "SELECT t.jti FROM tokens t WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)"
     )
-    none(
+    await none(
         "SELECT m.user_id FROM members m WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)"
     )
-    users = {str(r[0]) for r in q("SELECT username FROM users").fetchall()}
+    users = {str(r[0]) for r in await q("SELECT username FROM users")}
     missing = [u for u in acked.users if u not in users]
     assert not missing, f"acknowledged users lost: {missing[:5]}"
     datasets = {
         f"{r[0]}/{r[1]}"
-        for r in q(
-            "SELECT o.name, d.name FROM datasets d JOIN orgs o ON o.id = d.org_id"
-        ).fetchall()
+        for r in await q("SELECT o.name, d.name FROM datasets d JOIN orgs o ON o.id = d.org_id")
     }
     lost = [d for d in acked.datasets if d not in datasets]
     assert not lost, f"acknowledged datasets lost: {lost[:5]}"
     tokens = {
         (str(r[0]), str(r[1]))
-        for r in q(
+        for r in await q(
             "SELECT u.username, t.name FROM tokens t JOIN users u ON u.id = t.user_id "
             "WHERE t.kind = 'api' AND t.revoked_at IS NULL"
-        ).fetchall()
+        )
     }
     gone = [t for t in acked.tokens if t not in tokens]
     assert not gone, f"acknowledged API tokens lost: {gone[:5]}"
@@ -163,9 +165,12 @@ def kill_during_burst(
     time.sleep(delay)
     proc.kill()
     burst.stop()
-    db = Database(database)
-    try:
-        counts = check_consistent(db, burst.acked)
-    finally:
-        db.close()
-    return burst.acked, counts
+
+    async def check() -> dict[str, int]:
+        db = await Database.open(database)
+        try:
+            return await check_consistent(db, burst.acked)
+        finally:
+            await db.close()
+
+    return burst.acked, asyncio.run(check())

@@ -51,7 +51,7 @@ async def check_password(p: Platform, username: str, password: str, ip: str) -> 
     """The user if the password is right; 401 (wrong) or 429 (too many failures) otherwise.
     The same work is done for unknown names (a dummy hash), so timing does not tell them."""
     # Checked and counted in one step, before the password hash is awaited.
-    wait = await p.db.run(p.limiter.begin, username, ip)
+    wait = await p.limiter.begin(username, ip)
     if wait > 0:
         log.warning("login rate limited", extra={"fields": await _attempted(p, username)})
         fail(
@@ -66,7 +66,7 @@ async def check_password(p: Platform, username: str, password: str, ip: str) -> 
     if user is None or not ok:
         log.info("login failed", extra={"fields": await _attempted(p, username)})
         fail(401, "login_failed", "wrong username or password")
-    await p.db.run(p.limiter.succeeded, username, ip)
+    await p.limiter.succeeded(username, ip)
     if passwords.needs_rehash(user.password_hash, n=p.config.scrypt_n):
         hashed = await asyncio.to_thread(passwords.hash_password, password, n=p.config.scrypt_n)
         await p.db.set_password_hash(user.id, hashed)

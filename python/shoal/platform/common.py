@@ -19,7 +19,6 @@ from . import tokens
 from .config import ServerConfig
 from .creds_vending import Vendor
 from .db import Database, DatasetRow, Org, TokenRow, User
-from .db_async import AsyncDatabase
 from .login_limits import LoginLimiter
 
 log = logging.getLogger("shoal.platform")
@@ -37,7 +36,7 @@ class Platform:
     """The server's state, one per app (``request.app[STATE]``)."""
 
     config: ServerConfig
-    db: AsyncDatabase
+    db: Database
     vendor: Vendor
     secret: bytes = field(repr=False)
     limiter: LoginLimiter

@@ -44,36 +44,38 @@ class Link:
     connected: bool
 
 
-def _link_of(db: Database, ds_id: int) -> Link:
-    with db.read() as c:
-        row = c.execute(
-            "SELECT creds_key, connected FROM datasets WHERE id = ?", (ds_id,)
-        ).fetchone()
+async def _link_of(db: Database, ds_id: int) -> Link:
+    row = (
+        await db.execute("SELECT creds_key, connected FROM datasets WHERE id = ?", (ds_id,))
+    ).fetchone()
     return Link(row[0] if row else None, bool(row[1]) if row else False)
 
 
-def _set_link(db: Database, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
-    with db.transaction() as c:
-        c.execute(
+async def _set_link(db: Database, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
+    async with db.transaction() as c:
+        await c.execute(
             "UPDATE datasets SET creds_key = ?, connected = ? WHERE id = ?",
             (creds_key, int(connected), ds_id),
         )
 
 
-def _default_storage(db: Database, org_id: int) -> DefaultStorage | None:
-    with db.read() as c:
-        row = c.execute(
+async def _default_storage(db: Database, org_id: int) -> DefaultStorage | None:
+    row = (
+        await db.execute(
             "SELECT url, creds_key, updated_at FROM org_storage WHERE org_id = ?", (org_id,)
-        ).fetchone()
+        )
+    ).fetchone()
     return DefaultStorage(str(row[0]), str(row[1]), float(row[2])) if row else None
 
 
-def _set_default_storage(db: Database, org_id: int, url: str | None, creds_key: str = "") -> None:
-    with db.transaction() as c:
+async def _set_default_storage(
+    db: Database, org_id: int, url: str | None, creds_key: str = ""
+) -> None:
+    async with db.transaction() as c:
         if url is None:
-            c.execute("DELETE FROM org_storage WHERE org_id = ?", (org_id,))
+            await c.execute("DELETE FROM org_storage WHERE org_id = ?", (org_id,))
         else:
-            c.execute(
+            await c.execute(
                 "INSERT INTO org_storage VALUES (?,?,?,?) ON CONFLICT (org_id) DO UPDATE SET "
                 "url = excluded.url, creds_key = excluded.creds_key, updated_at = excluded.updated_at",
                 (org_id, url, creds_key, time.time()),
@@ -81,21 +83,21 @@ def _set_default_storage(db: Database, org_id: int, url: str | None, creds_key: 
 
 
 async def link_of(p: Platform, ds_id: int) -> Link:
-    return await p.db.run(_link_of, p.db.sync, ds_id)
+    return await _link_of(p.db, ds_id)
 
 
 async def set_link(p: Platform, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
-    await p.db.run(_set_link, p.db.sync, ds_id, creds_key, connected=connected)
+    await _set_link(p.db, ds_id, creds_key, connected=connected)
 
 
 async def default_storage(p: Platform, org_id: int) -> DefaultStorage | None:
-    return await p.db.run(_default_storage, p.db.sync, org_id)
+    return await _default_storage(p.db, org_id)
 
 
 async def set_default_storage(
     p: Platform, org_id: int, url: str | None, creds_key: str = ""
 ) -> None:
-    await p.db.run(_set_default_storage, p.db.sync, org_id, url, creds_key)
+    await _set_default_storage(p.db, org_id, url, creds_key)
 
 
 async def default_url(p: Platform, org: Org, name: str) -> str | None:

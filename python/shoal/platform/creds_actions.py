@@ -67,8 +67,7 @@ async def add_key(
         )
     assert who.user is not None
     try:
-        info = await p.db.run(
-            store_of(request).add,
+        info = await store_of(request).add(
             org.id,
             name,
             kind,
@@ -97,9 +96,7 @@ async def rotate_key(
     p = platform(request)
     await require_member(p, who, org, "admin")
     try:
-        info = await p.db.run(
-            store_of(request).rotate, org.id, name, secret, allow_static=allow_static
-        )
+        info = await store_of(request).rotate(org.id, name, secret, allow_static=allow_static)
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
     log.info(
@@ -112,7 +109,7 @@ async def remove_key(request: web.Request, who: Caller, org: Org, name: str) -> 
     p = platform(request)
     await require_member(p, who, org, "admin")
     try:
-        await p.db.run(store_of(request).remove, org.id, name)
+        await store_of(request).remove(org.id, name)
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
     log.info(
@@ -121,9 +118,8 @@ async def remove_key(request: web.Request, who: Caller, org: Org, name: str) -> 
 
 
 async def check_key_fits(request: web.Request, org_id: int, key: str, url: str) -> None:
-    p = platform(request)
     try:
-        kind = (await p.db.run(store_of(request).get, org_id, key)).kind
+        kind = (await store_of(request).get(org_id, key)).kind
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)
     if url.startswith("s3://") != kind.startswith("aws-"):

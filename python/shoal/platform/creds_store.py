@@ -192,7 +192,7 @@ class CredsStore:
     ) -> tuple[str, bytes]:
         return self.ring.encrypt(json.dumps(secret).encode(), _aad(org_id, name, kind))
 
-    def add(
+    async def add(
         self,
         org_id: int,
         name: str,
@@ -205,9 +205,11 @@ class CredsStore:
         secret = check_secret(name, kind, secret)
         key_id, blob = self._encrypt(org_id, name, kind, secret)
         now = time.time()
-        with self.db.transaction() as c:
-            if c.execute(
-                "SELECT 1 FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name)
+        async with self.db.transaction() as c:
+            if (
+                await c.execute(
+                    "SELECT 1 FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name)
+                )
             ).fetchone():
                 raise CredsError(
                     409,
@@ -215,45 +217,49 @@ class CredsStore:
                     f"the creds key {name!r} exists; replace its secret with `shoal creds rotate` "
                     "or remove it first",
                 )
-            c.execute(
+            await c.execute(
                 "INSERT INTO creds_keys (org_id, name, kind, key_id, secret, allow_static, "
                 "created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (org_id, name, kind, key_id, blob, int(allow_static), by, now, now),
             )
-        info = self.info(org_id, name)
+        info = await self.info(org_id, name)
         assert info is not None
         return info
 
-    def rotate(
+    async def rotate(
         self, org_id: int, name: str, secret: dict[str, Any], *, allow_static: bool | None
     ) -> CredsKeyInfo:
         """Replace the secret (same kind) and, if given, the static opt-in."""
-        current = self.get(org_id, name)
+        current = await self.get(org_id, name)
         secret = check_secret(name, current.kind, secret)
         key_id, blob = self._encrypt(org_id, name, current.kind, secret)
         static = current.allow_static if allow_static is None else allow_static
-        with self.db.transaction() as c:
-            c.execute(
+        async with self.db.transaction() as c:
+            await c.execute(
                 "UPDATE creds_keys SET key_id = ?, secret = ?, allow_static = ?, updated_at = ? "
                 "WHERE org_id = ? AND name = ?",
                 (key_id, blob, int(static), time.time(), org_id, name),
             )
-        info = self.info(org_id, name)
+        info = await self.info(org_id, name)
         assert info is not None
         return info
 
-    def remove(self, org_id: int, name: str) -> None:
-        self.get(org_id, name)
-        with self.db.transaction() as c:
+    async def remove(self, org_id: int, name: str) -> None:
+        await self.get(org_id, name)
+        async with self.db.transaction() as c:
             used = [
                 str(r[0])
-                for r in c.execute(
-                    "SELECT name FROM datasets WHERE org_id = ? AND creds_key = ? ORDER BY name",
-                    (org_id, name),
+                for r in (
+                    await c.execute(
+                        "SELECT name FROM datasets WHERE org_id = ? AND creds_key = ? ORDER BY name",
+                        (org_id, name),
+                    )
                 ).fetchall()
             ]
-            default = c.execute(
-                "SELECT 1 FROM org_storage WHERE org_id = ? AND creds_key = ?", (org_id, name)
+            default = (
+                await c.execute(
+                    "SELECT 1 FROM org_storage WHERE org_id = ? AND creds_key = ?", (org_id, name)
+                )
             ).fetchone()
             if used or default:
                 what = ", ".join(used[:5]) + ("..." if len(used) > 5 else "")
@@ -264,17 +270,19 @@ class CredsStore:
                     + (f"datasets: {what}" if used else "the org's default storage")
                     + "); disconnect those first",
                 )
-            c.execute("DELETE FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name))
+            await c.execute("DELETE FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name))
 
-    def _row(self, org_id: int, name: str) -> Any:
-        with self.db.read() as c:
-            return c.execute(
-                "SELECT * FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name)
+    async def _row(self, org_id: int, name: str) -> Any:
+        async with self.db.read() as c:
+            return (
+                await c.execute(
+                    "SELECT * FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name)
+                )
             ).fetchone()
 
-    def get(self, org_id: int, name: str) -> CredsKey:
+    async def get(self, org_id: int, name: str) -> CredsKey:
         """The key with its secret; :class:`CredsError` (404) naming it if there is none."""
-        row = self._row(org_id, name)
+        row = await self._row(org_id, name)
         if row is None:
             raise CredsError(
                 404,
@@ -293,11 +301,11 @@ class CredsStore:
             secret,
         )
 
-    def info(self, org_id: int, name: str) -> CredsKeyInfo | None:
-        row = self._row(org_id, name)
+    async def info(self, org_id: int, name: str) -> CredsKeyInfo | None:
+        row = await self._row(org_id, name)
         if row is None:
             return None
-        key = self.get(org_id, name)
+        key = await self.get(org_id, name)
         return self._info(row, {k: key.secret[k] for k in PUBLIC_FIELDS if key.secret.get(k)})
 
     @staticmethod
@@ -312,26 +320,30 @@ class CredsStore:
             settings=settings,
         )
 
-    def list(self, org_id: int) -> list[CredsKeyInfo]:
-        with self.db.read() as c:
-            rows = c.execute(
-                "SELECT * FROM creds_keys WHERE org_id = ? ORDER BY name", (org_id,)
+    async def list(self, org_id: int) -> list[CredsKeyInfo]:
+        async with self.db.read() as c:
+            rows = (
+                await c.execute(
+                    "SELECT * FROM creds_keys WHERE org_id = ? ORDER BY name", (org_id,)
+                )
             ).fetchall()
         return [self._info(r, {}) for r in rows]
 
-    def reencrypt(self) -> int:
+    async def reencrypt(self) -> int:
         """Re-encrypt every key not under the ring's current key (after a key rotation)."""
         count = 0
-        with self.db.transaction() as c:
-            rows = c.execute(
-                "SELECT id, org_id, name, kind, key_id, secret FROM creds_keys WHERE key_id != ?",
-                (self.ring.current,),
+        async with self.db.transaction() as c:
+            rows = (
+                await c.execute(
+                    "SELECT id, org_id, name, kind, key_id, secret FROM creds_keys WHERE key_id != ?",
+                    (self.ring.current,),
+                )
             ).fetchall()
             for r in rows:
                 aad = _aad(int(r["org_id"]), str(r["name"]), str(r["kind"]))
                 plain = self.ring.decrypt(str(r["key_id"]), bytes(r["secret"]), aad)
                 key_id, blob = self.ring.encrypt(plain, aad)
-                c.execute(
+                await c.execute(
                     "UPDATE creds_keys SET key_id = ?, secret = ? WHERE id = ?",
                     (key_id, blob, r["id"]),
                 )

@@ -1,8 +1,10 @@
-"""Connections to the platform's database, SQLite or PostgreSQL, and the few differences
-between their SQL.
+"""What the platform's two databases share: the one async interface :class:`.db.Database`
+calls (:class:`Backend`), query results, and the few differences between their SQL.
 
-:class:`.db.Database` writes its queries once, in SQLite's dialect with ``?`` placeholders;
-a PostgreSQL connection (psycopg 3) is wrapped so the same text runs there:
+:class:`.db.Database` writes its queries once, in SQLite's dialect with ``?`` placeholders.
+:mod:`.db_sqlite` runs them on worker threads (sqlite3 has no async API);
+:mod:`.db_postgres` runs them on the event loop through psycopg's async API, after these
+rewrites:
 
 * placeholders ``?`` become ``%s`` (no query has a literal ``?`` or ``%``);
 * migration scripts go through :func:`pg_schema`: ``INTEGER PRIMARY KEY`` ids become
@@ -21,27 +23,86 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import PlatformConfigError
+from ..errors import DatabaseUnavailableError
 
 __all__ = [
-    "PgConnection",
+    "LOCK_TIMEOUT_MS",
+    "WRITE_LOCK",
+    "Backend",
+    "Connection",
+    "Result",
     "is_postgres",
     "pg_schema",
     "redact_url",
-    "sqlite_connect",
     "unavailable_errors",
 ]
 
 #: Every write transaction on PostgreSQL holds this advisory lock (one writer at a time).
 WRITE_LOCK = 0x5_0A1
-#: How long a statement waits for a lock (the write lock, a row) before failing.
+#: How long a statement waits for a lock (the write lock, a row) before failing (a 503).
 LOCK_TIMEOUT_MS = 5000
+
+
+class Result:
+    """The rows of one statement, read in full (no cursor stays open across an ``await``)."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self.rows, self.rowcount = rows, rowcount
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self.rows)
+
+
+class Connection(Protocol):
+    """A connection inside one transaction."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), /) -> Result: ...
+
+
+class Backend(Protocol):
+    """One database, as :class:`.db.Database` uses it. Every method is a coroutine on the
+    server's event loop; none blocks it."""
+
+    postgres: bool
+    #: What logs and messages may show (a URL's password hidden).
+    where: str
+
+    def transaction(
+        self, *, write: bool = True, receipt: bool = True
+    ) -> AbstractAsyncContextManager[Connection]:
+        """One transaction: a write one (writers take turns; with ``receipt``, its outcome
+        stays knowable if the connection is lost while committing) or a read-only one."""
+        ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), /) -> Result:
+        """One statement outside any transaction (a read)."""
+        ...
+
+    def schema(self, script: str) -> list[str]:
+        """The statements of a migration script, in this database's dialect."""
+        ...
+
+    async def schema_version(self, c: Connection) -> int: ...
+
+    async def set_schema_version(self, c: Connection, version: int) -> None: ...
+
+    async def journal_mode(self) -> str: ...
+
+    async def writable(self, timeout: float) -> str:
+        """``"ok"``, or why a write cannot begin now (on a connection of its own)."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 def is_postgres(url: str) -> bool:
@@ -62,7 +123,7 @@ def redact_url(url: str) -> str:
 @functools.cache
 def unavailable_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean the database is busy, unreachable or read-only right now (a 503)."""
-    errors: list[type[BaseException]] = [sqlite3.OperationalError]
+    errors: list[type[BaseException]] = [sqlite3.OperationalError, DatabaseUnavailableError]
     try:
         import psycopg
     except ImportError:
@@ -72,22 +133,7 @@ def unavailable_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-# -- SQLite ----------------------------------------------------------------------------------
-def sqlite_connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-    conn.row_factory = sqlite3.Row
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-# -- PostgreSQL ------------------------------------------------------------------------------
+# -- PostgreSQL's dialect --------------------------------------------------------------------
 _PG_TYPES = [
     (re.compile(r"\bid INTEGER PRIMARY KEY\b"), "id SERIAL PRIMARY KEY"),
     (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
@@ -112,8 +158,12 @@ def pg_schema(script: str) -> list[str]:
     return statements
 
 
-class _Row(tuple[Any, ...]):
-    """A result row: by position, by column name, and ``dict(row)``."""
+def sqlite_schema(script: str) -> list[str]:
+    return [s for s in script.split(";") if s.strip()]
+
+
+class Row(tuple[Any, ...]):
+    """A PostgreSQL result row: by position, by column name, and ``dict(row)``."""
 
     _names: tuple[str, ...]
 
@@ -126,105 +176,12 @@ class _Row(tuple[Any, ...]):
         return tuple.__getitem__(self, key)
 
 
-def _row_factory(cursor: Any) -> Any:
+def row_factory(cursor: Any) -> Any:
     names = tuple(c.name for c in cursor.description or ())
 
-    def make(values: Sequence[Any]) -> _Row:
-        row = _Row(values)
+    def make(values: Sequence[Any]) -> Row:
+        row = Row(values)
         row._names = names
         return row
 
     return make
-
-
-class PgConnection:
-    """One psycopg connection (autocommit between explicit transactions) speaking the
-    SQLite-dialect queries of :class:`.db.Database`."""
-
-    def __init__(self, url: str, *, connect_timeout: float = 10.0) -> None:
-        try:
-            import psycopg
-        except ImportError:
-            raise PlatformConfigError(
-                "database_url names PostgreSQL but psycopg is not installed; "
-                "pip install 'shoal[postgres]'"
-            ) from None
-        self._errors = psycopg.Error
-        try:
-            self.raw = psycopg.connect(
-                url,
-                autocommit=True,
-                row_factory=_row_factory,
-                connect_timeout=max(1, int(connect_timeout)),
-                application_name="shoal",
-                # As SQLite's busy_timeout: a lock held elsewhere fails the wait (a 503)
-                # instead of stalling the request for good.
-                options=f"-c lock_timeout={LOCK_TIMEOUT_MS}",
-            )
-        except psycopg.OperationalError as exc:
-            # The message can quote the URL's host and user, never its password.
-            raise psycopg.OperationalError(
-                f"cannot connect to PostgreSQL at {redact_url(url)}: "
-                + str(exc).replace(url, redact_url(url)).strip().splitlines()[0]
-            ) from None
-
-    @property
-    def broken(self) -> bool:
-        return bool(self.raw.broken or self.raw.closed)
-
-    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Any:
-        return self.raw.execute(sql.replace("?", "%s"), tuple(params))
-
-    def execute_script(self, statements: list[str]) -> None:
-        for statement in statements:
-            self.raw.execute(statement)
-
-    @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[PgConnection]:
-        with self.raw.transaction():
-            if write:
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            yield self
-
-    def close(self) -> None:
-        self.raw.close()
-
-
-def pg_writable(url: str, timeout: float = 0.5) -> str:
-    """``"ok"``, or why a write transaction cannot run on the PostgreSQL at ``url`` within
-    ``timeout`` seconds (unreachable, read-only, the write lock held elsewhere)."""
-    try:
-        conn = PgConnection(url, connect_timeout=2.0)
-    except Exception as exc:
-        return f"cannot open: {str(exc).replace(url, redact_url(url))}"
-    try:
-        with conn.raw.transaction():
-            conn.raw.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
-            conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            conn.raw.execute("SELECT txid_current()")  # fails on a read-only server
-    except conn._errors as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "lock timeout" in text:
-            text = "database is locked: the write lock is held elsewhere"
-        return f"not writable: {text}"
-    finally:
-        conn.close()
-    return "ok"
-
-
-def sqlite_writable(path: str, timeout: float = 0.5) -> str:
-    """``"ok"``, or why a write transaction cannot begin on ``path`` within ``timeout``
-    seconds (a lock held elsewhere, a read-only file, a missing directory)."""
-    try:  # mode=rw: a missing file is reported, not created
-        uri = Path(path).absolute().as_uri() + "?mode=rw"
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-    except sqlite3.Error as exc:
-        return f"cannot open: {exc}"
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-    except sqlite3.Error as exc:
-        return f"not writable: {exc}"
-    finally:
-        conn.close()
-    return "ok"

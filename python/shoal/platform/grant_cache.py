@@ -27,7 +27,6 @@ from .crypto import DecryptError, KeyRing
 if TYPE_CHECKING:
     from .creds_vending import Grant
     from .db import Database
-    from .db_async import AsyncDatabase
 
 __all__ = ["SCHEMA", "GrantCache"]
 
@@ -56,9 +55,11 @@ def _aad(cache_key: str) -> bytes:
     return f"shoal-grant\0{cache_key}".encode()
 
 
-def _get(db: Database, ring: KeyRing, cache_key: str) -> tuple[dict[str, Any], float] | None:
-    row = db.execute(
-        "SELECT key_id, sealed, issued_at FROM vended_grants WHERE cache_key = ?", (cache_key,)
+async def _get(db: Database, ring: KeyRing, cache_key: str) -> tuple[dict[str, Any], float] | None:
+    row = (
+        await db.execute(
+            "SELECT key_id, sealed, issued_at FROM vended_grants WHERE cache_key = ?", (cache_key,)
+        )
     ).fetchone()
     if row is None:
         return None
@@ -70,7 +71,7 @@ def _get(db: Database, ring: KeyRing, cache_key: str) -> tuple[dict[str, Any], f
     return fields, float(row[2])
 
 
-def _put(
+async def _put(
     db: Database,
     ring: KeyRing,
     cache_key: str,
@@ -79,9 +80,9 @@ def _put(
     expires: float,
 ) -> None:
     key_id, sealed = ring.encrypt(json.dumps(fields).encode(), _aad(cache_key))
-    with db.transaction() as c:
-        c.execute("DELETE FROM vended_grants WHERE expires_at <= ?", (issued,))
-        c.execute(
+    async with db.transaction() as c:
+        await c.execute("DELETE FROM vended_grants WHERE expires_at <= ?", (issued,))
+        await c.execute(
             "INSERT INTO vended_grants VALUES (?,?,?,?,?) ON CONFLICT (cache_key) DO UPDATE SET "
             "key_id = excluded.key_id, sealed = excluded.sealed, "
             "issued_at = excluded.issued_at, expires_at = excluded.expires_at",
@@ -104,7 +105,7 @@ def _usable(found: tuple[Any, float] | None, kind: type[G], now: float) -> G | N
 class GrantCache:
     """Grants by what identifies them (a tuple of plain values), in the database if given."""
 
-    def __init__(self, db: AsyncDatabase | None = None, ring: KeyRing | None = None) -> None:
+    def __init__(self, db: Database | None = None, ring: KeyRing | None = None) -> None:
         self.db, self.ring = db, ring
         self._local: dict[str, tuple[Any, float]] = {}
 
@@ -145,7 +146,7 @@ class GrantCache:
     async def _lookup(self, cache_key: str) -> tuple[Any, float] | None:
         if self.db is None or self.ring is None:
             return self._local.get(cache_key)
-        return await self.db.run(_get, self.db.sync, self.ring, cache_key)
+        return await _get(self.db, self.ring, cache_key)
 
     async def _store(self, cache_key: str, grant: Grant, issued: float) -> None:
         if self.db is None or self.ring is None:
@@ -154,6 +155,4 @@ class GrantCache:
             self._local[cache_key] = (grant, issued)
             return
         fields = dataclasses.asdict(grant)
-        await self.db.run(
-            _put, self.db.sync, self.ring, cache_key, fields, issued, grant.expiration
-        )
+        await _put(self.db, self.ring, cache_key, fields, issued, grant.expiration)

@@ -1,7 +1,6 @@
 """Failed logins: throttled per (account, client address), with a backoff, and per address.
 
-An attempt is counted when it starts, before the password is checked (an ``await`` on a
-worker thread), so parallel attempts cannot all slip under the limit; a success takes its
+An attempt is counted when it starts, before the password is checked (an ``await``), so parallel attempts cannot all slip under the limit; a success takes its
 attempt back and clears the pair's failures. Past ``per_pair`` failures of one account from
 one address, each further attempt must wait ``backoff``, doubling with each failure (at most
 ``window``). The account itself is never locked: its owner, from another address, signs in
@@ -37,8 +36,7 @@ SCHEMA = """
 
 
 class LoginLimiter:
-    """Check-and-count in one step (:meth:`begin`), then :meth:`succeeded` on success. Both
-    are blocking database calls: the server runs them on its database threads."""
+    """Check-and-count in one step (:meth:`begin`), then :meth:`succeeded` on success."""
 
     def __init__(
         self, db: Database, per_pair: int, per_ip: int, window: float, backoff: float
@@ -56,39 +54,43 @@ class LoginLimiter:
 
         return digest(f"p:{username.lower()}\n{ip}"), digest(f"i:{ip}")
 
-    def begin(self, username: str, ip: str) -> float:
+    async def begin(self, username: str, ip: str) -> float:
         """Seconds ``username`` from ``ip`` must wait (nothing counted), or 0: the attempt is
         counted as a failure until :meth:`succeeded` says otherwise."""
         now = time.time()
         pair_key, ip_key = self._keys(username, ip)
-        with self.db.transaction() as c:
-            c.execute("DELETE FROM login_attempts WHERE at <= ?", (now - self.window,))
-            count, last = c.execute(
-                "SELECT count(*), max(at) FROM login_attempts WHERE key = ?", (pair_key,)
+        async with self.db.transaction() as c:
+            await c.execute("DELETE FROM login_attempts WHERE at <= ?", (now - self.window,))
+            count, last = (
+                await c.execute(
+                    "SELECT count(*), max(at) FROM login_attempts WHERE key = ?", (pair_key,)
+                )
             ).fetchone()
             wait = 0.0
             if count >= self.per_pair:
                 delay = min(self.window, self.backoff * 2 ** (count - self.per_pair))
                 wait = float(last) + delay - now
             # The per_ip-th latest attempt of the address: when it leaves the window.
-            nth = c.execute(
-                "SELECT at FROM login_attempts WHERE key = ? ORDER BY at DESC LIMIT 1 OFFSET ?",
-                (ip_key, self.per_ip - 1),
+            nth = (
+                await c.execute(
+                    "SELECT at FROM login_attempts WHERE key = ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+                    (ip_key, self.per_ip - 1),
+                )
             ).fetchone()
             if nth is not None:
                 wait = max(wait, float(nth[0]) + self.window - now)
             if wait > 0:
                 return wait
             for key in (pair_key, ip_key):
-                c.execute("INSERT INTO login_attempts (key, at) VALUES (?, ?)", (key, now))
+                await c.execute("INSERT INTO login_attempts (key, at) VALUES (?, ?)", (key, now))
         return 0.0
 
-    def succeeded(self, username: str, ip: str) -> None:
+    async def succeeded(self, username: str, ip: str) -> None:
         """The attempt was right: forget the pair's failures and give the address its back."""
         pair_key, ip_key = self._keys(username, ip)
-        with self.db.transaction() as c:
-            c.execute("DELETE FROM login_attempts WHERE key = ?", (pair_key,))
-            c.execute(
+        async with self.db.transaction() as c:
+            await c.execute("DELETE FROM login_attempts WHERE key = ?", (pair_key,))
+            await c.execute(
                 "DELETE FROM login_attempts WHERE id = (SELECT id FROM login_attempts "
                 "WHERE key = ? ORDER BY at DESC, id DESC LIMIT 1)",
                 (ip_key,),

@@ -47,8 +47,8 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
 
     p = app[STATE]
     ring = load_ring(p.config.creds_encryption_keys, p.config.data_dir)
-    store = CredsStore(p.db.sync, ring)
-    moved = store.reencrypt()
+    store = CredsStore(p.db, ring)
+    moved = await store.reencrypt()
     if moved:
         log.info("creds keys re-encrypted", extra={"fields": {"count": moved}})
     app[CREDS] = store
@@ -79,7 +79,7 @@ async def list_keys(request: web.Request) -> web.Response:
     who = caller(request)
     org = await find_org(p, request.match_info["org"])
     role = await require_member(p, who, org)
-    keys = await p.db.run(store_of(request).list, org.id)
+    keys = await store_of(request).list(org.id)
     return web.json_response({"creds_keys": [k.as_json(admin=role == "admin") for k in keys]})
 
 
@@ -105,7 +105,7 @@ async def show_key(request: web.Request) -> web.Response:
     p, who, org, name = await _org_and_key(request)
     await require_member(p, who, org, "admin")
     try:
-        info = await p.db.run(store_of(request).info, org.id, name)
+        info = await store_of(request).info(org.id, name)
     except DecryptError as exc:
         raise_creds(exc)
     if info is None:
@@ -147,7 +147,7 @@ async def vend_from_key(
     ``known``: the key (or the error reading it), already read from the database."""
     try:
         if known is None:
-            key = await platform(request).db.run(store_of(request).get, org.id, name)
+            key = await store_of(request).get(org.id, name)
         elif known[0] is not None:
             key = known[0]
         else:

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import PlatformConfigError
+from ..errors import DatabaseUnavailableError, PlatformConfigError
 from . import (
     openapi,
     passwords,
@@ -55,7 +55,6 @@ from .creds_vending import make_vendor
 from .crypto import load_ring
 from .data_dir import private_dir
 from .db import Database
-from .db_async import AsyncDatabase
 from .db_backends import unavailable_errors
 from .grant_cache import GrantCache
 from .login_limits import LoginLimiter
@@ -107,6 +106,24 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
     except asyncio.CancelledError:
         status = 499
         raise
+    except DatabaseUnavailableError as exc:
+        # The connection was lost while committing: the change is known not to have been
+        # saved (retry), or, rarely, nobody can tell (no Retry-After: look first).
+        status = 503
+        log.error(
+            "database connection lost while committing",
+            extra={"fields": {"path": request.path, "saved": exc.saved}},
+        )
+        unknown = exc.saved is None
+        return web.json_response(
+            {
+                "error": "write_outcome_unknown" if unknown else "write_not_saved",
+                "description": str(exc),
+                "saved": exc.saved,
+            },
+            status=503,
+            headers={} if unknown else {"Retry-After": "1"},
+        )
     except unavailable_errors() as exc:
         # A lock held elsewhere for longer than busy_timeout, a full disk, a read-only file.
         status = 503
@@ -147,8 +164,8 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
 
 async def _health(request: web.Request) -> web.Response:
     p = platform(request)
-    # Its own connection on its own thread: answers while the workers wait for a lock.
-    db_state = await asyncio.to_thread(p.db.sync.writable)
+    # Its own connection: answers while the others wait for a lock.
+    db_state = await p.db.writable()
     db_ok = db_state == "ok"
     return web.json_response(
         {
@@ -184,18 +201,18 @@ def create_app(config: ServerConfig) -> web.Application:
     async def lifecycle(app: web.Application) -> Any:
         private_dir(config.data_dir)
         secret = config.secret()
-        db = AsyncDatabase(await asyncio.to_thread(Database, config.database))
+        db = await Database.open(config.database)
         try:
             vendor = make_vendor(config)
         except BaseException:
-            db.close()
+            await db.close()
             raise
         try:
             vendor.cache = GrantCache(db, load_ring(config.creds_encryption_keys, config.data_dir))
             await vendor.start()
             dummy = await asyncio.to_thread(passwords.dummy_hash, config.scrypt_n)
         except BaseException:
-            db.close()
+            await db.close()
             await vendor.close()
             raise
         app[STATE] = Platform(
@@ -204,7 +221,7 @@ def create_app(config: ServerConfig) -> web.Application:
             vendor=vendor,
             secret=secret,
             limiter=LoginLimiter(
-                db.sync,
+                db,
                 config.login_max_failures,
                 config.login_max_failures_per_ip,
                 config.login_window,
@@ -217,16 +234,16 @@ def create_app(config: ServerConfig) -> web.Application:
             extra={
                 "fields": {
                     "data_dir": config.data_dir,
-                    "database": db.sync.where,
+                    "database": db.where,
                     "storage": vendor.kind,
                     "storage_root": vendor.root,
-                    "schema_version": db.sync.schema_version,
+                    "schema_version": await db.schema_version(),
                 }
             },
         )
         yield
         await vendor.close()
-        db.close()
+        await db.close()
         log.info("platform stopped")
 
     app.cleanup_ctx.append(lifecycle)

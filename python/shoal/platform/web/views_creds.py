@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import connected, creds_actions
-from ..common import ApiError, fail, platform
+from ..common import ApiError, fail
 from ..creds_store import KINDS
 from ..db import Org
 from ..tokens import isoformat
@@ -94,11 +94,11 @@ async def _creds_page(
     name: str = "",
     failed_kind: str = "",
 ) -> web.Response:
-    p, org, role = await org_for(request)
+    _, org, role = await org_for(request)
     store = creds_actions.store_of(request)
-    listed = await p.db.run(store.list, org.id)
+    listed = await store.list(org.id)
     if role == "admin":  # admins also see each key's settings (where and how, never a secret)
-        found = [await p.db.run(store.info, org.id, k.name) for k in listed]
+        found = [await store.info(org.id, k.name) for k in listed]
         listed = [f for f in found if f is not None]
     keys = [k.as_json(admin=role == "admin") for k in listed]
     ctx = {
@@ -156,11 +156,11 @@ async def add_key(request: web.Request) -> web.Response:
 @routes.post("/o/{org}/creds/{key}/rotate")
 async def rotate_key(request: web.Request) -> web.Response:
     who = session.require_user(request)
-    p, org, _ = await org_for(request)
+    _, org, _ = await org_for(request)
     name = request.match_info["key"]
     form = await form_of(request)
     try:
-        current = await p.db.run(creds_actions.store_of(request).info, org.id, name)
+        current = await creds_actions.store_of(request).info(org.id, name)
         if current is None:
             fail(404, "creds_key_not_found", f"there is no creds key {name!r} in {org.name!r}")
         await creds_actions.rotate_key(
@@ -189,9 +189,7 @@ async def remove_key(request: web.Request) -> web.Response:
 
 async def _key_names(request: web.Request, org: Org) -> list[dict[str, str]]:
     store = creds_actions.store_of(request)
-    return [
-        {"name": k.name, "kind": k.kind} for k in await platform(request).db.run(store.list, org.id)
-    ]
+    return [{"name": k.name, "kind": k.kind} for k in await store.list(org.id)]
 
 
 async def _connect_page(
