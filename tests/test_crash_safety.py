@@ -331,6 +331,30 @@ def test_kill_9_during_batches_s3(tmp_path: Path, run_dl: Any, s3_server: S3Serv
     kill_9_during_batches(s3_backend(s3_server), tmp_path, run_dl)
 
 
+def test_a_put_cut_off_by_the_kill_is_recovered(tmp_path: Path) -> None:
+    """Some stores (SeaweedFS) keep what arrived of a PUT cut off by a kill, often nothing:
+    an object holding a beginning of its new bytes is written again, and a journal holding a
+    beginning of a journal was never committed."""
+    backend = local_backend(tmp_path)
+    make_base(backend.url("src"))
+    backend.copy("src", ["count"])
+    writes = run_writer([job(backend, "count", None, "after")])[0]["writes"]
+    commit, metas = writes.index(journal.KEY) + 1, len(writes) - 12
+    backend.copy("src", ["meta", "journal"])
+    # killed after every encoder, with the first meta's PUT cut off before its body
+    (killed,) = run_writer([job(backend, "meta", metas - 1, "after")])
+    assert killed["status"] == 9 and writes[metas - 1].endswith("tensor_meta.json")
+    (tmp_path / "meta" / writes[metas - 1]).write_bytes(b"")
+    assert verify(backend.url("meta"), None, [BASE + BLOCK]) == (BASE + BLOCK, True)
+    # killed with every chunk written and the journal's PUT cut off half way
+    (killed,) = run_writer([job(backend, "journal", commit - 1, "after")])
+    assert killed["status"] == 9
+    (tmp_path / "journal" / journal.KEY).write_bytes(b'{"format":"shoal-flush-journal","ver')
+    assert verify(backend.url("journal"), None, [BASE])[0] == BASE
+    (tmp_path / "journal" / journal.KEY).write_bytes(b"")
+    assert verify(backend.url("journal"), None, [BASE + BLOCK])[0] == BASE + BLOCK
+
+
 def test_deeplake_copies_and_deletes_a_dataset_with_a_journal(tmp_path: Path, run_dl: Any) -> None:
     backend = local_backend(tmp_path)
     make_base(backend.url("src"))

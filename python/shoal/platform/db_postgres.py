@@ -16,8 +16,9 @@ with a small pool of connections of its own.
   over, one way or the other), and looks for the receipt: found, the write landed and the
   caller carries on as if ``COMMIT`` had answered; missing, it did not and never will, and the
   caller gets :class:`~shoal.errors.DatabaseUnavailableError` with ``saved=False`` (retrying
-  is safe). Only if that check fails too is the outcome reported unknown. Receipts older than
-  :data:`RECEIPT_TTL` are deleted by later writes.
+  is safe). Only if that check fails too is the outcome reported unknown. A receipt is
+  deleted once its outcome is known (right after its COMMIT answered, or by the check); one
+  left behind by a crash is deleted by a later write once older than :data:`RECEIPT_TTL`.
 """
 
 from __future__ import annotations
@@ -181,6 +182,12 @@ class PostgresBackend:
                 if receipt_id is None or not conn.raw.broken:
                     raise
                 await self._settle(receipt_id, conn)
+            else:
+                if receipt_id is not None:
+                    # Its outcome is known: the receipt has served (no lock needed; one left
+                    # behind by a crash goes with the age sweep).
+                    with contextlib.suppress(self.psycopg.Error):
+                        await conn.execute("DELETE FROM write_receipts WHERE id = ?", (receipt_id,))
             done = True
         finally:
             if not done and not conn.raw.broken:
@@ -218,10 +225,10 @@ class PostgresBackend:
                 await checker.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
                 found = (
                     await checker.execute(
-                        "SELECT 1 FROM write_receipts WHERE id = ?", (receipt_id,)
+                        "DELETE FROM write_receipts WHERE id = ? RETURNING 1", (receipt_id,)
                     )
                 ).fetchone()
-                await checker.execute("ROLLBACK")
+                await checker.execute("COMMIT")
             finally:
                 with contextlib.suppress(Exception):
                     await checker.raw.close()
