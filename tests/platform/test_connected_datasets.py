@@ -277,7 +277,7 @@ def test_creds_answer_is_one_database_trip_and_checks_as_before(
     """A hub:// open waits on /creds: with the grant cached, the answer costs one trip to the
     database's threads (token, org, entry, role, key and cached grant read together), and the
     token, the caller's access and the access asked for are checked as they always were."""
-    from shoal.platform.db_async import AsyncDatabase
+    from shoal.platform.db import Database
 
     src = f"s3://{ORG_BUCKET}/{org.name}/trip"
     _seed(org_store, src)
@@ -286,13 +286,13 @@ def test_creds_answer_is_one_database_trip_and_checks_as_before(
     first = org.p.call("GET", path + "?mode=r", token=org.reader.token)
     assert first[0] == 200  # vended, now cached
     trips: list[str] = []
-    run = AsyncDatabase.run
+    run = Database.batch  # on SQLite, a batch is one trip to the database's threads
 
-    async def counted(self: AsyncDatabase, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def counted(self: Database, fn: Any, *args: Any) -> Any:
         trips.append(getattr(fn, "__name__", repr(fn)))
-        return await run(self, fn, *args, **kwargs)
+        return await run(self, fn, *args)
 
-    monkeypatch.setattr(AsyncDatabase, "run", counted)
+    monkeypatch.setattr(Database, "batch", counted)
     status, answer = org.p.call("GET", path + "?mode=r", token=org.reader.token)
     assert status == 200 and trips == ["_owner_then"], trips
     assert answer["creds"] == first[1]["creds"] and answer["mode"] == "r"

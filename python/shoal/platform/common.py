@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
@@ -160,11 +160,12 @@ async def _authenticate(request: web.Request) -> Caller:
     return ANONYMOUS if token is None else await caller_for_token(platform(request), token)
 
 
-async def authenticated_run(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+async def authenticated_run(request: web.Request, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     """For a handler marked :func:`checks_its_token`: the request's token checked exactly as
-    :func:`authenticate` does, and ``fn(db, user_id, *args)`` run in the same trip to the
-    database's threads (``user_id``: the token's user, ``None`` without a token). A bad token
-    raises its error (``fn``'s result is never used then); :func:`caller` then answers."""
+    :func:`authenticate` does, and ``fn(db, user_id, *args)`` run in the same batch (on
+    SQLite, one trip to the database's threads; ``user_id``: the token's user, ``None``
+    without a token). A bad token raises its error (``fn``'s result is never used then);
+    :func:`caller` then answers."""
     p = platform(request)
     try:
         token = _bearer(request)
@@ -174,8 +175,10 @@ async def authenticated_run(request: web.Request, fn: Callable[..., T], *args: A
         raise
     if claims is None:
         request[CALLER] = ANONYMOUS
-        return await p.db.run(fn, p.db.sync, None, *args)
-    (row, parent, user), result = await p.db.run(_owner_then, p.db.sync, claims.jti, fn, *args)
+        return await p.db.batch(fn, None, *args)
+    owned: tuple[tuple[TokenRow | None, TokenRow | None, User | None], T]
+    owned = await p.db.batch(_owner_then, claims.jti, fn, *args)
+    (row, parent, user), result = owned
     try:
         request[CALLER] = _checked_owner(claims, row, parent, user)
     except ApiError as exc:
@@ -184,22 +187,24 @@ async def authenticated_run(request: web.Request, fn: Callable[..., T], *args: A
     return result
 
 
-def _owner_then(
-    db: Database, jti: str, fn: Callable[..., T], *args: Any
+async def _owner_then(
+    db: Database, jti: str, fn: Callable[..., Awaitable[T]], *args: Any
 ) -> tuple[tuple[TokenRow | None, TokenRow | None, User | None], T]:
-    owner = _token_owner(db, jti)
+    owner = await _token_owner(db, jti)
     user = owner[2]
-    return owner, fn(db, user.id if user is not None else None, *args)
+    return owner, await fn(db, user.id if user is not None else None, *args)
 
 
-def _token_owner(db: Database, jti: str) -> tuple[TokenRow | None, TokenRow | None, User | None]:
-    """The token's row, its parent's (if it has one) and its user: one trip to the database's
-    threads, as every authenticated request makes it (each trip is two thread switches)."""
-    row = db.token(jti)
+async def _token_owner(
+    db: Database, jti: str
+) -> tuple[TokenRow | None, TokenRow | None, User | None]:
+    """The token's row, its parent's (if it has one) and its user: one batch (on SQLite, one
+    trip to the database's threads, each trip costing two thread switches)."""
+    row = await db.token(jti)
     if row is None:
         return None, None, None
-    parent = db.token(row.parent_jti) if row.parent_jti is not None else None
-    return row, parent, db.user_by_id(row.user_id)
+    parent = await db.token(row.parent_jti) if row.parent_jti is not None else None
+    return row, parent, await db.user_by_id(row.user_id)
 
 
 def _claims(p: Platform, token: str) -> tokens.Claims:
@@ -218,7 +223,7 @@ async def caller_for_token(p: Platform, token: str) -> Caller:
     parent's revocation, the user still there); :class:`ApiError` (401) otherwise. The API's
     bearer tokens and the web app's session cookie both go through here."""
     claims = _claims(p, token)
-    row, parent, user = await p.db.run(_token_owner, p.db.sync, claims.jti)
+    row, parent, user = await p.db.batch(_token_owner, claims.jti)
     return _checked_owner(claims, row, parent, user)
 
 

@@ -14,6 +14,7 @@ own storage root. The columns and the table come with the managed-credentials mi
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import time
 from dataclasses import dataclass, field
@@ -83,21 +84,21 @@ async def _set_default_storage(
 
 
 async def link_of(p: Platform, ds_id: int) -> Link:
-    return await _link_of(p.db, ds_id)
+    return await p.db.batch(_link_of, ds_id)
 
 
 async def set_link(p: Platform, ds_id: int, creds_key: str | None, *, connected: bool) -> None:
-    await _set_link(p.db, ds_id, creds_key, connected=connected)
+    await p.db.batch(functools.partial(_set_link, connected=connected), ds_id, creds_key)
 
 
 async def default_storage(p: Platform, org_id: int) -> DefaultStorage | None:
-    return await _default_storage(p.db, org_id)
+    return await p.db.batch(_default_storage, org_id)
 
 
 async def set_default_storage(
     p: Platform, org_id: int, url: str | None, creds_key: str = ""
 ) -> None:
-    await _set_default_storage(p.db, org_id, url, creds_key)
+    await p.db.batch(_set_default_storage, org_id, url, creds_key)
 
 
 async def default_url(p: Platform, org: Org, name: str) -> str | None:
@@ -132,7 +133,7 @@ class CredsContext:
     cached: tuple[bool, ManagedGrant] | None = field(default=None, repr=False)
 
 
-def creds_context(
+async def creds_context(
     db: Database,
     user_id: int | None,
     store: CredsStore,
@@ -141,27 +142,27 @@ def creds_context(
     ds_name: str,
     mode: str | None,
 ) -> CredsContext:
-    """Runs on a database thread, with the token's own lookups (see
-    :func:`.common.authenticated_run`); ``user_id`` is the caller's. ``mode`` is the
+    """Runs in one batch with the token's own lookups (see :func:`.common.authenticated_run`;
+    on SQLite, one trip to a database thread); ``user_id`` is the caller's. ``mode`` is the
     access asked for (``None``: fresh credentials, so no cached grant is looked up); the
     handler uses a cached grant only after checking the caller's access, and only for the
     access it grants."""
-    org = db.org(org_name)
+    org = await db.org(org_name)
     if org is None:
         return CredsContext(None, None, None, Link(None, False))
-    ds = db.dataset(org.id, ds_name)
-    role = db.role(org.id, user_id) if user_id is not None else None
-    link = _link_of(db, ds.id) if ds is not None else Link(None, False)
+    ds = await db.dataset(org.id, ds_name)
+    role = await db.role(org.id, user_id) if user_id is not None else None
+    link = await _link_of(db, ds.id) if ds is not None else Link(None, False)
     if ds is None or not link.creds_key:
         return CredsContext(org, ds, role, link)
     try:
-        key = store.get(org.id, link.creds_key)
+        key = await store.get(org.id, link.creds_key, db=db)
     except (CredsError, DecryptError) as exc:  # raised where the key is used, after access
         return CredsContext(org, ds, role, link, key_error=exc)
     if mode is None:
         return CredsContext(org, ds, role, link, key)
     write = mode != "r" and RANK.get(role, 0) >= RANK["write"]
-    cached = vendor.cached(key, ds.storage_url, write=write)
+    cached = await vendor.cached(key, ds.storage_url, write=write, db=db)
     return CredsContext(
         org, ds, role, link, key, cached=(write, cached) if cached is not None else None
     )

@@ -23,12 +23,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import ServerConfig
 from .creds_store import CredsError, CredsKey
 from .creds_vending import GcsVendor, Grant, VendingError, s3_policy
 from .grant_cache import GrantCache
+
+if TYPE_CHECKING:
+    from .db import Database
 
 _READ_ANYWHERE = {
     "Version": "2012-10-17",
@@ -91,10 +94,12 @@ class ManagedVendor:
             fresh=fresh,
         )
 
-    def cached(self, key: CredsKey, url: str | None, *, write: bool) -> ManagedGrant | None:
-        """The grant :meth:`vend` would hand out from its cache, if it has one; reads the
-        database on the calling thread (a database thread, with the request's other lookups)."""
-        return self.cache.peek(_cache_parts(key, url, write), ManagedGrant)
+    async def cached(
+        self, key: CredsKey, url: str | None, *, write: bool, db: Database
+    ) -> ManagedGrant | None:
+        """The grant :meth:`vend` would hand out from its cache, if it has one; reads ``db``
+        (as a batch sees it, with the request's other lookups)."""
+        return await self.cache.peek(_cache_parts(key, url, write), ManagedGrant, db)
 
     async def _vend(self, key: CredsKey, url: str | None, *, write: bool) -> ManagedGrant:
         s = key.secret

@@ -21,6 +21,7 @@ The same migration adds what connected datasets and default storage need: a data
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -192,8 +193,9 @@ class CredsStore:
     ) -> tuple[str, bytes]:
         return self.ring.encrypt(json.dumps(secret).encode(), _aad(org_id, name, kind))
 
-    async def add(
+    async def _add_in(
         self,
+        db: Database,
         org_id: int,
         name: str,
         kind: str,
@@ -205,7 +207,7 @@ class CredsStore:
         secret = check_secret(name, kind, secret)
         key_id, blob = self._encrypt(org_id, name, kind, secret)
         now = time.time()
-        async with self.db.transaction() as c:
+        async with db.transaction() as c:
             if (
                 await c.execute(
                     "SELECT 1 FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name)
@@ -222,31 +224,37 @@ class CredsStore:
                 "created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (org_id, name, kind, key_id, blob, int(allow_static), by, now, now),
             )
-        info = await self.info(org_id, name)
+        info = await self._info_in(db, org_id, name)
         assert info is not None
         return info
 
-    async def rotate(
-        self, org_id: int, name: str, secret: dict[str, Any], *, allow_static: bool | None
+    async def _rotate_in(
+        self,
+        db: Database,
+        org_id: int,
+        name: str,
+        secret: dict[str, Any],
+        *,
+        allow_static: bool | None,
     ) -> CredsKeyInfo:
         """Replace the secret (same kind) and, if given, the static opt-in."""
-        current = await self.get(org_id, name)
+        current = await self._get_in(db, org_id, name)
         secret = check_secret(name, current.kind, secret)
         key_id, blob = self._encrypt(org_id, name, current.kind, secret)
         static = current.allow_static if allow_static is None else allow_static
-        async with self.db.transaction() as c:
+        async with db.transaction() as c:
             await c.execute(
                 "UPDATE creds_keys SET key_id = ?, secret = ?, allow_static = ?, updated_at = ? "
                 "WHERE org_id = ? AND name = ?",
                 (key_id, blob, int(static), time.time(), org_id, name),
             )
-        info = await self.info(org_id, name)
+        info = await self._info_in(db, org_id, name)
         assert info is not None
         return info
 
-    async def remove(self, org_id: int, name: str) -> None:
-        await self.get(org_id, name)
-        async with self.db.transaction() as c:
+    async def _remove_in(self, db: Database, org_id: int, name: str) -> None:
+        await self._get_in(db, org_id, name)
+        async with db.transaction() as c:
             used = [
                 str(r[0])
                 for r in (
@@ -272,17 +280,17 @@ class CredsStore:
                 )
             await c.execute("DELETE FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name))
 
-    async def _row(self, org_id: int, name: str) -> Any:
-        async with self.db.read() as c:
+    async def _row_in(self, db: Database, org_id: int, name: str) -> Any:
+        async with db.read() as c:
             return (
                 await c.execute(
                     "SELECT * FROM creds_keys WHERE org_id = ? AND name = ?", (org_id, name)
                 )
             ).fetchone()
 
-    async def get(self, org_id: int, name: str) -> CredsKey:
+    async def _get_in(self, db: Database, org_id: int, name: str) -> CredsKey:
         """The key with its secret; :class:`CredsError` (404) naming it if there is none."""
-        row = await self._row(org_id, name)
+        row = await self._row_in(db, org_id, name)
         if row is None:
             raise CredsError(
                 404,
@@ -301,11 +309,11 @@ class CredsStore:
             secret,
         )
 
-    async def info(self, org_id: int, name: str) -> CredsKeyInfo | None:
-        row = await self._row(org_id, name)
+    async def _info_in(self, db: Database, org_id: int, name: str) -> CredsKeyInfo | None:
+        row = await self._row_in(db, org_id, name)
         if row is None:
             return None
-        key = await self.get(org_id, name)
+        key = await self._get_in(db, org_id, name)
         return self._info(row, {k: key.secret[k] for k in PUBLIC_FIELDS if key.secret.get(k)})
 
     @staticmethod
@@ -320,8 +328,8 @@ class CredsStore:
             settings=settings,
         )
 
-    async def list(self, org_id: int) -> list[CredsKeyInfo]:
-        async with self.db.read() as c:
+    async def _list_in(self, db: Database, org_id: int) -> list[CredsKeyInfo]:
+        async with db.read() as c:
             rows = (
                 await c.execute(
                     "SELECT * FROM creds_keys WHERE org_id = ? ORDER BY name", (org_id,)
@@ -329,10 +337,10 @@ class CredsStore:
             ).fetchall()
         return [self._info(r, {}) for r in rows]
 
-    async def reencrypt(self) -> int:
+    async def _reencrypt_in(self, db: Database) -> int:
         """Re-encrypt every key not under the ring's current key (after a key rotation)."""
         count = 0
-        async with self.db.transaction() as c:
+        async with db.transaction() as c:
             rows = (
                 await c.execute(
                     "SELECT id, org_id, name, kind, key_id, secret FROM creds_keys WHERE key_id != ?",
@@ -349,3 +357,44 @@ class CredsStore:
                 )
                 count += 1
         return count
+
+    # -- entry points: each one batch (on SQLite, one trip to the database's threads) -------
+    async def add(
+        self,
+        org_id: int,
+        name: str,
+        kind: str,
+        secret: dict[str, Any],
+        *,
+        by: str,
+        allow_static: bool,
+    ) -> CredsKeyInfo:
+        add = functools.partial(self._add_in, by=by, allow_static=allow_static)
+        return await self.db.batch(add, org_id, name, kind, secret)
+
+    async def rotate(
+        self, org_id: int, name: str, secret: dict[str, Any], *, allow_static: bool | None
+    ) -> CredsKeyInfo:
+        """Replace the secret (same kind) and, if given, the static opt-in."""
+        rotate = functools.partial(self._rotate_in, allow_static=allow_static)
+        return await self.db.batch(rotate, org_id, name, secret)
+
+    async def remove(self, org_id: int, name: str) -> None:
+        await self.db.batch(self._remove_in, org_id, name)
+
+    async def get(self, org_id: int, name: str, *, db: Database | None = None) -> CredsKey:
+        """The key with its secret; :class:`CredsError` (404) naming it if there is none.
+        ``db``: the database as a batch already running sees it."""
+        if db is not None:
+            return await self._get_in(db, org_id, name)
+        return await self.db.batch(self._get_in, org_id, name)
+
+    async def info(self, org_id: int, name: str) -> CredsKeyInfo | None:
+        return await self.db.batch(self._info_in, org_id, name)
+
+    async def list(self, org_id: int) -> list[CredsKeyInfo]:
+        return await self.db.batch(self._list_in, org_id)
+
+    async def reencrypt(self) -> int:
+        """Re-encrypt every key not under the ring's current key (after a key rotation)."""
+        return await self.db.batch(self._reencrypt_in)

@@ -16,11 +16,13 @@ A database newer than this code is refused rather than misread.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..errors import PlatformConfigError
 from .db_backends import Backend, Connection, Result, is_postgres
@@ -37,6 +39,9 @@ __all__ = [
     "TokenRow",
     "User",
 ]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 ROLES = ("read", "write", "admin")
 RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
@@ -100,8 +105,26 @@ def backend_for(path: str) -> Backend:
     return SqliteBackend(path)
 
 
+def _one_trip(
+    method: Callable[Concatenate[Database, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Database, P], Coroutine[Any, Any, T]]:
+    """A method that runs whole in one :meth:`Database.batch`."""
+
+    @functools.wraps(method)
+    async def whole(self: Database, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if not self.backend.batches:
+            return await method(self, *args, **kwargs)
+        return await self.batch(functools.partial(method, **kwargs), *args)
+
+    return whole
+
+
 class Database:
-    """The platform's tables, behind small async methods. Open with :meth:`open`."""
+    """The platform's tables, behind small async methods. Open with :meth:`open`.
+
+    Functions that make several queries in one go take the database as their first argument
+    and run through :meth:`batch`, not on their own: on SQLite a batch is one trip to a worker
+    thread (a transaction cannot span trips), on PostgreSQL a plain call."""
 
     def __init__(self, backend: Backend, path: str) -> None:
         self.backend = backend
@@ -122,13 +145,27 @@ class Database:
         return db
 
     # -- plumbing --------------------------------------------------------------------------
+    async def batch(self, fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
+        """``await fn(db, *args)``, ``db`` being this database as seen where the work runs:
+        on SQLite, a worker thread's connection (``fn`` must await nothing but the
+        database); on PostgreSQL, this very object."""
+        if not self.backend.batches:
+            return await fn(self, *args)
+        path = self.path
+        run = self.backend.run  # type: ignore[attr-defined]
+        result: T = await run(lambda inline: Database(inline, path), fn, *args)
+        return result
+
+    @_one_trip
     async def schema_version(self) -> int:
         async with self.read() as c:
             return await self.backend.schema_version(c)
 
+    @_one_trip
     async def journal_mode(self) -> str:
         return await self.backend.journal_mode()
 
+    @_one_trip
     async def migrate(self) -> None:
         # SQLite: no write when none is pending (a read-only file still opens, and reports
         # unhealthy). PostgreSQL: under the write lock from the start, as replicas starting
@@ -156,10 +193,12 @@ class Database:
         """One read-only transaction, that never waits for writers."""
         return self.backend.transaction(write=False)
 
+    @_one_trip
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Result:
         """One statement outside any transaction (a read)."""
         return await self.backend.execute(sql, params)
 
+    @_one_trip
     async def ping(self) -> bool:
         return bool((await self.execute("SELECT 1")).fetchone()[0] == 1)
 
@@ -172,6 +211,7 @@ class Database:
         await self.backend.close()
 
     # -- users -----------------------------------------------------------------------------
+    @_one_trip
     async def create_user(self, username: str, email: str, password_hash: str) -> User:
         """The user, their personal org (same name) and their admin membership, together."""
         now = time.time()
@@ -201,19 +241,23 @@ class Database:
         assert uid is not None
         return User(uid, username, email, password_hash, now)
 
+    @_one_trip
     async def user(self, username: str) -> User | None:
         row = (await self.execute("SELECT * FROM users WHERE username = ?", (username,))).fetchone()
         return User(**dict(row)) if row else None
 
+    @_one_trip
     async def user_by_id(self, uid: int) -> User | None:
         row = (await self.execute("SELECT * FROM users WHERE id = ?", (uid,))).fetchone()
         return User(**dict(row)) if row else None
 
+    @_one_trip
     async def set_password_hash(self, uid: int, password_hash: str) -> None:
         async with self.transaction() as c:
             await c.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, uid))
 
     # -- tokens ----------------------------------------------------------------------------
+    @_one_trip
     async def add_token(
         self,
         jti: str,
@@ -259,10 +303,12 @@ class Database:
         values["can_mint"] = bool(values["can_mint"])
         return TokenRow(**values)
 
+    @_one_trip
     async def token(self, jti: str) -> TokenRow | None:
         row = (await self.execute("SELECT * FROM tokens WHERE jti = ?", (jti,))).fetchone()
         return self._token(row) if row else None
 
+    @_one_trip
     async def api_tokens(self, uid: int) -> list[TokenRow]:
         rows = (
             await self.execute(
@@ -272,6 +318,7 @@ class Database:
         ).fetchall()
         return [self._token(r) for r in rows]
 
+    @_one_trip
     async def revoke_token_named(self, uid: int, name: str) -> bool:
         async with self.transaction() as c:
             cur = await c.execute(
@@ -281,6 +328,7 @@ class Database:
             )
             return bool(cur.rowcount > 0)
 
+    @_one_trip
     async def revoke_jti(self, jti: str) -> None:
         async with self.transaction() as c:
             await c.execute(
@@ -289,6 +337,7 @@ class Database:
             )
 
     # -- orgs ------------------------------------------------------------------------------
+    @_one_trip
     async def create_org(self, name: str, owner: int) -> Org:
         now = time.time()
         async with self.transaction() as c:
@@ -305,6 +354,7 @@ class Database:
         assert oid is not None
         return Org(oid, name, None)
 
+    @_one_trip
     async def org(self, name: str) -> Org | None:
         row = (
             await self.execute(
@@ -313,6 +363,7 @@ class Database:
         ).fetchone()
         return Org(**dict(row)) if row else None
 
+    @_one_trip
     async def role(self, org_id: int, uid: int) -> str | None:
         row = (
             await self.execute(
@@ -321,6 +372,7 @@ class Database:
         ).fetchone()
         return str(row[0]) if row else None
 
+    @_one_trip
     async def orgs_of(self, uid: int) -> list[tuple[Org, str]]:
         rows = (
             await self.execute(
@@ -331,6 +383,7 @@ class Database:
         ).fetchall()
         return [(Org(r["id"], r["name"], r["personal_user_id"]), str(r["role"])) for r in rows]
 
+    @_one_trip
     async def members(self, org_id: int) -> list[tuple[str, str]]:
         rows = (
             await self.execute(
@@ -341,6 +394,7 @@ class Database:
         ).fetchall()
         return [(str(r[0]), str(r[1])) for r in rows]
 
+    @_one_trip
     async def set_member(self, org: Org, uid: int, role: str) -> None:
         async with self.transaction() as c:
             if org.personal_user_id == uid and role != "admin":
@@ -352,6 +406,7 @@ class Database:
             )
             await self._check_admin_left(c, org)
 
+    @_one_trip
     async def remove_member(self, org: Org, uid: int) -> bool:
         async with self.transaction() as c:
             if org.personal_user_id == uid:
@@ -381,22 +436,26 @@ class Database:
         values["public"] = bool(values["public"])
         return DatasetRow(**values)
 
+    @_one_trip
     async def dataset(self, org_id: int, name: str) -> DatasetRow | None:
         row = (
             await self.execute(self._DS + "WHERE d.org_id = ? AND d.name = ?", (org_id, name))
         ).fetchone()
         return self._ds(row) if row else None
 
+    @_one_trip
     async def datasets(self, org_id: int, *, public_only: bool) -> list[DatasetRow]:
         where = "WHERE d.org_id = ?" + (" AND d.public = 1" if public_only else "")
         rows = (await self.execute(self._DS + where + " ORDER BY d.name", (org_id,))).fetchall()
         return [self._ds(r) for r in rows]
 
+    @_one_trip
     async def url_in_use(self, url: str) -> bool:
         return (
             await self.execute("SELECT 1 FROM datasets WHERE storage_url = ?", (url,))
         ).fetchone() is not None
 
+    @_one_trip
     async def put_dataset(self, org_id: int, name: str, url: str, public: bool) -> DatasetRow:
         """Create the entry, or (if it exists) mark it updated and set ``public``."""
         now = time.time()
@@ -411,10 +470,12 @@ class Database:
         assert found is not None
         return found
 
+    @_one_trip
     async def delete_dataset(self, ds_id: int) -> None:
         async with self.transaction() as c:
             await c.execute("DELETE FROM datasets WHERE id = ?", (ds_id,))
 
+    @_one_trip
     async def update_dataset(
         self, ds: DatasetRow, *, public: bool | None = None, name: str | None = None
     ) -> DatasetRow:

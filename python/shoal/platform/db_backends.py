@@ -74,6 +74,9 @@ class Backend(Protocol):
     server's event loop; none blocks it."""
 
     postgres: bool
+    #: Whether work reaches the database in trips (SQLite's worker threads, see
+    #: :meth:`.db.Database.batch`) rather than statement by statement.
+    batches: bool
     #: What logs and messages may show (a URL's password hidden).
     where: str
 

@@ -78,6 +78,7 @@ class _Conn:
 
 class PostgresBackend:
     postgres = True
+    batches = False
 
     def __init__(self, url: str, size: int = POOL_SIZE) -> None:
         self.psycopg = _psycopg()

@@ -1,12 +1,17 @@
 """The platform's SQLite database (the embedded default), behind the async
 :class:`.db_backends.Backend` interface.
 
-sqlite3 has no async API, so every statement runs on a small pool of worker threads, never
-on the event loop: a write that waits for a lock held elsewhere (another process, a backup;
-``busy_timeout``) stalls only its own request, while health checks, reads and everything else
-go on. A transaction holds one of a few connections from its ``BEGIN`` to its end; each of its
-statements is one hop to a worker thread (any thread: a connection is used by one transaction
-at a time).
+sqlite3 has no async API, so the database's work runs on a few worker threads, each with its
+own connection, never on the event loop: a write that waits for a lock held elsewhere
+(another process, a backup; ``busy_timeout``) stalls only its own request, while health
+checks, reads and everything else go on.
+
+A trip to a worker thread costs two thread switches, so it carries a whole unit of work, not
+one statement: :meth:`SqliteBackend.run` runs a coroutine function of the database (one of
+:class:`.db.Database`'s methods, or a function given to :meth:`.db.Database.batch`) on a worker
+thread, against :class:`InlineSqlite`, whose statements run there and then. The coroutine never
+waits on anything but the database, so it is driven to its end without an event loop
+(:func:`drive`): the queries are the same coroutines that run on PostgreSQL's event loop.
 
 WAL lets readers (other connections, a backup, ``sqlite3`` in a shell) work while one writer
 writes, and ``synchronous=NORMAL`` is durable across process crashes (a power cut may lose
@@ -17,10 +22,10 @@ outcome is always known: no write receipts here (see :mod:`.db_postgres`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,11 +33,11 @@ from typing import Any, TypeVar
 from .data_dir import private_db_files
 from .db_backends import LOCK_TIMEOUT_MS, Result, sqlite_schema
 
-__all__ = ["WORKERS", "SqliteBackend", "sqlite_connect", "sqlite_writable"]
+__all__ = ["WORKERS", "InlineSqlite", "SqliteBackend", "drive", "sqlite_connect", "sqlite_writable"]
 
 T = TypeVar("T")
 
-#: Worker threads and connections. Writers take turns; readers run alongside.
+#: Worker threads, each with its connection. Writers take turns; readers run alongside.
 WORKERS = 4
 
 
@@ -55,6 +60,8 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
 def sqlite_writable(path: str, timeout: float = 0.5) -> str:
     """``"ok"``, or why a write transaction cannot begin on ``path`` within ``timeout``
     seconds (a lock held elsewhere, a read-only file, a missing directory)."""
+    if path == ":memory:":
+        return "ok"
     try:  # mode=rw: a missing file is reported, not created
         uri = Path(path).absolute().as_uri() + "?mode=rw"
         conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
@@ -70,97 +77,45 @@ def sqlite_writable(path: str, timeout: float = 0.5) -> str:
     return "ok"
 
 
-def _run(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Result:
-    cur = conn.execute(sql, tuple(params))
-    rows = cur.fetchall()
-    return Result(rows, cur.rowcount)
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end on this thread, without an event loop: it must never wait on
+    anything but :class:`InlineSqlite`, whose coroutines finish without suspending."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    coro.close()
+    raise RuntimeError("a database function waited on something other than the database")
 
 
-class _Conn:
-    """One sqlite3 connection, its statements run on the backend's worker threads."""
+class InlineSqlite:
+    """One worker thread's connection, its statements run on the calling thread."""
 
-    def __init__(self, backend: SqliteBackend, raw: sqlite3.Connection) -> None:
-        self.backend, self.raw = backend, raw
-        #: The statement running on a worker thread, if any (see :meth:`SqliteBackend._give`).
-        self.running: Future[Any] | None = None
+    postgres = False
+    #: Statements run here and now (no trip to take).
+    batches = False
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn, self.path, self.where = conn, path, path
 
     async def execute(self, sql: str, params: Sequence[Any] = (), /) -> Result:
-        return await self.call(_run, self.raw, sql, params)
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        # The thread's own future: done only once the statement is (a cancelled caller leaves
-        # it running).
-        self.running = self.backend.pool.submit(fn, *args)
-        result: T = await asyncio.wrap_future(self.running)
-        self.running = None
-        return result
-
-
-class SqliteBackend:
-    postgres = False
-
-    def __init__(self, path: str, workers: int = WORKERS) -> None:
-        self.path = self.where = path
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            private_db_files(path)
-        # An in-memory database lives in its one connection.
-        self.size = 1 if path == ":memory:" else workers
-        self.pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="shoal-db")
-        self._idle: list[_Conn] = []
-        self._all: list[_Conn] = []
-        self._slots = asyncio.Semaphore(self.size)
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[_Conn]:
-        async with self._slots:
-            if self._idle:
-                conn = self._idle.pop()
-            else:
-                conn = _Conn(self, await asyncio.wrap_future(self.pool.submit(self._open)))
-                self._all.append(conn)
-            try:
-                yield conn
-            finally:
-                self._give(conn)
-
-    def _open(self) -> sqlite3.Connection:
-        return sqlite_connect(self.path)
-
-    def _give(self, conn: _Conn) -> None:
-        running = conn.running
-        if running is None and (self.path == ":memory:" or not conn.raw.in_transaction):
-            self._idle.append(conn)
-            return
-        # A statement still runs on a worker thread (its caller was cancelled), or a roll-back
-        # failed: the connection is closed once it is done, never handed to another
-        # transaction meanwhile.
-        self._all.remove(conn)
-        if running is None:
-            self.pool.submit(conn.raw.close)
-        else:
-            running.add_done_callback(lambda _: self.pool.submit(conn.raw.close))
+        cur = self.conn.execute(sql, tuple(params))
+        return Result(cur.fetchall(), cur.rowcount)
 
     @asynccontextmanager
     async def transaction(
         self, *, write: bool = True, receipt: bool = True
-    ) -> AsyncIterator[_Conn]:
+    ) -> AsyncIterator[InlineSqlite]:
         """``BEGIN IMMEDIATE`` (writers take turns) or ``BEGIN`` (a snapshot that never waits
         for writers); rolled back on an exception, and a read-only one always."""
-        async with self._connection() as conn:
-            await conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield conn
-            except BaseException:
-                if conn.running is None:
-                    with contextlib.suppress(sqlite3.Error):
-                        await asyncio.shield(conn.execute("ROLLBACK"))
-                raise
-            await conn.execute("COMMIT" if write else "ROLLBACK")
-
-    async def execute(self, sql: str, params: Sequence[Any] = (), /) -> Result:
-        async with self._connection() as conn:
-            return await conn.execute(sql, params)
+        self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT" if write else "ROLLBACK")
 
     def schema(self, script: str) -> list[str]:
         return sqlite_schema(script)
@@ -175,20 +130,69 @@ class SqliteBackend:
         return str((await self.execute("PRAGMA journal_mode")).fetchone()[0])
 
     async def writable(self, timeout: float) -> str:
-        if self.path == ":memory:":
-            return "ok"
+        return sqlite_writable(self.path, timeout)
+
+    async def close(self) -> None:
+        return None
+
+
+class SqliteBackend(InlineSqlite):
+    """The worker threads. Work reaches them through :meth:`run` only: a transaction cannot
+    span trips to them."""
+
+    batches = True
+
+    def __init__(self, path: str, workers: int = WORKERS) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_db_files(path)
+        self.path = self.where = path
+        # An in-memory database lives in its one connection, on its one thread.
+        self.pool = ThreadPoolExecutor(
+            max_workers=1 if path == ":memory:" else workers, thread_name_prefix="shoal-db"
+        )
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    async def run(
+        self,
+        view: Callable[[InlineSqlite], Any],
+        fn: Callable[..., Coroutine[Any, Any, T]],
+        *args: Any,
+    ) -> T:
+        """``fn(view(here), *args)`` on a worker thread, ``here`` being its connection."""
+        return await asyncio.wrap_future(self.pool.submit(self._on_thread, view, fn, args))
+
+    def _on_thread(self, view: Callable[[InlineSqlite], Any], fn: Any, args: Any) -> Any:
+        mine = getattr(self._local, "view", None)
+        if mine is None:
+            conn = sqlite_connect(self.path)
+            with self._all_lock:
+                self._all.append(conn)
+            mine = self._local.view = view(InlineSqlite(conn, self.path))
+        return drive(fn(mine, *args))
+
+    @asynccontextmanager
+    async def transaction(
+        self, *, write: bool = True, receipt: bool = True
+    ) -> AsyncIterator[InlineSqlite]:
+        raise RuntimeError("on SQLite, run a transaction inside Database.batch")
+        yield self  # pragma: no cover
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), /) -> Result:
+        raise RuntimeError("on SQLite, run statements inside Database.batch")
+
+    async def writable(self, timeout: float) -> str:
         # Its own connection on its own thread: answers while the workers wait for a lock.
         return await asyncio.to_thread(sqlite_writable, self.path, timeout)
 
     async def close(self) -> None:
-        conns, self._all, self._idle = self._all, [], []
-        for conn in conns:
-            self.pool.submit(conn.raw.close)
-        await asyncio.to_thread(self.pool.shutdown, True)
+        await asyncio.to_thread(self.close_now)
 
     def close_now(self) -> None:
-        """:meth:`close` outside any event loop."""
-        conns, self._all, self._idle = self._all, [], []
-        for conn in conns:
-            self.pool.submit(conn.raw.close)
         self.pool.shutdown(wait=True)
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()

@@ -133,20 +133,20 @@ class GrantCache:
         await self._store(cache_key, grant, now)
         return grant
 
-    def peek(self, parts: tuple[Any, ...], kind: type[G]) -> G | None:
-        """What :meth:`get_or_vend` would hand out without vending, if anything; reads the
-        database on the calling thread (one of the database's, with other lookups)."""
+    async def peek(self, parts: tuple[Any, ...], kind: type[G], db: Database) -> G | None:
+        """What :meth:`get_or_vend` would hand out without vending, if anything; reads
+        ``db``: the database as a batch sees it (with the request's other lookups)."""
         cache_key = self._key(parts)
         if self.db is None or self.ring is None:
             found = self._local.get(cache_key)
         else:
-            found = _get(self.db.sync, self.ring, cache_key)
+            found = await _get(db, self.ring, cache_key)
         return _usable(found, kind, time.time())
 
     async def _lookup(self, cache_key: str) -> tuple[Any, float] | None:
         if self.db is None or self.ring is None:
             return self._local.get(cache_key)
-        return await _get(self.db, self.ring, cache_key)
+        return await self.db.batch(_get, self.ring, cache_key)
 
     async def _store(self, cache_key: str, grant: Grant, issued: float) -> None:
         if self.db is None or self.ring is None:
@@ -155,4 +155,4 @@ class GrantCache:
             self._local[cache_key] = (grant, issued)
             return
         fields = dataclasses.asdict(grant)
-        await _put(self.db, self.ring, cache_key, fields, issued, grant.expiration)
+        await self.db.batch(_put, self.ring, cache_key, fields, issued, grant.expiration)

@@ -57,9 +57,12 @@ class LoginLimiter:
     async def begin(self, username: str, ip: str) -> float:
         """Seconds ``username`` from ``ip`` must wait (nothing counted), or 0: the attempt is
         counted as a failure until :meth:`succeeded` says otherwise."""
+        return await self.db.batch(self._begin, username, ip)
+
+    async def _begin(self, db: Database, username: str, ip: str) -> float:
         now = time.time()
         pair_key, ip_key = self._keys(username, ip)
-        async with self.db.transaction() as c:
+        async with db.transaction() as c:
             await c.execute("DELETE FROM login_attempts WHERE at <= ?", (now - self.window,))
             count, last = (
                 await c.execute(
@@ -87,8 +90,11 @@ class LoginLimiter:
 
     async def succeeded(self, username: str, ip: str) -> None:
         """The attempt was right: forget the pair's failures and give the address its back."""
+        await self.db.batch(self._succeeded, username, ip)
+
+    async def _succeeded(self, db: Database, username: str, ip: str) -> None:
         pair_key, ip_key = self._keys(username, ip)
-        async with self.db.transaction() as c:
+        async with db.transaction() as c:
             await c.execute("DELETE FROM login_attempts WHERE key = ?", (pair_key,))
             await c.execute(
                 "DELETE FROM login_attempts WHERE id = (SELECT id FROM login_attempts "
