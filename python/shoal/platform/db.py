@@ -4,8 +4,9 @@ several replicas, ``database_url``), with numbered schema migrations.
 Every method is a coroutine the server awaits on its event loop; none blocks it. Each is one
 transaction. The queries are written once, in SQLite's dialect, and run on either database
 through one async interface (:class:`.db_backends.Backend`): :mod:`.db_sqlite` runs them on a
-few worker threads (a write waiting for a lock held elsewhere stalls that request only),
-:mod:`.db_postgres` through psycopg's async API.
+few worker threads, one trip per method or :meth:`Database.batch` (a write waiting for a
+lock held elsewhere stalls that request only), :mod:`.db_postgres` on the event loop through
+psycopg's async API.
 
 Migrations are SQL scripts in :data:`MIGRATIONS`, one list for both databases (written for
 SQLite; :mod:`.db_backends` adapts them); ``PRAGMA user_version`` (a ``shoal_schema`` table on
@@ -186,7 +187,8 @@ class Database:
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """One write transaction: writers take turns (SQLite's ``BEGIN IMMEDIATE``, an
-        advisory lock on PostgreSQL); rolled back on an exception."""
+        advisory lock on PostgreSQL); rolled back on an exception. Inside a method or a
+        :meth:`batch` (on SQLite a transaction cannot span trips to its threads)."""
         return self.backend.transaction()
 
     def read(self) -> AbstractAsyncContextManager[Connection]:
