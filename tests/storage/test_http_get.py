@@ -115,6 +115,30 @@ async def test_a_connection_dropped_while_idle_is_replaced(server: tuple[Server,
     await pool.close()
 
 
+async def test_idle_connections_seen_closed_are_skipped(server: tuple[Server, Origin]) -> None:
+    """The server closes two kept-alive connections a moment after answering on them, and
+    the pool sees it while they are idle: the next request skips both and goes on a new
+    connection."""
+    srv, origin = server
+
+    async def answer_then_close(n: int, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await ok(b"fine")(n, r, w)
+        if n <= 2:
+            asyncio.get_running_loop().call_later(0.05, w.close)
+
+    srv.script = answer_then_close
+    pool = GetPool(2, 2, 2)
+    first = await asyncio.gather(pool.get(origin, REQUEST), pool.get(origin, REQUEST))
+    assert [g.body.tobytes() for g in first] == [b"fine", b"fine"] and srv.connections == 2
+    for _ in range(200):  # until the client has seen both closes
+        if all(c.closed for c in pool._idle):
+            break
+        await asyncio.sleep(0.01)
+    assert (await pool.get(origin, REQUEST)).body.tobytes() == b"fine"
+    assert srv.connections == 3 and srv.requests == 3
+    await pool.close()
+
+
 @pytest.mark.parametrize(
     ("how", "error", "message"),
     [

@@ -206,7 +206,7 @@ class GetPool:
             raise AssertionError("unreachable")  # the second try returns or raises
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
-        for conn, where in self._idle.items():
+        for conn, where in list(self._idle.items()):  # closed ones are dropped on the way
             if where == origin:
                 del self._idle[conn]
                 if conn.closed:
