@@ -11,16 +11,22 @@ two-core machine; blocking storage requests are caught by the first check, not b
 from __future__ import annotations
 
 import asyncio
+import builtins
+import io
 import logging
+import threading
 import time
+import traceback
 import uuid
 import warnings
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import shoal
-from shoal import routing
+from shoal import _native, routing
 from shoal.storage import MemoryStorage, Storage
 
 LATENCY = 0.2  # per request
@@ -32,10 +38,11 @@ class SlowStore(MemoryStorage):
 
     remote = True
     loops: list[asyncio.AbstractEventLoop] = []  # noqa: RUF012 - shared by every instance
+    latency = LATENCY
 
     async def _wait(self) -> None:
         SlowStore.loops.append(asyncio.get_running_loop())
-        await asyncio.sleep(LATENCY)
+        await asyncio.sleep(SlowStore.latency)
 
     async def get(self, key: str) -> bytes:
         await self._wait()
@@ -49,6 +56,22 @@ class SlowStore(MemoryStorage):
         await self._wait()
         await super().put(key, data)
 
+    async def exists(self, key: str) -> bool:
+        await self._wait()
+        return await super().exists(key)
+
+    async def list(self, prefix: str = "") -> list[str]:
+        await self._wait()
+        return await super().list(prefix)
+
+    async def delete(self, key: str) -> None:
+        await self._wait()
+        await super().delete(key)
+
+    async def delete_prefix(self, prefix: str = "") -> None:
+        await self._wait()
+        await super().delete_prefix(prefix)
+
 
 @pytest.fixture
 def slow_path() -> str:
@@ -57,25 +80,44 @@ def slow_path() -> str:
 
     routing.register("slowmem", factory)
     SlowStore.loops.clear()
+    SlowStore.latency = LATENCY
     return f"slowmem://ds-{uuid.uuid4().hex}"
 
 
 class SlowSteps(logging.Handler):
+    """Slow steps asyncio's debug mode reports, and files opened on the loop's thread (a
+    file read there blocks the loop however fast the disk is: it belongs on a thread)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.records: list[str] = []
+        self.loop_thread = threading.current_thread()
 
     def emit(self, record: logging.LogRecord) -> None:
         if "took" in record.getMessage():
             self.records.append(record.getMessage())
 
+    def opening(self, real_open: Any) -> Any:
+        def watched_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+            stack = traceback.extract_stack()[:-1]
+            importing = any(f.filename.startswith("<frozen importlib") for f in stack)
+            if threading.current_thread() is self.loop_thread and not importing:
+                where = " <- ".join(f"{f.filename}:{f.lineno}" for f in reversed(stack[-6:]))
+                self.records.append(f"open({file!r}) on the loop at {where}")
+            return real_open(file, *args, **kwargs)
+
+        return watched_open
+
 
 @pytest.fixture
-async def strict_loop():  # type: ignore[no-untyped-def]
+async def strict_loop(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
     loop.slow_callback_duration = SLOW_STEP
     handler = SlowSteps()
+    watched = handler.opening(builtins.open)
+    monkeypatch.setattr(builtins, "open", watched)
+    monkeypatch.setattr(io, "open", watched)
     logger = logging.getLogger("asyncio")
     logger.addHandler(handler)
     try:
@@ -131,6 +173,101 @@ async def test_the_async_api_never_blocks_the_callers_loop(
     foreign = sum(1 for loop in SlowStore.loops if loop is not caller)
     assert foreign == 0, f"{foreign} requests ran off the caller's loop: a blocking sync path"
     assert strict_loop.records == [], strict_loop.records
+
+
+async def _walk_edits_versions_and_links(path: str, files: Path) -> None:
+    ds = await shoal.empty_async(path)
+    x = await ds.create_tensor_async("x", dtype="int64")
+    await ds.create_tensor_async("y", htype="text")
+    await ds.extend_async({"x": np.arange(6), "y": [f"s{i}" for i in range(6)]})
+    await ds.append_async({"x": np.int64(6), "y": "s6"})
+    # editing: updates of a tensor and of a row, pops, the tensor list
+    await ds.x[1].update_async(np.int64(10))
+    await ds[2].update_async({"x": np.int64(20), "y": "two"})
+    await x.pop_async(0)
+    await ds.y.pop_async(0)
+    await ds.pop_async()
+    assert (await ds.x.numpy_async()).ravel().tolist() == [10, 20, 3, 4, 5]
+    assert await ds.y[1].text_async() == "two"
+    await ds.rechunk_async("x")
+
+    async def big(row: shoal.AsyncDataset) -> bool:
+        return bool((await row.x.numpy_async()).item() > 4)
+
+    assert len(await ds.filter_async(big)) == 3
+    group = await ds.create_group_async("g")
+    await group.create_tensor_async("z", dtype="uint8")
+    await ds.create_tensor_async("tmp", dtype="int8")
+    renamed = await ds.rename_tensor_async("tmp", "tmp2")
+    assert renamed.name == "tmp2"
+    await ds.delete_tensor_async("tmp2")
+
+    # version control
+    first = await ds.commit_async("first")
+    assert not await ds.has_head_changes_async()
+    assert await ds.checkout_async("dev", create=True) == first
+    await ds.x.append_async(np.int64(99))
+    assert await ds.has_head_changes_async()
+    dev = await ds.commit_async("on dev")
+    await ds.checkout_async("main")
+    await ds.y.append_async("main only")
+    await ds.reset_async()  # drops the uncommitted append
+    assert len(ds.y) == 5
+    await ds.merge_async("dev")
+    assert (await ds.x.numpy_async()).ravel().tolist()[-1] == 99
+    changes = await ds.diff_async(first, dev, as_dict=True)
+    assert changes is not None
+    assert "Message: first" in await ds.log_async()
+    await ds.checkout_async("scratch", create=True)
+    await ds.checkout_async("main")
+    await ds.delete_branch_async("scratch")
+    await ds.checkout_async(first)  # a past commit: read-only
+    assert len(ds.x) == 5 and (await ds.x[0].numpy_async()).item() == 10
+    await ds.checkout_async("main")
+
+    # creds keys and a link tensor (local files: no server needed)
+    await ds.add_creds_key_async("k")
+    await ds.populate_creds_async("k", from_environment=True)
+    await ds.update_creds_key_async("k", "k2")
+    assert await ds.get_creds_keys_async() == ["k2"]
+    assert await ds.get_managed_creds_keys_async() == []
+    pics = await ds.create_tensor_async("pics", htype="link[image]", sample_compression="png")
+    names = [str(files / f"p{i}.png") for i in range(3)]
+    for i, name in enumerate(names):  # written from a thread, as async code does
+        png = _native.png_encode(np.full((4, 5, 3), i, dtype=np.uint8))
+        await asyncio.to_thread(Path(name).write_bytes, png)
+    await pics.extend_async([shoal.link(n) for n in names[:2]])
+    await pics.append_async(shoal.link(names[2], creds_key="k2"))
+    # image files given by path are read off the loop too
+    photos = await ds.create_tensor_async("photos", htype="image", sample_compression="png")
+    await photos.extend_async([Path(names[0]), Path(names[1])])
+    await ds.append_async({"photos": Path(names[2])}, skip_ok=True)
+    await ds.photos[0].update_async(Path(names[2]))
+    got = await ds.photos.numpy_async(aslist=True)
+    assert [int(a[0, 0, 0]) for a in got] == [2, 1, 2]
+    await ds.flush_async()
+    await ds.close_async()
+
+    ds = await shoal.load_async(path)
+    assert await ds.pics[0:2].path_async() == names[:2]
+    assert await ds.pics[2].creds_key_async() == "k2"
+    await ds.populate_creds_async("k2", from_environment=True)
+    got = await ds.pics.numpy_async(aslist=True)
+    assert [int(a[0, 0, 0]) for a in got] == [0, 1, 2]
+    await ds.close_async()
+
+
+async def test_editing_versions_and_links_never_block_the_callers_loop(
+    slow_path: str, strict_loop: SlowSteps, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    SlowStore.latency = 0.02  # many more requests than the walk above: cheaper ones
+    await _walk_edits_versions_and_links(slow_path, tmp_path)
+    caller = asyncio.get_running_loop()
+    assert len(SlowStore.loops) > 50, "the stand-in store saw few requests"
+    foreign = sum(1 for loop in SlowStore.loops if loop is not caller)
+    assert foreign == 0, f"{foreign} requests ran off the caller's loop: a blocking sync path"
+    assert strict_loop.records == [], strict_loop.records
+    assert "Deep Lake Version Log" in capsys.readouterr().out
 
 
 async def test_attribute_access_after_an_awaited_open_costs_nothing(slow_path: str) -> None:

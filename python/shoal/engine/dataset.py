@@ -325,7 +325,7 @@ class DatasetEngine:
         await self.load(self.with_companions(key), full=True)
         if self.tensors[key].meta.get("is_link"):
             samples = await check_links(self.tensors[key], samples)
-        self.stage(key, samples)
+        self.stage(key, await self.tensors[key].read_files(samples))
 
     def stage(self, key: str, samples: Any) -> None:
         """The staging half of :meth:`extend` (tensor and companions loaded)."""

@@ -57,7 +57,7 @@ async def extend_columns(ds: DatasetEngine, columns: dict[str, Any]) -> None:
         parent = ds.tensors[key]
         if parent.meta.get("is_link"):  # linked files are checked (and read) first
             samples = await check_links(parent, samples)
-        prepared = parent.prepare(samples)
+        prepared = parent.prepare(await parent.read_files(samples))
         staged.append((parent, prepared))
         for child, link in _linked(ds, parent, key):
             values = companion_samples(
@@ -94,7 +94,7 @@ async def update(ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]]) ->
         t = ds.tensors[key]
         if t.meta.get("is_link"):  # linked files are checked (and read) first
             samples = await check_links(t, samples)
-        prepared = t.prepare(samples)
+        prepared = t.prepare(await t.read_files(samples))
         indices = idx.tolist()
         staged.append((t, indices, prepared))
         for child, link in _linked(ds, t, key):

@@ -6,6 +6,8 @@ Validation happens before anything changes (``prepare``), so a bad sample change
 
 from __future__ import annotations
 
+import asyncio
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +67,26 @@ class Staged:
         out = np.zeros(len(self.sizes) + 1, dtype=np.int64)
         np.cumsum(self.sizes, out=out[1:])
         return out
+
+
+async def read_files(samples: Any) -> Any:
+    """``samples`` with each file path (``pathlib.Path``) replaced by the file's bytes, read
+    on a thread: a file read on the caller's event loop blocks it, however fast the disk."""
+    if not isinstance(samples, list | tuple) or not any(
+        isinstance(s, os.PathLike) for s in samples
+    ):
+        return samples
+
+    def read_all() -> list[Any]:
+        out = []
+        for s in samples:
+            if isinstance(s, os.PathLike):
+                with open(s, "rb") as f:
+                    s = f.read()
+            out.append(s)
+        return out
+
+    return await asyncio.to_thread(read_all)
 
 
 def prepare(

@@ -222,6 +222,10 @@ class TensorEngine:
         return reads.read_stacked_cached(self, idx, _loop.get_loop())
 
     # -- writes ------------------------------------------------------------------------------
+    async def read_files(self, samples: Any) -> Any:
+        """Samples given as file paths, read (off the loop) if this htype takes files."""
+        return await staging.read_files(samples) if self.kind.reads_files else samples
+
     def prepare(self, samples: Any) -> tuple[Prepared, list[str]]:
         """Validate and convert samples; nothing is staged yet."""
         if self.meta.get("is_link"):

@@ -76,6 +76,8 @@ class HType:
     tile_keeps_last_axis: ClassVar[bool] = True
     # Tensor methods that read this htype's own form, e.g. "text" or "dict"
     read_methods: ClassVar[frozenset[str]] = frozenset()
+    # samples may be paths of files (os.PathLike), read by the engine before ``convert``
+    reads_files: ClassVar[bool] = False
 
     # -- creating a tensor -------------------------------------------------------------------
     @property

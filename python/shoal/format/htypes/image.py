@@ -22,6 +22,7 @@ class Image(HType):
     info_keys = ("intrinsics",)
     sample_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
     companions = ("info", "shape", "id")
+    reads_files = True
 
     def convert(self, sample: Any, ctx: SampleContext) -> Any:
         if isinstance(sample, (bytes, bytearray, memoryview, os.PathLike)):
