@@ -2,10 +2,13 @@
 
 Every request of a slow stand-in store records the loop it runs on: a request made through
 the sync façade runs on shoal's background loop while the caller's loop waits, so any such
-request is a blocking call, however fast the store. The loop also runs in asyncio debug mode,
-where a callback or task step slower than a threshold is logged and fails the test: that
-catches sync file I/O or heavy CPU work on the loop. The threshold leaves room for a loaded
-two-core machine; blocking storage requests are caught by the first check, not by timing.
+request is a blocking call, however fast the store. A file opened on the loop's thread fails
+the test too, however fast the disk. And the loop runs in asyncio debug mode: a callback or task
+step that computes (thread CPU time) for longer than SLOW_STEP, or holds the loop for longer
+than STALL whatever it does, fails the test: that catches heavy CPU work and blocking waits.
+The tight limit is on CPU time, not wall time, because on a loaded two-core machine (the suite
+runs on two workers) a step of 0.07 s was seen to take 0.6 s of wall time, preempted; blocking
+storage requests are caught by the first check, not by timing.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from shoal import _native, routing
 from shoal.storage import MemoryStorage, Storage
 
 LATENCY = 0.2  # per request
-SLOW_STEP = 0.5  # a step of the caller's loop longer than this fails the test
+SLOW_STEP = 0.5  # CPU seconds: a step of the caller's loop computing longer fails the test
+STALL = 3.0  # wall seconds: a step holding the caller's loop longer fails the test
 
 
 class SlowStore(MemoryStorage):
@@ -85,8 +89,9 @@ def slow_path() -> str:
 
 
 class SlowSteps(logging.Handler):
-    """Slow steps asyncio's debug mode reports, and files opened on the loop's thread (a
-    file read there blocks the loop however fast the disk is: it belongs on a thread)."""
+    """Steps of the loop that computed too long, stalls asyncio's debug mode reports, and
+    files opened on the loop's thread (a file read there blocks the loop however fast the
+    disk is: it belongs on a thread)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,16 +113,31 @@ class SlowSteps(logging.Handler):
 
         return watched_open
 
+    def timing(self, real_run: Any) -> Any:
+        def timed_run(handle: asyncio.Handle) -> None:
+            if threading.current_thread() is not self.loop_thread:
+                return real_run(handle)  # shoal's own loop (sync façade) runs its steps too
+            start = time.thread_time()
+            try:
+                return real_run(handle)
+            finally:
+                spent = time.thread_time() - start
+                if spent > SLOW_STEP:
+                    self.records.append(f"{handle!r} computed for {spent:.3f} s on the loop")
+
+        return timed_run
+
 
 @pytest.fixture
 async def strict_loop(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
-    loop.slow_callback_duration = SLOW_STEP
+    loop.slow_callback_duration = STALL
     handler = SlowSteps()
     watched = handler.opening(builtins.open)
     monkeypatch.setattr(builtins, "open", watched)
     monkeypatch.setattr(io, "open", watched)
+    monkeypatch.setattr(asyncio.Handle, "_run", handler.timing(asyncio.Handle._run))
     logger = logging.getLogger("asyncio")
     logger.addHandler(handler)
     try:
@@ -260,7 +280,7 @@ async def _walk_edits_versions_and_links(path: str, files: Path) -> None:
 async def test_editing_versions_and_links_never_block_the_callers_loop(
     slow_path: str, strict_loop: SlowSteps, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    SlowStore.latency = 0.02  # many more requests than the walk above: cheaper ones
+    SlowStore.latency = 0.005  # many more requests than the walk above: cheaper ones
     await _walk_edits_versions_and_links(slow_path, tmp_path)
     caller = asyncio.get_running_loop()
     assert len(SlowStore.loops) > 50, "the stand-in store saw few requests"
