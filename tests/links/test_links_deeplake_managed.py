@@ -13,7 +13,7 @@ import pytest
 import shoal
 from tests.platform.dl_client import run_deeplake_client
 from tests.platform.org_store import ORG, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
-from tests.platform.test_creds_vending_managed import make_org
+from tests.platform.orgs import make_org
 from tests.platform.test_deeplake_connect import platform_7777
 from tests.servers.platform_fixtures import Running
 

@@ -9,7 +9,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,30 +18,21 @@ import shoal
 from shoal.cli import main as shoal_cli
 from shoal.errors import PlatformNotFoundError, ReadOnlyError
 from shoal.links import resolve
-from tests.platform.org_store import ORG, ORG2, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
-from tests.platform.test_creds_vending_managed import Org, make_org
+from tests.platform.org_store import ORG, ORG2, ORG_BUCKET, PLATFORM, OrgStore, org_store
+from tests.platform.orgs import Org, make_org, role_org
 from tests.servers.gcs_fixtures import BUCKET, GcsEnv, ServiceAccountFile
 from tests.servers.platform_fixtures import StartPlatform
 
 from .conftest import Images
 
-__all__ = ["org_store"]
+__all__ = ["org_store", "role_org"]
 NAMES = ["img0.jpg", "img1.png", "img2.jpg"]
 SECRETS = (ORG.secret_key, ORG2.secret_key, PLATFORM.secret_key)
 
 
 @pytest.fixture
-def org(
-    start_platform: StartPlatform,
-    org_store: OrgStore,
-    client_env: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Org]:
-    p = start_platform(role_creds=org_store.keys(PLATFORM), creds_ttl=60, scrypt_n=1024)
-    monkeypatch.setenv("SHOAL_PLATFORM_URL", p.url)
-    o = make_org(p)
-    o.add_key("role", "aws-role", {"role_arn": ORG_ROLE, "endpoint_url": org_store.endpoint})
-    yield o
+def org(role_org: Org) -> Org:
+    return role_org
 
 
 def _upload(org_store: OrgStore, images: Images) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +24,17 @@ from shoal.errors import (
     ReadOnlyError,
 )
 
-from .conftest import StartPlatform
 from .org_store import ORG, ORG2, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
-from .test_creds_vending_managed import Org, make_org
+from .orgs import Org, role_org
 
-__all__ = ["org_store"]
+__all__ = ["org_store", "role_org"]
 
 SECRETS = (ORG.secret_key, ORG2.secret_key, PLATFORM.secret_key)
 
 
 @pytest.fixture
-def org(
-    start_platform: StartPlatform, org_store: OrgStore, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Org]:
-    p = start_platform(role_creds=org_store.keys(PLATFORM), creds_ttl=60, scrypt_n=1024)
-    monkeypatch.setenv("SHOAL_PLATFORM_URL", p.url)
-    o = make_org(p)
-    o.add_key("role", "aws-role", {"role_arn": ORG_ROLE, "endpoint_url": org_store.endpoint})
-    yield o
+def org(role_org: Org) -> Org:
+    return role_org
 
 
 def _seed(org_store: OrgStore, url: str) -> None:

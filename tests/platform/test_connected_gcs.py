@@ -16,7 +16,7 @@ from shoal.errors import PlatformError
 from tests.servers.gcs_fixtures import BUCKET, GcsEnv, ServiceAccountFile
 
 from .conftest import StartPlatform, unique
-from .test_creds_vending_managed import Org, make_org
+from .orgs import Org, make_org
 
 
 @pytest.fixture

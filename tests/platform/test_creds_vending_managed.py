@@ -6,54 +6,14 @@ used from the next vend on."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from .conftest import Running, StartPlatform, User
+from .conftest import StartPlatform
 from .org_store import ORG, ORG2, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, code_of, org_store
+from .orgs import Org, make_org
 
 __all__ = ["org_store"]
-
-
-@dataclass
-class Org:
-    p: Running
-    name: str
-    admin: User
-    writer: User
-    reader: User
-    outsider: User
-
-    def add_key(self, name: str, kind: str, secret: dict[str, Any], **extra: Any) -> None:
-        status, body = self.p.call(
-            "POST",
-            f"/api/org/{self.name}/creds",
-            {"name": name, "kind": kind, "secret": secret, **extra},
-            token=self.admin.token,
-        )
-        assert status == 201, body
-
-    def vend(self, who: User, key: str, path: str | None = None, **q: str) -> tuple[int, Any]:
-        query = f"?query={key}" + (f"&path={path}" if path else "")
-        query += "".join(f"&{k}={v}" for k, v in q.items())
-        return self.p.call("GET", f"/api/org/{self.name}/storage/name{query}", token=who.token)
-
-
-def make_org(p: Running) -> Org:
-    admin, writer, reader, outsider = p.user(), p.user(), p.user(), p.user()
-    name = f"{admin.name}-org"
-    assert p.call("POST", "/api/organizations", {"name": name}, token=admin.token)[0] == 201
-    for user, role in ((writer, "write"), (reader, "read")):
-        status, _ = p.call(
-            "PUT",
-            f"/api/organizations/{name}/members/{user.name}",
-            {"role": role},
-            token=admin.token,
-        )
-        assert status == 200
-    return Org(p, name, admin, writer, reader, outsider)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from shoal.platform.server import BackgroundServer
 from .conftest import Running
 from .dl_client import DL_PYTHON, run_deeplake_client
 from .org_store import ORG, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
-from .test_creds_vending_managed import make_org
+from .orgs import make_org
 from .test_deeplake_client import DEEPLAKE_PORT, HERE, _port_free
 
 __all__ = ["org_store"]

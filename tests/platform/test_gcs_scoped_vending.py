@@ -17,7 +17,7 @@ import pytest
 from tests.servers.gcs_fixtures import BUCKET, LOCKED_BUCKET, GcsEnv, ServiceAccountFile
 
 from .conftest import StartPlatform
-from .test_creds_vending_managed import Org, make_org
+from .orgs import Org, make_org
 
 
 @pytest.fixture
