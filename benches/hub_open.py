@@ -73,9 +73,12 @@ class Server:
                 self.proc.stdout.close()
 
 
-def start_s3_root(stack: ExitStack, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def start_s3_root(
+    stack: ExitStack, workdir: Path
+) -> tuple[dict[str, Any], dict[str, Any], int | None]:
     """SeaweedFS with STS on loopback (the test servers' setup, with hour-long tokens):
-    returns the platform settings for an s3:// root and the admin's creds for direct opens."""
+    returns the platform settings for an s3:// root, the admin's creds for direct opens and
+    the SeaweedFS process id."""
     sys.path.insert(0, REPO)
     from tests.servers.aws_meta import FakeAwsMeta
     from tests.servers.s3_fixtures import (
@@ -103,7 +106,17 @@ def start_s3_root(stack: ExitStack, workdir: Path) -> tuple[dict[str, Any], dict
         "storage_creds": s3.creds(),
         "sts_role_arn": ROLE_RW,
     }
-    return settings, {**s3.creds(), "bucket": BUCKET}
+    return settings, {**s3.creds(), "bucket": BUCKET}, weed.pid
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def connect_org(url: str, token: str, src: str, secret: dict[str, Any]) -> str:
@@ -139,6 +152,25 @@ def line(name: str, ours: list[float], base: list[float]) -> None:
     )
 
 
+def cpu_per_open(
+    weed_pid: int | None, direct: Callable[[], None], via_hub: Callable[[], None], repeat: int
+) -> None:
+    """CPU per open of this process (the platform too, with --in-process) and SeaweedFS:
+    steadier than wall times on a busy machine."""
+    cases = (("direct s3://", direct, None), ("hub://, creds cached", via_hub, None))
+    for name, fn, before in (*cases, ("hub://, 1 round trip", via_hub, hub_grants.clear_cache)):
+        c0, w0 = time.process_time(), cpu_seconds(weed_pid)
+        for _ in range(repeat):
+            if before is not None:
+                before()
+            fn()
+        ours = (time.process_time() - c0) / repeat
+        store = (cpu_seconds(weed_pid) - w0) / repeat
+        print(
+            f"{'CPU, ' + name:<30} this process {ours * 1e3:5.2f} ms, SeaweedFS {store * 1e3:5.2f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=50)
@@ -159,8 +191,9 @@ def main() -> None:
         settings: dict[str, Any] = {}
         direct_creds: dict[str, Any] | None = None
         role_arn = bucket = ""
+        weed_pid: int | None = None
         if args.s3 or args.connected:
-            settings, direct_creds = start_s3_root(stack, Path(tmp) / "weed")
+            settings, direct_creds, weed_pid = start_s3_root(stack, Path(tmp) / "weed")
             bucket = direct_creds.pop("bucket")
         if args.connected:
             role_arn, settings = settings["sts_role_arn"], {}
@@ -192,27 +225,52 @@ def main() -> None:
             def via_hub() -> None:
                 shoal.load(path, read_only=True, token=token)
 
+            creds_call = PlatformClient(url, token)
+            org, name = path.removeprefix("hub://").split("/")
+            vended = run(creds_call.dataset_creds(org, name, "r"))["creds"]
+            session_keys = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+            def direct_vended() -> None:
+                """The s3:// load with the vended (STS session) credentials: what the store
+                itself adds for them, apart from anything the hub:// path does."""
+                own = {k: vended[k] for k in session_keys if k in vended}
+                shoal.load(direct_path, read_only=True, creds={**(direct_creds or {}), **own})
+
             for fn in (direct, via_hub):  # warm up imports, page cache, the loop
                 for _ in range(5):
                     fn()
-            # Interleaved, so drift (other work on the machine) hits all three alike.
+            # Interleaved, so drift (other work on the machine) hits all of them alike.
             base: list[float] = []
             warm: list[float] = []
             cold: list[float] = []
+            sts: list[float] = []
             for _ in range(args.repeat):
                 base += timings(direct, 1)
                 warm += timings(via_hub, 1)
                 cold += timings(via_hub, 1, before=hub_grants.clear_cache)
+                if args.connected:
+                    sts += timings(direct_vended, 1)
             print(
                 f"platform load: {args.tensors} tensors x {args.samples} samples, {args.repeat} runs each, "
-                f"platform at {url} ({server.where})"
+                f"platform at {url} ({server.where}); load average {os.getloadavg()[0]:.2f}"
             )
             line("hub:// load, creds cached", warm, base)
             line("hub:// load, 1 round trip", cold, base)
-            creds_call = PlatformClient(url, token)
-            org, name = path.removeprefix("hub://").split("/")
             trip = timings(lambda: run(creds_call.dataset_creds(org, name, "r")), args.repeat)
             print(f"{'the round trip alone':<30} median {statistics.median(trip) * 1e3:7.2f} ms")
+            if args.connected:
+                # The org's keys are static; the hub:// path reads with STS session
+                # credentials the platform vends from them, which the store checks on every
+                # GET. These lines set the hub:// loads against s3:// with those same
+                # credentials (information, not the target).
+                med = statistics.median
+                print(
+                    f"{'s3:// load, vended keys':<30} median {med(sts) * 1e3:7.2f} ms "
+                    f"({med(sts) / med(base):.2f}x the org's keys); hub:// against it: "
+                    f"creds cached {med(warm) / med(sts):.2f}x, 1 round trip "
+                    f"{med(cold) / med(sts):.2f}x"
+                )
+                cpu_per_open(weed_pid, direct, via_hub, args.repeat)
         finally:
             server.stop()
 
