@@ -173,7 +173,7 @@ class Database:
         # together would race to create the version table.
         if not self.postgres and await self.schema_version() == len(MIGRATIONS):
             return
-        async with self.backend.transaction(receipt=False) as c:
+        async with self.backend.transaction(track_outcome=False) as c:
             version = await self.backend.schema_version(c)
             if version > len(MIGRATIONS):
                 raise PlatformConfigError(

@@ -81,9 +81,9 @@ class Backend(Protocol):
     where: str
 
     def transaction(
-        self, *, write: bool = True, receipt: bool = True
+        self, *, write: bool = True, track_outcome: bool = True
     ) -> AbstractAsyncContextManager[Connection]:
-        """One transaction: a write one (writers take turns; with ``receipt``, its outcome
+        """One transaction: a write one (writers take turns; with ``track_outcome``, its outcome
         stays knowable if the connection is lost while committing) or a read-only one."""
         ...
 

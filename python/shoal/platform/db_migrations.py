@@ -67,13 +67,4 @@ MIGRATIONS: list[str] = [
     """,
     # 4: what replicas share: login attempts (login_limits.py), vended grants (grant_cache.py)
     LOGIN_SCHEMA + ";" + GRANTS_SCHEMA,
-    # 5: write receipts: a write transaction's outcome stays knowable when the connection is
-    # lost while committing (db_postgres.py; a SQLite commit is in-process, never in doubt)
-    """
-    CREATE TABLE write_receipts (
-        id TEXT PRIMARY KEY,
-        at REAL NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX write_receipts_by_time ON write_receipts(at);
-    """,
 ]

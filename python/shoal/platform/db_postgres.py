@@ -8,25 +8,22 @@ with a small pool of connections of its own.
 * A connection found dead (a server restart, a failover, a network cut) is dropped and the
   statement that found it starts again on a new one, if nothing had run on it yet; a
   transaction cut off half way fails (a 503: nothing of it was saved).
-* **Write receipts**: a connection lost while its ``COMMIT`` is on the way leaves the outcome
-  unknown to this side: the change may have landed or not. So each write transaction inserts
-  a unique receipt row first. When ``COMMIT`` fails on a lost connection, a new connection
-  ends the old session if the server still runs it (``pg_terminate_backend``: it can then
-  neither commit later nor hold the write lock), takes the write lock (the old transaction is
-  over, one way or the other), and looks for the receipt: found, the write landed and the
-  caller carries on as if ``COMMIT`` had answered; missing, it did not and never will, and the
-  caller gets :class:`~shoal.errors.DatabaseUnavailableError` with ``saved=False`` (retrying
-  is safe). Only if that check fails too is the outcome reported unknown. A receipt is
-  deleted once its outcome is known (right after its COMMIT answered, or by the check); one
-  left behind by a crash is deleted by a later write once older than :data:`RECEIPT_TTL`.
+* **A lost COMMIT**: a connection lost while its ``COMMIT`` is on the way leaves the outcome
+  unknown to this side: the change may have landed or not. So a write transaction learns its
+  transaction id as it takes the write lock (``txid_current()``, in the same statement: no
+  extra round trip). When ``COMMIT`` fails on a lost connection, a new connection ends the old
+  session if the server still runs it (``pg_terminate_backend``, waiting for it to go: it can
+  then neither commit later nor hold the write lock) and asks PostgreSQL what became of that
+  transaction (``txid_status``, made for this): committed, and the caller carries on as if
+  ``COMMIT`` had answered; aborted, and the caller gets
+  :class:`~shoal.errors.DatabaseUnavailableError` with ``saved=False`` (retrying is safe).
+  Only if that check fails too is the outcome reported unknown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,13 +31,10 @@ from typing import Any
 from ..errors import DatabaseUnavailableError, PlatformConfigError
 from .db_backends import LOCK_TIMEOUT_MS, WRITE_LOCK, Result, pg_schema, redact_url, row_factory
 
-__all__ = ["POOL_SIZE", "RECEIPT_TTL", "PostgresBackend"]
+__all__ = ["POOL_SIZE", "PostgresBackend"]
 
 #: Connections per process. Writers take turns on the write lock; readers run alongside.
 POOL_SIZE = 8
-#: How long a write receipt is kept: far longer than checking one takes.
-RECEIPT_TTL = 600.0
-_SWEEP_EVERY = 60.0
 
 
 def _psycopg() -> Any:
@@ -87,7 +81,6 @@ class PostgresBackend:
         self.size = size
         self._idle: list[_Conn] = []
         self._slots = asyncio.Semaphore(size)
-        self._swept = 0.0
 
     # -- connections -----------------------------------------------------------------------
     async def _connect(self, *, connect_timeout: float = 10.0) -> _Conn:
@@ -166,29 +159,25 @@ class PostgresBackend:
 
     @asynccontextmanager
     async def transaction(
-        self, *, write: bool = True, receipt: bool = True
+        self, *, write: bool = True, track_outcome: bool = True
     ) -> AsyncIterator[_Conn]:
         conn, _ = await self._first("BEGIN")
         done = False
         try:
-            receipt_id = None
+            xid = None
             if write:
-                await conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-                if receipt:
-                    receipt_id = await self._write_receipt(conn)
+                # The write lock, and this transaction's id should its COMMIT go unanswered.
+                locked = await conn.execute(
+                    "SELECT pg_advisory_xact_lock(?), txid_current()", (WRITE_LOCK,)
+                )
+                xid = int(locked.fetchone()[1]) if track_outcome else None
             yield conn
             try:
                 await conn.execute("COMMIT")
             except self.psycopg.OperationalError:
-                if receipt_id is None or not conn.raw.broken:
+                if xid is None or not conn.raw.broken:
                     raise
-                await self._settle(receipt_id, conn)
-            else:
-                if receipt_id is not None:
-                    # Its outcome is known: the receipt has served (no lock needed; one left
-                    # behind by a crash goes with the age sweep).
-                    with contextlib.suppress(self.psycopg.Error):
-                        await conn.execute("DELETE FROM write_receipts WHERE id = ?", (receipt_id,))
+                await self._settle(xid, conn)
             done = True
         finally:
             if not done and not conn.raw.broken:
@@ -199,37 +188,21 @@ class PostgresBackend:
                     await asyncio.wait_for(asyncio.shield(conn.execute("ROLLBACK")), 5)
             await self._release(conn)
 
-    async def _write_receipt(self, conn: _Conn) -> str:
-        receipt_id = secrets.token_hex(16)
-        now = time.time()
-        await conn.execute("INSERT INTO write_receipts (id, at) VALUES (?, ?)", (receipt_id, now))
-        if time.monotonic() - self._swept > _SWEEP_EVERY:
-            self._swept = time.monotonic()
-            await conn.execute("DELETE FROM write_receipts WHERE at < ?", (now - RECEIPT_TTL,))
-        return receipt_id
-
-    async def _settle(self, receipt_id: str, lost: _Conn) -> None:
-        """``lost`` was lost while committing the transaction that wrote ``receipt_id``:
-        return if it landed, else raise saying it did not (or that nobody can tell)."""
+    async def _settle(self, xid: int, lost: _Conn) -> None:
+        """``lost`` was lost while committing transaction ``xid``: return if it committed,
+        else raise saying it did not (or that nobody can tell)."""
         try:
             checker = await self._connect()
             try:
                 # Its session may still be on the server (its COMMIT in flight, or never
-                # arrived, idle in its transaction): end it. The commit of a session ended
-                # half way is whole or absent, and its write lock is released either way.
+                # arrived: idle in its transaction): end it, and wait until it is gone. A
+                # session ended half way through its commit has committed whole or not at all.
                 await checker.execute(
                     "SELECT pg_terminate_backend(pid, ?) FROM pg_stat_activity "
                     "WHERE pid = ? AND backend_start = ?",
                     (LOCK_TIMEOUT_MS, lost.pid, lost.started),
                 )
-                await checker.execute("BEGIN")
-                await checker.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-                found = (
-                    await checker.execute(
-                        "DELETE FROM write_receipts WHERE id = ? RETURNING 1", (receipt_id,)
-                    )
-                ).fetchone()
-                await checker.execute("COMMIT")
+                row = (await checker.execute("SELECT txid_status(?)", (xid,))).fetchone()
             finally:
                 with contextlib.suppress(Exception):
                     await checker.raw.close()
@@ -239,12 +212,20 @@ class PostgresBackend:
                 "it was saved could not be checked; look before trying again",
                 saved=None,
             ) from exc
-        if found is None:
+        status = row[0] if row is not None else None
+        if status == "committed":
+            return
+        if status == "aborted":
             raise DatabaseUnavailableError(
                 "the connection to the database was lost while saving this change; it was not "
                 "saved: try again",
                 saved=False,
             )
+        raise DatabaseUnavailableError(
+            "the connection to the database was lost while saving this change, and the "
+            f"database cannot tell yet whether it was saved ({status}); look before trying again",
+            saved=None,
+        )
 
     # -- schema and health -----------------------------------------------------------------
     def schema(self, script: str) -> list[str]:

@@ -16,7 +16,7 @@ waits on anything but the database, so it is driven to its end without an event 
 WAL lets readers (other connections, a backup, ``sqlite3`` in a shell) work while one writer
 writes, and ``synchronous=NORMAL`` is durable across process crashes (a power cut may lose
 the last transactions, never corrupt the file). A commit happens in this process, so its
-outcome is always known: no write receipts here (see :mod:`.db_postgres`).
+outcome is always known: nothing to find out after a lost connection (see :mod:`.db_postgres`).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class InlineSqlite:
 
     @asynccontextmanager
     async def transaction(
-        self, *, write: bool = True, receipt: bool = True
+        self, *, write: bool = True, track_outcome: bool = True
     ) -> AsyncIterator[InlineSqlite]:
         """``BEGIN IMMEDIATE`` (writers take turns) or ``BEGIN`` (a snapshot that never waits
         for writers); rolled back on an exception, and a read-only one always."""
@@ -175,7 +175,7 @@ class SqliteBackend(InlineSqlite):
 
     @asynccontextmanager
     async def transaction(
-        self, *, write: bool = True, receipt: bool = True
+        self, *, write: bool = True, track_outcome: bool = True
     ) -> AsyncIterator[InlineSqlite]:
         raise RuntimeError("on SQLite, run a transaction inside Database.batch")
         yield self  # pragma: no cover
