@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from pathlib import Path
 
@@ -451,3 +452,19 @@ def test_chunk_over_4_gib_is_refused_not_corrupted() -> None:
         [2**31, 0, 0],
         [2**31 - 1, 2**31, 1],
     ]
+
+
+def test_a_dropped_dataset_releases_its_write_lock_at_once(tmp_path: Path) -> None:
+    """Dropping the last handle of a dataset that wrote gives up its write lock then, not at
+    some later garbage-collector pass: another writer can take it at once."""
+    path = tmp_path / "ds"
+    gc.disable()
+    try:
+        ds = shoal.empty(str(path))
+        ds.create_tensor("x", dtype="int32")
+        ds.x.append(np.arange(3, dtype=np.int32))
+        assert (path / "dataset_lock.lock").is_file()
+        del ds
+        assert not (path / "dataset_lock.lock").exists()
+    finally:
+        gc.enable()

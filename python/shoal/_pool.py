@@ -48,7 +48,7 @@ _guard = threading.Lock()
 class _Entry(Generic[C]):
     """One pooled client on one loop."""
 
-    __slots__ = ("client", "key", "last_used", "loop", "pid", "stack", "users")
+    __slots__ = ("client", "keep_idle", "key", "last_used", "loop", "pid", "stack", "users")
 
     def __init__(
         self,
@@ -56,11 +56,13 @@ class _Entry(Generic[C]):
         client: C,
         stack: contextlib.AsyncExitStack,
         loop: asyncio.AbstractEventLoop,
+        keep_idle: bool = True,
     ) -> None:
         self.key = key
         self.client = client
         self.stack: contextlib.AsyncExitStack | None = stack
         self.loop = loop
+        self.keep_idle = keep_idle
         self.pid = os.getpid()
         self.users = 0
         self.last_used = time.monotonic()
@@ -166,6 +168,16 @@ class LeaseHold(Generic[C]):
             await lease.arelease()
 
 
+class _KeyLock:
+    """The lock that lets one opener make the client of a key, and how many wait on it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class _LoopState(Generic[C]):
     """The cache's clients on one loop, and the sentinel that closes them with the loop."""
 
@@ -175,7 +187,7 @@ class _LoopState(Generic[C]):
         self.loop = loop
         self.entries: dict[tuple[Hashable, int], _Entry[C]] = {}
         # one maker per key: concurrent opens of one location share one client
-        self.locks: dict[Hashable, asyncio.Lock] = {}
+        self.locks: dict[Hashable, _KeyLock] = {}
         self.sentinel: AsyncIterator[None] | None = None
 
 
@@ -203,9 +215,14 @@ class ClientCache(Generic[C]):
         self,
         key: Hashable,
         make: Callable[[contextlib.AsyncExitStack], Awaitable[C]],
+        *,
+        keep_idle: bool = True,
     ) -> Lease[C]:
         """The client for ``key`` on the running loop, made with ``make(stack)`` if there is
-        none (``make`` enters what must be closed into ``stack``)."""
+        none (``make`` enters what must be closed into ``stack``). ``keep_idle=False``: close
+        the client when its last lease is released instead of keeping it for a later open (a
+        key only its present users can have: an idle client would never be used again, and
+        would keep what it holds alive)."""
         loop = asyncio.get_running_loop()
         pid = os.getpid()
         state = self._loops.get(loop)
@@ -213,17 +230,26 @@ class ClientCache(Generic[C]):
         if entry is not None and not entry.closed:
             return self._lease(entry)
         state = await self._state(loop)
-        async with state.locks.setdefault(key, asyncio.Lock()):
-            entry = state.entries.get((key, pid))
-            if entry is None or entry.closed:
-                stack = contextlib.AsyncExitStack()
-                try:
-                    client = await make(stack)
-                except BaseException:
-                    await stack.aclose()
-                    raise
-                entry = _Entry(key, client, stack, loop)
-                state.entries[(key, pid)] = entry
+        slot = state.locks.setdefault(key, _KeyLock())
+        slot.users += 1
+        try:
+            async with slot.lock:
+                entry = state.entries.get((key, pid))
+                if entry is None or entry.closed:
+                    stack = contextlib.AsyncExitStack()
+                    try:
+                        client = await make(stack)
+                    except BaseException:
+                        await stack.aclose()
+                        raise
+                    entry = _Entry(key, client, stack, loop, keep_idle)
+                    state.entries[(key, pid)] = entry
+        finally:
+            # Gone with the last opener waiting on it: keys hold credentials objects, and a
+            # lock kept per key ever opened would keep every one of them alive.
+            slot.users -= 1
+            if not slot.users and state.locks.get(key) is slot:
+                del state.locks[key]
         return self._lease(entry)
 
     def _lease(self, entry: _Entry[C]) -> Lease[C]:
@@ -275,7 +301,8 @@ class ClientCache(Generic[C]):
                 (e for e in state.entries.values() if e.users <= 0 and not e.closed),
                 key=lambda e: e.last_used,
             )
-            evict = idle[: max(0, len(idle) - self.max_idle)]
+            kept = [e for e in idle if e.keep_idle]
+            evict = [e for e in idle if not e.keep_idle] + kept[: max(0, len(kept) - self.max_idle)]
             for e in evict:
                 state.entries.pop((e.key, e.pid), None)
         return evict

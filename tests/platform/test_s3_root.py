@@ -4,7 +4,9 @@ for readers, and the client refreshes them before they expire without interrupti
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 import shoal
 from shoal import _loop
+from shoal.auth.hub_grants import GrantRefresher
 from shoal.storage._hub import HubStorage
 from tests.servers.s3_fixtures import ROLE_RW, TOKEN_SECONDS, S3Server
 
@@ -131,3 +134,37 @@ def test_creds_refresh_during_long_work(s3_platform: Running) -> None:
     # A reader opened at the start, idle since, still reads: its credentials are refreshed.
     assert _loop.run(reader.exists("dataset_meta.json"))
     assert reader.refresher.fetches >= 1
+
+
+def test_a_dropped_dataset_lets_go_of_its_lock_and_refresher_at_once(
+    s3_platform: Running, s3_server: S3Server
+) -> None:
+    """A dataset dropped without close() gives up its write lock and its credential refresher
+    when its last handle goes, while the platform that vends its credentials is still up: not
+    at some later garbage-collector pass, when that platform may be gone and releasing the
+    lock would ask it for credentials again."""
+    user = s3_platform.user()
+
+    def write() -> tuple[str, weakref.ref[GrantRefresher]]:
+        ds = shoal.empty(f"hub://{user.name}/dropped", token=user.token)
+        ds.create_tensor("x", htype="generic", dtype="int32")
+        ds.x.append(np.arange(3, dtype=np.int32))
+        store = ds._engine.storage
+        assert isinstance(store, HubStorage) and store.refresher is not None
+        return store.storage_url.split("/", 3)[3], weakref.ref(store.refresher)
+
+    gc.disable()  # the lock must go without a collector pass
+    try:
+        prefix, refresher = write()
+        listed = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=prefix + "/")
+    finally:
+        gc.enable()
+    stored = [o["Key"] for o in listed.get("Contents", [])]
+    assert f"{prefix}/dataset_meta.json" in stored
+    assert f"{prefix}/dataset_lock.lock" not in stored
+    # nothing live keeps the refresher (its pooled client is closed on the I/O loop)
+    deadline = time.monotonic() + 5
+    while refresher() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.05)
+    assert refresher() is None, "the dropped dataset's credential refresher is still referenced"

@@ -292,6 +292,30 @@ def test_clients_are_shared_per_key_and_closed_with_their_loop() -> None:
     assert log[-2:] == ["made e", "closed e"]
 
 
+def test_a_client_not_kept_idle_is_closed_with_its_last_lease() -> None:
+    cache: ClientCache[_Client] = ClientCache("test", max_idle=4)
+    log: list[str] = []
+
+    async def main() -> None:
+        a = await cache.acquire("mine", _maker(log, "a"), keep_idle=False)
+        b = await cache.acquire("mine", _maker(log, "b"), keep_idle=False)
+        kept = await cache.acquire("shared", _maker(log, "k"))
+        assert a.client is b.client and log == ["made a", "made k"]
+        a.release()
+        await asyncio.sleep(0)
+        assert log == ["made a", "made k"]  # still in use
+        b.release()
+        kept.release()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert log == ["made a", "made k", "closed a"] and len(cache) == 1  # "k" kept idle
+        again = await cache.acquire("mine", _maker(log, "c"), keep_idle=False)
+        assert log[-1] == "made c"
+        again.release()
+
+    asyncio.run(main())
+
+
 def test_a_lease_is_invalid_on_another_loop() -> None:
     cache: ClientCache[_Client] = ClientCache("test")
     log: list[str] = []

@@ -18,6 +18,7 @@ import concurrent.futures
 import contextlib
 import copy
 import json
+import weakref
 from typing import TYPE_CHECKING
 
 from .. import _loop
@@ -45,12 +46,23 @@ if TYPE_CHECKING:
 
 class Writes:
     def __init__(self, ds: DatasetEngine) -> None:
-        self.ds = ds
+        # Weak: the engine owns this object, and a reference back would make a cycle that
+        # keeps a dropped dataset (its write lock, storage and credential refresher) alive
+        # until a garbage-collector pass, maybe long after whatever vends its credentials
+        # has gone. Without it, dropping the last handle releases the lock at once.
+        self._ds = weakref.ref(ds)
         self.depth = 0  # open batch blocks
         self.failed = False  # a block of the open batch raised: abandon it at the end
         self._background: concurrent.futures.Future[None] | None = None
         self._lock = asyncio.Lock()
         self.flushed = (json.dumps(ds.meta), json.dumps(ds.info))
+
+    @property
+    def ds(self) -> DatasetEngine:
+        ds = self._ds()
+        if ds is None:
+            raise RuntimeError("the dataset these writes belong to was garbage-collected")
+        return ds
 
     # -- the policy --------------------------------------------------------------------------
     async def after_write(self) -> None:

@@ -110,7 +110,10 @@ async def lease_for_spec(
         resolved = await aws.resolve(spec, path=url, refresh=refresh)
         return PooledS3(resolved, await _connect(stack, resolved, options, url))
 
-    return await _clients.acquire(key, make)
+    # A client keyed by a refresher serves only the stores opened with that refresher: once
+    # they let go, it is closed rather than kept idle, which would keep the refresher (and
+    # the platform client it asks) alive for nothing.
+    return await _clients.acquire(key, make, keep_idle=refresh is None)
 
 
 async def lease_for_resolved(
