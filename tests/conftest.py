@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"{', '.join(missing)}): run bash scripts/setup.sh",
                 returncode=1,
             )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Two tests with one node id cannot both be selected or rerun by id, and pytest-xdist's
+    ``--dist loadgroup`` (scripts/test.sh) runs only one of them: fail the run instead."""
+    counts = Counter(item.nodeid for item in items)
+    twice = sorted(nodeid for nodeid, n in counts.items() if n > 1)
+    if twice:
+        raise pytest.UsageError(
+            f"{len(twice)} test node ids are shared by several tests (give each its own "
+            f"parameter id): {', '.join(twice[:5])}"
+        )
