@@ -23,4 +23,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== rust tests"
 cargo test -p shoal-core --release -q
 echo "== python tests"
-HYPOTHESIS_PROFILE=ci python -m pytest -q -p no:cacheprovider "$@"
+# On SHOAL_TEST_WORKERS processes (default 2, the CI machine's cores; 0 runs in this process).
+# --dist loadgroup: tests marked xdist_group("name") share one worker, in order (the ones
+# bound to a fixed port); every other test goes to whichever worker is free.
+HYPOTHESIS_PROFILE=ci python -m pytest -q -p no:cacheprovider \
+    -n "${SHOAL_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -28,7 +28,8 @@ from .dl_client import DL_PYTHON, run_deeplake_client
 HERE = Path(__file__).resolve().parent
 DEEPLAKE_PORT = 7777
 
-pytestmark = pytest.mark.interop
+# deeplake only talks to http://localhost:7777: one worker runs every test bound to that port
+pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("port-7777")]
 
 
 def _port_free(port: int) -> bool:

@@ -23,7 +23,8 @@ from .test_deeplake_client import DEEPLAKE_PORT, HERE, _port_free
 
 __all__ = ["org_store"]
 
-pytestmark = pytest.mark.interop
+# deeplake only talks to http://localhost:7777: one worker runs every test bound to that port
+pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("port-7777")]
 
 
 @pytest.fixture
