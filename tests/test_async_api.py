@@ -30,6 +30,7 @@ import pytest
 
 import shoal
 from shoal import _native, routing
+from shoal.engine import lock as locks
 from shoal.storage import MemoryStorage, Storage
 
 LATENCY = 0.2  # per request
@@ -327,6 +328,31 @@ async def test_a_sync_call_inside_a_running_loop_warns_and_names_its_twin(tmp_pa
         ds.create_tensor("x", dtype="int64")
     with pytest.warns(shoal.errors.BlockingCallWarning, match="numpy_async"):
         ds.x.numpy()
+
+
+async def test_a_dataset_dropped_in_a_running_loop_releases_its_lock_without_stalling_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ds"
+    ds = await shoal.empty_async(str(path))
+    x = await ds.create_tensor_async("x", dtype="int64")
+    await x.extend_async(np.arange(3))
+    lock_file = path / "dataset_lock.lock"
+    assert lock_file.is_file()
+    real_release = locks.WriteLock.release
+
+    async def slow_release(self: locks.WriteLock) -> None:  # a store a second away
+        await asyncio.sleep(1.0)
+        await real_release(self)
+
+    monkeypatch.setattr(locks.WriteLock, "release", slow_release)
+    start = time.perf_counter()
+    del ds, x
+    assert time.perf_counter() - start < 0.5, "dropping the dataset waited for its release"
+    deadline = time.monotonic() + 10
+    while lock_file.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not lock_file.exists(), "the dropped dataset's lock was not released"
 
 
 def test_a_with_block_that_raises_publishes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]

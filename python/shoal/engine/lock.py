@@ -227,16 +227,34 @@ async def release(lock: WriteLock) -> None:
 
 def _release_soon(lock: WriteLock) -> None:
     _held.discard(lock)
+    if not lock.held:
+        return
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:
+        # Collected inside a running event loop (an async application dropping a dataset, or
+        # shoal's I/O loop itself): released by a task of that loop. Waiting here would stall
+        # the loop for the release's requests, or deadlock it.
+        task = running.create_task(lock.release())
+        _releasing.add(task)
+        task.add_done_callback(_releasing.discard)
+        return
     loop = _loop.background_loop()
-    if not lock.held or loop is None:
+    if loop is None:
         return
     fut = asyncio.run_coroutine_threadsafe(lock.release(), loop)
     # Collected on the main thread (``del ds; gc.collect()``): released before going on, so
-    # the next writer finds the lock gone. Elsewhere (the I/O loop's own thread, a worker the
-    # loop may be waiting for) blocking could deadlock: released in the background.
+    # the next writer finds the lock gone. Elsewhere (a worker the I/O loop may be waiting for)
+    # blocking could deadlock: released in the background.
     if threading.current_thread() is threading.main_thread():
         with contextlib.suppress(Exception):
             fut.result(timeout=10)
+
+
+#: Releases started by :func:`_release_soon` on a running loop, referenced until they end.
+_releasing: set[asyncio.Task[None]] = set()
 
 
 @atexit.register
