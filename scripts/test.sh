@@ -24,7 +24,7 @@ echo "== rust tests"
 cargo test -p shoal-core --release -q
 echo "== python tests"
 # On SHOAL_TEST_WORKERS processes (default 2, the CI machine's cores; 0 runs in this process).
-# --dist loadgroup: tests marked xdist_group("name") share one worker, in order (the ones
-# bound to a fixed port); every other test goes to whichever worker is free.
+# Tests bound to the one port deeplake's client uses take turns through a file lock
+# (tests/platform/deeplake_port.py).
 HYPOTHESIS_PROFILE=ci python -m pytest -q -p no:cacheprovider \
-    -n "${SHOAL_TEST_WORKERS:-2}" --dist loadgroup "$@"
+    -n "${SHOAL_TEST_WORKERS:-2}" "$@"

@@ -50,8 +50,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Two tests with one node id cannot both be selected or rerun by id, and pytest-xdist's
-    ``--dist loadgroup`` (scripts/test.sh) runs only one of them: fail the run instead."""
+    """Two tests with one node id cannot both be selected or rerun by id, and pytest-xdist
+    (scripts/test.sh), which schedules tests by node id, runs only one of them: fail the run instead."""
     counts = Counter(item.nodeid for item in items)
     twice = sorted(nodeid for nodeid, n in counts.items() if n > 1)
     if twice:

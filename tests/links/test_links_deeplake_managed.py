@@ -20,8 +20,7 @@ from tests.servers.platform_fixtures import Running
 from .conftest import Images
 
 __all__ = ["org_store", "platform_7777"]
-# deeplake only talks to http://localhost:7777: one worker runs every test bound to that port
-pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("port-7777")]
+pytestmark = pytest.mark.interop  # on port 7777: see tests/platform/deeplake_port.py
 HERE = Path(__file__).resolve().parent
 NAMES = ["img1.png", "img3.png"]
 

@@ -9,7 +9,6 @@ port and fails (does not skip) with a clear message when something else holds it
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,23 +22,11 @@ from shoal.platform.server import BackgroundServer
 from tests.servers.s3_fixtures import ROLE_RW
 
 from .conftest import Running, unique
+from .deeplake_port import deeplake_port
 from .dl_client import DL_PYTHON, run_deeplake_client
 
 HERE = Path(__file__).resolve().parent
-DEEPLAKE_PORT = 7777
-
-# deeplake only talks to http://localhost:7777: one worker runs every test bound to that port
-pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("port-7777")]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+pytestmark = pytest.mark.interop
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -51,13 +38,13 @@ def platform_7777(
         pytest.fail(
             f"no deeplake 3.9.52 python at {DL_PYTHON}: run .ci/setup-deeplake-venv", pytrace=False
         )
-    if not _port_free(DEEPLAKE_PORT):
-        pytest.fail(
-            f"port {DEEPLAKE_PORT} on 127.0.0.1 is taken, and deeplake 3.9.52 can only talk to a "
-            f"local backend on http://localhost:{DEEPLAKE_PORT}; stop whatever holds it "
-            f"(`ss -ltnp 'sport = :{DEEPLAKE_PORT}'`) and run again",
-            pytrace=False,
-        )
+    with deeplake_port() as port:
+        yield from _platform(request, tmp_path, monkeypatch, port)
+
+
+def _platform(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, port: int
+) -> Iterator[Running]:
     storage: dict[str, Any] = {}
     if request.param == "s3":
         s3 = request.getfixturevalue("s3_server")
@@ -71,7 +58,7 @@ def platform_7777(
         None,
         env={},
         data_dir=str(tmp_path / "data"),
-        port=DEEPLAKE_PORT,
+        port=port,
         log_level="warning",
         **storage,
     )

@@ -16,15 +16,15 @@ from shoal.platform.config import ServerConfig
 from shoal.platform.server import BackgroundServer
 
 from .conftest import Running
+from .deeplake_port import deeplake_port
 from .dl_client import DL_PYTHON, run_deeplake_client
 from .org_store import ORG, ORG_BUCKET, ORG_ROLE, PLATFORM, OrgStore, org_store
 from .orgs import make_org
-from .test_deeplake_client import DEEPLAKE_PORT, HERE, _port_free
+from .test_deeplake_client import HERE
 
 __all__ = ["org_store"]
 
-# deeplake only talks to http://localhost:7777: one worker runs every test bound to that port
-pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("port-7777")]
+pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
@@ -33,25 +33,20 @@ def platform_7777(
 ) -> Iterator[Running]:
     if not (DL_PYTHON.is_file() and os.access(DL_PYTHON, os.X_OK)):
         pytest.fail(f"no deeplake 3.9.52 python at {DL_PYTHON}", pytrace=False)
-    if not _port_free(DEEPLAKE_PORT):
-        pytest.fail(
-            f"port {DEEPLAKE_PORT} on 127.0.0.1 is taken, and deeplake 3.9.52 can only talk to "
-            f"http://localhost:{DEEPLAKE_PORT}; stop whatever holds it and run again",
-            pytrace=False,
+    with deeplake_port() as port:
+        config = ServerConfig.load(
+            None,
+            env={},
+            data_dir=str(tmp_path / "data"),
+            port=port,
+            log_level="warning",
+            role_creds=org_store.keys(PLATFORM),
+            creds_ttl=60,
+            scrypt_n=1024,
         )
-    config = ServerConfig.load(
-        None,
-        env={},
-        data_dir=str(tmp_path / "data"),
-        port=DEEPLAKE_PORT,
-        log_level="warning",
-        role_creds=org_store.keys(PLATFORM),
-        creds_ttl=60,
-        scrypt_n=1024,
-    )
-    with BackgroundServer(config) as server:
-        monkeypatch.setenv("SHOAL_PLATFORM_URL", server.url)
-        yield Running(server, config)
+        with BackgroundServer(config) as server:
+            monkeypatch.setenv("SHOAL_PLATFORM_URL", server.url)
+            yield Running(server, config)
 
 
 def test_deeplake_connects_and_loads(
