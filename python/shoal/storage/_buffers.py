@@ -92,6 +92,23 @@ class Recycler:
         self._lock = threading.Lock()
 
 
-#: The process's pool (``SHOAL_RECYCLE_MB``: its bound in MiB; 0 turns it off).
-BUFFERS = Recycler(env_int("SHOAL_RECYCLE_MB", 192, min=0) * (1 << 20))
+def refcounts_behave() -> bool:
+    """Whether this interpreter's reference counts tell a free pooled array from one in use
+    the way :meth:`Recycler.take` reads them. ``_ALONE`` is what CPython 3.11 reports; an
+    interpreter that skips counting borrowed references (as newer CPythons may) would report
+    less and let a buffer be handed out while it is still read. Checked once, by taking
+    buffers while one is held: where the counts differ, nothing is pooled."""
+    probe = Recycler(4 * MIN_SIZE)
+    held = probe.take(MIN_SIZE)
+    other = probe.take(MIN_SIZE)
+    if np.shares_memory(held, other):  # handed out while in use: never pool here
+        return False
+    del held, other
+    probe.take(MIN_SIZE)
+    return probe.reused == 1  # a free one was found again
+
+
+#: The process's pool (``SHOAL_RECYCLE_MB``: its bound in MiB; 0 turns it off). Empty on an
+#: interpreter whose reference counts the pool cannot rely on.
+BUFFERS = Recycler(env_int("SHOAL_RECYCLE_MB", 192, min=0) * (1 << 20) if refcounts_behave() else 0)
 os.register_at_fork(after_in_child=BUFFERS._after_fork)
