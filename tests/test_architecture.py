@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
         "_native",
         "_pool",
         "_meta",
+        "_exif",
     },
     {"_loop"},
     {"format"},
@@ -31,7 +32,7 @@ LAYERS: list[set[str]] = [
     {"routing"},
     {"engine", "links"},
     {"loader"},
-    {"tensor", "dataset", "_editing", "_groups", "version_control"},
+    {"tensor", "dataset", "_editing", "_groups", "_sample_info", "version_control"},
     {"api", "_read"},
     {"", "platform"},  # "": the package's __init__ (the public surface)
     {"cli"},

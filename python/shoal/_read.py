@@ -74,6 +74,15 @@ class Sample:
             self._array = arr if arr.ndim == 3 else arr[:, :, None]
         return self._array
 
+    @property
+    def __shoal_info__(self) -> dict[str, Any]:
+        """What the tensor's sample info records for this file, as deeplake records it."""
+        from ._exif import file_info
+
+        # the file's own shape: (h, w) for a grayscale image, as deeplake records it
+        shape = tuple(self._probe[1]) if self._probe is not None else self.shape
+        return file_info(self.buffer, self.compression, shape, self.path)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.array if dtype is None else self.array.astype(dtype)
 

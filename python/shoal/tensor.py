@@ -21,6 +21,7 @@ from . import _loop
 from ._editing import AsyncTensorEditing
 from ._index import Index
 from ._meta import TensorMeta
+from ._sample_info import AsyncSampleInfo, SyncSampleInfo
 from .engine.staging import ensure_samples
 from .engine.tensor import TensorEngine
 from .errors import ShoalError, TensorNotFoundError
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from .dataset import AsyncDataset, Dataset
 
 
-class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods):
+class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
     """A tensor (``ds.images``) or a view of some of its samples (``ds.images[10:20]``)."""
 
     def __init__(self, dataset: AsyncDataset, key: str, index: Index | None = None) -> None:
@@ -217,7 +218,7 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods):
 _SYNC_ONLY = frozenset({"numpy", "text", "dict", "data", "extend", "append", "pop", "update"})
 
 
-class Tensor(SyncLinkMethods):
+class Tensor(SyncLinkMethods, SyncSampleInfo):
     """A tensor of a dataset (``ds.images``), or a view of it (``ds.images[10:20]``)."""
 
     def __init__(self, dataset: Dataset, inner: AsyncTensor) -> None:

@@ -334,7 +334,12 @@ class DatasetEngine:
         companions = [
             (
                 self.tensors[k],
-                companion_samples(parent.name, link.get("extend"), prepared.companion_shapes),
+                companion_samples(
+                    parent.name,
+                    link.get("extend"),
+                    prepared.companion_shapes,
+                    prepared.companion_infos,
+                ),
             )
             for k, link in parent.meta.get("links", {}).items()
             if k in self.tensors

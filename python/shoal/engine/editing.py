@@ -60,8 +60,9 @@ async def extend_columns(ds: DatasetEngine, columns: dict[str, Any]) -> None:
         prepared = parent.prepare(await parent.read_files(samples))
         staged.append((parent, prepared))
         for child, link in _linked(ds, parent, key):
+            p0 = prepared[0]
             values = companion_samples(
-                parent.name, link.get("extend"), prepared[0].companion_shapes
+                parent.name, link.get("extend"), p0.companion_shapes, p0.companion_infos
             )
             staged.append((child, child.prepare(values)))
     for t, (p, names) in staged:
@@ -69,8 +70,12 @@ async def extend_columns(ds: DatasetEngine, columns: dict[str, Any]) -> None:
 
 
 # -- updates ---------------------------------------------------------------------------------
-async def update(ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]]) -> None:
-    """Stage new values: ``(tensor key, indices, samples)`` per tensor, all or nothing."""
+async def update(
+    ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]], part: bool = False
+) -> None:
+    """Stage new values: ``(tensor key, indices, samples)`` per tensor, all or nothing.
+    ``part``: the samples are the old ones changed in part, whose sample info stays (as in
+    deeplake, which keeps the file's record)."""
     ds.check_writable()
     await _load(ds, [key for key, _, _ in edits])
     for key, idx, samples in edits:
@@ -98,8 +103,11 @@ async def update(ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]]) ->
         indices = idx.tolist()
         staged.append((t, indices, prepared))
         for child, link in _linked(ds, t, key):
-            if link.get("update"):
-                values = companion_samples(t.name, link.get("extend"), prepared[0].companion_shapes)
+            if link.get("update") and not (part and link.get("extend") == "extend_info"):
+                p0 = prepared[0]
+                values = companion_samples(
+                    t.name, link.get("extend"), p0.companion_shapes, p0.companion_infos
+                )
                 staged.append((child, indices, child.prepare(values)))
     for t, indices, (p, names) in staged:
         t.stage_updates(indices, p, names)

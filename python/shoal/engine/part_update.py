@@ -145,4 +145,4 @@ async def update_part(
     samples = [np.array(a, copy=True) for a in await t.read_arrays(idx)]
     for j, (sample, v) in enumerate(zip(samples, values, strict=True)):
         assign(t, sample, sub, v, int(idx[j]))
-    await editing.update(ds, [(key, idx, samples)])
+    await editing.update(ds, [(key, idx, samples)], part=True)

@@ -37,6 +37,8 @@ class Prepared:
     # a batch array taken whole: its bytes in one buffer, and each sample's size
     packed: memoryview | None = None
     sizes: list[int] = field(default_factory=list)
+    # index in this batch -> a sample read from a file (``shoal.read``): its info record
+    sources: dict[int, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.shapes)
@@ -50,6 +52,14 @@ class Prepared:
     def companion_shapes(self) -> list[tuple[int, ...]]:
         """Shapes the hidden companions (``_shape``, ...) record."""
         return self.shapes
+
+    @property
+    def companion_infos(self) -> list[dict[str, Any]]:
+        """The sample info records (``_<t>_info``): a file's record, ``{}`` for arrays."""
+        return [
+            self.sources[i].__shoal_info__ if i in self.sources else {}
+            for i in range(len(self.shapes))
+        ]
 
 
 class SampleConverter:
@@ -81,6 +91,8 @@ class SampleConverter:
         for i, sample in enumerate(samples):
             ctx.index, ctx.ndim = i, ndim
             blob, shape, arr = self._one(sample, ctx, dtype)
+            if hasattr(type(sample), "__shoal_info__"):
+                out.sources[len(out.shapes)] = sample
             if arr is not None and dtype is None and not self.htype.is_object:
                 dtype = arr.dtype
                 out.dtype = dtype

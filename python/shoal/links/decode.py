@@ -4,10 +4,12 @@ htypes, and the file's bytes for text and json (decoded by their htype)."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
 from .. import _native
+from .._exif import file_info
 from ..errors import CodecError, LinkError
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -29,6 +31,17 @@ def probe(data: bytes, htype: str, index: int, path: str) -> tuple[int, ...]:
         ) from None
     shape = tuple(int(d) for d in shape)
     return (*shape, 1) if htype == "image" and len(shape) == 2 else shape
+
+
+def probe_with_info(
+    data: bytes, htype: str, index: int, path: str
+) -> tuple[tuple[int, ...], dict[str, Any] | None]:
+    """:func:`probe`, and for an image file the sample info record deeplake keeps of it."""
+    shape = probe(data, htype, index, path)
+    if htype != "image" or data[:6] == _NPY_MAGIC:
+        return shape, None
+    fmt, own, _ = _native.probe_image(data)  # (h, w) for a grayscale file, as deeplake records
+    return shape, file_info(data, fmt, own, path)
 
 
 def to_array(data: bytes | memoryview, ndim: int | None, index: int, path: str) -> np.ndarray:

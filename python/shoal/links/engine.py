@@ -34,6 +34,7 @@ class Checked:
     path: str
     code: int
     shape: tuple[int, ...] | None  # None: not verified, or an empty (None) sample
+    info: dict[str, Any] | None = None  # the sample info record of a verified image file
 
 
 @dataclass
@@ -41,6 +42,7 @@ class LinkPrepared(Prepared):
     codes: list[int] = field(default_factory=list)
     linked_shapes: list[tuple[int, ...]] = field(default_factory=list)
     verified: bool = False
+    infos: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def bound_shapes(self) -> list[tuple[int, ...]]:
@@ -49,6 +51,10 @@ class LinkPrepared(Prepared):
     @property
     def companion_shapes(self) -> list[tuple[int, ...]]:
         return self.linked_shapes if self.verified else self.shapes
+
+    @property
+    def companion_infos(self) -> list[dict[str, Any]]:
+        return self.infos if self.verified else [{} for _ in self.shapes]
 
 
 def resolver(t: TensorEngine) -> LinkResolver:
@@ -101,12 +107,15 @@ async def check_samples(t: TensorEngine, samples: Any) -> list[Checked]:
     todo = [(i, c.path, items[i].creds_key) for i, c in enumerate(out) if c.path]
     datas = await res.get_many(todo)
     htype = str(t.meta.get("htype"))
-    shapes = await asyncio.get_running_loop().run_in_executor(
+    probed = await asyncio.get_running_loop().run_in_executor(
         t.cpu_pool(),
-        lambda: [decode.probe(d, htype, i, p) for (i, p, _), d in zip(todo, datas, strict=False)],
+        lambda: [
+            decode.probe_with_info(d, htype, i, p)
+            for (i, p, _), d in zip(todo, datas, strict=False)
+        ],
     )
-    for (i, _, _), shape in zip(todo, shapes, strict=True):
-        out[i] = Checked(out[i].path, out[i].code, shape)
+    for (i, _, _), (shape, info) in zip(todo, probed, strict=True):
+        out[i] = Checked(out[i].path, out[i].code, shape, info)
     return out
 
 
@@ -124,6 +133,7 @@ def prepare(t: TensorEngine, checked: list[Checked]) -> LinkPrepared:
         codes=[c.code for c in checked],
         linked_shapes=batch_shapes([c.shape for c in checked]),
         verified=verifies(t),
+        infos=[c.info if c.info is not None else {} for c in checked],
     )
 
 

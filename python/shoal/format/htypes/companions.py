@@ -30,7 +30,7 @@ def _shapes(shapes: Sequence[tuple[int, ...]]) -> Any:
 
 
 def _infos(shapes: Sequence[tuple[int, ...]]) -> Any:
-    return [{}] * len(shapes)
+    return [{} for _ in shapes]
 
 
 def _lengths(shapes: Sequence[tuple[int, ...]]) -> Any:
@@ -83,8 +83,16 @@ COMPANIONS: dict[str, Companion] = {
 _EXTEND_ONLY = {"extend_len": _lengths}
 
 
-def companion_samples(parent: str, extend: Any, shapes: Sequence[tuple[int, ...]]) -> Any:
-    """The samples a companion linked through ``extend`` gets for parent samples of ``shapes``."""
+def companion_samples(
+    parent: str,
+    extend: Any,
+    shapes: Sequence[tuple[int, ...]],
+    infos: Sequence[dict[str, Any]] | None = None,
+) -> Any:
+    """The samples a companion linked through ``extend`` gets for parent samples of ``shapes``
+    (``infos``: the parent samples' info records, for the ``_info`` companion)."""
+    if extend == "extend_info" and infos is not None:
+        return list(infos)
     for c in COMPANIONS.values():
         if extend == f"extend_{c.kind}":
             return c.samples(shapes)
