@@ -2,7 +2,9 @@
 whether the write landed (its transaction's status) and answers with the real outcome. A proxy between
 the platform and PostgreSQL cuts the connection right after forwarding a COMMIT (it lands)
 or instead of forwarding it (it does not): the caller sees success exactly when the row is
-there, else an error saying the change was not saved, and a retry never duplicates it."""
+there, else an error saying the change was not saved, and a retry never duplicates it. When
+the database cannot be reached to ask, the caller is told nobody knows (and to look before
+retrying), never that it failed or succeeded."""
 
 from __future__ import annotations
 
@@ -93,3 +95,35 @@ def test_the_client_sees_the_real_outcome(
         status, _ = p.call("POST", "/api/user/token", {"username": "bob", "password": password})
         assert status == 200
         assert p.call("GET", "/api/health")[0] == 200
+
+
+async def test_an_outcome_nobody_can_check_is_reported_as_unknown(
+    pg_url: str, proxy: CommitCutProxy
+) -> None:
+    db = await Database.open(proxy.url(pg_url))
+    try:
+        proxy.arm("after", then_refuse=True)  # it lands, and the database is then unreachable
+        with pytest.raises(DatabaseUnavailableError, match="could not be checked") as caught:
+            await db.create_user("maybe", "maybe@example.com", "hash")
+        assert proxy.cuts == 1 and caught.value.saved is None
+        assert users_named(pg_url, "maybe") == 1  # it did land: "unknown" was the truth
+        proxy.reopen()
+        assert (await db.user("maybe")) is not None  # looking first finds it
+    finally:
+        await db.close()
+
+
+def test_the_client_is_told_the_outcome_is_unknown(
+    pg_url: str, proxy: CommitCutProxy, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    body_in = {"username": "carol", "email": "carol@example.com", "password": "a long password"}
+    with run_platform(tmp_path_factory, database_url=proxy.url(pg_url), scrypt_n=1024) as p:
+        proxy.arm("instead", then_refuse=True)  # it does not land; nobody can ask
+        status, body = p.call("POST", "/api/user/register", body_in)
+        assert status == 503 and isinstance(body, dict), body
+        assert body["error"] == "write_outcome_unknown" and body["saved"] is None, body
+        assert "look before trying again" in body["description"]
+        assert users_named(pg_url, "carol") == 0
+        proxy.reopen()
+        assert p.call("POST", "/api/user/register", body_in)[0] == 201
+        assert users_named(pg_url, "carol") == 1

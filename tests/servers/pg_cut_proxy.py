@@ -1,6 +1,7 @@
 """A TCP proxy on loopback in front of PostgreSQL that cuts a connection at its next
 ``COMMIT``: right after forwarding it (the server commits, the client never hears), or
-instead of forwarding it (the server rolls back once it sees the client gone).
+instead of forwarding it (the server rolls back once it sees the client gone); and, when
+asked, refuses new connections from then on (nobody can ask the server what happened).
 
 PostgreSQL's wire protocol carries a statement's text NUL-terminated, in a simple query
 (``Q``) or a parse (``P``) message alike, so ``COMMIT\\0`` in the client's bytes is a COMMIT
@@ -29,16 +30,26 @@ class CommitCutProxy:
         #: Connections cut so far.
         self.cuts = 0
         self._armed: Mode | None = None
+        self._refuse_after_cut = False
+        #: While set, new connections are refused (the database unreachable).
+        self.refusing = False
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._run, name="pg-cut-proxy", daemon=True)
 
-    def arm(self, mode: Mode) -> None:
-        """Cut the next COMMIT that passes, ``after`` forwarding it or ``instead`` of it."""
+    def arm(self, mode: Mode, then_refuse: bool = False) -> None:
+        """Cut the next COMMIT that passes, ``after`` forwarding it or ``instead`` of it;
+        ``then_refuse``: from that cut on, refuse new connections (until :meth:`reopen`)."""
         with self._lock:
             self._armed = mode
+            self._refuse_after_cut = then_refuse
+
+    def reopen(self) -> None:
+        """Accept new connections again."""
+        with self._lock:
+            self.refusing = False
 
     def url(self, upstream_url: str) -> str:
         """``upstream_url`` (``postgresql://user:pw@127.0.0.1:PORT/db``) through the proxy."""
@@ -70,6 +81,9 @@ class CommitCutProxy:
         self._loop.close()
 
     async def _client(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            c_writer.close()  # the database looks unreachable: the connection ends at once
+            return
         try:
             s_reader, s_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
@@ -96,6 +110,7 @@ class CommitCutProxy:
                 cut.set()
                 with self._lock:
                     self.cuts += 1
+                    self.refusing = self.refusing or self._refuse_after_cut
                 return
             s_writer.close()
 
