@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine.samples import Prepared
 from ..errors import SampleError
-from . import decode, encoder
+from . import decode, encoder, tiled
 from .decode_queue import DecodeQueue
 from .encoder import CredsIndex
 from .sample import LinkedSample
@@ -182,28 +182,56 @@ def flush_objects(t: TensorEngine) -> dict[str, bytes]:
 
 
 # -- reads ------------------------------------------------------------------------------------
-async def read_paths(t: TensorEngine, idx: np.ndarray) -> list[str]:
+async def _blobs(t: TensorEngine, idx: np.ndarray) -> list[bytes]:
     from ..engine import reads
 
-    return [b.decode("utf-8") for b in await reads.read_blobs(t, idx)]
+    return list(await reads.read_blobs(t, idx))
 
 
-async def _items(t: TensorEngine, idx: np.ndarray) -> tuple[list[str], list[str | None]]:
+def _tiled(t: TensorEngine, index: int) -> bool:
+    """Whether sample ``index`` is a grid of linked files (``deeplake.link_tiled``)."""
+    return bool(t.tiles) and index in t.tiles
+
+
+def _one_file(t: TensorEngine, index: int) -> None:
+    if _tiled(t, index):
+        raise SampleError(
+            f"tensor {t.name!r}, sample {index} is a link_tiled sample: an image made of a grid "
+            "of linked files, not one file; read it with .numpy()"
+        )
+
+
+async def read_paths(t: TensorEngine, idx: np.ndarray) -> list[str]:
+    for i in idx.tolist():
+        _one_file(t, int(i))
+    return [b.decode("utf-8") for b in await _blobs(t, idx)]
+
+
+async def _items(
+    t: TensorEngine, idx: np.ndarray
+) -> tuple[list[str], list[str | None], dict[int, bytes]]:
+    """Each sample's URL ("" for a None sample or a tiled one), creds key, and the entries of
+    tiled samples (by position in ``idx``)."""
     await t.ensure_full()
     await load_index(t)
     assert t.creds_index is not None
-    paths = await read_paths(t, idx)
+    blobs = await _blobs(t, idx)
+    pairs = enumerate(zip(idx.tolist(), blobs, strict=True))
+    tiled = {pos: b for pos, (i, b) in pairs if _tiled(t, int(i))}
+    paths = ["" if pos in tiled else b.decode("utf-8") for pos, b in enumerate(blobs)]
     link_creds = resolver(t).creds
     codes = t.creds_index.codes[idx].tolist() if idx.size else []
     names = [
         link_creds.key_of(int(c), t.name, int(i)) for c, i in zip(codes, idx.tolist(), strict=False)
     ]
-    return paths, names
+    return paths, names, tiled
 
 
 async def read_files(t: TensorEngine, idx: np.ndarray) -> list[bytes]:
     """The linked files' bytes (empty for None samples), fetched concurrently."""
-    paths, names = await _items(t, idx)
+    for i in idx.tolist():
+        _one_file(t, int(i))
+    paths, names, _ = await _items(t, idx)
     todo = [(int(i), p, k) for i, p, k in zip(idx.tolist(), paths, names, strict=True) if p]
     got = iter(await resolver(t).get_many(todo))
     return [next(got) if p else b"" for p in paths]
@@ -214,7 +242,7 @@ async def read_arrays(t: TensorEngine, idx: np.ndarray) -> list[np.ndarray]:
     it arrives (:class:`.decode_queue.DecodeQueue`), so decoding overlaps the fetches still
     in flight and runs on every core. If samples fail (to fetch or to decode), the first of
     them in ``idx``'s order is raised, naming it, once the rest are done."""
-    paths, names = await _items(t, idx)
+    paths, names, tiled_entries = await _items(t, idx)
     res = resolver(t)
     ndim = len(t.meta.get("max_shape") or []) or None
     dtype = t.dtype  # files of another dtype (a float64 .npy, say) read as the tensor's
@@ -227,6 +255,9 @@ async def read_arrays(t: TensorEngine, idx: np.ndarray) -> list[np.ndarray]:
     empty = np.zeros((0,) * (ndim or 1), dtype=dtype or np.uint8)
 
     async def fetch(pos: int, i: int, path: str, key: str | None) -> None:
+        if pos in tiled_entries:
+            queue.out[pos] = await tiled.read(t, res, i, tiled_entries[pos], key, dtype)
+            return
         if not path:
             queue.out[pos] = empty.copy()
             return
