@@ -304,3 +304,47 @@ def test_only_hs256_tokens_with_every_claim_are_accepted() -> None:
     with pytest.raises(tokens.TokenError, match="login token expired at") as info:
         tokens.verify(key, expired)
     assert info.value.kind == "expired" and info.value.expired_at is not None
+
+
+def test_remembered_signature_checks_still_expire_and_bind_the_secret() -> None:
+    """verify() remembers tokens whose signature it checked: the expiry is still checked on
+    every call, and the memory is per secret (another server's key checks from scratch)."""
+    key, other_key = b"a" * 32, b"b" * 32
+    token, claims = tokens.issue(key, username="ann", kind="login", lifetime=1)
+    assert tokens.verify(key, token) == claims
+    assert tokens.verify(key, token) == claims  # remembered
+    with pytest.raises(tokens.TokenError, match="signature"):
+        tokens.verify(other_key, token)
+    head, payload, sig = token.split(".")
+    with pytest.raises(tokens.TokenError, match="signature"):
+        tokens.verify(key, f"{head}.{payload}.{sig[:-4]}AAAA")
+    while time.time() < claims.expires_at:
+        time.sleep(min(0.05, max(0.0, claims.expires_at - time.time())))
+    with pytest.raises(tokens.TokenError, match="login token expired at") as info:
+        tokens.verify(key, token)
+    assert info.value.kind == "expired" and info.value.expired_at == claims.expires_at
+
+
+def test_a_used_token_expires_and_is_revoked_on_the_server(platform: Running) -> None:
+    """A token the server has already checked (and remembers) is refused once it expires,
+    and once it is revoked: the database still decides revocation on every request."""
+    user = platform.user()
+    status, body = platform.call(
+        "POST", "/api/user/tokens", {"name": "brief", "expires_in": 1}, token=user.token
+    )
+    assert status == 201
+    brief = body["token"]
+    assert platform.call("GET", "/api/user/profile", token=brief)[0] == 200
+    status, body = platform.call(
+        "POST", "/api/user/tokens", {"name": "kept", "expires": "1d"}, token=user.token
+    )
+    kept = body["token"]
+    assert platform.call("GET", "/api/user/profile", token=kept)[0] == 200
+    assert platform.call("DELETE", "/api/user/tokens/kept", token=user.token)[0] == 200
+    status, body = platform.call("GET", "/api/user/profile", token=kept)
+    assert status == 401 and body["error"] == "token_revoked"
+    expires = tokens.decode_unverified(brief)["exp"]  # type: ignore[index]
+    while time.time() < expires:
+        time.sleep(min(0.05, max(0.0, expires - time.time())))
+    status, body = platform.call("GET", "/api/user/profile", token=brief)
+    assert status == 401 and body["error"] == "token_expired"

@@ -5,6 +5,11 @@ unverified decode), ``jti`` (the token's id, the key of its database row, which 
 revoked), ``typ`` (``"login"`` or ``"api"``), ``name`` (an API token's name), ``iat`` and
 ``exp``. The server checks the signature, then expiry, then the database (revoked? the user
 still there?) on every request; :func:`verify` does the first two.
+
+Checking a signature with PyJWT costs more than the rest of a ``/creds`` answer's own work, and
+a client sends the same token again and again, so :func:`verify` remembers the claims of tokens
+whose signature it checked, by (secret, token): the same bytes under the same secret always
+check out the same, so only the expiry is checked again (revocation stays the database's).
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ class Claims:
     expires_at: float
 
 
+#: Claims of tokens whose signature checked out, by (secret, token); emptied when full.
+_verified: dict[tuple[bytes, str], Claims] = {}
+_MAX_VERIFIED = 4096
+
+
 def issue(
     secret: bytes,
     *,
@@ -87,6 +97,25 @@ def decode_unverified(token: str) -> dict[str, Any] | None:
 def verify(secret: bytes, token: str) -> Claims:
     """The claims of ``token`` if its signature is ours and it has not expired; else
     :class:`TokenError`. Revocation is the database's business."""
+    known = _verified.get((secret, token))
+    if known is not None:
+        # PyJWT's rule (no leeway): expired from the ``exp`` second on.
+        if int(known.expires_at) <= time.time():
+            raise _expired(known)
+        return known
+    claims = _verify(secret, token)
+    if len(_verified) >= _MAX_VERIFIED:
+        _verified.clear()
+    _verified[(secret, token)] = claims
+    return claims
+
+
+def forget_verified() -> None:
+    """Forget the remembered signature checks (tests)."""
+    _verified.clear()
+
+
+def _verify(secret: bytes, token: str) -> Claims:
     if token.count(".") != 2 or len(token) > _MAX_LENGTH:
         raise TokenError(
             "malformed",
