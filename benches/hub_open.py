@@ -153,21 +153,31 @@ def line(name: str, ours: list[float], base: list[float]) -> None:
 
 
 def cpu_per_open(
-    weed_pid: int | None, direct: Callable[[], None], via_hub: Callable[[], None], repeat: int
+    weed_pid: int | None,
+    platform_pid: int | None,
+    direct: Callable[[], None],
+    via_hub: Callable[[], None],
+    repeat: int,
 ) -> None:
-    """CPU per open of this process (the platform too, with --in-process) and SeaweedFS:
-    steadier than wall times on a busy machine."""
+    """CPU per open of this process (the platform too, with --in-process), the `shoal serve`
+    process (without it) and SeaweedFS: steadier than wall times on a busy machine."""
     cases = (("direct s3://", direct, None), ("hub://, creds cached", via_hub, None))
     for name, fn, before in (*cases, ("hub://, 1 round trip", via_hub, hub_grants.clear_cache)):
-        c0, w0 = time.process_time(), cpu_seconds(weed_pid)
+        c0, w0, p0 = time.process_time(), cpu_seconds(weed_pid), cpu_seconds(platform_pid)
         for _ in range(repeat):
             if before is not None:
                 before()
             fn()
         ours = (time.process_time() - c0) / repeat
         store = (cpu_seconds(weed_pid) - w0) / repeat
+        platform = (
+            f", platform {(cpu_seconds(platform_pid) - p0) / repeat * 1e3:5.2f} ms"
+            if platform_pid is not None
+            else ""
+        )
         print(
-            f"{'CPU, ' + name:<30} this process {ours * 1e3:5.2f} ms, SeaweedFS {store * 1e3:5.2f} ms"
+            f"{'CPU, ' + name:<30} this process {ours * 1e3:5.2f} ms, SeaweedFS "
+            f"{store * 1e3:5.2f} ms{platform}"
         )
 
 
@@ -270,7 +280,8 @@ def main() -> None:
                     f"creds cached {med(warm) / med(sts):.2f}x, 1 round trip "
                     f"{med(cold) / med(sts):.2f}x"
                 )
-                cpu_per_open(weed_pid, direct, via_hub, args.repeat)
+                platform_pid = server.proc.pid if server.proc is not None else None
+                cpu_per_open(weed_pid, platform_pid, direct, via_hub, args.repeat)
         finally:
             server.stop()
 

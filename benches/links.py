@@ -150,6 +150,27 @@ def _cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu() -> dict[str, tuple[float, float]]:
+    """User and system CPU seconds so far of this process's threads, summed by role: the
+    event loop that fetches (``shoal-io``), the pool that decodes (``shoal-cpu``), the rest."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, tuple[float, float]] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        name = names.get(int(tid), "")
+        role = next((r for r in ("shoal-io", "shoal-cpu") if name.startswith(r)), "other")
+        user, system = out.get(role, (0.0, 0.0))
+        out[role] = (user + int(fields[11]) / tick, system + int(fields[12]) / tick)
+    return out
+
+
 @dataclass
 class Run:
     """One read: its wall time, the reader's CPU time and the store's (SeaweedFS's)."""
@@ -157,6 +178,8 @@ class Run:
     wall: float
     cpu: float
     store_cpu: float
+    #: The reader's CPU by thread role: (user, system) seconds.
+    threads: dict[str, tuple[float, float]] | None = None
 
     @property
     def floor(self) -> float:
@@ -218,11 +241,16 @@ def main() -> None:
 
         def shoal_read() -> Run:
             fresh = shoal.load(f"hub://{org}/links", token=token, read_only=True)
-            c0, w0 = time.process_time(), _cpu_seconds(weed_pid)
+            c0, w0, th0 = time.process_time(), _cpu_seconds(weed_pid), _thread_cpu()
             t0 = time.perf_counter()
             arrays = fresh.im.numpy(aslist=True)
             elapsed = time.perf_counter() - t0
-            run = Run(elapsed, time.process_time() - c0, _cpu_seconds(weed_pid) - w0)
+            th1 = _thread_cpu()
+            threads = {
+                role: (u - th0.get(role, (0.0, 0.0))[0], s - th0.get(role, (0.0, 0.0))[1])
+                for role, (u, s) in th1.items()
+            }
+            run = Run(elapsed, time.process_time() - c0, _cpu_seconds(weed_pid) - w0, threads)
             assert len(arrays) == args.files and arrays[0].shape == (320, 320, 3)
             return run
 
@@ -280,6 +308,14 @@ def main() -> None:
             f"  of shoal's reader CPU, decoding the JPEGs alone is {decode:.2f}s "
             f"({decode / n * 1e3:.2f} ms each on one core)"
         )
+        # Where the reader's CPU went, by thread (system time on the decode threads is mostly
+        # first touches of the new arrays' pages; on the loop, socket reads and writes).
+        split = ", ".join(
+            f"{role} {u:.2f}s user + {s:.2f}s sys"
+            for role, (u, s) in sorted((best.threads or {}).items())
+            if u + s > 0
+        )
+        print(f"  shoal's reader CPU by thread: {split}")
         # deeplake waits for each GET before decoding, so its reader's and the store's CPU
         # add up; shoal's can at best be spread over every core. Times from one run on a
         # shared machine are inflated alike, so this bound holds better than the wall times.
