@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 import shoal
+from s3 import cpu_seconds  # benches/s3.py: this file runs from benches/
 from shoal.auth import hub_grants
 from shoal.auth.platform_api import PlatformClient, run
 from shoal.platform.config import ServerConfig
@@ -107,16 +108,6 @@ def start_s3_root(
         "sts_role_arn": ROLE_RW,
     }
     return settings, {**s3.creds(), "bucket": BUCKET}, weed.pid
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux /proc), 0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def connect_org(url: str, token: str, src: str, secret: dict[str, Any]) -> str:

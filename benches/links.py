@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
 import shoal  # noqa: E402
-from s3 import BUCKET, Env, report, run_dl, start_seaweedfs  # noqa: E402
+from s3 import BUCKET, Env, cpu_seconds, report, run_dl, start_seaweedfs  # noqa: E402
 from shoal import _loop, _native  # noqa: E402
 from shoal.platform.config import ServerConfig  # noqa: E402
 from shoal.platform.server import BackgroundServer  # noqa: E402
@@ -140,16 +140,6 @@ async def _raw_gets(env: Env, keys: list[str]) -> float:
     return elapsed
 
 
-def _cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux /proc), 0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _thread_cpu() -> dict[str, tuple[float, float]]:
     """User and system CPU seconds so far of this process's threads, summed by role: the
     event loop that fetches (``shoal-io``), the pool that decodes (``shoal-cpu``), the rest."""
@@ -241,7 +231,7 @@ def main() -> None:
 
         def shoal_read() -> Run:
             fresh = shoal.load(f"hub://{org}/links", token=token, read_only=True)
-            c0, w0, th0 = time.process_time(), _cpu_seconds(weed_pid), _thread_cpu()
+            c0, w0, th0 = time.process_time(), cpu_seconds(weed_pid), _thread_cpu()
             t0 = time.perf_counter()
             arrays = fresh.im.numpy(aslist=True)
             elapsed = time.perf_counter() - t0
@@ -250,14 +240,14 @@ def main() -> None:
                 role: (u - th0.get(role, (0.0, 0.0))[0], s - th0.get(role, (0.0, 0.0))[1])
                 for role, (u, s) in th1.items()
             }
-            run = Run(elapsed, time.process_time() - c0, _cpu_seconds(weed_pid) - w0, threads)
+            run = Run(elapsed, time.process_time() - c0, cpu_seconds(weed_pid) - w0, threads)
             assert len(arrays) == args.files and arrays[0].shape == (320, 320, 3)
             return run
 
         def deeplake_read() -> Run:
-            w0 = _cpu_seconds(weed_pid)
+            w0 = cpu_seconds(weed_pid)
             out = run_dl(env, home, "read", dl_path, script=_DL_SCRIPT)
-            return Run(out["seconds"], out["cpu"], _cpu_seconds(weed_pid) - w0)
+            return Run(out["seconds"], out["cpu"], cpu_seconds(weed_pid) - w0)
 
         home = work / "dl-home"
         home.mkdir()

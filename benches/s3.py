@@ -28,7 +28,8 @@ import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,17 +95,23 @@ def start_seaweedfs(workdir: Path) -> Env:
 # ranged GETs: shoal's provider vs raw aiobotocore
 
 
-async def _raw_ranged(env: Env, key: str, ranges: list[tuple[int, int]], conc: int) -> float:
+@asynccontextmanager
+async def raw_client(
+    env: Env, conc: int, *, unsigned_bodies: bool = False, retry: bool = True
+) -> AsyncIterator[Any]:
+    """A plain aiobotocore client with the admin's keys and ``conc`` pooled connections: the
+    raw side of every I/O ceiling. ``unsigned_bodies``: PUT bodies are not hashed to sign
+    them (as shoal does not hash them on loopback); ``retry=False``: one attempt per call."""
     from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
     from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 
     config = AioConfig(
         region_name="us-east-1",
-        s3={"addressing_style": "path"},
+        s3={"addressing_style": "path", "payload_signing_enabled": not unsigned_bodies},
         max_pool_connections=conc,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"total_max_attempts": 1},
+        retries=None if retry else {"total_max_attempts": 1},
     )
     async with AioSession().create_client(
         "s3",
@@ -113,6 +120,21 @@ async def _raw_ranged(env: Env, key: str, ranges: list[tuple[int, int]], conc: i
         aws_secret_access_key=ADMIN.secret_key,
         config=config,
     ) as client:
+        yield client
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _raw_ranged(env: Env, key: str, ranges: list[tuple[int, int]], conc: int) -> float:
+    async with raw_client(env, conc, retry=False) as client:
         sem = asyncio.Semaphore(conc)
 
         async def one(s: int, e: int) -> int:

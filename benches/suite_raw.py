@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import s3 as s3bench
@@ -16,26 +14,8 @@ SWEEP = (8, 16, 32, 64)
 PUT_SWEEP = (8, 32)  # each point writes the whole dataset again
 
 
-@asynccontextmanager
-async def _client(env: s3bench.Env, conc: int) -> AsyncIterator[Any]:
-    from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
-    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
-
-    config = AioConfig(
-        region_name="us-east-1",
-        s3={"addressing_style": "path"},
-        max_pool_connections=conc,
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    async with AioSession().create_client(
-        "s3",
-        endpoint_url=env.endpoint,
-        aws_access_key_id=s3bench.ADMIN.access_key,
-        aws_secret_access_key=s3bench.ADMIN.secret_key,
-        config=config,
-    ) as client:
-        yield client
+def _client(env: s3bench.Env, conc: int) -> Any:
+    return s3bench.raw_client(env, conc)
 
 
 async def chunk_keys(env: s3bench.Env, prefix: str) -> list[str]:

@@ -54,7 +54,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benches"))
 
 import shoal  # noqa: E402
-from s3 import ADMIN, BUCKET, DATA, DL_PYTHON, Env, dl_child_env, start_seaweedfs  # noqa: E402
+from s3 import (  # noqa: E402
+    BUCKET,
+    DATA,
+    DL_PYTHON,
+    Env,
+    dl_child_env,
+    raw_client,
+    start_seaweedfs,
+)
 from shoal import _native  # noqa: E402
 from versions_rounds import build, one_round, pixels, round_plan  # noqa: E402
 
@@ -135,25 +143,9 @@ def touched_chunks(ds: Any, idx: list[int]) -> list[str]:
 
 
 async def _raw_copy(env: Env, prefix: str, keys_: list[str], conc: int) -> float:
-    from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
-    from aiobotocore.session import AioSession  # type: ignore[import-untyped]
-
-    config = AioConfig(
-        region_name="us-east-1",
-        # unsigned bodies: botocore would hash each 8 MB body to sign it (shoal does not on
-        # loopback), and the ceiling is the best plain aiobotocore can do
-        s3={"addressing_style": "path", "payload_signing_enabled": False},
-        max_pool_connections=conc,
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    async with AioSession().create_client(
-        "s3",
-        endpoint_url=env.endpoint,
-        aws_access_key_id=ADMIN.access_key,
-        aws_secret_access_key=ADMIN.secret_key,
-        config=config,
-    ) as client:
+    # unsigned bodies: botocore would hash each 8 MB body to sign it (shoal does not on
+    # loopback), and the ceiling is the best plain aiobotocore can do
+    async with raw_client(env, conc, unsigned_bodies=True) as client:
         sem = asyncio.Semaphore(conc)
 
         async def one(key: str) -> None:
