@@ -27,9 +27,11 @@ run_dl = _interop.run_dl
 N = 20  # samples per block
 
 
-def make_base(path: Path) -> dict[str, Any]:
+def make_base(path: Path, pop: int | None = None) -> dict[str, Any]:
     """main: c1 (N samples), m1 (+N); dev from c1: d1 (+N); main's head has N more, uncommitted.
-    Returns what main looks like now."""
+    With ``pop``, main pops that sample before committing m1: a merge of dev then brings it
+    back, written again at the end (an edge of a chunk it shares with samples main has), while
+    dev's own samples are pointed at. Returns what main looks like now."""
     ds = shoal.empty(str(path))
     ds.create_tensor("x", dtype="int64", max_chunk_size=400)
     ds.create_tensor("images", dtype="uint8")
@@ -40,10 +42,13 @@ def make_base(path: Path) -> dict[str, Any]:
     ds.commit("d1")
     ds.checkout("main")
     append(ds, N, N)
+    if pop is not None:
+        ds.pop(pop)
     ds.commit("m1")
     append(ds, 2 * N, N)
     ds.close()
-    return {"x": list(range(3 * N)), "commits": ["m1", "c1"], "branches": ["dev", "main"]}
+    x = [i for i in range(3 * N) if i != pop]
+    return {"x": x, "commits": ["m1", "c1"], "branches": ["dev", "main"]}
 
 
 def state(path: Path, read_only: bool) -> dict[str, Any]:
@@ -58,38 +63,16 @@ def state(path: Path, read_only: bool) -> dict[str, Any]:
     return out
 
 
-def make_base_with_a_pop(path: Path) -> dict[str, Any]:
-    """make_base, but main popped sample 3 in a commit of its own: a merge of dev brings it
-    back, written again at the end (an edge of a chunk it shares with samples main has),
-    while dev's own samples are pointed at."""
-    ds = shoal.empty(str(path))
-    ds.create_tensor("x", dtype="int64", max_chunk_size=400)
-    ds.create_tensor("images", dtype="uint8")
-    append(ds, 0, N)
-    ds.commit("c1")
-    ds.checkout("dev", create=True)
-    append(ds, 1000, N)
-    ds.commit("d1")
-    ds.checkout("main")
-    append(ds, N, N)
-    ds.pop(3)
-    ds.commit("m1")
-    append(ds, 2 * N, N)
-    ds.close()
-    x = [i for i in range(3 * N) if i != 3]
-    return {"x": x, "commits": ["m1", "c1"], "branches": ["dev", "main"]}
-
-
 def sweep(
     tmp: Path,
     run_dl: Any,
     op: str,
     after_of: Callable[[Path], dict[str, Any]],
-    make: Callable[[Path], dict[str, Any]] = make_base,
+    pop: int | None = None,
 ) -> None:
     """Kill the writer of ``op`` around each of its writes; ``after_of(base)``: main after it."""
     base = tmp / "base"
-    before = make(base)
+    before = make_base(base, pop)
     after = after_of(base)
     shutil.copytree(base, tmp / "count")
     (counted,) = run_writer([{"url": str(tmp / "count"), "op": op, "kill_at": None}])
@@ -181,7 +164,7 @@ def test_kill_at_every_write_of_a_merge_that_writes_edge_samples(
             "branches": ["dev", "main"],
         }
 
-    sweep(tmp_path, run_dl, "merge", after, make_base_with_a_pop)
+    sweep(tmp_path, run_dl, "merge", after, pop=3)
 
 
 def test_kill_at_every_write_of_a_new_branch(tmp_path: Path, run_dl: Any) -> None:
