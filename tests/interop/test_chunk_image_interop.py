@@ -138,3 +138,78 @@ def test_shoal_appends_to_chunk_compressed_images(tmp_path: Path, run_dl: Any) -
         ds.p.extend([np.zeros((4, 5, 3), np.uint8), np.zeros((4, 5, 4), np.uint8)])
     ds.close()
     assert len(shoal.load(str(ours), read_only=True).p) == n
+
+
+# Made by either library: chunk boundaries follow deeplake's rule, which counts the bytes a
+# chunk held when each append call began (image_cuts): one extend fills a chunk past its
+# size, appends one at a time are cut near it, and appends outside a batch go on filling the
+# last chunk of the previous flush.
+CREATE = (
+    PRELUDE
+    + """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("p", htype="image", dtype="uint8", chunk_compression="png", max_chunk_size=8000)
+ds.create_tensor("g", htype="image", dtype="uint8", chunk_compression="png", max_chunk_size=3000)
+ds.create_tensor("j", htype="image", dtype="uint8", chunk_compression="jpeg", max_chunk_size=1000)
+r = np.random.default_rng(2)
+pics = r.integers(0, 256, (90, 16, 12, 3), dtype=np.uint8)
+pics[::3] //= 32  # some compress far better than others
+with ds:
+    ds.p.extend(pics[:30])
+    for a in pics[30:70]:
+        ds.p.append(a)
+    ds.g.extend([a[:, :, 0] for a in pics[:45]])
+    for i in range(40):
+        ds.j.append(np.full((8, 8 + i % 3, 3), 6 * i, np.uint8))
+for a in pics[70:]:  # one flush each
+    ds.p.append(a)
+    ds.g.append(a[:9, :7, 1])
+print(json.dumps(seen(ds)))
+"""
+)
+
+
+GO_ON = (
+    PRELUDE
+    + """
+ds = deeplake.load(argv[0])
+for k in range(5):
+    ds.p.append(np.full((16, 12, 3), 40 * k, np.uint8))
+ds.g.append(np.ones((9, 7), np.uint8))
+ds.j.append(np.full((8, 8, 3), 100, np.uint8))
+ds.p[1] = np.full((5, 5, 3), 9, np.uint8)
+ds.commit("more")
+print(json.dumps(seen(ds)))
+"""
+)
+
+
+def _chunk_rows(path: Path) -> dict[str, list[int]]:
+    """The last sample index of each chunk, per tensor (read through shoal)."""
+    from shoal import _loop
+
+    ds = shoal.load(str(path), read_only=True)
+    engine = ds._engine
+    _loop.run(engine.load(["p", "g", "j"], full=True))
+    return {n: engine.tensors[n].chunk_ids[:, 1].astype(int).tolist() for n in ("p", "g", "j")}
+
+
+def test_shoal_creates_chunk_compressed_images_as_deeplake_does(
+    tmp_path: Path, run_dl: Any
+) -> None:
+    create, cont, read = (
+        write(tmp_path, n, c) for n, c in [("n", CREATE), ("c", GO_ON), ("r", READ)]
+    )
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    made = with_shoal(create, ours)
+    dl_made = with_deeplake(run_dl, create, theirs)
+    _same(made, dl_made)
+    rows, dl_rows = _chunk_rows(ours), _chunk_rows(theirs)
+    # png: the same boundaries (both encoders land on the same side of each limit here);
+    # jpeg encoders differ in size, so its boundaries may too
+    assert (rows["p"], rows["g"]) == (dl_rows["p"], dl_rows["g"]), (rows, dl_rows)
+    assert len(rows["p"]) >= 3 and len(rows["g"]) >= 2 and len(rows["j"]) >= 3, rows
+    _same(with_deeplake(run_dl, read, ours), made)
+    # deeplake goes on with shoal's dataset, shoal reads it back
+    continued = with_deeplake(run_dl, cont, ours)
+    _same(with_shoal(read, ours), continued)

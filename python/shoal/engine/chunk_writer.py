@@ -20,12 +20,16 @@ from ..format import keys
 from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, htype_of
 from ..format.keys import FORMAT_VERSION
 from . import tiles as tiling
+from .assemble import from_canvas
 from .canvas import image_chunk
 from .chunks import build_tile_chunk, rle_byte_positions, rle_shapes
 from .context import TensorContext
 from .fetch import ChunkFetcher
-from .samples import COMPRESSION_RATIO, encode
+from .image_cuts import START_RATIO, ImageCuts
+from .samples import COMPRESSION_RATIO, encode, raw_bytes
 from .staging import ByteBuffer, Staged
+
+IMAGE = ("png", "jpeg")  # chunk compressions that encode a chunk as one image
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Tail:
     data: bytes
     sizes: list[int]
     shapes: list[tuple[int, ...]]
+    ratio: float = START_RATIO  # png/jpeg: the chunk's compression estimate (image_cuts)
 
 
 @dataclass
@@ -119,7 +124,7 @@ class ChunkWriter:
             return self.tail
         row = len(ids) - 1
         last = int(ids[row, 1])
-        if last in tiles or self.meta.get("chunk_compression") in ("png", "jpeg"):
+        if last in tiles:
             return None
         key = await fetch.key(int(ids[row, 0]))
         if not self.ctx.owns(key):
@@ -129,6 +134,11 @@ class ChunkWriter:
         count = min(int(chunk.header.num_samples), last - first + 1)
         loc = np.arange(count, dtype=np.int64)
         shapes = [tuple(s) for s in _native.sample_shapes(chunk.header.shapes, loc).tolist()]
+        if chunk.canvas is not None:  # png/jpeg: the samples, off the chunk's image
+            dtype = np.dtype(self.meta.get("dtype") or "uint8")
+            arrays = from_canvas(np.zeros(count, np.int64), loc, {0: chunk}, dtype)
+            data = b"".join(bytes(raw_bytes(a)) for a in arrays)
+            return Tail(row, key, data, [a.nbytes for a in arrays], shapes)
         ranges = _native.sample_ranges(chunk.header.byte_positions, loc)
         if count and not (ranges[1:, 0] == ranges[:-1, 1]).all():
             return None  # samples not packed back to back: start a new chunk instead
@@ -157,6 +167,8 @@ class ChunkWriter:
         staged.sizes[0:0] = tail.sizes
         staged.shapes[0:0] = tail.shapes
         staged.tiled = {k + len(tail.shapes): v for k, v in staged.tiled.items()}
+        staged.calls = [c + len(tail.shapes) for c in staged.calls]
+        staged.settled, staged.ratio = len(tail.shapes), tail.ratio
         self.session = Session(tail.row, committed - len(tail.shapes), obsolete=[tail.key])
         self.tail = None
         return self.session
@@ -197,6 +209,7 @@ class ChunkWriter:
         view = staged.data.view()
         first = first_off = cur = off = 0  # the chunk being filled starts at sample `first`
         last_regular: tuple[str, int, int, int, int] | None = None
+        images = ImageCuts(staged, view, self.meta, min_chunk) if cc in IMAGE else None
 
         def close(end: int, end_off: int) -> None:
             nonlocal last_regular
@@ -206,7 +219,7 @@ class ChunkWriter:
             shapes = rle_shapes(np.asarray(staged.shapes[first:end], dtype=np.int64))
             bps = rle_byte_positions(np.asarray(staged.sizes[first:end], dtype=np.int64))
             body = view[first_off:end_off]
-            if cc in ("png", "jpeg"):  # the samples on one canvas, encoded as one image
+            if cc in IMAGE:  # the samples on one canvas, encoded as one image
                 sizes, shapes_ = staged.sizes[first:end], staged.shapes[first:end]
                 out[key] = [image_chunk(body, sizes, shapes_, self.meta)]
             elif cc == "lz4":
@@ -229,9 +242,15 @@ class ChunkWriter:
                     out[self._new_key(session, g)] = [build_tile_chunk(data, piece.shape)]
                 session.tiles[g] = (tuple(arr.shape), tshape)
                 first, first_off, cur = i + 1, off + size, 0
+                if images is not None:
+                    images.restart(first, first_off)
                 off += size
                 continue
-            if i > first and (cur + size) * ratio > min_chunk:
+            if images is not None:
+                if images.starts_chunk(i, off):
+                    close(i, off)
+                    first, first_off, cur = i, off, 0
+            elif i > first and (cur + size) * ratio > min_chunk:
                 close(i, off)
                 first, first_off, cur = i, off, 0
             cur += size
@@ -242,13 +261,15 @@ class ChunkWriter:
             self.last_regular = None
             if last_regular is not None:
                 key, a, b, lo, hi = last_regular
-                if (hi - lo) * ratio < min_chunk:
+                # png/jpeg: deeplake goes on filling the last chunk while its rule allows
+                if images is not None or (hi - lo) * ratio < min_chunk:
                     self.last_regular = Tail(
                         session.start_row + len(session.rows) - 1,
                         key,
                         bytes(view[lo:hi]),
                         staged.sizes[a:b],
                         staged.shapes[a:b],
+                        images.ratio if images is not None else START_RATIO,
                     )
         # Hand the buffer over to the writes; keep what is left in a spare one.
         left = ByteBuffer(self._spares.pop() if self._spares else None)
@@ -259,6 +280,8 @@ class ChunkWriter:
             staged.shapes[first:],
             {k - first: v for k, v in staged.tiled.items() if k >= first},
         )
+        if images is not None:
+            self.staged.calls, self.staged.settled, self.staged.ratio = images.leftover(first)
         session.base_index += first
         return Cut(out, staged.data.arr if out else None)
 

@@ -58,6 +58,12 @@ class Staged:
     sizes: list[int] = field(default_factory=list)
     shapes: list[tuple[int, ...]] = field(default_factory=list)
     tiled: dict[int, np.ndarray] = field(default_factory=dict)  # position -> array to tile
+    # For png/jpeg chunk compression, whose chunk boundaries deeplake decides per append call
+    # (``chunk_writer.ImageCuts``): where each call's samples start, how many leading samples
+    # are already placed in the open chunk (a tail's), and that chunk's compression estimate.
+    calls: list[int] = field(default_factory=list)
+    settled: int = 0
+    ratio: float = 0.5
 
     def __len__(self) -> int:
         return len(self.shapes)
@@ -111,6 +117,7 @@ def stage(
     """Install prepared samples (cannot fail); returns whether ``info`` changed. Copies their
     bytes: the caller may reuse its arrays afterwards."""
     base = len(staged)
+    staged.calls.append(base)
     if prepared.packed is not None:
         staged.data.append(prepared.packed)
     staged.sizes.extend(prepared.sizes)

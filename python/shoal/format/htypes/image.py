@@ -21,6 +21,7 @@ class Image(HType):
     meta_defaults: ClassVar[Mapping[str, Any]] = {"intrinsics": None}
     info_keys = ("intrinsics",)
     sample_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
+    chunk_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
     companions = ("info", "shape", "id")
     reads_files = True
 
