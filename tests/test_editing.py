@@ -11,6 +11,7 @@ import pytest
 
 import shoal
 from shoal import errors
+from shoal.storage import LocalStorage
 
 
 def _ds(tmp_path: Path) -> shoal.Dataset:
@@ -194,3 +195,46 @@ def test_tensor_meta_reads_by_key_and_attribute(tmp_path: Path) -> None:
     assert meta.get("chunk_compression") is None
     with pytest.raises(AttributeError, match="no field"):
         _ = meta.nope
+
+
+def test_a_flush_failing_on_a_later_tensor_removes_an_earlier_ones_rebuilt_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning an update rebuilds the touched chunks and stores them at once, under names
+    nothing refers to until the flush's journal does. When planning a later tensor fails, the
+    flush is abandoned, and the chunks already rebuilt for the earlier tensor go with it."""
+    path = tmp_path / "ds"
+    ds = shoal.empty(str(path))
+    ds.create_tensor("a", dtype="int64", max_chunk_size=400)
+    ds.create_tensor("b", dtype="int64", max_chunk_size=400)
+    with ds:
+        ds.a.extend(np.arange(100))
+        ds.b.extend(np.arange(100, 200))
+    ds.close()
+
+    def chunk_files() -> list[str]:
+        return sorted(str(p.relative_to(path)) for p in path.rglob("*/chunks/*"))
+
+    stored = chunk_files()
+    real_get_buffer = LocalStorage.get_buffer
+
+    async def get_buffer(self: LocalStorage, key: str) -> bytes | memoryview:
+        if key.startswith("b/chunks/"):
+            raise errors.StorageError(f"reading {key!r} failed: connection reset")
+        return await real_get_buffer(self, key)
+
+    monkeypatch.setattr(LocalStorage, "get_buffer", get_buffer)
+    ds = shoal.load(str(path))
+    with pytest.raises(errors.StorageError, match="connection reset"), ds:
+        ds.a[5] = 7  # planned first: its chunk is rebuilt and stored
+        ds.b[5] = 7  # planning fails reading the chunk to rebuild
+    assert chunk_files() == stored
+    monkeypatch.setattr(LocalStorage, "get_buffer", real_get_buffer)
+    assert ds.a[5].numpy().tolist() == [5] and ds.b[5].numpy().tolist() == [105]
+    with ds:
+        ds.a[5] = 7
+        ds.b[5] = 8
+    ds.close()
+    again = shoal.load(str(path), read_only=True)
+    assert again.a.numpy().ravel().tolist() == [*range(5), 7, *range(6, 100)]
+    assert again.b.numpy().ravel().tolist() == [*range(100, 105), 8, *range(106, 200)]

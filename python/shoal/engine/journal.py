@@ -130,7 +130,7 @@ async def commit(
         previous = dict(zip(keys, await storage.get_many(keys), strict=True))
         await storage.put_many(chunks)
     except BaseException:
-        await asyncio.shield(_remove(storage, [*chunks, *drained]))
+        await asyncio.shield(remove_unreferenced(storage, [*chunks, *drained]))
         raise
     journal = Journal(
         [dict(p) for p in phases], {k: _digest(v) for k, v in previous.items()}, list(obsolete)
@@ -144,7 +144,7 @@ async def commit(
             await storage.put_many(phase)
     except BaseException as exc:
         if await asyncio.shield(_undo(storage, attempted, previous)):
-            await asyncio.shield(_remove(storage, [*chunks, *drained]))
+            await asyncio.shield(remove_unreferenced(storage, [*chunks, *drained]))
             raise
         _pending[storage] = raw
         raise FlushIncompleteError(
@@ -271,7 +271,7 @@ async def _undo(storage: Storage, attempted: list[str], previous: dict[str, byte
     return True
 
 
-async def _remove(storage: Storage, keys: list[str]) -> None:
+async def remove_unreferenced(storage: Storage, keys: Sequence[str]) -> None:
     """Best effort: chunk objects of a flush that did not happen are unreferenced garbage."""
 
     await asyncio.gather(*(storage.delete(k) for k in keys), return_exceptions=True)

@@ -115,14 +115,26 @@ class Writes:
                 return
             self.ds.check_writable()
             await self.ds.hold_lock()
+            plans: list[FlushPlan] = []
             try:
                 if self.ds.info_dirty and self.ds.dataset_diff is None:
                     await tensor_admin.load_dataset_diff(self.ds)  # keep its renames, deletes
-                plans = [p for p in [await plan_tensor(t) for t in self.ds.tensors.values()] if p]
+                for t in self.ds.tensors.values():
+                    plan = await plan_tensor(t)
+                    if plan is not None:
+                        plans.append(plan)
             except BaseException:
-                await self.abandon()
+                await self._abandon_plans(plans)
                 raise
             await self._store(plans, then)
+
+    async def _abandon_plans(self, plans: list[FlushPlan]) -> None:
+        """A flush given up before its journal: planning an edit writes the rebuilt chunks at
+        once (a tensor planned before the one that failed has stored them), and nothing will
+        ever name them."""
+        written = [k for plan in plans for k in plan.written]
+        await asyncio.shield(journal.remove_unreferenced(self.ds.storage, written))
+        await self.abandon()
 
     def _dataset_objects(self) -> dict[str, bytes]:
         ds, out = self.ds, {}
@@ -158,7 +170,7 @@ class Writes:
                     {k: v for phase in phases for k, v in phase.items()}
                 )
             except BaseException:
-                await self.abandon()  # as when planning the flush fails
+                await self._abandon_plans(plans)  # as when planning the flush fails
                 raise
             chunk_objs.update(more_objects)
             phases += more_phases
