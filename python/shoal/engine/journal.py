@@ -120,15 +120,28 @@ async def commit(
     phases: Sequence[Mapping[str, bytes]],
     obsolete: Sequence[str],
     drained: Sequence[str] = (),
+    current: Mapping[str, Buffer | None] | None = None,
 ) -> None:
     """Write one flush atomically. ``chunks``: new chunk objects; ``phases``: objects to
     overwrite, in write order; ``obsolete``: chunk keys to delete once no longer named;
-    ``drained``: chunk objects it names, written before it (removed if it fails)."""
+    ``drained``: chunk objects it names, written before it (removed if it fails);
+    ``current``: what some of the objects to overwrite hold now, read by the caller (under
+    a lock that keeps them so); the others are read here."""
     await _finish_pending(storage)
+    known = current or {}
     keys = [k for phase in phases for k in phase]
+    unread = [k for k in keys if k not in known]
     try:
-        previous = dict(zip(keys, await storage.get_many(keys), strict=True))
-        await storage.put_many(chunks)
+        # independent: the new chunks are written while the objects to replace are read
+        found, wrote = await asyncio.gather(
+            storage.get_many(unread), storage.put_many(chunks), return_exceptions=True
+        )
+        for outcome in (found, wrote):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert isinstance(found, list)
+        read = dict(zip(unread, found, strict=True))
+        previous = {k: known[k] if k in known else read[k] for k in keys}
     except BaseException:
         await asyncio.shield(remove_unreferenced(storage, [*chunks, *drained]))
         raise
@@ -246,7 +259,7 @@ async def _finish_pending(storage: Storage) -> None:
     _pending.pop(storage, None)
 
 
-async def _undo(storage: Storage, attempted: list[str], previous: dict[str, bytes | None]) -> bool:
+async def _undo(storage: Storage, attempted: list[str], previous: dict[str, Buffer | None]) -> bool:
     """Give the objects a failed flush may have written their old bytes back, then delete the
     journal. False if that could not be done (the journal then stays authoritative)."""
 

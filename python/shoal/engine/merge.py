@@ -151,10 +151,10 @@ async def merge(
         message = f"Merge {target} into {branch}"
         await history._commit_into(plan, storage, head, branch, message, overlay)
         await lock.wait()
-        objects, phases, obsolete = await history.prepare(storage, plan)
+        objects, phases, obsolete, current = await history.prepare(storage, plan)
         # the head's own objects of deleted tensors: removed once nothing names them
         listed = await bounded_gather(storage.list(keys.tensor_key(head, k, "")) for k in gone)
-        return objects, phases, obsolete + [k for ks in listed for k in ks]
+        return objects, phases, obsolete + [k for ks in listed for k in ks], current
 
     async with history.VersionLock(storage) as lock:
         await ds.writes.flush(then)

@@ -37,10 +37,12 @@ if TYPE_CHECKING:
     from .dataset import DatasetEngine
 
     # A history change stored with a flush: (objects the flush writes) -> (new objects,
-    # phases after the flush's, obsolete keys).
+    # phases after the flush's, obsolete keys, bytes some overwritten objects hold now).
     HistoryHook = Callable[
         [dict[str, bytes]],
-        Awaitable[tuple[dict[str, bytes], list[dict[str, bytes]], list[str]]],
+        Awaitable[
+            tuple[dict[str, bytes], list[dict[str, bytes]], list[str], dict[str, bytes | None]]
+        ],
     ]
 
 
@@ -164,9 +166,10 @@ class Writes:
         phases = [encoders, metas, self._dataset_objects()]
         drained = [k for plan in plans for k in plan.written]
         obsolete = [k for plan in plans for k in plan.obsolete]
+        current: dict[str, bytes | None] = {}
         if then is not None:
             try:
-                more_objects, more_phases, more_obsolete = await then(
+                more_objects, more_phases, more_obsolete, current = await then(
                     {k: v for phase in phases for k, v in phase.items()}
                 )
             except BaseException:
@@ -177,7 +180,7 @@ class Writes:
             obsolete += more_obsolete
         incomplete: journal.FlushIncompleteError | None = None
         try:
-            await journal.commit(storage, chunk_objs, phases, obsolete, drained)
+            await journal.commit(storage, chunk_objs, phases, obsolete, drained, current)
         except journal.FlushIncompleteError as exc:
             incomplete = exc  # committed: memory keeps the flush, as storage will after recovery
         except BaseException:
