@@ -133,3 +133,36 @@ def test_rechunk_evens_chunks_and_keeps_values(tmp_path: Path) -> None:
     assert len(list((tmp_path / "ds" / "x" / "chunks").iterdir())) == len(
         again._engine.tensor("x").chunk_ids
     )
+
+
+def test_png_chunks_follow_the_append_calls_and_rechunk_to_single_appends(
+    tmp_path: Path,
+) -> None:
+    """A png chunk-compressed tensor: one extend fills one chunk past its size (deeplake's
+    rule counts the bytes a chunk held when the call began); appends one at a time are cut
+    near it, and so is what a rechunk or an update cuts again."""
+    noise = np.random.default_rng(3).integers(0, 256, (60, 16, 16, 3), dtype=np.uint8)
+    ds = shoal.empty(str(tmp_path / "ds"))
+    ds.create_tensor(
+        "one", htype="image", dtype="uint8", chunk_compression="png", max_chunk_size=6000
+    )
+    ds.create_tensor(
+        "each", htype="image", dtype="uint8", chunk_compression="png", max_chunk_size=6000
+    )
+    with ds:
+        ds.one.extend(noise)
+        for a in noise:
+            ds.each.append(a)
+    rows = {n: ds._engine.tensor(n).chunk_ids[:, 1].astype(int).tolist() for n in ("one", "each")}
+    assert rows["one"] == [59]
+    # 768 bytes a sample: (bytes so far + 768) * 0.5 first passes min_chunk_size (3000) at
+    # the eighth sample; the eight encoded are past 3000 too, so it starts a new chunk
+    assert len(rows["each"]) > 5 and rows["each"][0] == 6, rows
+    ds.one[10] = np.zeros((16, 16, 3), np.uint8)  # the chunk, re-encoded and cut again
+    ds.rechunk()
+    again = shoal.load(ds.path, read_only=True)
+    assert again._engine.tensor("one").chunk_ids[:, 1].astype(int).tolist() == rows["each"]
+    expected = noise.copy()
+    expected[10] = 0
+    assert np.array_equal(again.one.numpy(), expected)
+    assert np.array_equal(again.each.numpy(), noise)

@@ -167,7 +167,7 @@ class ChunkWriter:
         staged.sizes[0:0] = tail.sizes
         staged.shapes[0:0] = tail.shapes
         staged.tiled = {k + len(tail.shapes): v for k, v in staged.tiled.items()}
-        staged.calls = [c + len(tail.shapes) for c in staged.calls]
+        staged.calls = [c + len(tail.shapes) for c in staged.calls or ()]
         staged.settled, staged.ratio = len(tail.shapes), tail.ratio
         self.session = Session(tail.row, committed - len(tail.shapes), obsolete=[tail.key])
         self.tail = None

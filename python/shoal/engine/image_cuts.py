@@ -10,7 +10,9 @@ the sample stays. The bytes counted are those at the start of the call, not the 
 total: one ``extend`` of many small images fills a single chunk, while the same images
 appended one call at a time are cut every ``min_chunk_size`` or so of encoded image. Chunk
 boundaries therefore depend on how samples were appended, and :class:`ImageCuts` replays the
-rule over the staged samples and the append calls that staged them.
+rule over the staged samples and the append calls that staged them. Samples cut again by an
+update, a merge or a rechunk count as appended one call each, the sizes appends one at a
+time give (deeplake re-encodes an updated chunk in place, at whatever size).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ class ImageCuts:
     ) -> None:
         self.view = view
         self.sizes, self.shapes = staged.sizes, staged.shapes
-        self.calls = set(staged.calls)
+        self.appended = staged.calls is not None
+        self.calls = set(staged.calls or ())
         self.settled = staged.settled  # a tail's samples: placed already
         self.ratio = self.start_ratio = staged.ratio
         self.min_chunk = min_chunk
@@ -78,7 +81,7 @@ class ImageCuts:
         if i < self.settled:
             self.cur += size
             return False
-        if i in self.calls:
+        if i in self.calls or not self.appended:
             self.base = self.cur
         new = False
         if not self._fits(i, off, size):
@@ -88,10 +91,10 @@ class ImageCuts:
         self.cur += size
         return new
 
-    def leftover(self, first: int) -> tuple[list[int], int, float]:
+    def leftover(self, first: int) -> tuple[list[int] | None, int, float]:
         """The calls, settled samples and ratio of what stays staged from sample ``first``
         (the open chunk's first sample)."""
-        calls = sorted(c - first for c in self.calls if c >= first)
+        calls = sorted(c - first for c in self.calls if c >= first) if self.appended else None
         if first == 0:
             return calls, self.settled, self.start_ratio  # scanned again from the same state
         return calls, 0, START_RATIO

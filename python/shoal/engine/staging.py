@@ -61,7 +61,9 @@ class Staged:
     # For png/jpeg chunk compression, whose chunk boundaries deeplake decides per append call
     # (``chunk_writer.ImageCuts``): where each call's samples start, how many leading samples
     # are already placed in the open chunk (a tail's), and that chunk's compression estimate.
-    calls: list[int] = field(default_factory=list)
+    # None: not staged by append calls (samples cut again by an edit or a rechunk), each
+    # sample then counts as a call of its own.
+    calls: list[int] | None = None
     settled: int = 0
     ratio: float = 0.5
 
@@ -117,7 +119,7 @@ def stage(
     """Install prepared samples (cannot fail); returns whether ``info`` changed. Copies their
     bytes: the caller may reuse its arrays afterwards."""
     base = len(staged)
-    staged.calls.append(base)
+    staged.calls = [*(staged.calls or []), base]
     if prepared.packed is not None:
         staged.data.append(prepared.packed)
     staged.sizes.extend(prepared.sizes)
