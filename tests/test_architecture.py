@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
     {"routing"},
     {"engine", "links"},
     {"loader"},
-    {"tensor", "dataset", "_editing", "_groups", "_sample_info", "version_control"},
+    {"tensor", "dataset", "_editing", "_groups", "_sample_info", "_sequence", "version_control"},
     {"api", "_read"},
     {"", "platform"},  # "": the package's __init__ (the public surface)
     {"cli"},

@@ -91,7 +91,7 @@ class AsyncTensorEditing:
             raise ShoalError(f"pop works on the whole tensor, not a view; use ds.{self.name}.pop")
         engine = self._ds._engine
         engine.check_writable()
-        indices = editing.check_pop_indices(index, self._engine.length, f"tensor {self.name!r}")
+        indices = editing.check_pop_indices(index, self._engine.samples, f"tensor {self.name!r}")
         if indices:
             await editing.pop(engine, [self._key], indices)
 
@@ -131,7 +131,7 @@ class AsyncDatasetEditing:
         for key in await_keys:
             if key not in engine.tensors:
                 return {}  # the caller loads them and asks again
-        current = {engine.tensors[key].length for key in await_keys}
+        current = {engine.tensors[key].samples for key in await_keys}
         if len(current) > 1:
             raise SampleError(
                 "the tensors being appended to have different lengths; ds.append and ds.extend "
@@ -203,7 +203,7 @@ class AsyncDatasetEditing:
         engine.check_writable()
         keys = [self._key(n) for n in self._tensor_names()]
         await engine.load(keys)
-        longest = max((engine.tensors[k].length for k in keys), default=0)
+        longest = max((engine.tensors[k].samples for k in keys), default=0)
         indices = editing.check_pop_indices(index, longest, "the dataset")
         if indices:
             await editing.pop(engine, keys, indices)
@@ -247,7 +247,7 @@ class AsyncDatasetEditing:
 
     def _lengths(self: AsyncDataset) -> list[int]:  # type: ignore[misc]
         engine = self._engine
-        return [engine.loaded(self._key(n)).length for n in self._tensor_names()]
+        return [engine.loaded(self._key(n)).samples for n in self._tensor_names()]
 
 
 def _is_coroutine_fn(fn: Any) -> bool:

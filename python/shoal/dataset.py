@@ -99,7 +99,7 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersio
 
     def _max_len(self) -> int:
         engine = self._engine
-        lengths = [engine.loaded(self._key(n)).length for n in self._tensor_names()]
+        lengths = [engine.loaded(self._key(n)).samples for n in self._tensor_names()]
         return min(lengths) if lengths else 0
 
     def __len__(self) -> int:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _loop
+from . import _loop, _sequence
 from ._editing import AsyncTensorEditing
 from ._index import Index
 from ._meta import TensorMeta
@@ -36,10 +36,17 @@ if TYPE_CHECKING:
 class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
     """A tensor (``ds.images``) or a view of some of its samples (``ds.images[10:20]``)."""
 
-    def __init__(self, dataset: AsyncDataset, key: str, index: Index | None = None) -> None:
+    def __init__(
+        self,
+        dataset: AsyncDataset,
+        key: str,
+        index: Index | None = None,
+        items: Index | None = None,
+    ) -> None:
         self._ds = dataset
         self._key = key
         self._index = index or Index()
+        self._items = items  # a sequence tensor's items, within the one sample selected
         if not self._index.is_full:
             dataset._engine.open_views.add(self)  # delete_tensor refuses while it lives
 
@@ -95,11 +102,20 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         self._engine.info_dirty = True
 
     def __len__(self) -> int:
-        return self._index.length(self._engine.length)
+        if self._items is not None:
+            return self._items.length(_sequence.item_count(self._engine, self._one()))
+        return self._index.length(self._engine.samples)
 
     @property
     def num_samples(self) -> int:
-        return self._engine.length
+        return self._engine.samples
+
+    @property
+    def is_sequence(self) -> bool:
+        return bool(self._engine.meta.get("is_sequence"))
+
+    def _one(self) -> int:
+        return int(self._indices()[0])
 
     def _dims(self) -> tuple[int | None, ...]:
         meta = self._engine.meta
@@ -110,10 +126,21 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
     def shape(self) -> tuple[int | None, ...]:
         """``(samples, *sample_shape)``; an axis whose size varies between samples is None
         (for one sample: ``await t.shape_async()`` reads its exact shape)."""
+        if self.is_sequence:
+            return _sequence.shape(self)
         dims = self._dims()
         return dims if self._index.is_scalar else (len(self), *dims)
 
     async def shape_async(self) -> tuple[int | None, ...]:
+        if self.is_sequence:
+            found = _sequence.shape(self)
+            if self._index.is_scalar and None in found and not self._engine.kind.is_object:
+                value = await self.numpy_async(aslist=self._items is None)
+                if isinstance(value, list):  # one sample's items: same count, shapes vary
+                    shapes = {v.shape for v in value}
+                    return (len(value), *(shapes.pop() if len(shapes) == 1 else found[1:]))
+                return tuple(value.shape)
+            return found
         dims = self._dims()
         if self._index.is_scalar and any(d is None for d in dims):
             if self._engine.kind.is_object:
@@ -132,19 +159,32 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
 
     # -- indexing ----------------------------------------------------------------------------
     def __getitem__(self, item: Any) -> AsyncTensor:
-        return type(self)(self._ds, self._key, self._index.compose(item, self._engine.length))
+        if self.is_sequence:
+            if isinstance(item, tuple) and item:  # t[i, j]: sample i's item j
+                out = self[item[0]]
+                if len(item) > 1 and not out._index.is_scalar:
+                    raise IndexError(
+                        f"sequence tensor {self.name!r}: t[i, j] picks items of one sample; "
+                        f"for several samples read t[a:b].numpy(aslist=True) and index the lists"
+                    )
+                return out[item[1:] if len(item) > 2 else item[1]] if len(item) > 1 else out
+            if self._index.is_scalar:
+                return type(self)(self._ds, self._key, self._index, _sequence.sub_index(self, item))
+        return type(self)(self._ds, self._key, self._index.compose(item, self._engine.samples))
 
     def __iter__(self) -> Any:
         for i in range(len(self)):
             yield self[i]
 
     def _indices(self) -> np.ndarray:
-        return self._index.resolve(self._engine.length)
+        return self._index.resolve(self._engine.samples)
 
     # -- reads -------------------------------------------------------------------------------
     async def numpy_async(self, aslist: bool = False) -> Any:
         """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
         e = self._engine
+        if self.is_sequence:
+            return await _sequence.numpy(self, aslist)
         idx = self._indices()
         if e.kind.is_object:
             return e.kind.numpy_form(await self._values(idx), self._index.is_scalar, aslist)
@@ -167,6 +207,8 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
                 f"{method}() is for htype {' or '.join(map(repr, takers))}; tensor "
                 f"{self.name!r} is {self.htype!r}"
             )
+        if self.is_sequence:
+            return await _sequence.objects(self)
         values = await self._values(self._indices())
         return values[0] if self._index.is_scalar else values
 
@@ -181,6 +223,8 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
     async def data_async(self, aslist: bool = False) -> builtins.dict[str, Any]:
         """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
         e, scalar = self._engine, self._index.is_scalar
+        if self.is_sequence:
+            return await _sequence.data(self, aslist)
         if e.kind.is_object:
             values = await self._values(self._indices())
             return e.kind.data_form(values[0] if scalar else values, e.info, scalar)
@@ -243,6 +287,7 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     sample_compression = property(lambda self: self._a.sample_compression)
     chunk_compression = property(lambda self: self._a.chunk_compression)
     num_samples = property(lambda self: self._a.num_samples)
+    is_sequence = property(lambda self: self._a.is_sequence)
 
     @property
     def info(self) -> Info:
@@ -266,7 +311,7 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
         """``(samples, *sample_shape)``; an axis whose size varies between samples is None
         (for one sample, its exact shape)."""
         a = self._a
-        if a._index.is_scalar and any(d is None for d in a._dims()):
+        if a.is_sequence or (a._index.is_scalar and any(d is None for d in a._dims())):
             return _loop.run(a.shape_async())
         return a.shape
 
@@ -289,7 +334,12 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     def numpy(self, aslist: bool = False) -> Any:
         """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
         a = self._a
-        if not aslist and not a._index.is_scalar and not a._engine.kind.is_object:
+        if (
+            not aslist
+            and not a._index.is_scalar
+            and not a._engine.kind.is_object
+            and not a.is_sequence
+        ):
             hit = a._engine.read_stacked_cached(a._indices())
             if hit is not None:
                 return hit

@@ -10,6 +10,7 @@ business of :class:`~shoal.engine.writes.Writes`.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from ..links.engine import check_samples as check_links
 from ..links.htype import link_companions, link_options, split_link_htype
 from ..links.resolve import LinkResolver
 from ..storage import MemoryStorage, Storage, bounded_gather
-from . import journal
+from . import journal, sequences
 from . import lock as locks
 from .context import TensorContext
 from .encoders import DatasetDiff
@@ -323,31 +324,57 @@ class DatasetEngine:
         self.check_writable()
         await self.load([key])
         await self.load(self.with_companions(key), full=True)
-        if self.tensors[key].meta.get("is_link"):
-            samples = await check_links(self.tensors[key], samples)
-        self.stage(key, await self.tensors[key].read_files(samples))
+        t = self.tensors[key]
+        lengths = None
+        if t.meta.get("is_sequence"):  # items are checked and staged as a plain tensor's
+            samples, lengths = sequences.flatten(t.name, samples)
+        if t.meta.get("is_link"):
+            samples = await check_links(t, samples)
+        self.stage(key, await t.read_files(samples), lengths)
 
-    def stage(self, key: str, samples: Any) -> None:
+    def stage(self, key: str, samples: Any, lengths: list[int] | None = None) -> None:
         """The staging half of :meth:`extend` (tensor and companions loaded)."""
+        self.prepare_rows(key, samples, lengths)()
+
+    def prepare_rows(
+        self, key: str, samples: Any, lengths: list[int] | None = None
+    ) -> Callable[[], None]:
+        """Validate and convert samples for a tensor and its companions; returns the step
+        that stages them (it cannot fail). For a sequence tensor, ``lengths`` says how many
+        items of ``samples`` each sample has (None: ``samples`` are whole sequences)."""
         parent = self.tensors[key]
-        prepared, new_names = parent.prepare(samples)
-        companions = [
-            (
-                self.tensors[k],
-                companion_samples(
-                    parent.name,
-                    link.get("extend"),
-                    prepared.companion_shapes,
-                    prepared.companion_infos,
-                ),
+        if parent.seq is not None and lengths is None:
+            samples, lengths = sequences.flatten(parent.name, samples)
+        if lengths is None:
+            prepared, new_names = parent.prepare(samples)
+        else:
+            prepared, new_names = sequences.prepare_items(parent, samples, lengths)
+        companions = []
+        for k, link in parent.meta.get("links", {}).items():
+            if k not in self.tensors:
+                continue
+            shapes = prepared.companion_shapes
+            infos: list[dict[str, Any]] | None = prepared.companion_infos
+            if lengths is not None and not link.get("flatten_sequence", True):
+                shapes, infos = [()] * len(lengths), None  # one per sample, not per item
+            if not shapes:  # only empty sequences: nothing for the per-item companions
+                continue
+            companions.append(
+                (
+                    self.tensors[k],
+                    companion_samples(parent.name, link.get("extend"), shapes, infos),
+                )
             )
-            for k, link in parent.meta.get("links", {}).items()
-            if k in self.tensors
-        ]
         prepared_companions = [(t, t.prepare(vals)) for t, vals in companions]
-        parent.stage(prepared, new_names)
-        for t, (p, names) in prepared_companions:
-            t.stage(p, names)
+
+        def install() -> None:
+            parent.stage(prepared, new_names)
+            if parent.seq is not None and lengths is not None:
+                parent.seq.stage(lengths)
+            for t, (p, names) in prepared_companions:
+                t.stage(p, names)
+
+        return install
 
     def create_tensor(
         self,
@@ -378,6 +405,7 @@ class DatasetEngine:
             )
         if name in self.meta["groups"]:
             raise TensorExistsError(f"{name!r} is a group in {self.url}; pick another name")
+        htype, is_sequence = sequences.split_sequence_htype(htype)
         htype, is_link = split_link_htype(htype)
         verify = link_options(htype_kwargs, chunk_compression) if is_link else True
         meta, info = new_tensor_meta(
@@ -393,9 +421,12 @@ class DatasetEngine:
         )
         if is_link:
             meta["is_link"], meta["verify"] = True, verify
+        meta["is_sequence"] = is_sequence
         parent = self._add_tensor(name, meta, info, hidden)
         if is_link:
             parent.creds_index = CredsIndex(np.zeros(0, dtype=np.uint32))
+        if is_sequence:
+            parent.seq = sequences.SequenceIndex.empty()
         if not hidden:
             companions = get_htype(htype).companions
             for kind in link_companions(companions, verify) if is_link else companions:

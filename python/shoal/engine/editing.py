@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import SampleError, SampleIndexError, ShoalError
 from ..format.htypes import companion_samples
 from ..links.engine import check_samples as check_links
+from . import sequences
 from .samples import Prepared
 
 if TYPE_CHECKING:
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 def _check_editable(t: TensorEngine, what: str) -> None:
     if t.meta.get("is_sequence"):
         raise ShoalError(
-            f"tensor {t.name!r} is a sequence tensor, which shoal cannot {what} yet; "
-            "use deeplake for it"
+            f"tensor {t.name!r} is a sequence tensor: shoal does not {what} sequence samples "
+            f"yet, and nothing was changed; append new samples instead, or {what} with deeplake"
         )
 
 
@@ -52,21 +53,17 @@ async def extend_columns(ds: DatasetEngine, columns: dict[str, Any]) -> None:
     """Stage ``{tensor key: samples}`` (equal lengths), all or nothing."""
     ds.check_writable()
     await _load(ds, list(columns))
-    staged: list[tuple[TensorEngine, tuple[Prepared, list[str]]]] = []
+    installs = []
     for key, samples in columns.items():
         parent = ds.tensors[key]
+        lengths = None
+        if parent.seq is not None:  # items are checked and staged as a plain tensor's
+            samples, lengths = sequences.flatten(parent.name, samples)
         if parent.meta.get("is_link"):  # linked files are checked (and read) first
             samples = await check_links(parent, samples)
-        prepared = parent.prepare(await parent.read_files(samples))
-        staged.append((parent, prepared))
-        for child, link in _linked(ds, parent, key):
-            p0 = prepared[0]
-            values = companion_samples(
-                parent.name, link.get("extend"), p0.companion_shapes, p0.companion_infos
-            )
-            staged.append((child, child.prepare(values)))
-    for t, (p, names) in staged:
-        t.stage(p, names)
+        installs.append(ds.prepare_rows(key, await parent.read_files(samples), lengths))
+    for install in installs:
+        install()
 
 
 # -- updates ---------------------------------------------------------------------------------

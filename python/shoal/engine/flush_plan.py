@@ -19,6 +19,7 @@ from ..format import jsonio, keys
 from ..format.keys import FORMAT_VERSION
 from ..format.versions import serialize_chunk_set
 from ..links import engine as link_engine
+from . import sequences
 from .chunk_writer import join
 from .merge_copy import write_copy
 from .rechunk import rechunk
@@ -80,6 +81,10 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
     new_diff = t.diff_after_flush(appended=session is not None)
     objects[tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
     objects.update(link_engine.flush_objects(t))
+    seq = t.seq
+    seq_starts = seq.starts if seq is not None else None
+    if seq is not None and (seq.dirty or t.is_new):
+        objects[tkey(sequences.KEY)] = seq.serialize()
     obsolete = list(session.obsolete) if session is not None else []
     owned = list(session.names) if session is not None else []
     if edit is not None:
@@ -115,6 +120,8 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         writer.tail = new_tail
         if t.creds_index is not None:
             t.creds_index.stored()
+        if seq is not None and seq_starts is not None:
+            seq.stored(seq_starts)
         for key in obsolete:
             ctx.cache.discard(key)
         if chunk_set_names is not None and fetch.owners is not None:

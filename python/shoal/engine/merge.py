@@ -230,6 +230,12 @@ async def _plan_tensor(
         elif shared is None or shared > 0:
             m.conflicts.append((our_index[sid], their_index[sid]))
     m.new.sort()
+    if (m.new or m.updated or m.conflicts) and ours_meta.get("is_sequence"):
+        raise VersionError(
+            f"cannot merge tensor {name!r}: it is a sequence tensor changed in the target, and "
+            "shoal does not merge sequence samples yet; nothing was changed (merge with "
+            "deeplake, or copy the target's samples with append)"
+        )
     return m
 
 

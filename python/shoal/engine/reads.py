@@ -23,10 +23,8 @@ if TYPE_CHECKING:
 
 
 def _check_readable(t: TensorEngine) -> None:
-    if t.meta.get("is_link") or t.meta.get("is_sequence"):
-        raise ShoalError(
-            f"tensor {t.name!r} is a link or sequence tensor, which shoal does not read yet"
-        )
+    if t.meta.get("is_link"):  # its chunks hold URLs: reads go through links.engine
+        raise ShoalError(f"tensor {t.name!r} is a link tensor; read it through its linked files")
 
 
 def _locate(t: TensorEngine, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from ..format.htypes import HType, array_dtype, fill_meta_defaults, htype_of
 from ..links import engine as link_engine
 from ..links.encoder import CredsIndex
 from ..links.htype import public_htype
-from . import assemble, reads, staging
+from . import assemble, reads, sequences, staging
 from .chunk_writer import ChunkWriter, Session
 from .context import TensorContext
 from .edits import Edits, changes_of
@@ -30,6 +30,7 @@ from .encoders import CommitDiff
 from .fetch import ChunkFetcher
 from .prefetch import Prefetcher
 from .samples import Prepared
+from .sequences import SequenceIndex
 
 EMPTY_IDS = np.zeros((0, 2), dtype=np.uint64)
 
@@ -63,6 +64,7 @@ class TensorEngine:
         self.writer = ChunkWriter(ctx, key, meta)
         self.prefetch = Prefetcher()
         self.creds_index: CredsIndex | None = None  # link tensors: each sample's creds key
+        self.seq: SequenceIndex | None = None  # sequence tensors: each sample's items
         self.edits = Edits()
 
     # -- properties --------------------------------------------------------------------------
@@ -77,6 +79,11 @@ class TensorEngine:
     @property
     def length(self) -> int:
         return int(self.meta.get("length", 0))
+
+    @property
+    def samples(self) -> int:
+        """Samples as users count them: a sequence tensor's ``length`` counts its items."""
+        return self.seq.samples if self.seq is not None else self.length
 
     @property
     def kind(self) -> HType:
@@ -144,7 +151,14 @@ class TensorEngine:
         engine.info_loaded = False
         if with_info:
             engine._set_info(raw_info[0])
+        if meta.get("is_sequence"):  # its length in samples is in the sequence index
+            await engine.load_sequence_index()
         return engine
+
+    async def load_sequence_index(self) -> None:
+        key = self.tensor_key(sequences.KEY)
+        raw = (await self.ctx.storage.get_many([key]))[0]
+        self.seq = SequenceIndex.parse(raw, self.length, f"{self.ctx.url}/{key}")
 
     def _set_info(self, raw: bytes | None) -> None:
         where = f"{self.ctx.url}/{self.ctx.tensor_key(self.key, keys.TENSOR_INFO)}"
@@ -263,16 +277,26 @@ class TensorEngine:
 
     def diff_after_flush(self, appended: bool) -> CommitDiff:
         """The commit diff once the staged writes are stored (deeplake's bookkeeping)."""
+        labels = self.meta.get("htype") == "class_label"
         if self.commit_diff is not None:
             diff = self.commit_diff.copy()
         elif self.is_new:
             diff = CommitDiff(created=True)
         else:  # first change to this tensor in this commit
             before = self.stored_length
+            if self.seq is not None and self.seq.dirty and not labels:
+                # deeplake makes the diff after the first sample's items are in; class
+                # labels make it before, when their names are looked up
+                before += self.seq.first_staged_items()
             diff = CommitDiff(added_start=before, added_end=before)
-        diff.info_updated = diff.info_updated or self.info_dirty
+        appended = appended or (self.seq is not None and self.seq.staged_samples() > 0)
+        # deeplake marks a class-label tensor's info updated by every append
+        diff.info_updated = diff.info_updated or self.info_dirty or (labels and appended)
         self.edits.apply_to(diff)
-        if appended:
+        if self.seq is not None:
+            # deeplake counts a sequence tensor's appends in samples (add_data(1) each)
+            diff.added_end += self.seq.staged_samples()
+        elif appended:
             diff.added_end = self.length
         return diff
 
@@ -285,6 +309,8 @@ class TensorEngine:
         self.writer.reset()
         if self.creds_index is not None:
             self.creds_index.discard()
+        if self.seq is not None:
+            self.seq.discard()
         self.edits.clear()
         self.meta_dirty = False
         meta, info = self.flushed
@@ -306,6 +332,7 @@ class TensorEngine:
             or self.meta_dirty
             or self.is_new
             or bool(self.edits)
+            or (self.seq is not None and self.seq.dirty)
         )
 
     @property

@@ -21,7 +21,10 @@ def split_link_htype(htype: Any) -> tuple[str, bool]:
         )
     inner = htype[len("link[") : -1]
     if inner.startswith("sequence"):
-        raise InvalidHtypeError(f"htype {htype!r}: shoal does not create sequence tensors yet")
+        raise InvalidHtypeError(
+            f"htype {htype!r}: a link holds single files; for a sequence of linked files use "
+            f"'sequence[link[...]]', e.g. 'sequence[link[image]]'"
+        )
     ht = get_htype(inner)
     if inner in _REFUSED or not ht.creatable:
         ok = [h for h in known_htypes(creatable_only=True) if h not in _REFUSED]
@@ -51,6 +54,8 @@ def link_companions(companions: tuple[str, ...], verify: bool) -> tuple[str, ...
 
 
 def public_htype(meta: dict[str, Any]) -> str:
-    """The htype users see: ``link[image]`` for a link tensor."""
+    """The htype users see: ``link[image]`` for a link tensor, ``sequence[image]`` for a
+    sequence tensor, ``link[sequence[image]]`` for a sequence of links."""
     base = str(meta.get("htype") or "generic")
-    return f"link[{base}]" if meta.get("is_link") else base
+    base = f"sequence[{base}]" if meta.get("is_sequence") else base
+    return f"link[{base}]" if meta.get("is_link") else base  # deeplake: link[sequence[image]]

@@ -61,7 +61,11 @@ class TensorReader:
 
     @property
     def chunk_ends(self) -> np.ndarray:
-        return np.asarray(self.t.chunk_ids[:, 1], dtype=np.int64)
+        ends = np.asarray(self.t.chunk_ids[:, 1], dtype=np.int64)
+        seq = self.t.seq
+        if seq is not None:  # chunks end at items: the sample holding each chunk's last item
+            ends = np.searchsorted(seq.starts, ends, side="right") - 1
+        return ends
 
     def need(self, idx: np.ndarray) -> Need:
         if not self.fast or (self.tiled.size and np.isin(idx, self.tiled).any()):
@@ -93,10 +97,27 @@ class TensorReader:
     async def read_through_engine(self, idx: np.ndarray) -> Any:
         """Batch values of what the fast path does not cover."""
         t = self.t
+        if t.seq is not None:  # one value per sample: its items, as t[i].numpy() gives them
+            return await self._sequences(idx)
         if t.kind.is_object:
             return [t.kind.decode(b, t.name) for b in await t.read_blobs(idx)]
         arrays = await t.read_arrays(idx)
         return _stack_or_list(arrays)
+
+    async def _sequences(self, idx: np.ndarray) -> Any:
+        t, seq = self.t, self.t.seq
+        assert seq is not None
+        flat = seq.flat(idx)
+        if t.kind.is_object:
+            values: list[Any] = [t.kind.decode(b, t.name) for b in await t.read_blobs(flat)]
+        else:
+            values = await t.read_arrays(flat)
+        out, pos = [], 0
+        for n in seq.lengths(idx).tolist():
+            part = values[pos : pos + n]
+            pos += n
+            out.append(part if t.kind.is_object else _stack_or_list(part))
+        return out if t.kind.is_object else _stack_or_list(out)
 
     def assemble(self, need: Need, chunks: dict[str, DecodedChunk], n: int) -> Any:
         """The batch's values from fetched chunks (runs on a loader thread; the native copy
@@ -116,7 +137,7 @@ class TensorReader:
         return assemble.split_flat(flat, self.dtype)
 
 
-def _stack_or_list(arrays: list[np.ndarray]) -> Any:
-    if arrays and all(a.shape == arrays[0].shape for a in arrays):
+def _stack_or_list(arrays: list[Any]) -> Any:
+    if arrays and all(isinstance(a, np.ndarray) and a.shape == arrays[0].shape for a in arrays):
         return np.stack(arrays)
     return arrays
