@@ -250,3 +250,22 @@ def test_batches_many_chunks_and_an_abandoned_batch(tmp_path: Path) -> None:
     assert files(tmp_path / "b") == before
     again.g.append([np.array([5, 5])])
     assert shoal.load(str(tmp_path / "b")).g[300].numpy().tolist() == [[5, 5]]
+
+
+def test_sample_info_per_item(tmp_path: Path) -> None:
+    from shoal import _native
+
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"f{i}.png"
+        p.write_bytes(_native.png_encode(np.full((4, 5, 3), i, np.uint8)))
+        paths.append(p)
+    ds = shoal.empty(str(tmp_path / "s"))
+    ds.create_tensor("f", htype="sequence[image]", sample_compression="png")
+    ds.f.append([shoal.read(str(paths[0])), np.zeros((4, 5, 3), np.uint8)])
+    ds.f.append([shoal.read(str(paths[1]))])
+    info = ds.f[0].sample_info
+    assert len(info) == 2 and info[0]["format"] == "png" and info[1] == {}
+    assert ds.f[1][0].sample_info["filename"].endswith("f1.png")
+    assert [len(x) for x in ds.f.sample_info] == [2, 1]
+    assert ds.f[1][0].numpy()[0, 0, 0] == 1

@@ -51,6 +51,25 @@ class AsyncSampleInfo:
         if holder is None:
             return None
         idx = self._indices()
+        seq = e.seq
+        if seq is not None:  # one record per item: a list per sample (a dict for one item)
+            items = getattr(self, "_items", None)
+            if items is not None:
+                start = int(seq.starts[int(idx[0])])
+                picked = items.resolve(int(seq.lengths(idx)[0]))
+                got = [
+                    holder.kind.decode(b, holder.name)
+                    for b in await holder.read_blobs(start + picked)
+                ]
+                return got[0] if items.is_scalar else got
+            flat = [
+                holder.kind.decode(b, holder.name) for b in await holder.read_blobs(seq.flat(idx))
+            ]
+            groups, pos = [], 0
+            for n in seq.lengths(idx).tolist():
+                groups.append(flat[pos : pos + n])
+                pos += n
+            return groups[0] if self._index.is_scalar else groups
         values = [holder.kind.decode(b, holder.name) for b in await holder.read_blobs(idx)]
         return values[0] if self._index.is_scalar else values
 
