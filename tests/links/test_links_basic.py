@@ -74,7 +74,7 @@ def test_unverified_links_skip_shape_and_info(tmp_path: Path, images: Images) ->
 
 def test_bad_link_input(tmp_path: Path, images: Images) -> None:
     ds = shoal.empty(str(tmp_path / "ds"))
-    for bad in ("link", "link[generic]", "link[sequence[image]]", "link[nope]"):
+    for bad in ("link", "link[generic]", "link[sequence[nope]]", "link[nope]"):
         with pytest.raises(InvalidHtypeError):
             ds.create_tensor("x", htype=bad)
     t = ds.create_tensor("im", htype="link[image]")
