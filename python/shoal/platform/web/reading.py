@@ -128,7 +128,7 @@ def tensor_summary(t: TensorEngine) -> dict[str, Any]:
         "dtype": m.get("dtype") or "—",
         "shape": shape,
         "compression": f"{compression} ({kind})" if compression else "none",
-        "length": t.length,
+        "length": t.samples,
     }
 
 
@@ -178,6 +178,6 @@ async def summary(request: web.Request, p: Platform, org: Org, ds: DatasetRow) -
         return {"error": str(message)[:300]}
     return {
         "tensors": [t.name for t in tensors],
-        "samples": max((t.length for t in tensors), default=0),
+        "samples": max((t.samples for t in tensors), default=0),
         "size": size,
     }

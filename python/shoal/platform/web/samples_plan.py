@@ -113,7 +113,7 @@ class _Urls:
 async def plan(opened: Opened, org: str, ds: str, start: int) -> dict[str, Any]:
     """The page of samples ``[start, start + PAGE)``."""
     tensors = visible(opened.engine)
-    total = max((t.length for t in tensors), default=0)
+    total = max((t.samples for t in tensors), default=0)
     start = max(0, min(start, max(total - 1, 0)))
     stop = min(start + PAGE, total)
     urls = _Urls(opened, org, ds)
@@ -122,7 +122,7 @@ async def plan(opened: Opened, org: str, ds: str, start: int) -> dict[str, Any]:
         await t.ensure_full()
         browser = _browser_decodes(t)
         infos.append(_tensor_info(t, browser))
-        n = max(0, min(stop, t.length) - start)
+        n = max(0, min(stop, t.samples) - start)
         column: list[Any] = [None] * (stop - start)
         if n:
             idx = np.arange(start, start + n, dtype=np.int64)
