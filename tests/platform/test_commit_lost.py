@@ -1,6 +1,6 @@
 """A PostgreSQL connection lost while its COMMIT is on the way: the platform finds out
 whether the write landed (its transaction's status) and answers with the real outcome. A proxy between
-the platform and PostgreSQL cuts the connection right after forwarding a COMMIT (it lands)
+the platform and PostgreSQL cuts the connection once the server has answered a COMMIT (it landed)
 or instead of forwarding it (it does not): the caller sees success exactly when the row is
 there, else an error saying the change was not saved, and a retry never duplicates it. When
 the database cannot be reached to ask, the caller is told nobody knows (and to look before

@@ -1,5 +1,5 @@
 """A TCP proxy on loopback in front of PostgreSQL that cuts a connection at its next
-``COMMIT``: right after forwarding it (the server commits, the client never hears), or
+``COMMIT``: once the server has answered it (the server committed, the client never hears), or
 instead of forwarding it (the server rolls back once it sees the client gone); and, when
 asked, refuses new connections from then on (nobody can ask the server what happened).
 
@@ -40,7 +40,7 @@ class CommitCutProxy:
         self._thread = threading.Thread(target=self._run, name="pg-cut-proxy", daemon=True)
 
     def arm(self, mode: Mode, then_refuse: bool = False) -> None:
-        """Cut the next COMMIT that passes, ``after`` forwarding it or ``instead`` of it;
+        """Cut the next COMMIT that passes, ``after`` the server answers it or ``instead`` of it;
         ``then_refuse``: from that cut on, refuse new connections (until :meth:`reopen`)."""
         with self._lock:
             self._armed = mode
@@ -90,6 +90,13 @@ class CommitCutProxy:
             c_writer.close()
             return
         cut = asyncio.Event()
+        answered = asyncio.Event()  # "after": the COMMIT is forwarded; cut at its answer
+
+        def count_cut() -> None:
+            cut.set()
+            with self._lock:
+                self.cuts += 1
+                self.refusing = self.refusing or self._refuse_after_cut
 
         async def up() -> None:
             while not cut.is_set():
@@ -104,13 +111,13 @@ class CommitCutProxy:
                 if mode == "instead":
                     # The client's half-sent COMMIT never arrives: the server sees the client
                     # go away in the middle of its transaction.
-                    self._cut(c_writer, s_writer, forward=None)
+                    self._cut(c_writer, s_writer)
+                    count_cut()
                 else:
-                    self._cut(c_writer, s_writer, forward=data)
-                cut.set()
-                with self._lock:
-                    self.cuts += 1
-                    self.refusing = self.refusing or self._refuse_after_cut
+                    # The COMMIT reaches the server; the connection is cut when the server
+                    # answers, so the commit has happened and the client never hears of it.
+                    s_writer.write(data)
+                    answered.set()
                 return
             s_writer.close()
 
@@ -118,6 +125,10 @@ class CommitCutProxy:
             while not cut.is_set():
                 data = await s_reader.read(65536)
                 if not data or cut.is_set():
+                    break
+                if answered.is_set():
+                    self._cut(c_writer, s_writer)
+                    count_cut()
                     break
                 c_writer.write(data)
                 await c_writer.drain()
@@ -128,11 +139,7 @@ class CommitCutProxy:
             await asyncio.gather(up(), down())
 
     @staticmethod
-    def _cut(
-        client: asyncio.StreamWriter, server: asyncio.StreamWriter, forward: bytes | None
-    ) -> None:
-        if forward is not None:
-            server.write(forward)  # then a clean close: the server reads the COMMIT first
+    def _cut(client: asyncio.StreamWriter, server: asyncio.StreamWriter) -> None:
         server.close()
         # The client hears a reset, as from a cable pulled: no reply, no orderly goodbye.
         sock = client.get_extra_info("socket")
