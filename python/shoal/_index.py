@@ -87,3 +87,30 @@ def _normalize(item: Any) -> Any:
             f"sample indexes are an int, a slice, or a 1-D list of ints; got {type(item).__name__}"
         )
     return arr.astype(np.int64)
+
+
+# ``np.unique`` is avoided on read paths: numpy 2 imports ``numpy.ma`` on its first call (tens
+# of milliseconds, paid on the event loop's thread by the first batch or read of a process).
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of a 1-d array (``np.unique(values)``)."""
+    ordered = np.sort(values, kind="stable")
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def distinct_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of a 1-d array: the sorted distinct values
+    and, for each value, the position of its value among them."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    keep = np.empty(ordered.size, dtype=bool)
+    if ordered.size:
+        keep[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    inverse = np.empty(values.size, dtype=np.intp)
+    inverse[order] = np.cumsum(keep) - 1
+    return ordered[keep], inverse

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import _native
+from .._index import distinct
 from .._loop import in_cpu_pool
 from ..errors import CorruptDataError, NotFoundError, TruncatedDataError
 from ..format import keys
@@ -143,7 +144,7 @@ class ChunkFetcher:
         count = int(header.num_samples)
         if not len(header.byte_positions) or local.size * 2 >= count:
             return await self.by_key(key)
-        rel = _native.sample_ranges(header.byte_positions, np.unique(local))
+        rel = _native.sample_ranges(header.byte_positions, distinct(local))
         spans = [(int(s), int(e)) for s, e in (rel + header.data_offset).tolist()]
         pieces = await self.ctx.storage.get_ranges(key, spans)
         starts = np.asarray([s for s, _ in spans], dtype=np.int64)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _native
+from .._index import distinct
 from ..errors import ShoalError
 from . import assemble
 from .fetch import Fetched
@@ -36,7 +37,7 @@ async def _fetch(
 ) -> tuple[np.ndarray, np.ndarray, dict[int, Fetched]]:
     """Locate samples and fetch (or find cached) the chunks, or chunk ranges, they need."""
     rows, local = _locate(t, idx)
-    uniq = np.unique(rows)
+    uniq = distinct(rows)
     ids = t.chunk_ids
     fetched = await asyncio.gather(
         *(
@@ -127,7 +128,7 @@ def read_stacked_cached(
     ids = t.chunk_ids
     rows, local = _locate(t, idx)
     by_row: dict[int, Fetched] = {}
-    for r in np.unique(rows).tolist():
+    for r in distinct(rows).tolist():
         hit = t.fetch.cached(int(ids[r, 0]))
         if hit is None:
             return None
@@ -198,7 +199,7 @@ async def read_blobs(t: TensorEngine, idx: np.ndarray) -> list[bytes]:
     if stored_pos.size:
         stored = idx[stored_pos]
         rows, local = _locate(t, stored)
-        uniq = np.unique(rows)
+        uniq = distinct(rows)
         ids = t.chunk_ids
         chunks = await asyncio.gather(*(t.fetch.chunk(int(ids[r, 0])) for r in uniq))
         got = assemble.blobs(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._index import distinct_inverse
 from ..errors import LoaderError
 
 DEFAULT_PREFETCH_BYTES = 256 * 2**20
@@ -115,7 +116,7 @@ def epoch_order(
         return indices
     rng = np.random.default_rng([opts.seed, epoch])
     rows = np.searchsorted(chunk_ends, indices, side="left") if chunk_ends.size else indices
-    uniq, inverse = np.unique(rows, return_inverse=True)
+    uniq, inverse = distinct_inverse(rows)
     chunk_rank = rng.permutation(uniq.size)
     grouped = indices[np.argsort(chunk_rank[inverse], kind="stable")]
     window = np.arange(grouped.size) // max(1, buffer)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import _native
+from .._index import distinct
 from ..engine import assemble
 from ..engine.chunks import DecodedChunk
 from ..engine.fetch import Fetched
@@ -76,7 +77,7 @@ class TensorReader:
         keys: dict[int, str] = {}
         estimates: dict[str, int] = {}
         key_of = self.t.fetch.key_sync
-        for r in np.unique(rows).tolist():
+        for r in distinct(rows).tolist():
             key = key_of(int(ids[r, 0]))
             keys[r] = key
             count = int(ids[r, 1]) - (int(ids[r - 1, 1]) if r else -1)
