@@ -31,9 +31,11 @@ MAX_BATCHES_AHEAD = 64
 # Chunk GETs in flight at once. More does not go faster (a store serves a few dozen streams
 # at full speed), and with fewer the chunks of the next batch, fetched first (the semaphore
 # is first come, first served), arrive sooner. The pipeline starts with only the fetches of
-# the first batch, so that they do not share the bandwidth with later ones (the first batch
-# is what a training loop waits for), and opens two more slots per chunk fetched (a slow
-# start) up to FETCHES_IN_FLIGHT.
+# the first batch, and opens the other slots once all of them are in: the first batch is
+# what a training loop waits for, and any later fetch started before it would share the
+# bandwidth, and the CPU reading the sockets, with it (on a loaded machine a small chunk of
+# the first batch coming in early used to open slots whose fetches then delayed its big
+# chunks by hundreds of milliseconds).
 FETCHES_IN_FLIGHT = int(os.environ.get("SHOAL_LOADER_FETCHES", "8"))
 
 
@@ -88,6 +90,7 @@ class Pipeline:
         self._slots = asyncio.Semaphore(0)  # opened by the first batch admitted
         self._slots_to_open = max(1, FETCHES_IN_FLIGHT)
         self._first_admitted = False
+        self._first_keys: set[str] = set()  # the first batch's chunks not fetched yet
         self.peak_used = 0
 
     @property
@@ -199,7 +202,9 @@ class Pipeline:
                 await self._wake_producer.wait()
             if not self._first_admitted:
                 self._first_admitted = True
-                self._open_slots(max(1, len(new)))
+                self._first_keys = set(new)
+                # (a first batch with no chunk to fetch opens them all at once)
+                self._open_slots(len(new) or self._slots_to_open)
             for key, (reader, est) in new.items():
                 task = loop.create_task(self._fetch(key, reader))
                 # Its error reaches the consumer through the batch that awaits it; marked as
@@ -225,9 +230,17 @@ class Pipeline:
             self._slots.release()
 
     async def _fetch(self, key: str, reader: TensorReader) -> DecodedChunk:
-        async with self._slots:
-            chunk = await reader.fetch(key)
-        self._open_slots(2)
+        try:
+            async with self._slots:
+                chunk = await reader.fetch(key)
+        finally:
+            # The first batch's chunks are in (or one failed, which that batch reports):
+            # every other slot opens.
+            first = self._first_keys
+            if key in first:
+                first.discard(key)
+                if not first:
+                    self._open_slots(self._slots_to_open)
         held = self._held.get(key)
         if held is not None and not held.done:
             held.done = True
