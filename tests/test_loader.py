@@ -293,6 +293,45 @@ def test_memory_stays_within_prefetch_bytes(s3_path: tuple[str, dict[str, str]])
         assert pipeline.peak_used <= budget * 1.2  # estimates become sizes once fetched
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_chunk_is_fetched_once_and_dropped_once_no_batch_to_come_needs_it(
+    local_path: str, monkeypatch: pytest.MonkeyPatch, shuffle: bool
+) -> None:
+    from shoal.loader.reader import TensorReader
+
+    fetched: list[str] = []  # fetches start in the order they were asked for (FIFO slots)
+    fetch = TensorReader.fetch
+
+    async def counted(self: TensorReader, key: str) -> Any:
+        fetched.append(key)
+        return await fetch(self, key)
+
+    monkeypatch.setattr(TensorReader, "fetch", counted)
+    ds = shoal.load(local_path, read_only=True)
+    # The budget holds the whole dataset: no chunk is evicted to make room.
+    loader = ds.loader(
+        batch_size=4, tensors=["images", "ids"], shuffle=shuffle, seed=3, shuffle_buffer=100
+    )
+    with loader:
+        seen = 0
+        for i, batch in enumerate(loader):
+            seen += batch["ids"].size
+            if i == 120 and not shuffle:
+                pipeline = loader._a._pipeline
+                assert pipeline is not None
+                held = [k for k in pipeline._held if k.startswith("images/")]
+                # The 64 batches admitted ahead of the consumer read 256 samples, about 9
+                # chunks of 31; the 15 chunks before them are not held any more.
+                assert len(held) <= 12, held
+        assert seen == N
+    # The epoch's fetches, up to the next epoch's first (its prefetch starts before the end).
+    repeat = next((i for i, k in enumerate(fetched) if k in fetched[:i]), len(fetched))
+    first = fetched[:repeat]
+    images = loader._a._readers[0]
+    assert images.name == "images"
+    assert len([k for k in first if k.startswith("images/")]) == len(images.t.chunk_ids)
+
+
 def test_failing_gets_are_retried_or_a_clear_error(
     s3_path: tuple[str, dict[str, str]],
     fault_proxy: FaultProxy,

@@ -26,7 +26,7 @@ from .. import _loop
 from ..engine.dataset import DatasetEngine
 from ..errors import LoaderError
 from . import plan as plans
-from .pipeline import EpochEnd, Pipeline
+from .pipeline import EpochEnd, EpochPlan, Pipeline
 from .reader import TensorReader
 from .transform import Transform
 
@@ -81,12 +81,14 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="batch")
 
 
-def _planned(plan: plans.Plan, first: int) -> Iterator[np.ndarray | EpochEnd]:
+def _planned(plan: plans.Plan, first: int) -> Iterator[np.ndarray | EpochPlan | EpochEnd]:
     """Epoch after epoch (a function, not a method: the pipeline must not keep the loader
     alive, so that dropping the loader stops it at once)."""
     epoch = first
     while True:
-        yield from plan.epoch(epoch)
+        batches = plan.epoch(epoch)
+        yield EpochPlan(batches)
+        yield from batches
         yield EpochEnd(epoch)
         epoch += 1
 

@@ -6,9 +6,12 @@ epoch's end) and admits a batch when the bytes it adds fit in ``prefetch_bytes``
 it needs that are not held yet (fetched whole, many in flight) plus its assembled output.
 Each admitted batch is a task that awaits its chunks, then assembles (and transforms) on the
 loader's threads. A chunk no admitted batch needs any more stays (idle) until its room is
-wanted, so a small chunk that many batches share is fetched once; an output's bytes are
-released when the consumer takes it. When no batch is outstanding, a batch is admitted
-whatever its size, so a batch bigger than the bound still makes progress.
+wanted, so a small chunk that many batches share is fetched once, unless no batch of the
+epoch still to come needs it: then it is dropped at once (its buffer goes back to the
+recycled pool, see :mod:`..storage._buffers`, rather than fresh pages being faulted in for
+the next chunk while it sits idle). An output's bytes are released when the consumer takes
+it. When no batch is outstanding, a batch is admitted whatever its size, so a batch bigger
+than the bound still makes progress.
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ class EpochEnd:
 
 
 @dataclass
+class EpochPlan:
+    """Every batch of the epoch whose batches follow (they still follow one by one): tells
+    the pipeline the last batch that needs each chunk."""
+
+    batches: list[np.ndarray]
+
+
+@dataclass
 class _Job:
     idx: np.ndarray
     needs: list[Need]
@@ -55,6 +66,8 @@ class _Job:
 @dataclass
 class _Held:
     reader: TensorReader
+    which: int  # the reader's position
+    row: int  # the chunk's row in the reader's tensor
     task: asyncio.Task[DecodedChunk]
     nbytes: int
     refs: int = 0
@@ -67,7 +80,7 @@ class Pipeline:
     def __init__(
         self,
         readers: list[TensorReader],
-        batches: Iterator[np.ndarray | EpochEnd],
+        batches: Iterator[np.ndarray | EpochPlan | EpochEnd],
         budget: int,
         pool: concurrent.futures.ThreadPoolExecutor,
         transform: transforms.Transform | None,
@@ -91,6 +104,11 @@ class Pipeline:
         self._slots_to_open = max(1, FETCHES_IN_FLIGHT)
         self._first_admitted = False
         self._first_keys: set[str] = set()  # the first batch's chunks not fetched yet
+        # This epoch: the position of the last batch admitted, and per reader (when known,
+        # computed on a loader thread) the last position that needs each chunk row.
+        self._position = -1
+        self._epochs = 0
+        self._last_use: list[np.ndarray | None] | None = None
         self.peak_used = 0
 
     @property
@@ -172,6 +190,9 @@ class Pipeline:
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
         for item in self._batches:
+            if isinstance(item, EpochPlan):
+                self._start_epoch(item.batches)
+                continue
             if isinstance(item, EpochEnd):
                 # (an empty epoch is only ends: they wait for room like batches do)
                 while len(self._ready) >= MAX_BATCHES_AHEAD:
@@ -205,18 +226,23 @@ class Pipeline:
                 self._first_keys = set(new)
                 # (a first batch with no chunk to fetch opens them all at once)
                 self._open_slots(len(new) or self._slots_to_open)
-            for key, (reader, est) in new.items():
-                task = loop.create_task(self._fetch(key, reader))
-                # Its error reaches the consumer through the batch that awaits it; marked as
-                # seen here so a pipeline dropped without close() logs nothing at exit.
-                task.add_done_callback(_seen)
-                self._held[key] = _Held(reader, task, est)
-                self._add(est)
+            for which, (reader, need) in enumerate(zip(self._readers, needs, strict=True)):
+                for row, key in need.keys.items():
+                    if key not in new:
+                        continue
+                    est = need.estimates[key]
+                    task = loop.create_task(self._fetch(key, reader))
+                    # Its error reaches the consumer through the batch that awaits it; marked
+                    # as seen here so a pipeline dropped without close() logs nothing at exit.
+                    task.add_done_callback(_seen)
+                    self._held[key] = _Held(reader, which, row, task, est)
+                    self._add(est)
             for need in needs:
                 for key in need.keys.values():
                     self._held[key].refs += 1
                     self._idle.pop(key, None)
             job = _Job(item, needs, out_bytes)
+            self._position += 1
             self._outstanding += 1
             self._add(out_bytes)
             job.task = loop.create_task(self._build(job))
@@ -275,8 +301,46 @@ class Pipeline:
                     continue
                 held.refs -= 1
                 if held.refs <= 0:
-                    self._idle[key] = None
+                    if not self._drop_if_unneeded(key, held):
+                        self._idle[key] = None
                     self._wake_producer.set()  # it may be evicted to make room now
+
+    def _start_epoch(self, batches: list[np.ndarray]) -> None:
+        """Batches are about to be admitted from position 0 again; which chunk each still
+        needs is worked out on a loader thread (a pass over the epoch's indices) while the
+        first ones are fetched. Until it is known, chunks no batch needs stay idle."""
+        self._position = -1
+        self._last_use = None
+        self._epochs += 1
+        epoch = self._epochs
+        readers = self._readers
+        if not batches or not any(r.fast for r in readers):
+            return  # nothing to fetch (and no thread started for it)
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._pool, lambda: [r.last_use(batches) for r in readers])
+
+        def known(done: asyncio.Future[list[np.ndarray | None]]) -> None:
+            if done.cancelled() or done.exception() is not None or epoch != self._epochs:
+                return
+            self._last_use = done.result()
+            for key in list(self._idle):
+                if self._drop_if_unneeded(key, self._held[key]):
+                    del self._idle[key]
+
+        work.add_done_callback(known)
+
+    def _drop_if_unneeded(self, key: str, held: _Held) -> bool:
+        """Drop a fetched chunk that no admitted batch holds and none to come this epoch
+        needs; False if it may be needed (or that is not known yet)."""
+        last_use = self._last_use
+        if last_use is None or held.refs > 0 or not held.done:
+            return False
+        last = last_use[held.which]
+        if last is None or last[held.row] > self._position:
+            return False
+        del self._held[key]
+        self._release(held.nbytes)
+        return True
 
     def _evict_idle(self, needs: list[Need]) -> bool:
         """Drop the oldest idle chunk the next batch does not need; False if there is none."""

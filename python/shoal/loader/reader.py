@@ -85,6 +85,20 @@ class TensorReader:
             estimates[key] = min(est, self.max_chunk) if self.max_chunk else est
         return Need(rows, local, keys, estimates, False)
 
+    def last_use(self, batches: list[np.ndarray]) -> np.ndarray | None:
+        """For each chunk row, the position in ``batches`` of the last batch that reads it
+        (-1: none); None when this tensor reads through the engine. A batch the fast path
+        does not cover (a tiled sample) counts as reading its chunks: at worst a chunk is
+        kept longer than needed."""
+        if not self.fast or not batches:
+            return None
+        ends = np.ascontiguousarray(self.t.chunk_ids[:, 1])
+        rows, _ = _native.locate_samples(ends, np.concatenate(batches))
+        position = np.repeat(np.arange(len(batches)), [b.size for b in batches])
+        last = np.full(ends.size, -1, np.int64)
+        np.maximum.at(last, rows, position)
+        return last
+
     def learn(self, chunk: DecodedChunk) -> None:
         """Refine the per-sample size estimate from a fetched chunk."""
         self._fetched_bytes += chunk.nbytes
