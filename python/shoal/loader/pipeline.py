@@ -100,7 +100,10 @@ class Pipeline:
         self._wake_producer = asyncio.Event()
         self._wake_consumer = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(0)  # opened by the first batch admitted
+        # Fetches of the first batch take slots of their own; the others wait until those
+        # are all in (a slot a first fetch gives back must not go to a later one).
+        self._first_slots = asyncio.Semaphore(max(1, FETCHES_IN_FLIGHT))
+        self._slots = asyncio.Semaphore(0)
         self._slots_to_open = max(1, FETCHES_IN_FLIGHT)
         self._first_admitted = False
         self._first_keys: set[str] = set()  # the first batch's chunks not fetched yet
@@ -224,8 +227,8 @@ class Pipeline:
             if not self._first_admitted:
                 self._first_admitted = True
                 self._first_keys = set(new)
-                # (a first batch with no chunk to fetch opens them all at once)
-                self._open_slots(len(new) or self._slots_to_open)
+                if not new:  # nothing to wait for
+                    self._open_slots(self._slots_to_open)
             for which, (reader, need) in enumerate(zip(self._readers, needs, strict=True)):
                 for row, key in need.keys.items():
                     if key not in new:
@@ -248,6 +251,11 @@ class Pipeline:
             job.task = loop.create_task(self._build(job))
             self._ready.append(job)
             self._wake_consumer.set()
+            if new:
+                # Let the fetches just created send their requests before planning goes on:
+                # up to MAX_BATCHES_AHEAD batches are planned without a wait otherwise, tens
+                # of milliseconds before the first batch's GETs even start.
+                await asyncio.sleep(0)
 
     def _open_slots(self, count: int) -> None:
         """Allow ``count`` more fetches in flight for good (releases without acquires)."""
@@ -257,7 +265,7 @@ class Pipeline:
 
     async def _fetch(self, key: str, reader: TensorReader) -> DecodedChunk:
         try:
-            async with self._slots:
+            async with self._first_slots if key in self._first_keys else self._slots:
                 chunk = await reader.fetch(key)
         finally:
             # The first batch's chunks are in (or one failed, which that batch reports):
