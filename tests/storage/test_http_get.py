@@ -115,6 +115,30 @@ async def test_a_connection_dropped_while_idle_is_replaced(server: tuple[Server,
     await pool.close()
 
 
+async def test_a_retry_never_lands_on_another_dropped_idle_connection(
+    server: tuple[Server, Origin],
+) -> None:
+    """Two kept-alive connections, both dropped by the server before the client notices:
+    the request that finds the first dead goes once more on a new connection, not on the
+    second dead one (which used to end in an internal error)."""
+    srv, origin = server
+
+    async def drop_after_first(n: int, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        if n > 2 and srv.connections <= 2:  # a request on one of the first two connections
+            w.close()
+            return
+        await ok(b"fine")(n, r, w)
+
+    srv.script = drop_after_first
+    pool = GetPool(2, 2, 2)
+    first = await asyncio.gather(pool.get(origin, REQUEST), pool.get(origin, REQUEST))
+    assert [g.body.tobytes() for g in first] == [b"fine", b"fine"] and srv.connections == 2
+    assert len(pool._idle) == 2 and not any(c.closed for c in pool._idle)
+    assert (await pool.get(origin, REQUEST)).body.tobytes() == b"fine"
+    assert srv.connections == 3
+    await pool.close()
+
+
 async def test_idle_connections_seen_closed_are_skipped(server: tuple[Server, Origin]) -> None:
     """The server closes two kept-alive connections a moment after answering on them, and
     the pool sees it while they are idle: the next request skips both and goes on a new

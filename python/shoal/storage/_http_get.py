@@ -185,15 +185,18 @@ class GetPool:
     ) -> Response:
         """Send ``request`` (a whole GET head) to ``origin`` and read the whole response."""
         async with self._slots:
-            for _ in range(2):
-                conn = self._take_idle(origin) or await self._connect(origin)
+            for attempt in range(2):
+                # A second try always goes on a new connection: another idle one may have
+                # been dropped by the server just the same.
+                idle = self._take_idle(origin) if attempt == 0 else None
+                conn = idle or await self._connect(origin)
                 self._busy.add(conn)
                 done = False
                 try:
                     response = await conn.request(request, self.read_timeout, on_length)
                     done = True
                 except ServerClosed as exc:
-                    if conn.reused and exc.nothing_received:
+                    if attempt == 0 and conn.reused and exc.nothing_received:
                         continue  # dropped while idle: once more, on a new connection
                     raise
                 finally:
@@ -203,7 +206,9 @@ class GetPool:
                     else:  # failed, cancelled, or the server wants it closed
                         conn.abort()
                 return response
-            raise AssertionError("unreachable")  # the second try returns or raises
+            raise AssertionError(
+                "unreachable"
+            )  # the second try (a new connection) returns or raises
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         for conn, where in list(self._idle.items()):  # closed ones are dropped on the way
