@@ -5,7 +5,6 @@ items, versions, the loader, and bad input or unsupported edits that change noth
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +13,7 @@ import pytest
 import shoal
 from shoal import errors
 from shoal.engine.sequences import SequenceIndex
-
-
-def files(root: Path) -> dict[str, bytes]:
-    out = {}
-    for dirpath, _, names in os.walk(root):
-        for n in names:
-            p = Path(dirpath) / n
-            out[str(p.relative_to(root))] = p.read_bytes()
-    return out
+from tests.test_tensor_list import files
 
 
 def _ds(tmp_path: Path) -> shoal.Dataset:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._index import Index
+from .engine.assemble import stack_equal
 from .errors import DynamicShapeError
 
 if TYPE_CHECKING:
@@ -66,14 +67,7 @@ def _group(e: TensorEngine, values: list[Any], aslist: bool) -> Any:
         return list(values)
     if not values:
         return _empty(e)
-    first = values[0].shape
-    if any(v.shape != first for v in values):
-        other = next(v.shape for v in values if v.shape != first)
-        raise DynamicShapeError(
-            f"tensor {e.name!r}: the items asked for have different shapes (e.g. {first} and "
-            f"{other}); use .numpy(aslist=True)"
-        )
-    return np.stack(values)
+    return stack_equal(values, e.name, "items")
 
 
 async def numpy(view: AsyncTensor, aslist: bool) -> Any:

@@ -120,12 +120,17 @@ def uniform(flat: Flat, n: int, name: str) -> np.ndarray:
 def stack(arrays: list[np.ndarray], meta: dict[str, Any], dtype: np.dtype, n: int) -> np.ndarray:
     if n == 0:
         return np.zeros((0, *(meta.get("max_shape") or [])), dtype=dtype)
+    return stack_equal(arrays, meta.get("name"), "samples")
+
+
+def stack_equal(arrays: list[np.ndarray], name: Any, what: str) -> np.ndarray:
+    """``arrays`` (at least one) stacked; a clear error when their shapes differ."""
     first = arrays[0].shape
     if any(a.shape != first for a in arrays):
         other = next(a.shape for a in arrays if a.shape != first)
         raise DynamicShapeError(
-            f"tensor {meta.get('name')!r}: the samples asked for have different shapes (e.g. "
-            f"{first} and {other}); use .numpy(aslist=True)"
+            f"tensor {name!r}: the {what} asked for have different shapes (e.g. {first} and "
+            f"{other}); use .numpy(aslist=True)"
         )
     return np.stack(arrays)
 
