@@ -68,6 +68,16 @@ def _write_shoal(path: Path, files: list[str]) -> None:
     ds.commit("sequences")
 
 
+def _append_more(ds: shoal.Dataset, files: list[str]) -> None:
+    """One more sample in each tensor, then a commit (a dataset's continuation)."""
+    ds.frames.append(_frames(3, 1))
+    ds.labels.append(["c"])
+    ds.g.append([np.array([7, 8, 9, 10])])
+    ds.txt.append(["z", "y", "w"])
+    ds.lk.append([shoal.link(files[1]), shoal.link(files[2])])
+    ds.commit("more")
+
+
 def _shoal_view(path: Path) -> dict[str, Any]:
     """What dl_sequences.py ``read`` dumps, read by shoal."""
     ds = shoal.load(str(path), read_only=True)
@@ -139,13 +149,7 @@ def test_deeplake_sequences_read_in_shoal_and_appended(
     assert shoal.load(str(path), read_only=True).g.shape == (3, None, None)
 
     # shoal appends to deeplake's tensors; deeplake reads every sample back
-    ds = shoal.load(str(path))
-    ds.frames.append(_frames(3, 1))
-    ds.labels.append(["c"])
-    ds.g.append([np.array([7, 8, 9, 10])])
-    ds.txt.append(["z", "y", "w"])
-    ds.lk.append([shoal.link(files[1]), shoal.link(files[2])])
-    ds.commit("more")
+    _append_more(shoal.load(str(path)), files)
     _run(deeplake_python, deeplake_env, "read", str(path), str(out))
     after = json.loads(out.read_text())
     _assert_same(_shoal_view(path), after)
@@ -192,13 +196,7 @@ def test_shoal_writes_deeplakes_bytes(
         assert ours[key] == theirs[key], key
     # and after each appends and commits again (a new commit's diffs count samples)
     _run(deeplake_python, deeplake_env, "append", str(dl), json.dumps(files))
-    ds = shoal.load(str(sh))
-    ds.frames.append(_frames(3, 1))
-    ds.labels.append(["c"])
-    ds.g.append([np.array([7, 8, 9, 10])])
-    ds.txt.append(["z", "y", "w"])
-    ds.lk.append([shoal.link(files[1]), shoal.link(files[2])])
-    ds.commit("more")
+    _append_more(shoal.load(str(sh)), files)
 
     def versioned(root: Path) -> dict[str, bytes]:
         """Deterministic files of the head and of its parent (the second commit)."""
