@@ -32,8 +32,17 @@ LAYERS: list[set[str]] = [
     {"routing"},
     {"engine", "links"},
     {"loader"},
-    {"tensor", "dataset", "_editing", "_groups", "_sample_info", "_sequence", "version_control"},
-    {"api", "_read"},
+    {
+        "tensor",
+        "dataset",
+        "_editing",
+        "_groups",
+        "_sample_info",
+        "_sequence",
+        "_shapes",
+        "version_control",
+    },
+    {"api", "_read", "_copy"},
     {"", "platform"},  # "": the package's __init__ (the public surface)
     {"cli"},
 ]

@@ -9,6 +9,7 @@ array([1], dtype=uint32)
 """
 
 from . import errors
+from ._copy import deepcopy, deepcopy_async
 from ._read import read, read_async
 from .api import (
     connect,
@@ -38,6 +39,8 @@ __all__ = [
     "connect_async",
     "dataset",
     "dataset_async",
+    "deepcopy",
+    "deepcopy_async",
     "delete",
     "delete_async",
     "empty",

@@ -9,12 +9,14 @@ tensors on first use, and keeps each ``_async`` twin.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from . import _loop
 from ._editing import AsyncDatasetEditing, DatasetEditing
 from ._groups import AsyncGroups, SyncGroups
 from ._index import Index
+from .engine.create_options import check_same_config, like_options
 from .engine.dataset import DatasetEngine
 from .info import Info
 from .links.dataset_api import AsyncCredsKeys, SyncCredsKeys
@@ -122,6 +124,11 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersio
     def _create(self, name: str, htype: str, kwargs: dict[str, Any]) -> str:
         self._check_root("create_tensor")
         name = self._full_name(name)
+        kwargs.pop("verbose", None)  # deeplake's log line; shoal prints nothing
+        if kwargs.pop("exist_ok", False) and name in self._engine.meta["tensor_names"]:
+            key = self._engine.key_of(name)
+            check_same_config(name, self._engine.tensors[key].meta, htype, kwargs)
+            return key
         self._engine.create_tensor(name, htype, **kwargs)
         return self._engine.key_of(name) if not kwargs.get("hidden") else name
 
@@ -133,6 +140,32 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersio
         key = self._create(name, htype, kwargs)
         await self._engine.writes.after_write()
         return AsyncTensor(self, key)
+
+    def _create_like(self, name: str, source: Any, unlink: bool) -> str:
+        inner = getattr(source, "_a", source)  # a Tensor or an AsyncTensor, of any dataset
+        if not isinstance(inner, AsyncTensor):
+            raise TypeError(f"create_tensor_like needs a tensor as source, got {source!r}")
+        htype, kwargs = like_options(inner._engine.meta, unlink)
+        key = self._create(name, htype, kwargs)
+        target = self._engine.tensors[key]
+        target.info.clear()
+        target.info.update(json.loads(json.dumps(inner._engine.info)))
+        target.info_dirty = bool(target.info)
+        return key
+
+    async def create_tensor_like_async(
+        self, name: str, source: Any, unlink: bool = False
+    ) -> AsyncTensor:
+        """A new tensor with the meta and info of ``source`` (a tensor of this or another
+        dataset), no samples; ``unlink``: a plain tensor like a linked one."""
+        key = self._create_like(name, source, unlink)
+        await self._engine.writes.after_write()
+        return AsyncTensor(self, key)
+
+    @property
+    def is_view(self) -> bool:
+        """Whether this is a view of some samples (``ds[10:20]``), not the whole dataset."""
+        return not self._index.is_full
 
     async def flush_async(self) -> None:
         """Write every staged change to storage."""
@@ -329,6 +362,25 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups):
 
     async def create_tensor_async(self, name: str, htype: str = "generic", **kwargs: Any) -> Tensor:
         return Tensor(self, await self._a.create_tensor_async(name, htype, **kwargs))
+
+    def create_tensor_like(self, name: str, source: Any, unlink: bool = False) -> Tensor:
+        """A new tensor with the meta and info of ``source`` (a tensor of this or another
+        dataset), no samples; ``unlink``: a plain tensor like a linked one."""
+        inner = getattr(source, "_a", None)
+        if isinstance(inner, AsyncTensor):  # the sync façade loads infos on first use
+            engine = inner._ds._engine
+            if not engine.is_loaded([inner.key], info=True):
+                _loop.run(engine.load([inner.key], info=True))
+        key = self._a._create_like(name, source, unlink)
+        self._engine.writes.after_write_sync()
+        return Tensor(self, AsyncTensor(self._a, key))
+
+    async def create_tensor_like_async(
+        self, name: str, source: Any, unlink: bool = False
+    ) -> Tensor:
+        return Tensor(self, await self._a.create_tensor_like_async(name, source, unlink))
+
+    is_view = property(lambda self: self._a.is_view)
 
     def flush(self) -> None:
         """Write every staged change to storage."""

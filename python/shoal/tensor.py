@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _loop, _sequence
+from . import _loop, _sequence, _shapes
 from ._editing import AsyncTensorEditing
 from ._index import Index
 from ._meta import TensorMeta
@@ -148,6 +148,11 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
             return tuple((await self.numpy_async()).shape)
         return self.shape
 
+    async def shapes_async(self) -> Any:
+        """Every sample's shape: an int32 array with a row per sample (deeplake's
+        ``shapes()``); for a sequence tensor, a list of such arrays with a row per item."""
+        return await _shapes.sample_shapes(self)
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -259,7 +264,9 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         raise AttributeError(name)
 
 
-_SYNC_ONLY = frozenset({"numpy", "text", "dict", "data", "extend", "append", "pop", "update"})
+_SYNC_ONLY = frozenset(
+    {"numpy", "text", "dict", "data", "extend", "append", "pop", "update", "shapes"}
+)
 
 
 class Tensor(SyncLinkMethods, SyncSampleInfo):
@@ -314,6 +321,14 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
         if a.is_sequence or (a._index.is_scalar and any(d is None for d in a._dims())):
             return _loop.run(a.shape_async())
         return a.shape
+
+    def shapes(self) -> Any:
+        """Every sample's shape: an int32 array with a row per sample (deeplake's
+        ``shapes()``); for a sequence tensor, a list of such arrays with a row per item."""
+        return _loop.run(self._a.shapes_async())
+
+    async def shapes_async(self) -> Any:
+        return await (await self._loaded()).shapes_async()
 
     @property
     def ndim(self) -> int:

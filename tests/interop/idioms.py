@@ -187,3 +187,93 @@ ds.t[0] = "bye"
 ds.j[1] = {"c": None}
 result = {"t": ds.t.text(), "j": ds.j.dict(), "one": ds.t[1].text(), "d": ds.j[0].dict()}
 """
+
+CORPUS["sample_shapes"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("img", htype="image", sample_compression="png")
+ds.img.extend([np.zeros((4, 5, 3), np.uint8), np.zeros((6, 5, 3), np.uint8)])
+ds.img.append(np.zeros((2, 2, 3), np.uint8))
+ds.create_tensor("t", htype="text")
+ds.t.extend(["a", "bb", "ccc"])
+ds.create_tensor("e", dtype="float32")
+ds.e.extend([np.ones((2, 3), np.float32)] * 3)
+ds.create_tensor("n", dtype="int32", create_shape_tensor=False, create_id_tensor=False)
+ds.n.extend([np.ones(2, np.int32), np.ones(3, np.int32), np.ones(1, np.int32)])
+result = {name: [ds[name].shapes().tolist(), ds[name][1].shapes().tolist(),
+                 ds[name][[2, 0]].shapes().tolist(), str(ds[name].shapes().dtype)]
+          for name in ["img", "t", "e", "n"]}
+result["views"] = [ds.is_view, ds[0:2].is_view, ds[1].is_view, ds[[0, 1]].is_view]
+result["tensors"] = sorted(deeplake.load(argv[0]).tensors)
+"""
+
+CORPUS["create_options_and_like"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+ds.create_tensor("t", htype="text", exist_ok=True, verbose=False)
+ds.create_tensor("t", htype="text", exist_ok=True)
+try:
+    ds.create_tensor("t", htype="json", exist_ok=True)
+    clash = None
+except ValueError:
+    clash = "refused"
+ds.labels.info.update(note="x")
+ds.create_tensor_like("labels2", ds.labels)
+ds.labels2.extend([1, 0])
+ds.create_tensor_like("t2", ds.t)
+ds.t2.append("hi")
+again = deeplake.load(argv[0])
+result = {"clash": clash, "labels2": again.labels2.numpy().ravel().tolist(),
+          "names": list(again.labels2.info.class_names), "note": again.labels2.info.note,
+          "htype": again.labels2.htype, "t2": again.t2.text(),
+          "dtype": str(again.labels2.dtype)}
+"""
+
+CORPUS["version_control"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("x", dtype="int64")
+ds.x.extend([1, 2, 3])
+first = ds.commit("first")
+ds.checkout("dev", create=True)
+ds.x.append(4)
+ds.x[0] = 10
+ds.commit("dev work")
+ds.checkout("main")
+before = ds.x.numpy().ravel().tolist()
+ds.merge("dev")
+ds.x.append(5)
+pending = ds.has_head_changes
+ds.reset()
+details = ds.get_commit_details(first)
+ds.checkout("gone", create=True)
+ds.checkout("main")
+ds.delete_branch("gone")
+result = {"before": before, "after": ds.x.numpy().ravel().tolist(),
+          "branches": sorted(ds.branches), "branch": ds.branch, "pending": pending,
+          "clean": ds.has_head_changes, "message": details["message"],
+          "commits": [c["message"].split()[0] for c in ds.commits][-2:]}
+"""
+
+CORPUS["deepcopy_history"] = """
+ds = deeplake.empty(argv[0] + "/src", overwrite=True)
+ds.create_tensor("img", htype="image", sample_compression="png")
+ds.create_tensor("g/lbl", htype="class_label", class_names=["a", "b"])
+ds.extend({"img": [np.full((3, 3, 3), i, np.uint8) for i in range(4)], "g/lbl": [0, 1, 1, 0]})
+ds.commit("one")
+ds.checkout("dev", create=True)
+ds["g/lbl"][0] = 1
+ds.commit("two")
+ds.checkout("main")
+copy = deeplake.deepcopy(argv[0] + "/src", argv[0] + "/copy", progressbar=False)
+main = copy["g/lbl"].numpy().ravel().tolist()
+copy.checkout("dev")
+only = deeplake.deepcopy(ds, argv[0] + "/only", tensors=["g"], verbose=False)
+only["g/lbl"].append(1)
+try:
+    deeplake.deepcopy(argv[0] + "/src", argv[0] + "/only")
+    again = None
+except Exception:
+    again = "refused"
+result = {"branches": sorted(copy.branches), "main": main,
+          "dev": copy["g/lbl"].numpy().ravel().tolist(), "img": int(copy.img.numpy().sum()),
+          "only": sorted(only.tensors), "only_len": len(only["g/lbl"]), "again": again}
+"""

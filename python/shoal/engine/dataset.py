@@ -37,6 +37,7 @@ from ..storage import MemoryStorage, Storage, bounded_gather
 from . import journal, sequences
 from . import lock as locks
 from .context import TensorContext
+from .create_options import pop_left_out
 from .encoders import DatasetDiff
 from .tensor import TensorEngine
 from .unchanged import check_unchanged
@@ -390,6 +391,7 @@ class DatasetEngine:
     ) -> TensorEngine:
         """Add a tensor (and its companions) in memory; stored by the next flush."""
         self.check_writable()
+        left_out = pop_left_out(htype_kwargs)
         if not isinstance(name, str) or not name or name.startswith("/") or name.endswith("/"):
             raise InvalidHtypeError(
                 f"invalid tensor name {name!r}: use a non-empty name like 'images'"
@@ -430,6 +432,8 @@ class DatasetEngine:
         if not hidden:
             companions = get_htype(htype).companions
             for kind in link_companions(companions, verify) if is_link else companions:
+                if kind in left_out:
+                    continue
                 companion = COMPANIONS[kind]
                 cname = companion.name(name)
                 cmeta, cinfo = new_tensor_meta(cname, **companion.create)

@@ -1,0 +1,185 @@
+"""``shoal.deepcopy``: a copy of a dataset with its whole version history, object by object,
+from any storage to any other (deeplake's ``deepcopy``).
+
+The objects are copied as they are stored (no decoding), many at a time. The root
+``dataset_meta.json``, which makes a path a dataset, is written last: a copy cut short is not
+a dataset, and a new attempt (with ``overwrite=True``) starts again. Write locks are not
+copied: the copy has no writer yet. With ``tensors``, only those tensors (and their hidden
+companions) are copied, and every version's ``dataset_meta.json`` lists only them.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import routing
+from .engine.dataset import DatasetEngine
+from .engine.lock import NAME as LOCK_NAME
+from .engine.lock import check_no_writer
+from .errors import DatasetExistsError, DatasetNotFoundError, ShoalError
+from .format.keys import DATASET_META
+from .storage import Storage, bounded_gather
+
+if TYPE_CHECKING:
+    from .dataset import AsyncDataset
+
+# deeplake's options for its own workers and output; shoal copies concurrently and quietly
+IGNORED_OPTIONS = frozenset(
+    {"num_workers", "scheduler", "progressbar", "public", "verbose", "runtime"}
+)
+
+
+async def deepcopy_async(
+    src: Any,
+    dest: str,
+    tensors: Sequence[str] | None = None,
+    overwrite: bool = False,
+    src_creds: Any = None,
+    dest_creds: Any = None,
+    token: str | None = None,
+    **options: Any,
+) -> AsyncDataset:
+    """Copy the dataset at ``src`` (a path, or an opened dataset) to ``dest`` with its
+    whole history; the copy, opened."""
+    from .api import load_async
+
+    await _copy_objects(src, dest, tensors, overwrite, src_creds, dest_creds, token, options)
+    return await load_async(dest, creds=dest_creds, token=token)
+
+
+async def _copy_objects(
+    src: Any,
+    dest: str,
+    tensors: Sequence[str] | None,
+    overwrite: bool,
+    src_creds: Any,
+    dest_creds: Any,
+    token: str | None,
+    options: dict[str, Any],
+) -> None:
+    unknown = set(options) - IGNORED_OPTIONS
+    if unknown:
+        raise TypeError(f"deepcopy() got unexpected arguments {sorted(unknown)}")
+    source, close_source = await _source_storage(src, src_creds, token)
+    try:
+        if not await DatasetEngine.exists(source):
+            raise DatasetNotFoundError(f"no dataset at {source.url} to copy")
+        keys = [k for k in await source.list("") if posixpath.basename(k) != LOCK_NAME]
+        metas: dict[str, bytes] = {}
+        if tensors is not None:
+            keys, metas = await _only(source, keys, list(tensors))
+        target = await routing.open_storage(routing.parse(dest), creds=dest_creds, token=token)
+        try:
+            await _clear_target(target, dest, overwrite)
+
+            async def copy(key: str) -> None:
+                data = metas.get(key)
+                await target.put(key, data if data is not None else await source.get(key))
+
+            await bounded_gather(copy(k) for k in keys if k != DATASET_META)
+            if DATASET_META in keys:
+                await copy(DATASET_META)
+        finally:
+            await target.close()
+    finally:
+        if close_source:
+            await source.close()
+
+
+async def _source_storage(src: Any, creds: Any, token: str | None) -> tuple[Storage, bool]:
+    inner = getattr(src, "_a", src)  # a Dataset façade or an AsyncDataset
+    engine = getattr(inner, "_engine", None)
+    if isinstance(engine, DatasetEngine):
+        if inner.is_view:
+            raise ShoalError(
+                "deepcopy copies whole datasets, not views; pass the dataset (or its path)"
+            )
+        if getattr(inner, "_group", None):
+            raise ShoalError("deepcopy copies whole datasets, not groups; pass the dataset")
+        return engine.storage, False
+    if not isinstance(src, str) and not hasattr(src, "__fspath__"):
+        raise TypeError(f"deepcopy needs a path or a dataset as src, got {src!r}")
+    storage = await routing.open_storage(
+        routing.parse(src), read_only=True, creds=creds, token=token
+    )
+    return storage, True
+
+
+async def _clear_target(target: Storage, dest: str, overwrite: bool) -> None:
+    if not await DatasetEngine.exists(target):
+        return
+    if not overwrite:
+        raise DatasetExistsError(
+            f"a dataset exists at {dest!r}; copy to another path, or pass overwrite=True "
+            f"to replace it"
+        )
+    await check_no_writer(target)
+    await target.delete_prefix("")
+
+
+async def _only(
+    source: Storage, keys: list[str], wanted: list[str]
+) -> tuple[list[str], dict[str, bytes]]:
+    """The keys of the ``wanted`` tensors (or groups) and their companions at every version,
+    and every version's dataset meta rewritten to list only them."""
+    engine = await DatasetEngine.open(source, None, load_tensors=False)
+    names: dict[str, str] = engine.meta["tensor_names"]
+    picked: set[str] = set()
+    for want in wanted:
+        inside = [n for n in names if n == want or n.startswith(want.rstrip("/") + "/")]
+        if not inside:
+            raise DatasetNotFoundError(
+                f"deepcopy: no tensor or group {want!r} in {source.url}; tensors: "
+                f"{engine.visible_names()}"
+            )
+        picked.update(names[n] for n in inside)
+    await engine.load(sorted(picked))
+    for key in list(picked):
+        picked.update(k for k in engine.tensors[key].meta.get("links", {}) if k in names.values())
+    dropped = [k for k in names.values() if k not in picked]
+
+    def kept(key: str) -> bool:
+        return not any(key.startswith(t + "/") or f"/{t}/" in key for t in dropped)
+
+    metas = {}
+    for key in keys:
+        if posixpath.basename(key) == DATASET_META:
+            metas[key] = _filtered_meta(await source.get(key), picked, wanted)
+    return [k for k in keys if kept(k)], metas
+
+
+def _filtered_meta(raw: bytes, picked: set[str], wanted: list[str]) -> bytes:
+    meta = json.loads(raw)
+    names = meta.get("tensor_names") or {t: t for t in meta.get("tensors", [])}
+    meta["tensors"] = [t for t in meta.get("tensors", []) if t in picked]
+    meta["hidden_tensors"] = [t for t in meta.get("hidden_tensors", []) if t in meta["tensors"]]
+    meta["tensor_names"] = {n: k for n, k in names.items() if k in picked}
+    meta["groups"] = [
+        g for g in meta.get("groups", []) if any(w == g or w.startswith(g + "/") for w in wanted)
+    ]
+    return json.dumps(meta).encode()
+
+
+def deepcopy(
+    src: Any,
+    dest: str,
+    tensors: Sequence[str] | None = None,
+    overwrite: bool = False,
+    src_creds: Any = None,
+    dest_creds: Any = None,
+    token: str | None = None,
+    **options: Any,
+) -> Any:
+    """Copy the dataset at ``src`` (a path, or an opened dataset: what its last flush
+    stored) to ``dest`` with its whole version history, and open the copy. ``tensors``: only
+    these tensors or groups. Raises ``DatasetExistsError`` when ``dest`` holds a dataset
+    (``overwrite=True`` replaces it). deeplake's worker and progress options are accepted
+    and ignored."""
+    from . import _loop
+    from .api import load
+
+    _loop.run(_copy_objects(src, dest, tensors, overwrite, src_creds, dest_creds, token, options))
+    return load(dest, creds=dest_creds, token=token)

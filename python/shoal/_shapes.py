@@ -1,0 +1,76 @@
+"""``tensor.shapes()``: the shape of every sample of a tensor or view, as deeplake's
+``Tensor.shapes()`` gives it (an int32 array, one row per sample).
+
+The shapes come from what is already known when it is enough (a tensor whose samples all
+have one shape, or whose samples are objects: text, json, ...), else from the hidden
+``_<tensor>_shape`` tensor deeplake keeps next to most tensors, and only when a tensor has
+none from the samples themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import AsyncTensor
+
+SHAPE_EXTEND = "extend_shape"
+
+
+async def sample_shapes(view: AsyncTensor) -> Any:
+    """An int32 array ``(samples, ndim)`` (one row for one sample); for a sequence tensor a
+    list of ``(items, ndim)`` arrays, one per sample (for one sample, ``(1, items, ndim)``).
+    deeplake gives the same, but for a whole sequence tensor mixes the samples' rows up."""
+    e = view._engine
+    idx = view._indices()
+    ds = view._ds._engine
+    holder_key = next(
+        (k for k, v in (e.meta.get("links") or {}).items() if v.get("extend") == SHAPE_EXTEND),
+        None,
+    )
+    if holder_key is not None:
+        await ds.load([holder_key], full=True)
+    holder = ds.tensors.get(holder_key) if holder_key is not None else None
+    seq = e.seq
+    if seq is not None:
+        if holder is not None:
+            flat = (await holder.read_arrays(seq.flat(idx))) if len(idx) else []
+            rows = [np.asarray(a, dtype=np.int32).reshape(-1) for a in flat]
+        else:
+            rows = [
+                _shape_row(a)
+                for sample in await e.read_arrays(seq.flat(idx))
+                for a in ([sample] if not isinstance(sample, list) else sample)
+            ]
+        groups, pos = [], 0
+        for n in seq.lengths(idx).tolist():
+            groups.append(_stack(rows[pos : pos + n], len(e.meta.get("max_shape") or [])))
+            pos += n
+        if not view._index.is_scalar:
+            return groups
+        items = view._items  # t[i][a:b]: some items of one sample
+        if items is None:  # one sample: its rows, in a sample axis of one (as deeplake)
+            return groups[0][None]
+        return groups[0][np.atleast_1d(items.resolve(len(groups[0])))]
+    ndim = len(e.meta.get("max_shape") or [])
+    if e.kind.is_object:  # text, json, lists: one value per sample
+        return np.ones((len(idx), 1), dtype=np.int32)
+    dims = view._dims()
+    if dims and None not in dims:  # every sample has the tensor's one shape
+        return np.tile(np.asarray(dims, dtype=np.int32), (len(idx), 1))
+    if holder is not None:
+        got = await holder.read_arrays(idx) if len(idx) else []
+        return _stack([np.asarray(a, dtype=np.int32).reshape(-1) for a in got], ndim)
+    return _stack([_shape_row(a) for a in await e.read_arrays(idx)], ndim)
+
+
+def _shape_row(array: np.ndarray) -> np.ndarray:
+    return np.asarray(np.shape(array), dtype=np.int32)
+
+
+def _stack(rows: list[np.ndarray], ndim: int) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, ndim), dtype=np.int32)
+    return np.stack(rows).astype(np.int32, copy=False)
