@@ -40,6 +40,7 @@ LAYERS: list[set[str]] = [
         "_sample_info",
         "_sequence",
         "_shapes",
+        "_dataset_admin",
         "version_control",
     },
     {"api", "_read", "_copy"},

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from . import _loop
+from ._dataset_admin import AsyncDatasetAdmin, DatasetAdmin
 from ._editing import AsyncDatasetEditing, DatasetEditing
 from ._groups import AsyncGroups, SyncGroups
 from ._index import Index
@@ -26,7 +27,9 @@ from .tensor import AsyncTensor, Tensor
 from .version_control import AsyncVersionControl, VersionControl
 
 
-class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersionControl):
+class AsyncDataset(
+    AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersionControl, AsyncDatasetAdmin
+):
     """A dataset or a view of some of its samples (``ds[10:20]``).
 
     Outside an ``async with ds:`` block every write is flushed before it returns; inside,
@@ -95,6 +98,10 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersio
         if name.startswith("_"):
             object.__setattr__(self, name, value)
             return
+        if name in _SETTABLE:
+            raise AttributeError(
+                f"setting {name} writes to storage: await ds.set_{name}_async({value!r})"
+            )
         raise AttributeError(
             f"cannot set {name!r} on a dataset; create tensors with ds.create_tensor({name!r})"
         )
@@ -243,7 +250,7 @@ class AsyncDataset(AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersio
         return text
 
 
-class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups):
+class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, DatasetAdmin):
     """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
 
     Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched
@@ -262,7 +269,6 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups):
 
     # -- identity ----------------------------------------------------------------------------
     path = property(lambda self: self._a.path)
-    read_only = property(lambda self: self._a.read_only)
 
     def connect(
         self,
@@ -313,6 +319,9 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups):
     )
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SETTABLE:  # properties with a setter: ds.read_only = True
+            object.__setattr__(self, name, value)
+            return
         self._a.__setattr__(name, value)
 
     def __len__(self) -> int:
@@ -426,3 +435,6 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups):
     def summary(self) -> str:
         """Print (and return) a table of the tensors: htype, shape, dtype, compression."""
         return self._load_visible().summary()
+
+
+_SETTABLE = frozenset({"read_only", "allow_delete"})

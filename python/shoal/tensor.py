@@ -157,6 +157,11 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def size(self) -> int | None:
+        """How many values the samples hold in all (None when a sample's shape varies)."""
+        return _size(self.shape)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(key={self._key!r}, htype={self.htype!r}, index={self._index!r})"
@@ -264,6 +269,15 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         raise AttributeError(name)
 
 
+def _size(shape: tuple[int | None, ...]) -> int | None:
+    total = 1
+    for n in shape:
+        if n is None:
+            return None
+        total *= n
+    return total
+
+
 _SYNC_ONLY = frozenset(
     {"numpy", "text", "dict", "data", "extend", "append", "pop", "update", "shapes"}
 )
@@ -333,6 +347,11 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     @property
     def ndim(self) -> int:
         return len(self.shape)
+
+    @property
+    def size(self) -> int | None:
+        """How many values the samples hold in all (None when a sample's shape varies)."""
+        return _size(self.shape)
 
     def __repr__(self) -> str:
         return f"Tensor(key={self.key!r}, htype={self.htype!r}, index={self._a._index!r})"

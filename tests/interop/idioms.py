@@ -277,3 +277,38 @@ result = {"branches": sorted(copy.branches), "main": main,
           "dev": copy["g/lbl"].numpy().ravel().tolist(), "img": int(copy.img.numpy().sum()),
           "only": sorted(only.tensors), "only_len": len(only["g/lbl"]), "again": again}
 """
+
+CORPUS["split_size_read_only_delete"] = """
+ds = deeplake.empty(argv[0] + "/a", overwrite=True)
+ds.create_tensor("x", dtype="int64")
+ds.create_tensor("t", htype="text")
+ds.extend({"x": list(range(10)), "t": [str(i) for i in range(10)]})
+train, test = ds.random_split([0.75, 0.25])
+parts = ds[1:8].random_split([4, 2, 1])
+values = sorted(train.x.numpy().ravel().tolist() + test.x.numpy().ravel().tolist())
+part_values = sorted(v for p in parts for v in p.x.numpy().ravel().tolist())
+ds.read_only = True
+try:
+    ds.x.append(1)
+    refused = None
+except Exception:
+    refused = "refused"
+ro = ds.read_only
+ds = deeplake.load(argv[0] + "/a")  # deeplake 3.9.52 cannot set read_only back to False
+ds.x.append(10)
+ds.t.append("10")
+size = ds.size_approx()
+ds.allow_delete = False
+try:
+    ds.delete()
+    kept = None
+except Exception:
+    kept = deeplake.exists(argv[0] + "/a")
+flag = deeplake.load(argv[0] + "/a").allow_delete
+ds.allow_delete = True
+ds.delete()
+result = {"split": [len(train), len(test)], "parts": [len(p) for p in parts],
+          "all": values, "part_values": part_values,
+          "refused": refused, "len": len(ds.x), "size": size, "kept": kept,
+          "flag": flag, "gone": not deeplake.exists(argv[0] + "/a"), "ro": ro}
+"""

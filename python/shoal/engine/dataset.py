@@ -114,6 +114,7 @@ class DatasetEngine:
         )
         self.writes = Writes(self)
         self.lock_timeout: float | None = 0  # how long a write waits for another writer
+        self.user_read_only = False  # ds.read_only = True: writes refused until set back
         self.head_lock: locks.WriteLock | None = None
 
     @property
@@ -126,7 +127,7 @@ class DatasetEngine:
 
     @property
     def read_only(self) -> bool:
-        return self.storage.read_only or self.branch is None
+        return self.storage.read_only or self.branch is None or self.user_read_only
 
     # -- open / create -----------------------------------------------------------------------
     @staticmethod
@@ -293,6 +294,11 @@ class DatasetEngine:
         if self.storage.read_only:
             # The provider knows why it is read-only (a hub:// reader's role, say) and says so.
             self.storage.check_writable("the dataset")
+        if self.user_read_only:
+            raise ReadOnlyError(
+                f"{self.url} was set read-only (ds.read_only = True); set ds.read_only = False "
+                "to write"
+            )
         if self.branch is None:
             raise ReadOnlyError(
                 f"{self.url} is at commit {self.commit_id}, a past version, which is read-only; "
