@@ -89,6 +89,15 @@ def _check(result: dict[str, Any]) -> None:
     failed = result["transform_error"]
     assert failed["message"] is not None and "sample 137" in failed["message"], failed
     assert failed["workers_left"] == 0
+    dl = result["deeplake_style"]
+    assert dl["plain_types"] == ["Tensor"]
+    assert dl["plain_index"] == [list(range(i, i + 8)) for i in range(0, 40, 8)]
+    assert dl["index_shape"] == [8, 1] and dl["keys"] == ["ids", "images", "index"]
+    assert dl["workers_pairs_ok"] and dl["workers_all"] == list(range(64))
+    assert dl["per_tensor_keys"] == ["ids", "images"]
+    assert dl["per_tensor_ids"] == [[1000, 1001, 1002, 1003], [1004, 1005, 1006, 1007]]
+    assert dl["collate"] == [4, 4, 2]
+    assert dl["pil"] == "LoaderError"
 
 
 def test_pytorch_dataloader_local(tmp_path: Path) -> None:

@@ -59,7 +59,49 @@ def main() -> None:
         DataLoader(view, batch_size=None, num_workers=3, multiprocessing_context="fork")
     )
     result["transform_error"] = transform_error(ds)
+    result["deeplake_style"] = deeplake_style(ds)
     print(json.dumps(result))
+
+
+def deeplake_style(ds: shoal.Dataset) -> dict[str, object]:
+    """deeplake's spelling, iterated directly as deeplake's pytorch() is: torch batches,
+    each sample's "index", per-sample transforms, collate_fn, worker processes."""
+    out: dict[str, object] = {}
+    plain = ds[:40].pytorch(num_workers=0, batch_size=8, shuffle=False)
+    batches = list(plain)
+    out["plain_types"] = sorted({type(v).__name__ for b in batches for v in b.values()})
+    out["plain_index"] = [b["index"].reshape(-1).tolist() for b in batches]
+    out["index_shape"] = list(batches[0]["index"].shape)
+    out["keys"] = sorted(batches[0])
+
+    def double(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"ids": sample["ids"] * 2, "index": sample["index"]}
+
+    workers = ds[:64].pytorch(
+        double, num_workers=2, batch_size=16, tensors=["ids"], return_index=True
+    )
+    got = [(b["ids"].reshape(-1).tolist(), b["index"].reshape(-1).tolist()) for b in workers]
+    out["workers_pairs_ok"] = all(
+        i * 2 == v for ids, idx in got for v, i in zip(ids, idx, strict=True)
+    )
+    out["workers_all"] = sorted(i for _, idx in got for i in idx)
+    per_tensor = ds[:8].pytorch(
+        transform={"ids": lambda x: x + 1000, "images": None}, batch_size=4, return_index=False
+    )
+    batches = list(per_tensor)
+    out["per_tensor_keys"] = sorted(batches[0])
+    out["per_tensor_ids"] = [b["ids"].reshape(-1).tolist() for b in batches]
+
+    def count(samples: list[dict[str, np.ndarray]]) -> int:
+        return len(samples)
+
+    out["collate"] = list(ds[:10].pytorch(batch_size=4, collate_fn=count))
+    try:
+        ds.pytorch(decode_method={"images": "pil"})
+        out["pil"] = None
+    except Exception as exc:
+        out["pil"] = type(exc).__name__
+    return out
 
 
 def transform_error(ds: shoal.Dataset) -> dict[str, object]:

@@ -19,6 +19,7 @@ from ._groups import AsyncGroups, SyncGroups
 from ._index import Index
 from .engine.create_options import check_same_config, like_options
 from .engine.dataset import DatasetEngine
+from .errors import LoaderError
 from .info import Info
 from .links.dataset_api import AsyncCredsKeys, SyncCredsKeys
 from .loader import DEFAULT_PREFETCH_BYTES, AsyncLoader, Loader
@@ -200,6 +201,7 @@ class AsyncDataset(
         world_size: int | None = None,
         progress: bool = False,
         shuffle_buffer: int | None = None,
+        return_index: bool = False,
     ) -> AsyncLoader:
         """Batches of this dataset or view for training: ``async for batch in ds.loader(64)``
         (``for`` on a sync dataset). A batch is ``{tensor name: array}`` (a list where the
@@ -213,7 +215,9 @@ class AsyncDataset(
         results collated. ``prefetch_bytes``: bound on chunks held and batches assembled
         ahead. ``rank``/``world_size``: this process's share of each epoch (default: the
         ``RANK``/``WORLD_SIZE`` environment variables, else 0/1). ``progress``: a tqdm bar
-        (when tqdm is installed). Raises ``LoaderError`` for arguments it cannot use."""
+        (when tqdm is installed). ``return_index``: each batch's sample indices as
+        ``"index"`` (one row each, as deeplake). Raises ``LoaderError`` for arguments it cannot
+        use."""
         return open_loader(
             self._engine,
             self._index.resolve(self._max_len()),
@@ -229,6 +233,7 @@ class AsyncDataset(
             world_size=world_size,
             progress=progress,
             shuffle_buffer=shuffle_buffer,
+            return_index=return_index,
         )
 
     def summary(self) -> str:
@@ -419,18 +424,67 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, Dataset
         prefetch_bytes, num_threads, rank, world_size, progress, shuffle_buffer)."""
         return Loader(self._load_visible().loader(batch_size, **options))
 
-    def pytorch(self, batch_size: int = 1, **options: Any) -> Any:
-        """A ``torch.utils.data.IterableDataset`` of batches (the options of :meth:`loader`);
-        use it as ``DataLoader(ds.pytorch(64), batch_size=None, num_workers=n)``: the workers
-        split each epoch (forked workers reopen the dataset), and the arrays become tensors.
-        With ``shuffle``, call ``set_epoch(epoch)`` on it before each epoch (as with
-        ``DistributedSampler``) for a new order each epoch. Needs PyTorch."""
-        from .loader.torch_dataset import make_torch_dataset  # torch is optional
+    def pytorch(
+        self,
+        transform: Any = None,
+        tensors: list[str] | str | None = None,
+        num_workers: int = 0,
+        batch_size: int = 1,
+        drop_last: bool = False,
+        collate_fn: Any = None,
+        pin_memory: bool = False,
+        shuffle: bool = False,
+        return_index: bool = True,
+        transform_kwargs: dict[str, Any] | None = None,
+        decode_method: dict[str, str] | None = None,
+        progressbar: bool = False,
+        **options: Any,
+    ) -> Any:
+        """A ``torch.utils.data.IterableDataset`` of batches, dicts of torch tensors, with
+        deeplake's arguments: iterate it (with ``num_workers`` > 0, worker processes read),
+        or wrap it as ``DataLoader(ds.pytorch(batch_size=64), batch_size=None,
+        num_workers=n)``. ``transform``: per sample, a function of the sample dict or
+        ``{tensor: function}``; ``collate_fn``: over each batch's samples; ``return_index``:
+        each sample's ``"index"`` (as deeplake). The other options are :meth:`loader`'s
+        (seed, prefetch_bytes, num_threads, rank, world_size, shuffle_buffer); deeplake's
+        ``buffer_size``, ``use_local_cache``, ``cache_size``, ``persistent_workers`` and
+        ``pad_tensors=False`` are accepted. With ``shuffle``, call ``set_epoch(epoch)`` on it
+        before each epoch (as with ``DistributedSampler``) when a DataLoader wraps it. An int
+        as first argument is the batch size. Needs PyTorch."""
+        from .loader.torch_dataset import TorchOptions, make_torch_dataset, sample_transform
 
+        if isinstance(transform, int) and not isinstance(transform, bool):
+            batch_size, transform = transform, None  # ds.pytorch(64)
+        for name in ("buffer_size", "use_local_cache", "cache_size", "persistent_workers"):
+            options.pop(name, None)  # deeplake's caches and process options: shoal has its own
+        if options.pop("pad_tensors", False):
+            raise LoaderError(
+                "pad_tensors=True is not supported: tensors of different lengths are read up to "
+                "the shortest; pass a view (ds[:n]) or tensors=[...] of equal length"
+            )
+        for tensor, method in (decode_method or {}).items():
+            if method != "numpy":
+                raise LoaderError(
+                    f"decode_method {method!r} for {tensor!r} is not supported; shoal decodes "
+                    "to arrays ('numpy')"
+                )
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise LoaderError(f"num_workers must be an int >= 0, got {num_workers!r}")
+        if isinstance(transform, dict) and tensors is None:
+            tensors = [k for k in transform if k != "index"]  # deeplake reads those only
+        options.update(
+            tensors=tensors,
+            drop_last=drop_last,
+            shuffle=shuffle,
+            transform=sample_transform(transform, transform_kwargs, collate_fn),
+            progress=progressbar or options.get("progress", False),
+            return_index=return_index,
+        )
         view = self._load_visible()
         view.loader(batch_size, **options)  # checks every argument now, not in a worker
         indices = view._index.resolve(view._max_len())
-        return make_torch_dataset(view._engine, indices, batch_size, options)
+        how = TorchOptions(num_workers, pin_memory, custom_collate=collate_fn is not None)
+        return make_torch_dataset(view._engine, indices, batch_size, options, how)
 
     def summary(self) -> str:
         """Print (and return) a table of the tensors: htype, shape, dtype, compression."""

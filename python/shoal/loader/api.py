@@ -106,8 +106,10 @@ class AsyncLoader:
         progress: bool = False,
         worker: tuple[int, int] = (0, 1),
         engine_pid: int | None = None,
+        return_index: bool = False,
     ) -> None:
         self._engine = engine
+        self._return_index = return_index
         self._names = names
         self._indices = indices
         self.opts = opts
@@ -187,6 +189,7 @@ class AsyncLoader:
                 self.opts.prefetch_bytes,
                 self._pool,
                 self._transform,
+                self._return_index,
             )
             self._pipeline.start()
             self._pipeline_loop = asyncio.get_running_loop()
@@ -367,6 +370,7 @@ def open_loader(
     shuffle_buffer: int | None = None,
     worker: tuple[int, int] = (0, 1),
     engine_pid: int | None = None,
+    return_index: bool = False,
 ) -> AsyncLoader:
     """An :class:`AsyncLoader` with every argument checked (no I/O)."""
     opts = plans.check_options(
@@ -383,4 +387,6 @@ def open_loader(
     if transform is not None and not callable(transform):
         raise LoaderError(f"transform must be callable (one sample dict in), got {transform!r}")
     names = check_tensors(engine, tensors)
-    return AsyncLoader(engine, names, indices, opts, transform, progress, worker, engine_pid)
+    return AsyncLoader(
+        engine, names, indices, opts, transform, progress, worker, engine_pid, return_index
+    )

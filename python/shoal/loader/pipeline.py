@@ -84,8 +84,10 @@ class Pipeline:
         budget: int,
         pool: concurrent.futures.ThreadPoolExecutor,
         transform: transforms.Transform | None,
+        return_index: bool = False,
     ) -> None:
         self._readers = readers
+        self._return_index = return_index
         self._batches = batches
         self._budget = budget
         self._pool = pool
@@ -371,6 +373,8 @@ class Pipeline:
                 batch[reader.name] = through_engine[i]
             else:
                 batch[reader.name] = reader.assemble(need, chunks, n)
+        if self._return_index:  # deeplake's "index": each sample's index, as array([i])
+            batch["index"] = job.idx.reshape(-1, 1).astype(np.int64)
         if self._transform is not None:
             return transforms.apply(self._transform, batch, job.idx)
         return batch

@@ -29,7 +29,8 @@ def apply(transform: Transform, batch: dict[str, Any], idx: np.ndarray) -> Any:
                 f"the loader's transform raised on sample {index}: {type(exc).__name__}: {exc}",
                 index,
             ) from exc
-    return collate(out)
+    # a transform may bring its own collation (deeplake's pytorch(collate_fn=...))
+    return getattr(transform, "collate", collate)(out)
 
 
 def collate(items: list[Any]) -> Any:
