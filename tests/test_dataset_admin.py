@@ -106,3 +106,25 @@ def test_size_and_async_spellings(tmp_path: Path) -> None:
     ro, size, halves = asyncio.run(main())
     assert ro and size > 0 and halves
     assert not shoal.exists(str(tmp_path / "a"))
+
+
+def test_clear_keeps_meta_and_info_and_older_commits(tmp_path: Path) -> None:
+    ds = shoal.empty(str(tmp_path / "c"))
+    ds.create_tensor("l", htype="class_label", class_names=["a", "b"])
+    ds.create_tensor("img", htype="image", sample_compression="png", max_chunk_size=2000)
+    ds.l.extend([0, 1, 1] * 100)
+    ds.img.extend([np.full((8, 8, 3), i % 200, np.uint8) for i in range(300)])
+    first = ds.commit("filled")
+    ds.l.clear()
+    ds.img.clear()
+    assert len(ds.l) == 0 and len(ds.img) == 0
+    ds.l.append("b")
+    assert ds.l.info.class_names == ["a", "b"] and ds.l.numpy().ravel().tolist() == [1]
+    with pytest.raises(ShoalError, match="whole tensor"):
+        ds.l[0:1].clear()
+    again = shoal.load(str(tmp_path / "c"))
+    assert len(again.img) == 0 and again.l.numpy().ravel().tolist() == [1]
+    old = shoal.load(f"{tmp_path / 'c'}@{first}")
+    assert len(old.img) == 300 and int(old.img[299].numpy()[0, 0, 0]) == 299 % 200
+    diff = ds.diff(as_dict=True)
+    assert diff is not None

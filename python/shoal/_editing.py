@@ -95,6 +95,19 @@ class AsyncTensorEditing:
         if indices:
             await editing.pop(engine, [self._key], indices)
 
+    async def clear_async(self: AsyncTensor) -> None:  # type: ignore[misc]
+        """Remove every sample of the tensor (its meta and info stay), written at once; the
+        commit diff records them as popped."""
+        if not self._index.is_full:
+            raise ShoalError(
+                f"clear works on the whole tensor, not a view; use ds.{self.name}.clear"
+            )
+        engine = self._ds._engine
+        engine.check_writable()
+        count = self._engine.samples
+        if count:
+            await editing.pop(engine, [self._key], list(range(count - 1, -1, -1)))
+
 
 class AsyncDatasetEditing:
     """Appends across tensors, updates of samples, pops of rows."""

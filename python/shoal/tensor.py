@@ -73,6 +73,12 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         return self._engine.htype
 
     @property
+    def base_htype(self) -> str:
+        """The htype of the samples themselves: ``image`` for ``link[image]`` or
+        ``sequence[image]``."""
+        return str(self._engine.meta.get("htype") or "generic")
+
+    @property
     def dtype(self) -> np.dtype | None:
         e = self._engine
         return e.kind.public_dtype(e.dtype)
@@ -190,8 +196,9 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         return self._index.resolve(self._engine.samples)
 
     # -- reads -------------------------------------------------------------------------------
-    async def numpy_async(self, aslist: bool = False) -> Any:
-        """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
+    async def numpy_async(self, aslist: bool = False, fetch_chunks: bool = False) -> Any:
+        """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample).
+        ``fetch_chunks`` is deeplake's; shoal picks whole chunks or byte ranges itself."""
         e = self._engine
         if self.is_sequence:
             return await _sequence.numpy(self, aslist)
@@ -279,7 +286,7 @@ def _size(shape: tuple[int | None, ...]) -> int | None:
 
 
 _SYNC_ONLY = frozenset(
-    {"numpy", "text", "dict", "data", "extend", "append", "pop", "update", "shapes"}
+    {"numpy", "text", "dict", "data", "extend", "append", "pop", "update", "shapes", "clear"}
 )
 
 
@@ -303,6 +310,7 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     name = property(lambda self: self._a.name)
     key = property(lambda self: self._a.key)
     htype = property(lambda self: self._a.htype)
+    base_htype = property(lambda self: self._a.base_htype)
     dtype = property(lambda self: self._a.dtype)
     meta = property(lambda self: self._a.meta, doc="The tensor's meta (a copy).")
     sample_compression = property(lambda self: self._a.sample_compression)
@@ -365,7 +373,7 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
             yield self[i]
 
     # -- reads -------------------------------------------------------------------------------
-    def numpy(self, aslist: bool = False) -> Any:
+    def numpy(self, aslist: bool = False, fetch_chunks: bool = False) -> Any:
         """The samples as a numpy array (``aslist=True``: a list of arrays, one per sample)."""
         a = self._a
         if (
@@ -391,7 +399,7 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
         """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
         return _loop.run(self._a.data_async(aslist=aslist))
 
-    async def numpy_async(self, aslist: bool = False) -> Any:
+    async def numpy_async(self, aslist: bool = False, fetch_chunks: bool = False) -> Any:
         return await (await self._loaded()).numpy_async(aslist=aslist)
 
     async def text_async(self) -> str | list[str]:
@@ -441,6 +449,13 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
 
     async def pop_async(self, index: Any = None) -> None:
         await (await self._loaded()).pop_async(index)
+
+    def clear(self) -> None:
+        """Remove every sample of the tensor (its meta and info stay), written at once."""
+        _loop.run(self._a.clear_async())
+
+    async def clear_async(self) -> None:
+        await (await self._loaded()).clear_async()
 
     async def _loaded(self) -> AsyncTensor:
         inner = self._inner

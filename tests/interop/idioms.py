@@ -312,3 +312,22 @@ result = {"split": [len(train), len(test)], "parts": [len(p) for p in parts],
           "refused": refused, "len": len(ds.x), "size": size, "kept": kept,
           "flag": flag, "gone": not deeplake.exists(argv[0] + "/a"), "ro": ro}
 """
+
+CORPUS["clear_and_small_accessors"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("x", dtype="int64")
+ds.create_tensor("seq", htype="sequence[class_label]")
+ds.create_tensor("l", htype="class_label", class_names=["a", "b"])
+ds.x.extend(list(range(300)))
+ds.l.extend([0, 1, 1])
+ds.commit("filled")
+ds.x.clear()
+ds.x.extend([7, 8])
+ds.l.pop(0)  # (deeplake 3.9.52 cannot append to a class_label tensor cleared after a commit)
+ds.x.pop(0)
+again = deeplake.load(argv[0])
+result = {"x": again.x.numpy().ravel().tolist(), "l": again.l.numpy().ravel().tolist(),
+          "base": [ds.seq.base_htype, ds.l.base_htype],
+          "fetch": ds.x.numpy(fetch_chunks=True).ravel().tolist(),
+          "old": len(deeplake.load(argv[0] + "@" + ds.commits[0]["commit"]).x)}
+"""

@@ -7,6 +7,7 @@ The index bookkeeping mirrors deeplake's exactly (``update_data``, ``pop``, ``te
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 
@@ -26,6 +27,10 @@ class CommitDiff:
     cleared: bool = False
     deleted: set[int] = field(default_factory=set)
     deleted_ids: list[int] = field(default_factory=list)
+    # ``deleted`` sorted and ``deleted_ids`` as a set, rebuilt when either changed outside
+    # ``pop``: popping many samples would otherwise cost time quadratic in their number.
+    _deleted_sorted: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+    _ids_seen: set[int] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(cls, data: bytes, key: str) -> CommitDiff:
@@ -92,7 +97,9 @@ class CommitDiff:
     def _translate(self, index: int) -> int:
         if not self.deleted:
             return index
-        return index + sum(i < index for i in self.deleted)
+        if len(self._deleted_sorted) != len(self.deleted):
+            self._deleted_sorted = sorted(self.deleted)
+        return index + bisect.bisect_left(self._deleted_sorted, index)
 
     def update_data(self, index: int) -> None:
         """An in-place update of sample ``index`` (samples added in this commit are not
@@ -105,13 +112,20 @@ class CommitDiff:
         """Sample ``index`` removed (call in descending index order, as deeplake does)."""
         index = self._translate(index)
         if not self.added_start <= index < self.added_end:
-            self.deleted.add(index)
+            if index not in self.deleted:
+                self.deleted.add(index)
+                bisect.insort(self._deleted_sorted, index)
             self.added_start -= 1
         self.added_end -= 1
-        self.updated.discard(index)
-        self.updated = {i - 1 if i > index else i for i in self.updated}
-        if sample_id is not None and sample_id not in self.deleted_ids:
-            self.deleted_ids.append(sample_id)
+        if self.updated:
+            self.updated.discard(index)
+            self.updated = {i - 1 if i > index else i for i in self.updated}
+        if sample_id is not None:
+            if len(self._ids_seen) != len(self.deleted_ids):
+                self._ids_seen = set(self.deleted_ids)
+            if sample_id not in self._ids_seen:
+                self._ids_seen.add(sample_id)
+                self.deleted_ids.append(sample_id)
 
 
 @dataclass

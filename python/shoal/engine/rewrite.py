@@ -116,9 +116,13 @@ async def _rebuild(
     chunks are invisible until the flush's journal names them."""
     r0, r1, first, last = segment
     count = last - first + 1
-    if last in tiles:
-        blobs: list[Any] = [b""]
-        shapes: list[tuple[int, ...]] = [tiles[last][0]]
+    blobs: list[Any]
+    shapes: list[tuple[int, ...]]
+    if all(changes.get(i, _KEEP) is None for i in range(first, last + 1)):
+        count = 0  # every sample of it goes (a clear, say): nothing to read or write
+        blobs, shapes = [], []
+    elif last in tiles:
+        blobs, shapes = [b""], [tiles[last][0]]
     else:
         blobs, shapes = await _stored_samples(t, int(ids[r0, 0]), count)
     pieces: list[Any] = []  # stored bytes per kept sample (None: an array to tile)
@@ -198,11 +202,10 @@ async def rewrite(
     written here (``written``); on failure they are removed again."""
     segments = _segments(ids, tiles)
     lasts = np.asarray([s[3] for s in segments], dtype=np.int64)
-    touched = {int(np.searchsorted(lasts, i, side="left")) for i in changes}
-    removed = np.zeros(len(segments), dtype=np.int64)
-    for i, change in changes.items():
-        if change is None:
-            removed[int(np.searchsorted(lasts, i, side="left"))] += 1
+    where = np.searchsorted(lasts, np.fromiter(changes, np.int64, len(changes)), side="left")
+    touched = set(np.unique(where).tolist())
+    gone = np.fromiter((c is None for c in changes.values()), bool, len(changes))
+    removed = np.bincount(where[gone], minlength=len(segments)).astype(np.int64)
     counts = lasts - np.asarray([s[2] for s in segments], dtype=np.int64) + 1 - removed
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(segments) else counts
     out = Rewrite(np.zeros((0, 2), dtype=np.uint64), {})
