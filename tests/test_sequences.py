@@ -1,5 +1,6 @@
 """Sequence tensors (``sequence[...]``): appends of whole sequences, reads of samples and
-items, versions, the loader, and bad input or unsupported edits that change nothing stored.
+items, versions, the loader, and bad input that changes nothing stored (edits:
+tests/test_sequence_edits.py).
 (Byte-for-byte agreement with deeplake: tests/interop/test_sequence_interop.py.)"""
 
 from __future__ import annotations
@@ -167,23 +168,6 @@ def test_bad_samples_change_nothing(
     assert files(tmp_path / "ds") == before
     ds[tensor].append(GOOD[tensor])  # still appendable
     assert len(ds[tensor]) == 3
-
-
-def test_unsupported_edits_say_so_and_change_nothing(tmp_path: Path) -> None:
-    ds = _ds(tmp_path)
-    before = files(tmp_path / "ds")
-    with pytest.raises(errors.ShoalError, match="does not pop sequence samples"):
-        ds.txt.pop(0)
-    with pytest.raises(errors.ShoalError, match="does not pop sequence samples"):
-        ds.pop(1)
-    with pytest.raises(errors.ShoalError, match="does not update sequence samples"):
-        ds.g[0] = [np.array([1, 2])]
-    with pytest.raises(errors.ShoalError, match="sequence"):
-        ds.g[0][1] = np.array([1, 2])
-    with pytest.raises(errors.ShoalError, match="does not rechunk sequence samples"):
-        ds.rechunk(["frames"])
-    assert files(tmp_path / "ds") == before
-    assert len(ds.txt) == 2
 
 
 def test_htype_names(tmp_path: Path) -> None:

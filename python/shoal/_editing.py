@@ -77,11 +77,26 @@ class AsyncTensorEditing:
         """``t[item] = value``: ``await t.setitem_async(3, x)`` replaces a sample,
         ``await t.setitem_async((3, slice(2, 4)), x)`` part of one (``t[3, 2:4] = x``). On a
         one-sample view (``t[3]``), ``item`` indexes into the sample."""
+        if self._items is not None:  # t[i][j][k] = x: into an item of a sequence
+            raise ShoalError(
+                f"sequence tensor {self.name!r}: t[i][j][...] = x would change part of an item, "
+                "which deeplake 3.9.52 does not do (it replaces the whole item with x); nothing "
+                "was changed. Replace the item: t[i][j] = new_item"
+            )
         view, sub = split_item(self, item)
         if sub is None:
             await view.update_async(value)
             return
         engine = self._ds._engine
+        if self.is_sequence:  # t[i][j] = item, t[i, a:b] = items
+            if not view._index.is_scalar:
+                raise ShoalError(
+                    f"sequence tensor {self.name!r}: t[i, j] = x replaces items of one sample; "
+                    "select one sample (t[i][j] = x), or replace whole samples (t[a:b] = [...])"
+                )
+            await editing.update_items(engine, view._key, int(view._indices()[0]), sub, value)
+            await engine.writes.after_write()
+            return
         await part_update.update_part(engine, view._key, view._indices(), sub, value)
         await engine.writes.after_write()
 

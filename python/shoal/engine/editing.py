@@ -15,23 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import SampleError, SampleIndexError, ShoalError
+from ..errors import SampleError, SampleIndexError
 from ..format.htypes import companion_samples
 from ..links.engine import check_samples as check_links
-from . import sequences
+from . import sequence_edits, sequences
 from .samples import Prepared
 
 if TYPE_CHECKING:
     from .dataset import DatasetEngine
     from .tensor import TensorEngine
-
-
-def _check_editable(t: TensorEngine, what: str) -> None:
-    if t.meta.get("is_sequence"):
-        raise ShoalError(
-            f"tensor {t.name!r} is a sequence tensor: shoal does not {what} sequence samples "
-            f"yet, and nothing was changed; append new samples instead, or {what} with deeplake"
-        )
 
 
 async def _load(ds: DatasetEngine, tensor_keys: Sequence[str]) -> None:
@@ -67,18 +59,27 @@ async def extend_columns(ds: DatasetEngine, columns: dict[str, Any]) -> None:
 
 
 # -- updates ---------------------------------------------------------------------------------
+#: One tensor's update: (tensor, samples selected, their flat indices (a sequence tensor's
+#: items; a plain tensor's: the samples again), the new values, one per flat index).
+Edit = tuple["TensorEngine", np.ndarray, np.ndarray, Any]
+
+
 async def update(
     ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]], part: bool = False
 ) -> None:
     """Stage new values: ``(tensor key, indices, samples)`` per tensor, all or nothing.
     ``part``: the samples are the old ones changed in part, whose sample info stays (as in
-    deeplake, which keeps the file's record)."""
+    deeplake, which keeps the file's record). A sequence tensor's samples are whole
+    sequences, each of as many items as the one it replaces (``sequence_edits``)."""
     ds.check_writable()
     await _load(ds, [key for key, _, _ in edits])
+    flat: list[Edit] = []
     for key, idx, samples in edits:
         t = ds.tensors[key]
-        _check_editable(t, "update")
-        t.check_indices(idx)
+        if t.seq is not None:
+            sequence_edits.check_samples(t, idx)
+        else:
+            t.check_indices(idx)
         if len(samples) != idx.size:
             raise SampleError(
                 f"{idx.size} samples of tensor {t.name!r} are selected but {len(samples)} "
@@ -88,26 +89,54 @@ async def update(
             raise SampleIndexError(
                 f"the same sample of tensor {t.name!r} is selected twice; update each once"
             )
-    if any(int(idx.max(initial=-1)) >= ds.tensors[k].readable_stored for k, idx, _ in edits):
+        if t.seq is not None:
+            flat.append((t, idx, *sequence_edits.flat_update(t, idx, samples)))
+        else:
+            flat.append((t, idx, idx, samples))
+    await stage_edits(ds, flat, part)
+
+
+async def update_items(ds: DatasetEngine, key: str, sample: int, sub: Any, value: Any) -> None:
+    """``t[sample][sub] = value`` on a sequence tensor: some items of one sample replaced."""
+    ds.check_writable()
+    await _load(ds, [key])
+    t = ds.tensors[key]
+    idx = np.asarray([sample], dtype=np.int64)
+    sequence_edits.check_samples(t, idx)
+    flat, values = sequence_edits.item_edit(t, sample, sub, value)
+    await stage_edits(ds, [(t, idx, flat, values)], part=False)
+
+
+async def stage_edits(ds: DatasetEngine, edits: list[Edit], part: bool) -> None:
+    """Validate and convert checked edits, then stage them all (all or nothing)."""
+    if any(int(f.max(initial=-1)) >= t.readable_stored for t, _, f, _ in edits):
         # samples appended in this batch and not written yet: write them, then update
         await ds.writes.flush()
-    staged: list[tuple[TensorEngine, list[int], tuple[Prepared, list[str]]]] = []
-    for key, idx, samples in edits:
-        t = ds.tensors[key]
+    staged: list[tuple[TensorEngine, list[int], tuple[Prepared, list[str]], list[int] | None]]
+    staged = []
+    for t, idx, flat, samples in edits:
         if t.meta.get("is_link"):  # linked files are checked (and read) first
             samples = await check_links(t, samples)
-        prepared = t.prepare(await t.read_files(samples))
-        indices = idx.tolist()
-        staged.append((t, indices, prepared))
-        for child, link in _linked(ds, t, key):
-            if link.get("update") and not (part and link.get("extend") == "extend_info"):
-                p0 = prepared[0]
-                values = companion_samples(
-                    t.name, link.get("extend"), p0.companion_shapes, p0.companion_infos
-                )
-                staged.append((child, indices, child.prepare(values)))
-    for t, indices, (p, names) in staged:
-        t.stage_updates(indices, p, names)
+        samples = await t.read_files(samples)
+        if t.seq is not None:
+            prepared = sequence_edits.prepare(t, flat, samples)
+        else:
+            prepared = t.prepare(samples)
+        indices = flat.tolist()
+        of_samples = idx.tolist() if t.seq is not None else None
+        staged.append((t, indices, prepared, of_samples))
+        for child, link in _linked(ds, t, t.key) if indices else ():
+            if not link.get("update") or (part and link.get("extend") == "extend_info"):
+                continue
+            if t.seq is not None and not link.get("flatten_sequence", True):
+                continue  # one value per sample: deeplake updates none of them
+            p0 = prepared[0]
+            values = companion_samples(
+                t.name, link.get("extend"), p0.companion_shapes, p0.companion_infos
+            )
+            staged.append((child, indices, child.prepare(values), None))
+    for t, indices, (p, names), of_samples in staged:
+        t.stage_updates(indices, p, names, of_samples)
 
 
 # -- pops ------------------------------------------------------------------------------------
@@ -141,26 +170,35 @@ async def pop(ds: DatasetEngine, tensor_keys: list[str], indices: list[int]) -> 
     and write it at once. Indices past a tensor's end leave that tensor alone (deeplake)."""
     ds.check_writable()
     await _load(ds, tensor_keys)
-    for key in tensor_keys:
-        _check_editable(ds.tensors[key], "pop")
     await ds.writes.flush()  # what is staged is written first: every later index moves
     plans: list[tuple[TensorEngine, list[int], list[int | None]]] = []
+    sequence_plans: list[tuple[TensorEngine, list[int], list[int | None], int]] = []
     for key in tensor_keys:
         t = ds.tensors[key]
-        mine = [i for i in indices if i < t.length]
+        mine = [i for i in indices if i < t.samples]
         if not mine:
             continue
         ids: list[int | None] = [None] * len(mine)
+        items: list[int] = []
         for child, link in _linked(ds, t, key):
-            if link.get("extend") == "extend_id" and child.length >= t.length:
+            if link.get("extend") == "extend_id" and child.length >= t.samples:
                 values = await child.read_stacked(np.asarray(mine, dtype=np.int64))
                 ids = [int(v) for v in values.reshape(-1)]
-        plans.append((t, mine, ids))
-        for child, _ in _linked(ds, t, key):
-            plans.append((child, [i for i in mine if i < child.length], [None] * len(mine)))
+        if t.seq is not None:
+            shift = sequence_edits.diff_shift(t, mine) if t.commit_diff is None else 0
+            sequence_plans.append((t, mine, ids, shift))
+            items = sequence_edits.pop_items(t, mine)
+        for child, link in _linked(ds, t, key):
+            per_item = t.seq is not None and link.get("flatten_sequence", True)
+            theirs = items if per_item else mine
+            plans.append((child, [i for i in theirs if i < child.length], [None] * len(theirs)))
+        if t.seq is None:
+            plans.append((t, mine, ids))
     for t, mine, ids in plans:
         if mine:
             t.stage_pops(mine, ids[: len(mine)])
+    for t, mine, ids, shift in sequence_plans:
+        t.stage_sequence_pops(mine, ids, shift)
     await ds.writes.flush()
 
 
@@ -171,7 +209,6 @@ async def rechunk(ds: DatasetEngine, tensor_keys: list[str]) -> None:
     await ds.writes.flush()
     for key in tensor_keys:
         t = ds.tensors[key]
-        _check_editable(t, "rechunk")
         if len(t.chunk_ids) > 1:
             t.edits.rechunk = True
     await ds.writes.flush()

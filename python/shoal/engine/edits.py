@@ -27,9 +27,20 @@ class Edits:
     pop_ids: list[int | None] = field(default_factory=list)  # the popped samples' ids
     rechunk: bool = False  # cut every chunk again (ds.rechunk), flushed on its own
     copied: Copy | None = None  # samples a merge appends from its target (merge_copy)
+    # A sequence tensor's edits above are of items; its commit diff records samples:
+    sample_updates: set[int] | None = None  # the samples updated
+    sample_pops: list[int] | None = None  # the samples popped (descending; ids: pop_ids)
+    diff_shift: int = 0  # items removed before deeplake's pop makes the diff (sequence_edits)
 
     def __bool__(self) -> bool:
-        return bool(self.updates or self.pops or self.rechunk or self.copied)
+        return bool(
+            self.updates
+            or self.pops
+            or self.rechunk
+            or self.copied
+            or self.sample_updates
+            or self.sample_pops
+        )
 
     def clear(self) -> None:
         self.updates.clear()
@@ -37,6 +48,8 @@ class Edits:
         self.pop_ids.clear()
         self.rechunk = False
         self.copied = None
+        self.sample_updates = self.sample_pops = None
+        self.diff_shift = 0
 
     def changes(self) -> dict[int, Change]:
         if self.pops and self.updates:
@@ -46,9 +59,11 @@ class Edits:
         return dict(self.updates)
 
     def apply_to(self, diff: CommitDiff) -> None:
-        for i in sorted(self.updates):
+        updated = self.updates if self.sample_updates is None else self.sample_updates
+        for i in sorted(updated):
             diff.update_data(i)
-        for i, sid in zip(self.pops, self.pop_ids, strict=True):
+        popped = self.pops if self.sample_pops is None else self.sample_pops
+        for i, sid in zip(popped, self.pop_ids, strict=True):
             diff.pop(i, sid)
         if self.copied is not None:  # only the samples written again count as added
             diff.added_end += self.copied.added

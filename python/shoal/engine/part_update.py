@@ -34,8 +34,9 @@ def _check_tensor(t: TensorEngine) -> None:
         )
     if t.meta.get("is_sequence"):
         raise ShoalError(
-            f"tensor {t.name!r} is a sequence tensor, whose items shoal cannot update in part "
-            "yet; use deeplake for it"
+            f"tensor {t.name!r} is a sequence tensor: replace its items (t[i][j] = item) or "
+            "whole samples; parts of items are not updated (deeplake 3.9.52 would replace the "
+            "whole item)"
         )
 
 

@@ -120,7 +120,8 @@ class SequenceIndex:
             self.starts = np.concatenate([self.starts, self.starts[-1] + np.cumsum(add)])
 
     def staged_samples(self) -> int:
-        return self.samples - int(self.flushed[1].size - 1)
+        """Samples appended since the last flush (a pop is flushed on its own: none then)."""
+        return max(self.samples - int(self.flushed[1].size - 1), 0)
 
     def first_staged_items(self) -> int:
         """Items of the first sample appended since the last flush."""
@@ -147,6 +148,15 @@ class SequenceIndex:
 
     def serialize(self) -> bytes:
         return _native.serialize_u32_encoder(FORMAT_VERSION, np.ascontiguousarray(self.table()))
+
+    def pop(self, samples: list[int], rows: np.ndarray) -> None:
+        """Samples ``samples`` removed (nothing staged); ``rows``: the stored rows after it."""
+        keep = np.ones(self.samples, dtype=bool)
+        keep[samples] = False
+        lengths = np.diff(self.starts)[keep]
+        starts = np.zeros(lengths.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        self.rows, self.starts = rows, starts
 
     def discard(self) -> None:
         self.rows, self.starts = self.flushed

@@ -22,7 +22,7 @@ from ..format.htypes import HType, array_dtype, fill_meta_defaults, htype_of
 from ..links import engine as link_engine
 from ..links.encoder import CredsIndex
 from ..links.htype import public_htype
-from . import assemble, reads, sequences, staging
+from . import assemble, reads, sequence_edits, sequences, staging
 from .chunk_writer import ChunkWriter, Session
 from .context import TensorContext
 from .edits import Edits, changes_of
@@ -253,8 +253,17 @@ class TensorEngine:
         if isinstance(prepared, link_engine.LinkPrepared):
             link_engine.staged(self, prepared)
 
-    def stage_updates(self, indices: list[int], prepared: Prepared, new_names: list[str]) -> None:
-        """Install prepared new values of samples ``indices`` (cannot fail)."""
+    def stage_updates(
+        self,
+        indices: list[int],
+        prepared: Prepared,
+        new_names: list[str],
+        samples: list[int] | None = None,
+    ) -> None:
+        """Install prepared new values of samples ``indices`` (cannot fail). A sequence
+        tensor's ``indices`` are of items, ``samples`` the samples they belong to."""
+        if samples is not None:
+            self.edits.sample_updates = {*(self.edits.sample_updates or ()), *samples}
         for i, change in zip(indices, changes_of(prepared), strict=True):
             self.edits.updates[i] = change
         self.writer.hold_tail = True
@@ -275,6 +284,20 @@ class TensorEngine:
         if self.length == 0:
             self.meta["min_shape"], self.meta["max_shape"] = [], []
 
+    def stage_sequence_pops(
+        self, samples: list[int], sample_ids: list[int | None], shift: int
+    ) -> None:
+        """Remove sequence samples ``samples`` (descending) and their items at the next flush;
+        ``shift``: see ``sequence_edits.diff_shift``."""
+        items = sequence_edits.pop_items(self, samples)
+        rows = sequence_edits.pop_rows(self.seq.rows, samples) if self.seq is not None else None
+        self.stage_pops(items, [None] * len(items))
+        self.edits.sample_pops = list(samples)
+        self.edits.pop_ids[:] = sample_ids
+        self.edits.diff_shift = shift
+        if self.seq is not None and rows is not None:
+            self.seq.pop(samples, rows)
+
     def diff_after_flush(self, appended: bool) -> CommitDiff:
         """The commit diff once the staged writes are stored (deeplake's bookkeeping)."""
         labels = self.meta.get("htype") == "class_label"
@@ -283,7 +306,7 @@ class TensorEngine:
         elif self.is_new:
             diff = CommitDiff(created=True)
         else:  # first change to this tensor in this commit
-            before = self.stored_length
+            before = self.stored_length - self.edits.diff_shift
             if self.seq is not None and self.seq.dirty and not labels:
                 # deeplake makes the diff after the first sample's items are in; class
                 # labels make it before, when their names are looked up
