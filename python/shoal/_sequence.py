@@ -112,6 +112,8 @@ def shape(view: AsyncTensor) -> tuple[int | None, ...]:
             return dims
         n = view._items.length(item_count(e, int(view._indices()[0])))
         return (n, *dims)
+    if not _seq(e).samples and not view._index.is_scalar:
+        return (0, 0)  # deeplake's shape of a sequence tensor with no samples
     idx = view._indices()
     lengths = set(_seq(e).lengths(idx).tolist())
     items = lengths.pop() if len(lengths) == 1 else None

@@ -3,6 +3,8 @@
 python dl_sequences.py write PATH FILES_JSON   # the tensors of ``CONTENT`` (see below)
 python dl_sequences.py read PATH OUT_JSON      # every sample's items, as plain JSON
 python dl_sequences.py append PATH FILES_JSON  # one more sample in each tensor, then a commit
+python dl_sequences.py edit PATH FILES_JSON    # sequence_edit_steps.edit
+python dl_sequences.py edit_more PATH FILES_JSON  # sequence_edit_steps.edit_more
 
 The content (the shoal side builds the same, see test_sequence_interop.py):
   frames  sequence[image] jpeg     samples of 3 and 2 frames (8, 6, 3), seeded
@@ -10,6 +12,7 @@ The content (the shoal side builds the same, see test_sequence_interop.py):
   g       sequence[generic] int64  arange(6) as 3 items of 2, [arange(2), arange(3)], []
   txt     sequence[text]           ["hi", "there"], ["x"]
   lk      sequence[link[image]]    png files 0, 1, 2 then file 0 alone
+  sm      sequence[generic] int64  one item a chunk (sequence_edit_steps.SMALL)
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from __future__ import annotations
 import json
 import sys
 
+import sequence_edit_steps as steps
 from dl_offline import deeplake, np
 
-NAMES = ("frames", "labels", "g", "txt", "lk")
+NAMES = ("frames", "labels", "g", "txt", "lk", "sm")
 
 
 def frames(seed: int, n: int) -> list:
@@ -42,6 +46,7 @@ def write(path: str, files: list[str]) -> None:
     ds.txt.extend([["hi", "there"], ["x"]])
     ds.lk.append([deeplake.link(f) for f in files])
     ds.lk.append([deeplake.link(files[0])])
+    steps.create_small(ds)
     ds.commit("sequences")
 
 
@@ -77,7 +82,7 @@ def read(path: str, out: str) -> None:
             "len": len(t),
             "shape": _shape(t),
             "samples": samples,
-            "item": _item(t[0][1].numpy()),
+            "item": _item(t[0][1].numpy()) if samples and len(samples[0]) > 1 else None,
         }
     got["class_names"] = list(ds.labels.info.class_names)
     with open(out, "w") as f:
@@ -90,6 +95,9 @@ if __name__ == "__main__":
         write(sys.argv[2], json.loads(sys.argv[3]))
     elif cmd == "append":
         append(sys.argv[2], json.loads(sys.argv[3]))
+    elif cmd in ("edit", "edit_more"):
+        ds = deeplake.load(sys.argv[2])
+        getattr(steps, cmd)(ds, deeplake.link, json.loads(sys.argv[3]))
     elif cmd == "read":
         read(sys.argv[2], sys.argv[3])
     else:
