@@ -5,6 +5,7 @@ python dl_sequences.py read PATH OUT_JSON      # every sample's items, as plain 
 python dl_sequences.py append PATH FILES_JSON  # one more sample in each tensor, then a commit
 python dl_sequences.py edit PATH FILES_JSON    # sequence_edit_steps.edit
 python dl_sequences.py edit_more PATH FILES_JSON  # sequence_edit_steps.edit_more
+python dl_sequences.py branch_updates|merge PATH FILES_JSON  # sequence_edit_steps.<command>
 
 The content (the shoal side builds the same, see test_sequence_interop.py):
   frames  sequence[image] jpeg     samples of 3 and 2 frames (8, 6, 3), seeded
@@ -95,7 +96,7 @@ if __name__ == "__main__":
         write(sys.argv[2], json.loads(sys.argv[3]))
     elif cmd == "append":
         append(sys.argv[2], json.loads(sys.argv[3]))
-    elif cmd in ("edit", "edit_more"):
+    elif cmd in ("edit", "edit_more", "branch_updates", "merge"):
         ds = deeplake.load(sys.argv[2])
         getattr(steps, cmd)(ds, deeplake.link, json.loads(sys.argv[3]))
     elif cmd == "read":

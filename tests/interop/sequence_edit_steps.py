@@ -50,3 +50,22 @@ def edit_more(ds: Any, link: Any, files: list[str]) -> None:
     ds.lk[1] = [link(files[1])]
     ds.txt.pop()
     ds.commit("edits 2")
+
+
+def branch_updates(ds: Any, link: Any, files: list[str]) -> None:
+    """Updates (and a pop) on a branch ``alt``, a change of another sample on main: what
+    ``merge`` then merges."""
+    ds.checkout("alt", create=True)
+    ds.frames[0][1] = frames(9, 1)[0]
+    ds.g[1] = [np.array([5, 5], dtype=np.int64), np.array([6, 6, 6], dtype=np.int64)]
+    ds.labels[1] = ["c", "a", "a"]
+    ds.txt[0] = ["p", "q"]  # (deeplake's merge of a link tensor's update fails: none here)
+    ds.sm.pop(0)  # a merge does not pop (deeplake's nor shoal's)
+    ds.commit("alt edits")
+    ds.checkout("main")
+    ds.g[0, 0] = np.array([0, 0], dtype=np.int64)
+    ds.commit("main edits")
+
+
+def merge(ds: Any, link: Any, files: list[str]) -> None:
+    ds.merge("alt")

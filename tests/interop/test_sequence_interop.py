@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,39 @@ def test_shoal_edits_deeplake_continues(
     ds = shoal.load(str(path))
     ds.checkout(FIRST_COMMIT)
     assert [len(ds[n]) for n in NAMES] == [2, 2, 3, 2, 2, 6]
+
+
+def test_merge_of_sequence_updates_as_deeplakes(
+    tmp_path: Path, files: list[str], deeplake_python: str, deeplake_env: dict[str, str]
+) -> None:
+    """A branch's updates of sequence samples merged by each library into copies of one
+    dataset: the same values and the same metas, indexes and diffs; new sequence samples on
+    the target are refused, changing nothing."""
+    dl = tmp_path / "dl"
+    _run(deeplake_python, deeplake_env, "write", str(dl), json.dumps(files))
+    _run(deeplake_python, deeplake_env, "branch_updates", str(dl), json.dumps(files))
+    sh = tmp_path / "sh"
+    shutil.copytree(dl, sh)
+    _run(deeplake_python, deeplake_env, "merge", str(dl), json.dumps(files))
+    steps.merge(shoal.load(str(sh)), shoal.link, files)
+    _assert_same_bytes(dl, sh)
+    out = tmp_path / "sh.json"
+    _run(deeplake_python, deeplake_env, "read", str(sh), str(out))
+    merged = json.loads(out.read_text())
+    _assert_same(_shoal_view(sh), merged)
+    assert merged["g"]["samples"][:2] == [[[0, 0], [2, 3], [4, 5]], [[5, 5], [6, 6, 6]]]
+    assert merged["txt"]["samples"][0] == [["p"], ["q"]] and merged["sm"]["len"] == 6
+
+    ds = shoal.load(str(sh))
+    ds.checkout("alt")
+    ds.g.append([np.array([1, 1])])
+    ds.commit("a new sample")
+    ds.checkout("main")
+
+    def stored() -> dict[Path, bytes]:
+        return {p: p.read_bytes() for p in sh.rglob("*") if p.is_file() and "lock" not in p.name}
+
+    before = stored()
+    with pytest.raises(shoal.errors.VersionError, match="'g'.*1 samples only the target has"):
+        ds.merge("alt")
+    assert stored() == before

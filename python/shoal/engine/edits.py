@@ -31,6 +31,7 @@ class Edits:
     sample_updates: set[int] | None = None  # the samples updated
     sample_pops: list[int] | None = None  # the samples popped (descending; ids: pop_ids)
     diff_shift: int = 0  # items removed before deeplake's pop makes the diff (sequence_edits)
+    touched: bool = False  # write the commit diff even if nothing changed (a merge does)
 
     def __bool__(self) -> bool:
         return bool(
@@ -40,6 +41,7 @@ class Edits:
             or self.copied
             or self.sample_updates
             or self.sample_pops
+            or self.touched
         )
 
     def clear(self) -> None:
@@ -50,6 +52,7 @@ class Edits:
         self.copied = None
         self.sample_updates = self.sample_pops = None
         self.diff_shift = 0
+        self.touched = False
 
     def changes(self) -> dict[int, Change]:
         if self.pops and self.updates:

@@ -230,16 +230,26 @@ async def _plan_tensor(
         elif shared is None or shared > 0:
             m.conflicts.append((our_index[sid], their_index[sid]))
     m.new.sort()
-    if (m.new or m.updated or m.conflicts) and ours_meta.get("is_sequence"):
+    if m.new and ours_meta.get("is_sequence"):
+        # deeplake points the head at the target's chunks and merges the sequence indexes
+        # row by row (``copy_tensor_slice``); updates of common samples merge as updates
         raise VersionError(
-            f"cannot merge tensor {name!r}: it is a sequence tensor changed in the target, and "
-            "shoal does not merge sequence samples yet; nothing was changed (merge with "
-            "deeplake, or copy the target's samples with append)"
+            f"cannot merge tensor {name!r}: it is a sequence tensor with {len(m.new)} samples "
+            "only the target has, and shoal does not merge new sequence samples yet; nothing "
+            "was changed (merge with deeplake, or append the target's samples here and merge "
+            "again)"
         )
     return m
 
 
 async def _samples(t: TensorEngine, idx: np.ndarray) -> list[Any]:
+    """Samples ``idx`` (a sequence tensor's: each the list of its items)."""
+    if t.seq is not None:
+        return [await _flat_samples(t, t.seq.flat(np.asarray([i]))) for i in idx.tolist()]
+    return await _flat_samples(t, idx)
+
+
+async def _flat_samples(t: TensorEngine, idx: np.ndarray) -> list[Any]:
     if t.kind.is_object:
         return [t.kind.decode(b, t.name) for b in await t.read_blobs(idx)]
     return list(await t.read_arrays(idx))
@@ -271,6 +281,8 @@ async def _apply(
 ) -> None:
     key, their_key = ds.key_of(m.name), theirs.key_of(m.name)
     ours_t, their_t = ds.tensors[key], theirs.tensors[their_key]
+    await ours_t.ensure_full()
+    ours_t.edits.touched = True  # deeplake's merge makes every common tensor's commit diff
     names = their_t.info.get("class_names") if ours_t.htype == "class_label" else None
     updates = m.updated + (m.conflicts if take_theirs else [])
     if updates:

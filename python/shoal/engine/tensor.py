@@ -314,7 +314,11 @@ class TensorEngine:
             diff = CommitDiff(added_start=before, added_end=before)
         appended = appended or (self.seq is not None and self.seq.staged_samples() > 0)
         # deeplake marks a class-label tensor's info updated by every append
-        diff.info_updated = diff.info_updated or self.info_dirty or (labels and appended)
+        # (and by every update)
+        updated = bool(self.edits.updates or self.edits.sample_updates)
+        diff.info_updated = (
+            diff.info_updated or self.info_dirty or (labels and (appended or updated))
+        )
         self.edits.apply_to(diff)
         if self.seq is not None:
             # deeplake counts a sequence tensor's appends in samples (add_data(1) each)
