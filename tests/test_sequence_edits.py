@@ -192,3 +192,19 @@ def test_rechunk_keeps_samples(tmp_path: Path) -> None:
     again = shoal.load(str(tmp_path / "g"))
     assert _items(again.g) == want
     assert len(list((tmp_path / "g" / "g" / "chunks").iterdir())) <= chunks
+
+
+def test_edits_inside_a_batch(tmp_path: Path) -> None:
+    """Updates are read back at once; a pop writes what is staged first, as for any tensor."""
+    ds = shoal.empty(str(tmp_path / "b"))
+    ds.create_tensor("g", htype="sequence[generic]", dtype="int64")
+    ds.g.extend([[[1, 2], [3, 4]], [[5, 6]]])
+    with ds:
+        ds.g.append([[7, 7]])
+        ds.g[2] = [[8, 8]]
+        ds.g[0][1] = [9, 9]
+        assert _items(ds.g) == [[[1, 2], [9, 9]], [[5, 6]], [[8, 8]]]
+        ds.g.pop(1)
+        ds.g.append([[1, 1], [2, 2], [3, 3]])
+    want = [[[1, 2], [9, 9]], [[8, 8]], [[1, 1], [2, 2], [3, 3]]]
+    assert _items(shoal.load(str(tmp_path / "b")).g) == want

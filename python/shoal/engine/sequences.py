@@ -6,8 +6,9 @@ The sequence index (``sequence_index/unsharded``) says which items make each sam
 ``uint32`` rows ``[items_per_sample, first_item, last_sample_index]``, one row per run of
 samples with the same number of items. In memory it is each sample's first item (one past
 the last at the end), so a sample's items are found without a search. The rows as stored are
-kept and only extended on append, so a file deeplake wrote (even one it left with two
-neighbouring rows of the same count, after a pop) comes back byte for byte.
+kept, extended on append and popped as deeplake pops them (``sequence_edits``), so a file
+deeplake wrote (even one it left with two neighbouring rows of the same count, after a pop)
+comes back byte for byte.
 
 The tensor meta's ``length`` counts items, as deeplake's does; users see samples.
 """
