@@ -41,6 +41,7 @@ LAYERS: list[set[str]] = [
         "_sequence",
         "_shapes",
         "_dataset_admin",
+        "_dataset_copy",
         "version_control",
     },
     {"api", "_read", "_copy"},

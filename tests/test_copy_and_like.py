@@ -186,3 +186,48 @@ def test_shapes_of_sequences_links_and_async(tmp_path: Path) -> None:
 
     one, whole, view = asyncio.run(main())
     assert one.tolist() == [[[4]]] and whole is False and view is True
+
+
+def test_copy_keeps_stored_bytes_and_the_view_order(tmp_path: Path) -> None:
+    src = shoal.empty(str(tmp_path / "src"))
+    src.create_tensor("img", htype="image", sample_compression="jpeg")
+    src.create_tensor("big", dtype="uint8", tiling_threshold=1000)
+    src.create_tensor("g/t", htype="text")
+    src.extend(
+        {
+            "img": [np.full((16, 16, 3), i * 10, np.uint8) for i in range(20)],
+            "big": [np.full((40, 40), i, np.uint8) for i in range(20)],
+            "g/t": [str(i) for i in range(20)],
+        }
+    )
+    src.commit("c")
+    whole = shoal.copy(str(tmp_path / "src"), str(tmp_path / "whole"))
+    assert len(whole.commits) == 0
+    assert (whole.img.numpy() == src.img.numpy()).all()  # jpeg bytes kept: no second loss
+    assert (whole.big.numpy() == src.big.numpy()).all()  # tiled samples tiled again
+    part = src[[7, 2, 19]].copy(str(tmp_path / "part"))
+    assert part["g/t"].text() == ["7", "2", "19"]
+    assert [int(a[0, 0]) for a in part.big.numpy(aslist=True)] == [7, 2, 19]
+    some = shoal.copy(src, str(tmp_path / "some"), tensors=["g"])
+    assert sorted(some.tensors) == ["g/t"] and len(some) == 20
+    with pytest.raises(DatasetExistsError):
+        shoal.copy(src, str(tmp_path / "some"))
+    assert len(shoal.copy(src[0:3], str(tmp_path / "some"), overwrite=True)) == 3
+
+    async def main() -> int:
+        a = await shoal.load_async(str(tmp_path / "src"))
+        c = await a[5:9].copy_async(str(tmp_path / "async"))
+        return len(c)
+
+    assert asyncio.run(main()) == 4
+
+
+def test_copy_refuses_links_and_sequences(tmp_path: Path) -> None:
+    src = shoal.empty("mem://copy-refuse", overwrite=True)
+    src.create_tensor("s", htype="sequence[generic]", dtype="int32")
+    src.s.append([np.ones(2, np.int32)])
+    with pytest.raises(ShoalError, match="deepcopy"):
+        shoal.copy(src, str(tmp_path / "x"))
+    assert not shoal.exists(str(tmp_path / "x"))
+    with pytest.raises(TypeError, match="unexpected"):
+        shoal.copy(src, str(tmp_path / "y"), colour=1)

@@ -9,7 +9,7 @@ array([1], dtype=uint32)
 """
 
 from . import errors
-from ._copy import deepcopy, deepcopy_async
+from ._copy import copy, copy_async, deepcopy, deepcopy_async
 from ._read import read, read_async
 from .api import (
     connect,
@@ -37,6 +37,8 @@ __all__ = [
     "Tensor",
     "connect",
     "connect_async",
+    "copy",
+    "copy_async",
     "dataset",
     "dataset_async",
     "deepcopy",

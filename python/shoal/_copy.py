@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import routing
+from ._dataset_copy import IGNORED_OPTIONS
 from .engine.dataset import DatasetEngine
 from .engine.lock import NAME as LOCK_NAME
 from .engine.lock import check_no_writer
@@ -25,11 +26,6 @@ from .storage import Storage, bounded_gather
 
 if TYPE_CHECKING:
     from .dataset import AsyncDataset
-
-# deeplake's options for its own workers and output; shoal copies concurrently and quietly
-IGNORED_OPTIONS = frozenset(
-    {"num_workers", "scheduler", "progressbar", "public", "verbose", "runtime"}
-)
 
 
 async def deepcopy_async(
@@ -182,4 +178,56 @@ def deepcopy(
     from .api import load
 
     _loop.run(_copy_objects(src, dest, tensors, overwrite, src_creds, dest_creds, token, options))
+    return load(dest, creds=dest_creds, token=token)
+
+
+async def copy_async(
+    src: Any,
+    dest: str,
+    tensors: Sequence[str] | None = None,
+    overwrite: bool = False,
+    src_creds: Any = None,
+    dest_creds: Any = None,
+    token: str | None = None,
+    **options: Any,
+) -> AsyncDataset:
+    """A new dataset at ``dest`` holding what ``src`` (a path, a dataset or a view) holds
+    now, without its history (deeplake's ``copy``); the copy, opened."""
+    from ._dataset_copy import copy_dataset
+    from .api import load_async
+
+    unknown = set(options) - IGNORED_OPTIONS
+    if unknown:
+        raise TypeError(f"copy() got unexpected arguments {sorted(unknown)}")
+    inner = getattr(src, "_a", src)
+    if isinstance(getattr(inner, "_engine", None), DatasetEngine):
+        source = inner
+    elif isinstance(src, str) or hasattr(src, "__fspath__"):
+        source = await load_async(src, read_only=True, creds=src_creds, token=token)
+    else:
+        raise TypeError(f"copy needs a path or a dataset as src, got {src!r}")
+    return await copy_dataset(source, str(dest), tensors, overwrite, dest_creds, token)
+
+
+def copy(
+    src: Any,
+    dest: str,
+    tensors: Sequence[str] | None = None,
+    overwrite: bool = False,
+    src_creds: Any = None,
+    dest_creds: Any = None,
+    token: str | None = None,
+    **options: Any,
+) -> Any:
+    """A new dataset at ``dest`` with what ``src`` (a path, a dataset or a view, e.g.
+    ``ds[100:200]``) holds now, without its history: the samples copied as they are stored
+    (compressed images are not re-encoded). ``tensors``: only these tensors or groups.
+    Raises ``DatasetExistsError`` when ``dest`` holds a dataset (``overwrite=True`` replaces
+    it). Linked and sequence tensors are not copied yet (``deepcopy`` copies them)."""
+    from . import _loop
+    from .api import load
+
+    if hasattr(src, "_load_visible"):  # a sync Dataset: its tensors' metas, loaded
+        src = src._load_visible()
+    _loop.run(copy_async(src, dest, tensors, overwrite, src_creds, dest_creds, token, **options))
     return load(dest, creds=dest_creds, token=token)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _loop
+from ._dataset_copy import IGNORED_OPTIONS, copy_dataset
 from .engine.lock import check_no_writer
 from .errors import ReadOnlyError, SampleError, ShoalError
 from .format.htypes import DEFAULT_MAX_CHUNK_SIZE
@@ -95,6 +96,22 @@ class AsyncDatasetAdmin:
         await check_no_writer(e.storage)  # not from under another writer's feet
         await e.storage.delete_prefix("")
 
+    async def copy_async(  # type: ignore[misc]
+        self: AsyncDataset,
+        dest: str,
+        tensors: Sequence[str] | None = None,
+        overwrite: bool = False,
+        creds: Any = None,
+        token: str | None = None,
+        **options: Any,
+    ) -> AsyncDataset:
+        """A new dataset at ``dest`` with what this dataset or view holds now, without the
+        history (see :func:`shoal.copy`)."""
+        unknown = set(options) - IGNORED_OPTIONS
+        if unknown:
+            raise TypeError(f"copy() got unexpected arguments {sorted(unknown)}")
+        return await copy_dataset(self, dest, tensors, overwrite, creds, token)
+
     def random_split(self: AsyncDataset, lengths: Sequence[float]) -> list[Any]:  # type: ignore[misc]
         """Views of a random order of the samples, of the given ``lengths`` (counts that sum
         to the length, or fractions that sum to 1), as deeplake's ``random_split``."""
@@ -164,6 +181,24 @@ class DatasetAdmin:
         """Delete the whole dataset from storage (irreversible); above 1 GB only with
         ``large_ok=True``, and never while ``allow_delete`` is False."""
         _loop.run(self._a.delete_async(large_ok))
+
+    def copy(  # type: ignore[misc]
+        self: Dataset,
+        dest: str,
+        tensors: Sequence[str] | None = None,
+        overwrite: bool = False,
+        creds: Any = None,
+        token: str | None = None,
+        **options: Any,
+    ) -> Dataset:
+        """A new dataset at ``dest`` with what this dataset or view holds now, without the
+        history: ``ds[100:200].copy(dest)`` (see :func:`shoal.copy`)."""
+        from .dataset import Dataset
+
+        copied = _loop.run(
+            self._load_visible().copy_async(dest, tensors, overwrite, creds, token, **options)
+        )
+        return Dataset(copied)
 
     def random_split(self: Dataset, lengths: Sequence[float]) -> list[Dataset]:  # type: ignore[misc]
         """Random views of the given lengths (counts, or fractions summing to 1)."""

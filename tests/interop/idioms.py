@@ -331,3 +331,25 @@ result = {"x": again.x.numpy().ravel().tolist(), "l": again.l.numpy().ravel().to
           "fetch": ds.x.numpy(fetch_chunks=True).ravel().tolist(),
           "old": len(deeplake.load(argv[0] + "@" + ds.commits[0]["commit"]).x)}
 """
+
+CORPUS["copy_without_history"] = """
+ds = deeplake.empty(argv[0] + "/src", overwrite=True)
+ds.create_tensor("img", htype="image", sample_compression="png")
+ds.create_tensor("lbl", htype="class_label", class_names=["x", "y"])
+ds.create_tensor("t", htype="text")
+ds.extend({"img": [np.full((4, 3, 3), i * 10, np.uint8) for i in range(12)],
+           "lbl": [i % 2 for i in range(12)], "t": [str(i) for i in range(12)]})
+ds.info.update(desc="d")
+ds.commit("c")
+ds.t[0] = "zero"
+whole = deeplake.copy(argv[0] + "/src", argv[0] + "/whole", progressbar=False)
+part = ds[[5, 3, 4, 11]].copy(argv[0] + "/part", progressbar=False)
+some = deeplake.copy(ds, argv[0] + "/some", tensors=["t"], progressbar=False)
+whole.t.append("more")
+again = deeplake.load(argv[0] + "/whole")
+result = {"len": len(again), "t": again.t.text(), "lbl": again.lbl.numpy().ravel().tolist(),
+          "info": dict(again.info), "names": list(again.lbl.info.class_names),
+          "commits": len(again.commits), "img": int(again.img.numpy().sum()),
+          "part": [part.t.text(), part.lbl.numpy().ravel().tolist(), int(part.img.numpy().sum())],
+          "some": sorted(some.tensors)}
+"""

@@ -107,7 +107,7 @@ def split_run(
     return (start_row, end_row + 1), None, None
 
 
-async def _stored(theirs: TensorEngine, lasts: np.ndarray, start: int, end: int) -> Prepared:
+async def stored_run(theirs: TensorEngine, lasts: np.ndarray, start: int, end: int) -> Prepared:
     """Target samples ``[start, end)`` as stored (compressed images keep their bytes, as
     deeplake's copy keeps them); a tiled one as its array, to be tiled again."""
     out = Prepared()
@@ -139,7 +139,7 @@ async def plan_copy(theirs: TensorEngine, indices: list[int]) -> Copy:
     out = Copy()
 
     async def samples(s: int, e: int) -> None:
-        out.parts.append(await _stored(theirs, lasts, s, e))
+        out.parts.append(await stored_run(theirs, lasts, s, e))
         out.added += e - s
 
     for start, end in runs(indices):
