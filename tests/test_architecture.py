@@ -43,6 +43,9 @@ LAYERS: list[set[str]] = [
         "_dataset_admin",
         "_dataset_copy",
         "version_control",
+        "_compute",
+        "_compute_out",
+        "_compute_write",
     },
     {"api", "_read", "_copy"},
     {"", "platform"},  # "": the package's __init__ (the public surface)

@@ -9,6 +9,7 @@ array([1], dtype=uint32)
 """
 
 from . import errors
+from ._compute import ComputeFunction, Pipeline, compose, compute
 from ._copy import copy, copy_async, deepcopy, deepcopy_async
 from ._read import read, read_async
 from .api import (
@@ -32,9 +33,13 @@ from .tensor import AsyncTensor, Tensor
 __all__ = [
     "AsyncDataset",
     "AsyncTensor",
+    "ComputeFunction",
     "Dataset",
     "LinkedSample",
+    "Pipeline",
     "Tensor",
+    "compose",
+    "compute",
     "connect",
     "connect_async",
     "copy",

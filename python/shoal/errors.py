@@ -30,7 +30,9 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── InvalidCredsError (ValueError)         a ``creds`` argument shoal cannot use (unknown key, ...)
     ├── SettingError (ValueError)              an environment variable shoal cannot use
     ├── LoaderError (ValueError)               a loader argument shoal cannot use
-    ├── TransformError                         a loader's transform raised (``index``: the sample)
+    ├── TransformError                         a transform raised (``index``: the sample)
+    │   └── ComputeArgumentError (ValueError)  a shoal.compute argument shoal cannot use
+    ├── AllSamplesSkippedError                 shoal.compute with ignore_errors skipped every sample
     ├── LinkError                              a linked sample could not be read (``index``, ``path``)
     ├── StorageError (OSError)
     │   ├── NotFoundError (FileNotFoundError)  a missing object
@@ -59,11 +61,13 @@ from this module directly.
 from __future__ import annotations
 
 __all__ = [
+    "AllSamplesSkippedError",
     "AuthenticationError",
     "BlockingCallWarning",
     "BranchExistsError",
     "BucketNotFoundError",
     "CodecError",
+    "ComputeArgumentError",
     "CorruptDataError",
     "CredentialsError",
     "DatabaseUnavailableError",
@@ -289,12 +293,29 @@ class LoaderError(ShoalError, ValueError):
 
 
 class TransformError(ShoalError):
-    """A loader's ``transform`` raised on a sample; ``index`` is that sample's index in the
-    dataset, and the transform's exception is the ``__cause__``."""
+    """A transform raised on a sample: a loader's ``transform`` or a :func:`shoal.compute`
+    function (or writing what it gave). ``index`` is that sample's index in the input (None
+    when no one sample is to blame), ``sample`` the input item (for ``shoal.compute``), and
+    the exception that stopped it is the ``__cause__``."""
 
-    def __init__(self, message: str, index: int) -> None:
+    def __init__(self, message: str, index: int | None, sample: object = None) -> None:
         super().__init__(message)
         self.index = index
+        self.sample = sample
+
+
+class ComputeArgumentError(TransformError, ValueError):
+    """An argument of ``shoal.compute``/``shoal.compose``/``.eval`` shoal cannot use: an
+    input without ``len``, an unknown scheduler, an output dataset that is read-only or whose
+    tensors have different lengths, an empty ``compose``. Raised before anything runs."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None)
+
+
+class AllSamplesSkippedError(ShoalError):
+    """``shoal.compute`` with ``ignore_errors=True`` skipped every input sample: the
+    transform itself is probably wrong. Nothing was written."""
 
 
 class BucketNotFoundError(StorageError):

@@ -353,3 +353,7 @@ result = {"len": len(again), "t": again.t.text(), "lbl": again.lbl.numpy().ravel
           "part": [part.t.text(), part.lbl.numpy().ravel().tolist(), int(part.img.numpy().sum())],
           "some": sorted(some.tensors)}
 """
+
+from tests.interop.idioms_compute import COMPUTE_CORPUS  # noqa: E402  (the transforms' own file)
+
+CORPUS.update(COMPUTE_CORPUS)
