@@ -252,3 +252,9 @@ def test_compose_and_ds_out_arguments() -> None:
         fill().eval([1], progressbar=False)
     with pytest.raises(errors.ComputeArgumentError, match="not a shoal dataset"):
         fill().eval([1], [], progressbar=False)  # type: ignore[arg-type]
+
+
+async def test_an_async_dataset_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    ds = await shoal.empty_async(str(tmp_path / "a"))
+    with pytest.raises(errors.ComputeArgumentError, match="sync API"):
+        fill().eval([1], ds, progressbar=False)  # type: ignore[arg-type]

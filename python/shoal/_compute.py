@@ -28,12 +28,13 @@ import numpy as np
 
 from ._compute_out import Columns, SamplesOut
 from ._compute_write import OutputWriter, drop_old_rows, transform_error
-from .dataset import Dataset
+from .dataset import AsyncDataset, Dataset
 from .errors import AllSamplesSkippedError, ComputeArgumentError, SampleError, ShoalError
 from .tensor import Tensor
 
 SCHEDULERS = ("serial", "threaded", "processed")
 DEFAULT_CACHE_SIZE = 16  # MB of outputs gathered before an append (deeplake's default)
+RUN_ITEMS = 16  # consecutive input items one thread transforms per task, at most
 
 
 class ComputeFunction:
@@ -248,6 +249,11 @@ def _input(data_in: Any, pad: bool) -> tuple[int, Callable[[int], Any]]:
 
 def _target(data_in: Any, ds_out: Any, read_only_ok: bool, check_lengths: bool) -> Dataset:
     target = data_in if ds_out is None else ds_out
+    if isinstance(target, AsyncDataset):
+        raise ComputeArgumentError(
+            "shoal.compute writes through the sync API: open the output dataset with "
+            "shoal.load/shoal.empty (not the _async variants), or append with extend_async"
+        )
     if not isinstance(target, Dataset):
         what = "ds_out" if ds_out is not None else "data_in (no ds_out was given)"
         raise ComputeArgumentError(
@@ -326,25 +332,32 @@ class _Runner:
         except Exception as e:
             return index, item, e
 
+    def transform_run(self, first: int, stop: int) -> list[tuple[int, Any, Columns | Exception]]:
+        return [self.transform(i) for i in range(first, stop)]
+
     def results(self, start: int, stop: int) -> Iterator[tuple[int, Any, Columns | Exception]]:
         if self.workers == 1:
             for i in range(start, stop):
                 yield self.transform(i)
             return
+        # A task is a run of consecutive items (fewer futures to wait on); at most
+        # 4 * workers tasks are in flight, so the outputs held in memory stay bounded.
+        run = max(1, min(RUN_ITEMS, (stop - start) // (8 * self.workers)))
+        firsts = iter(range(start, stop, run))
         pool = concurrent.futures.ThreadPoolExecutor(self.workers, "shoal-compute")
+        Done = list[tuple[int, Any, Columns | Exception]]
         try:
-            ahead = deque[concurrent.futures.Future[tuple[int, Any, Columns | Exception]]]()
-            upcoming = iter(range(start, stop))
-            for i in upcoming:  # a bounded window of items in flight
-                ahead.append(pool.submit(self.transform, i))
+            ahead = deque[concurrent.futures.Future[Done]]()
+            for first in firsts:
+                ahead.append(pool.submit(self.transform_run, first, min(first + run, stop)))
                 if len(ahead) >= 4 * self.workers:
                     break
             while ahead:
                 done = ahead.popleft().result()
-                nxt = next(upcoming, None)
+                nxt = next(firsts, None)
                 if nxt is not None:
-                    ahead.append(pool.submit(self.transform, nxt))
-                yield done
+                    ahead.append(pool.submit(self.transform_run, nxt, min(nxt + run, stop)))
+                yield from done
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -174,3 +174,19 @@ except Exception as e:
 half().eval([4], other, progressbar=False, check_lengths=False)
 result = {"found": found, "x": other.x.numpy().ravel().tolist(), "t": other.t.text()}
 """
+
+COMPUTE_CORPUS["compute_links_sequences_labels"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("img", htype="link[image]", sample_compression="png")
+ds.create_tensor("seq", htype="sequence[class_label]")
+ds.create_tensor("lab", htype="class_label")
+@deeplake.compute
+def describe(i, samples_out, path):
+    samples_out.img.append(deeplake.link(path))
+    samples_out.seq.append([i, i + 1, i])
+    samples_out.lab.append(["cat", "dog", "eel"][i % 3])
+describe(argv[1]).eval([0, 1, 2, 4], ds, num_workers=2, progressbar=False)
+result = {"img": [list(a.shape) for a in ds.img.numpy(aslist=True)],
+          "seq": [np.asarray(a).ravel().tolist() for a in ds.seq.numpy(aslist=True)],
+          "lab": ds.lab.numpy().ravel().tolist(), "names": list(ds.lab.info.class_names)}
+"""
