@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import SampleError, TensorNotFoundError
 from .links import LinkedSample
+from .tensor import Tensor
 
 Columns = dict[str, list[Any]]  # tensor name (full path) -> the samples appended to it
 
@@ -51,7 +52,7 @@ class OutTensor:
         return self._columns.setdefault(self._name, [])
 
     def append(self, item: Any) -> None:
-        self._items().append(item)
+        self._items().append(_plain(item))
 
     def extend(self, items: Any) -> None:
         target = self._items()
@@ -64,7 +65,7 @@ class OutTensor:
             raise SampleError(
                 f"samples_out.{self._name}.extend takes a sequence of samples, got a scalar array"
             )
-        target.extend(list(items))
+        target.extend(_plain(v) for v in items)
 
     def __len__(self) -> int:
         return len(self._columns.get(self._name, []))
@@ -193,6 +194,18 @@ class SamplesOut:
 
     def __repr__(self) -> str:
         return f"SamplesOut(tensors={self.tensors}, rows={len(self)})"
+
+
+def _plain(item: Any) -> Any:
+    """A sample read from a shoal tensor (``samples_out.x.append(sample_in.x)``, as deeplake
+    code copies samples) as the value it holds, read here: in the worker's thread."""
+    if not isinstance(item, Tensor):
+        return item
+    if item.htype == "text":
+        return item.text()
+    if item.htype == "json":
+        return item.dict()
+    return item.numpy()
 
 
 def _as_array(value: Any) -> Any:

@@ -190,3 +190,29 @@ result = {"img": [list(a.shape) for a in ds.img.numpy(aslist=True)],
           "seq": [np.asarray(a).ravel().tolist() for a in ds.seq.numpy(aslist=True)],
           "lab": ds.lab.numpy().ravel().tolist(), "names": list(ds.lab.info.class_names)}
 """
+
+COMPUTE_CORPUS["compute_copy_samples"] = """
+src = deeplake.empty(argv[0] + "/src", overwrite=True)
+src.create_tensor("images", htype="image", sample_compression="png")
+src.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+src.create_tensor("t", htype="text")
+src.create_tensor("j", htype="json")
+src.extend({"images": [np.full((3, 2, 3), i, np.uint8) for i in range(3)],
+            "labels": [0, 1, 1], "t": ["x", "y", "z"], "j": [{"i": 0}, {"i": 1}, {"i": 2}]})
+out = deeplake.empty(argv[0] + "/out", overwrite=True)
+out.create_tensor_like("images", src.images)
+out.create_tensor_like("labels", src.labels)
+out.create_tensor("t", htype="text")
+out.create_tensor("j", htype="json")
+@deeplake.compute
+def copy(sample_in, samples_out):
+    samples_out.images.append(sample_in.images)
+    samples_out.labels.append(sample_in.labels)
+    samples_out.t.append(sample_in.t)
+    samples_out.j.append(sample_in.j)
+copy().eval(src, out, num_workers=2, progressbar=False)
+result = {"sums": [int(a.sum()) for a in out.images.numpy(aslist=True)],
+          "labels": out.labels.numpy().ravel().tolist(),
+          "t": [str(out.t[i].numpy().ravel()[0]) for i in range(3)],
+          "j": [out.j[i].numpy().ravel()[0]["i"] for i in range(3)]}
+"""
