@@ -1,14 +1,17 @@
-"""``shoal.compute`` and ``shoal.compose``: deeplake's transforms, for ingesting data.
+"""``shoal.compute`` and ``shoal.compose``: deeplake's transforms, for ingesting data::
 
->>> @shoal.compute
-... def fill(sample_in, samples_out, mul):
-...     samples_out.x.append(np.full((2,), sample_in * mul))
->>> fill(mul=3).eval([1, 2, 3], ds, num_workers=2)
+    @shoal.compute
+    def fill(sample_in, samples_out, mul):
+        samples_out.x.append(np.full((2,), sample_in * mul))
+
+    fill(mul=3).eval([1, 2, 3], ds, num_workers=2)
 
 The function runs once per input item (``data_in[i]``; a row ``ds[i]`` when ``data_in`` is a
 dataset), in the caller's thread (``num_workers=0``) or on a pool of ``num_workers`` threads
-(the ``"threaded"`` scheduler; ``"processed"`` runs on threads too: the outputs are appended
-by the caller, so processes would only add copying). Its outputs are appended to ``ds_out``
+(the ``"threaded"`` scheduler). ``"processed"`` runs on threads too, for now: reads, decoding
+and writes release the GIL, but a function that spends its time in pure Python gets no
+parallelism from threads (processes would need it and its outputs pickled). Its outputs are
+appended to ``ds_out``
 in input order, in bounded batches, inside one ``with ds_out:`` batch (``_compute_write``):
 unlike deeplake, which keeps the samples written before a failure, a failing transform
 leaves ``ds_out`` as it was (with ``checkpoint_interval``: as the last checkpoint left it).
@@ -123,7 +126,8 @@ class Pipeline:
         a list, an array, a shoal dataset or tensor) and append the outputs to ``ds_out``.
 
         ``ds_out=None``: in place on the dataset ``data_in``; each tensor the pipeline writes
-        to is replaced by what it wrote, the others are kept. ``num_workers``: threads running
+        to is replaced by what it wrote, the others are kept (the new samples are written,
+        then the old ones popped: two flushes, the second once the transform succeeded). ``num_workers``: threads running
         the functions (0: the caller's thread). ``skip_ok``: the functions may leave tensors
         of ``ds_out`` out. ``check_lengths``: ``ds_out``'s tensors must have equal lengths
         first. ``pad_data_in``: a dataset input is read up to its longest tensor, the shorter
