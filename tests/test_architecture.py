@@ -42,6 +42,7 @@ LAYERS: list[set[str]] = [
         "_shapes",
         "_dataset_admin",
         "_dataset_copy",
+        "_views",
         "version_control",
         "_compute",
         "_compute_out",

@@ -17,6 +17,7 @@ from ._dataset_admin import AsyncDatasetAdmin, DatasetAdmin
 from ._editing import AsyncDatasetEditing, DatasetEditing
 from ._groups import AsyncGroups, SyncGroups
 from ._index import Index
+from ._views import AsyncViews, SyncViews
 from .engine.create_options import check_same_config, like_options
 from .engine.dataset import DatasetEngine
 from .errors import LoaderError
@@ -29,7 +30,12 @@ from .version_control import AsyncVersionControl, VersionControl
 
 
 class AsyncDataset(
-    AsyncGroups, AsyncCredsKeys, AsyncDatasetEditing, AsyncVersionControl, AsyncDatasetAdmin
+    AsyncGroups,
+    AsyncCredsKeys,
+    AsyncDatasetEditing,
+    AsyncVersionControl,
+    AsyncDatasetAdmin,
+    AsyncViews,
 ):
     """A dataset or a view of some of its samples (``ds[10:20]``).
 
@@ -255,7 +261,7 @@ class AsyncDataset(
         return text
 
 
-class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, DatasetAdmin):
+class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, DatasetAdmin, SyncViews):
     """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
 
     Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched
