@@ -124,14 +124,14 @@ _SELF_CHECKED = "_shoal_checks_its_token"
 
 def checks_its_token(handler: H) -> H:
     """Mark a handler that checks the request's token itself, with :func:`authenticated_run`,
-    in the same trip to the database's threads as its own lookups (for endpoints a client
-    waits on, such as a ``hub://`` open's ``/creds``)."""
+    in the same batch of reads as its own lookups (for endpoints a client waits on, such as a
+    ``hub://`` open's ``/creds``)."""
     setattr(handler, _SELF_CHECKED, True)
     return handler
 
 
 async def authenticate(request: web.Request) -> None:
-    """Check the request's token (database lookups off the loop) for :func:`caller`; a bad
+    """Check the request's token (a few indexed reads) for :func:`caller`; a bad
     token is kept as the error :func:`caller` raises, so endpoints that never ask who is
     calling (login, health) are not refused for it. Handlers marked
     :func:`checks_its_token` do it themselves."""
@@ -162,10 +162,11 @@ async def _authenticate(request: web.Request) -> Caller:
 
 async def authenticated_run(request: web.Request, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     """For a handler marked :func:`checks_its_token`: the request's token checked exactly as
-    :func:`authenticate` does, and ``fn(db, user_id, *args)`` run in the same batch (on
-    SQLite, one trip to the database's threads; ``user_id``: the token's user, ``None``
-    without a token). A bad token raises its error (``fn``'s result is never used then);
-    :func:`caller` then answers."""
+    :func:`authenticate` does, and ``fn(db, user_id, *args)`` run in the same batch
+    (``user_id``: the token's user, ``None`` without a token). Both only read, a few indexed
+    lookups: on SQLite they run on the event loop (``Database.batch(..., lookup=True)``),
+    without a trip to the database's threads. A bad token raises its error (``fn``'s result is never
+    used then); :func:`caller` then answers."""
     p = platform(request)
     try:
         token = _bearer(request)
@@ -175,9 +176,9 @@ async def authenticated_run(request: web.Request, fn: Callable[..., Awaitable[T]
         raise
     if claims is None:
         request[CALLER] = ANONYMOUS
-        return await p.db.batch(fn, None, *args)
+        return await p.db.batch(fn, None, *args, lookup=True)
     owned: tuple[tuple[TokenRow | None, TokenRow | None, User | None], T]
-    owned = await p.db.batch(_owner_then, claims.jti, fn, *args)
+    owned = await p.db.batch(_owner_then, claims.jti, fn, *args, lookup=True)
     (row, parent, user), result = owned
     try:
         request[CALLER] = _checked_owner(claims, row, parent, user)
@@ -198,8 +199,7 @@ async def _owner_then(
 async def _token_owner(
     db: Database, jti: str
 ) -> tuple[TokenRow | None, TokenRow | None, User | None]:
-    """The token's row, its parent's (if it has one) and its user: one batch (on SQLite, one
-    trip to the database's threads, each trip costing two thread switches)."""
+    """The token's row, its parent's (if it has one) and its user, in one batch."""
     row = await db.token(jti)
     if row is None:
         return None, None, None
@@ -223,7 +223,7 @@ async def caller_for_token(p: Platform, token: str) -> Caller:
     parent's revocation, the user still there); :class:`ApiError` (401) otherwise. The API's
     bearer tokens and the web app's session cookie both go through here."""
     claims = _claims(p, token)
-    row, parent, user = await p.db.batch(_token_owner, claims.jti)
+    row, parent, user = await p.db.batch(_token_owner, claims.jti, lookup=True)
     return _checked_owner(claims, row, parent, user)
 
 

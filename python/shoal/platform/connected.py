@@ -28,6 +28,7 @@ from .creds_store import CredsError, CredsKey, CredsStore
 from .creds_vending import Grant
 from .crypto import DecryptError
 from .db import RANK, Database, DatasetRow, Org
+from .grant_cache import usable
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _in_default(default: DefaultStorage | None, url: str) -> bool:
 
 @dataclass(frozen=True)
 class CredsContext:
-    """What a ``/creds`` answer is decided from, read in one trip to the database's threads:
+    """What a ``/creds`` answer is decided from, read in one batch of lookups:
     the org, the dataset entry, the caller's role, how the entry reaches its data, and its
     creds key (with the secret: it is used only once the caller's access is checked)."""
 
@@ -129,8 +130,9 @@ class CredsContext:
     link: Link
     key: CredsKey | None = field(default=None, repr=False)
     key_error: CredsError | DecryptError | None = None
-    #: The grant the key's vendor has cached for the entry, and whether it may write.
-    cached: tuple[bool, ManagedGrant] | None = field(default=None, repr=False)
+    #: Whether the grant may write, and the grant the key's vendor has cached for the entry
+    #: with when it was issued (fresh enough or not: the lookup does not read the clock).
+    cached: tuple[bool, tuple[ManagedGrant, float]] | None = field(default=None, repr=False)
 
 
 async def creds_context(
@@ -142,8 +144,10 @@ async def creds_context(
     ds_name: str,
     mode: str | None,
 ) -> CredsContext:
-    """Runs in one batch with the token's own lookups (see :func:`.common.authenticated_run`;
-    on SQLite, one trip to a database thread); ``user_id`` is the caller's. ``mode`` is the
+    """Runs in one batch with the token's own lookups, and only reads (see
+    :func:`.common.authenticated_run`); what it returns depends on the database alone, never
+    the clock (it may be handed out again while the database is unchanged). ``user_id`` is
+    the caller's. ``mode`` is the
     access asked for (``None``: fresh credentials, so no cached grant is looked up); the
     handler uses a cached grant only after checking the caller's access, and only for the
     access it grants."""
@@ -194,8 +198,9 @@ async def grant(
     if not key:
         return None
     if ctx is not None and ds is not None and ctx.cached is not None and not fresh:
-        cached_write, found = ctx.cached
-        if cached_write == write:
+        cached_write, entry = ctx.cached
+        found = usable(entry, time.time())
+        if cached_write == write and found is not None:
             return ManagedGrant(
                 url, found.creds, found.expiration, creds_key=found.creds_key, scoped=found.scoped
             )

@@ -96,9 +96,10 @@ class ManagedVendor:
 
     async def cached(
         self, key: CredsKey, url: str | None, *, write: bool, db: Database
-    ) -> ManagedGrant | None:
-        """The grant :meth:`vend` would hand out from its cache, if it has one; reads ``db``
-        (as a batch sees it, with the request's other lookups)."""
+    ) -> tuple[ManagedGrant, float] | None:
+        """The grant :meth:`vend` has cached and when it was issued (hand it out only while
+        :func:`.grant_cache.usable`); reads ``db`` (as a batch sees it, with the request's
+        other lookups)."""
         return await self.cache.peek(_cache_parts(key, url, write), ManagedGrant, db)
 
     async def _vend(self, key: CredsKey, url: str | None, *, write: bool) -> ManagedGrant:

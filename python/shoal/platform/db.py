@@ -26,20 +26,11 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..errors import PlatformConfigError
-from .db_backends import Backend, Connection, Result, is_postgres
+from .db_backends import NOT_HERE, Backend, Connection, Result, is_postgres
 from .db_migrations import MIGRATIONS
 
-__all__ = [
-    "MIGRATIONS",
-    "RANK",
-    "ROLES",
-    "Conflict",
-    "Database",
-    "DatasetRow",
-    "Org",
-    "TokenRow",
-    "User",
-]
+__all__ = ["MIGRATIONS", "RANK", "ROLES", "Conflict", "Database", "DatasetRow", "Org", "TokenRow"]
+__all__ += ["User"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -146,15 +137,26 @@ class Database:
         return db
 
     # -- plumbing --------------------------------------------------------------------------
-    async def batch(self, fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
+    async def batch(
+        self, fn: Callable[..., Awaitable[T]], /, *args: Any, lookup: bool = False
+    ) -> T:
         """``await fn(db, *args)``, ``db`` being this database as seen where the work runs:
         on SQLite, a worker thread's connection (``fn`` must await nothing but the
-        database); on PostgreSQL, this very object."""
+        database); on PostgreSQL, this very object. ``lookup``: ``fn`` is a few short indexed
+        reads a client waits on, which on SQLite run on the event loop when that needs no
+        waiting, saving a trip's two thread switches (:meth:`.db_sqlite.SqliteBackend.read_here`)."""
         if not self.backend.batches:
             return await fn(self, *args)
         path = self.path
-        run = self.backend.run  # type: ignore[attr-defined]
-        result: T = await run(lambda inline: Database(inline, path), fn, *args)
+
+        def view(inline: Any) -> Database:
+            return Database(inline, path)
+
+        if lookup:
+            found: T = self.backend.read_here(view, fn, *args)  # type: ignore[attr-defined]
+            if found is not NOT_HERE:
+                return found
+        result: T = await self.backend.run(view, fn, *args)  # type: ignore[attr-defined]
         return result
 
     @_one_trip

@@ -32,6 +32,7 @@ from ..errors import DatabaseUnavailableError
 
 __all__ = [
     "LOCK_TIMEOUT_MS",
+    "NOT_HERE",
     "WRITE_LOCK",
     "Backend",
     "Connection",
@@ -46,6 +47,8 @@ __all__ = [
 WRITE_LOCK = 0x5_0A1
 #: How long a statement waits for a lock (the write lock, a row) before failing (a 503).
 LOCK_TIMEOUT_MS = 5000
+#: A read that could not run on the event loop (SQLite's ``read_here``): it takes a trip.
+NOT_HERE: Any = object()
 
 
 class Result:

@@ -13,6 +13,16 @@ thread, against :class:`InlineSqlite`, whose statements run there and then. The 
 waits on anything but the database, so it is driven to its end without an event loop
 (:func:`drive`): the queries are the same coroutines that run on PostgreSQL's event loop.
 
+Short reads a client waits on (a token check, a ``hub://`` open's ``/creds`` lookups) skip the
+trip: :meth:`SqliteBackend.read_here` runs them on the calling thread (the event loop) on a
+read-only connection of that thread's own, which never waits. In WAL mode a reader does not
+wait for writers; should SQLite still say busy (a lock held elsewhere, a WAL being recovered,
+a file not in WAL mode), the read goes to a worker thread as any other work. Their results
+depend on the database alone, so they are kept, and handed out again until anything at all
+is committed to the database, by any connection or process: ``PRAGMA data_version``, one
+cheap check per read, says so. A revoked token, a rotated key or a removed member is seen
+by the next request.
+
 WAL lets readers (other connections, a backup, ``sqlite3`` in a shell) work while one writer
 writes, and ``synchronous=NORMAL`` is durable across process crashes (a power cut may lose
 the last transactions, never corrupt the file). A commit happens in this process, so its
@@ -31,7 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .data_dir import private_db_files
-from .db_backends import LOCK_TIMEOUT_MS, Result, sqlite_schema
+from .db_backends import LOCK_TIMEOUT_MS, NOT_HERE, Result, sqlite_schema
 
 __all__ = ["WORKERS", "InlineSqlite", "SqliteBackend", "drive", "sqlite_connect", "sqlite_writable"]
 
@@ -39,6 +49,28 @@ T = TypeVar("T")
 
 #: Worker threads, each with its connection. Writers take turns; readers run alongside.
 WORKERS = 4
+#: SQLite's primary result codes saying another connection holds what a statement needs.
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+#: Past this many results kept for one state of the database, the reader starts over.
+_MAX_KEPT = 4096
+
+
+class _Reader:
+    """One thread's read-only connection, and the reads' results kept for the state of the
+    database ``PRAGMA data_version`` said last."""
+
+    __slots__ = ("conn", "db", "kept", "version")
+
+    def __init__(self, conn: sqlite3.Connection, db: Any) -> None:
+        self.conn, self.db = conn, db
+        self.version: int | None = None
+        self.kept: dict[Any, Any] = {}
+
+    def unchanged(self) -> None:
+        """Forget the kept results if anything was committed since they were read."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.version:
+            self.version, self.kept = version, {}
 
 
 def sqlite_connect(path: str) -> sqlite3.Connection:
@@ -54,6 +86,24 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
+    return conn
+
+
+def _reader_connect(path: str) -> sqlite3.Connection | None:
+    """A connection for reads that must never wait: no busy timeout, no writes, and only on a
+    database in WAL mode (``None`` otherwise: there a reader can wait for a writer)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("PRAGMA busy_timeout=0")
+        conn.execute("PRAGMA query_only=ON")
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    except BaseException:
+        conn.close()
+        raise
+    if mode != "wal":
+        conn.close()
+        return None
     return conn
 
 
@@ -154,6 +204,9 @@ class SqliteBackend(InlineSqlite):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._closed = False
+        #: Reads on the calling thread: an in-memory database lives on its worker thread only.
+        self.reads_here = path != ":memory:"
 
     async def run(
         self,
@@ -173,6 +226,57 @@ class SqliteBackend(InlineSqlite):
             mine = self._local.view = view(InlineSqlite(conn, self.path))
         return drive(fn(mine, *args))
 
+    def read_here(
+        self,
+        view: Callable[[InlineSqlite], Any],
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        *args: Any,
+    ) -> Any:
+        """``fn(view(here), *args)`` on this thread (the event loop), ``here`` being this
+        thread's read-only connection, when that needs no waiting; :data:`NOT_HERE` when the
+        read must go to a worker thread instead (:meth:`run`). ``fn`` only reads, a few
+        indexed lookups (it holds up the loop while it runs), and its result depends on the
+        database and ``args`` alone: it is kept, and returned again, until the next commit."""
+        if not self.reads_here or self._closed:
+            return NOT_HERE
+        try:
+            reader: _Reader | None = getattr(self._local, "reader", None) or self._reader(view)
+            if reader is None:
+                return NOT_HERE
+            reader.unchanged()
+            key: Any = (fn, args)
+            try:
+                return reader.kept[key]
+            except KeyError:
+                pass
+            except TypeError:  # an argument that cannot be a key: read every time
+                key = None
+            result = drive(fn(reader.db, *args))
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY:
+                return NOT_HERE
+            raise
+        if key is not None:
+            if len(reader.kept) >= _MAX_KEPT:
+                reader.kept.clear()
+            # Kept under the version read before the reads: a commit while they ran is a
+            # new version, so the next read reads again.
+            reader.kept[key] = result
+        return result
+
+    def _reader(self, view: Callable[[InlineSqlite], Any]) -> _Reader | None:
+        conn = _reader_connect(self.path)
+        if conn is None:
+            self.reads_here = False
+            return None
+        with self._all_lock:
+            if self._closed:
+                conn.close()
+                return None
+            self._all.append(conn)
+        reader = self._local.reader = _Reader(conn, view(InlineSqlite(conn, self.path)))
+        return reader
+
     @asynccontextmanager
     async def transaction(
         self, *, write: bool = True, track_outcome: bool = True
@@ -191,6 +295,7 @@ class SqliteBackend(InlineSqlite):
         await asyncio.to_thread(self.close_now)
 
     def close_now(self) -> None:
+        self._closed = True
         self.pool.shutdown(wait=True)
         with self._all_lock:
             conns, self._all = self._all, []

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .creds_vending import Grant
     from .db import Database
 
-__all__ = ["SCHEMA", "GrantCache"]
+__all__ = ["SCHEMA", "GrantCache", "usable"]
 
 SCHEMA = """
     CREATE TABLE vended_grants (
@@ -90,16 +90,27 @@ async def _put(
         )
 
 
-def _usable(found: tuple[Any, float] | None, kind: type[G], now: float) -> G | None:
-    """A cached grant of ``kind`` with more than half its life left."""
+def _entry(found: tuple[Any, float] | None, kind: type[G]) -> tuple[G, float] | None:
+    """A cached grant of ``kind`` and when it was issued."""
     if found is None:
         return None
     grant, issued = found
     if isinstance(grant, dict):
         grant = kind(**grant)
-    if isinstance(grant, kind) and _fresh(issued, grant.expiration, now):
-        return grant
+    return (grant, issued) if isinstance(grant, kind) else None
+
+
+def usable(entry: tuple[G, float] | None, now: float) -> G | None:
+    """The grant of a cached ``(grant, issued)`` entry if it has more than half its life
+    left at ``now``."""
+    if entry is not None and _fresh(entry[1], entry[0].expiration, now):
+        return entry[0]
     return None
+
+
+def _usable(found: tuple[Any, float] | None, kind: type[G], now: float) -> G | None:
+    """A cached grant of ``kind`` with more than half its life left."""
+    return usable(_entry(found, kind), now)
 
 
 class GrantCache:
@@ -133,20 +144,23 @@ class GrantCache:
         await self._store(cache_key, grant, now)
         return grant
 
-    async def peek(self, parts: tuple[Any, ...], kind: type[G], db: Database) -> G | None:
-        """What :meth:`get_or_vend` would hand out without vending, if anything; reads
-        ``db``: the database as a batch sees it (with the request's other lookups)."""
+    async def peek(
+        self, parts: tuple[Any, ...], kind: type[G], db: Database
+    ) -> tuple[G, float] | None:
+        """The cached grant for ``parts`` and when it was issued, fresh or not (what the
+        database holds: see :func:`usable`); reads ``db``: the database as a batch sees it
+        (with the request's other lookups)."""
         cache_key = self._key(parts)
         if self.db is None or self.ring is None:
             found = self._local.get(cache_key)
         else:
             found = await _get(db, self.ring, cache_key)
-        return _usable(found, kind, time.time())
+        return _entry(found, kind)
 
     async def _lookup(self, cache_key: str) -> tuple[Any, float] | None:
         if self.db is None or self.ring is None:
             return self._local.get(cache_key)
-        return await self.db.batch(_get, self.ring, cache_key)
+        return await self.db.batch(_get, self.ring, cache_key, lookup=True)
 
     async def _store(self, cache_key: str, grant: Grant, issued: float) -> None:
         if self.db is None or self.ring is None:

@@ -152,7 +152,7 @@ async def vend_from_key(
             key = known[0]
         else:
             assert known[1] is not None, "a key that was not read has the error that says why"
-            raise known[1]
+            raise known[1].with_traceback(None)  # kept with the lookup: raised again
         return await request.app[MANAGED].vend(key, url, write=write, fresh=fresh)
     except (CredsError, DecryptError) as exc:
         raise_creds(exc)

@@ -94,8 +94,9 @@ async def creds(request: web.Request) -> web.Response:
     org_name, name = _tag(request.match_info["org"], request.match_info["ds"])
     mode = request.query.get("mode") or ""
     fresh = request.query.get("no_cache", "").lower() in ("true", "1", "yes")
-    # One trip to the database's threads for the token and everything the answer is decided
-    # from: a hub:// open waits on this request, and each trip costs two thread switches.
+    # The token and everything the answer is decided from, in one batch of reads (on SQLite
+    # on the event loop): a hub:// open waits on this request, and a trip to the database's
+    # threads would cost two thread switches.
     ctx = await authenticated_run(
         request,
         connected.creds_context,

@@ -146,20 +146,25 @@ async def _errors_and_access_log(request: web.Request, handler: Handler) -> web.
             status=500,
         )
     finally:
-        who = request.get(CALLER)
-        log.info(
-            "request",
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": request.path,
-                    "status": status,
-                    "ms": round((time.perf_counter() - start) * 1000, 2),
-                    "user": who.name if who is not None else None,
-                    "remote": request.remote,
-                }
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            _access_log(request, status, start)
+
+
+def _access_log(request: web.Request, status: int, start: float) -> None:
+    who = request.get(CALLER)
+    log.info(
+        "request",
+        extra={
+            "fields": {
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 2),
+                "user": who.name if who is not None else None,
+                "remote": request.remote,
+            }
+        },
+    )
 
 
 async def _health(request: web.Request) -> web.Response:
