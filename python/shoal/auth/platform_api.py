@@ -3,16 +3,20 @@ each answer as parsed JSON or the matching :class:`shoal.errors.PlatformError`.
 
 The platform URL and token default as in :mod:`.login_store` (``SHOAL_PLATFORM_URL``,
 ``SHOAL_TOKEN``, ``ACTIVELOOP_TOKEN``, the stored login). Calls made on shoal's background
-loop share one keep-alive session, so repeated calls skip connection setup.
+loop share one keep-alive session, so repeated calls skip connection setup. A client may be
+given a leaner transport for its GETs (:class:`GetTransport`; a ``hub://`` open's, which waits
+on them); calls with a body, and a GET answered with a redirect, go through aiohttp.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
+import urllib.parse
 from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -36,12 +40,13 @@ from . import login_store
 from .hub_trust import check_transport
 from .platform_names import check_name
 
-__all__ = ["TIMEOUT", "PlatformClient", "run"]
+__all__ = ["CONNECT_TIMEOUT", "TIMEOUT", "GetTransport", "PlatformClient", "run"]
 
 T = TypeVar("T")
 
-#: Seconds for one platform request (connect: 10).
+#: Seconds for one platform request, and for making its connection.
 TIMEOUT = 60.0
+CONNECT_TIMEOUT = 10.0
 #: Idempotent calls (GET, PUT, DELETE) are sent once more when the connection drops: a pooled
 #: keep-alive connection the server has since closed (a restart, an idle timeout) fails before
 #: the request is read. A refused connection or a timeout is not retried: the platform is down
@@ -52,11 +57,22 @@ _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 
 def _dropped(exc: BaseException) -> Verdict:
     """A connection that died under the request (not one that could not be made)."""
-    if isinstance(exc, aiohttp.ClientConnectorError):  # never connected: refused, no route
-        return NO_RETRY
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
+        return NO_RETRY  # never connected: refused, no route
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | ConnectionError):
         return Verdict(retry=True)
     return NO_RETRY
+
+
+class GetTransport(Protocol):
+    """What sends a client's GETs instead of aiohttp. Raises ``ConnectionRefusedError`` (or
+    another ``OSError``) when it cannot connect, another ``ConnectionError`` when the
+    connection dropped before the whole answer, ``TimeoutError`` for silence."""
+
+    async def get(self, url: str, target: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        """``GET`` of ``url`` (the platform's base URL) + ``target`` (path and encoded
+        query): the status and the whole body."""
+        ...
 
 
 # ----------------------------------------------------------------------------------------------
@@ -107,7 +123,7 @@ def _error(
 # HTTP sessions
 
 
-_TIMEOUT = aiohttp.ClientTimeout(total=TIMEOUT, sock_connect=10)
+_TIMEOUT = aiohttp.ClientTimeout(total=TIMEOUT, sock_connect=CONNECT_TIMEOUT)
 #: Keep-alive sessions, one per event loop and process (the pool every cloud client uses): a
 #: forked child makes its own, a loop's session is closed when the loop shuts down.
 _sessions: ClientCache[aiohttp.ClientSession] = ClientCache("platform", max_idle=1)
@@ -140,11 +156,18 @@ class _Session:
 
 class PlatformClient:
     """Calls to one platform as one user. ``url``/``token`` default as in
-    :mod:`.login_store`."""
+    :mod:`.login_store`; ``transport``: what sends the GETs (else aiohttp)."""
 
-    def __init__(self, url: str | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        transport: GetTransport | None = None,
+    ) -> None:
         self.url = login_store.platform_url(url)
         self.token, self.token_source = login_store.resolve_token(token, self.url)
+        self.transport = transport
 
     def __repr__(self) -> str:
         return f"PlatformClient({self.url!r}, token from {self.token_source})"
@@ -191,6 +214,11 @@ class PlatformClient:
         headers = {"Accept": "application/json", "hub-cli-version": "shoal"}
         if auth and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.transport is not None and method == "GET" and body is None:
+            status, raw = await self._send_lean(self.transport, path, params, headers)
+            if not 300 <= status < 400:
+                return status, raw
+            # a redirect (a proxy in front of the platform, say): aiohttp follows it
 
         async def attempt() -> tuple[int, bytes]:
             async with (
@@ -209,6 +237,28 @@ class PlatformClient:
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
             raise self._unreachable("the connection was dropped") from None
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise self._unreachable(type(exc).__name__) from None
+
+    async def _send_lean(
+        self,
+        transport: GetTransport,
+        path: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> tuple[int, bytes]:
+        target = path + ("?" + urllib.parse.urlencode(params) if params else "")
+
+        async def attempt() -> tuple[int, bytes]:
+            async with asyncio.timeout(TIMEOUT):
+                return await transport.get(self.url, target, headers)
+
+        try:
+            return await RETRY.start(_dropped).run(attempt)
+        except ConnectionRefusedError as exc:
+            raise self._unreachable(type(exc).__name__) from None
+        except ConnectionError:
+            raise self._unreachable("the connection was dropped") from None
+        except (OSError, TimeoutError) as exc:
             raise self._unreachable(type(exc).__name__) from None
 
     def _json(self, status: int, raw: bytes) -> dict[str, Any]:

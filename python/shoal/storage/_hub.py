@@ -28,6 +28,7 @@ from ..errors import DatasetNotFoundError, PathError, ReadOnlyError
 from ..format import keys
 from ._base import Storage
 from ._local import LocalStorage
+from ._platform_get import LEAN_GET
 
 __all__ = ["HubStorage", "open_storage"]
 
@@ -165,7 +166,7 @@ async def open_storage(
     ``token`` is the platform token (else as :mod:`shoal.auth.login_store` finds one).
     """
     org, name = split_location(location)
-    client = PlatformClient(None, token)
+    client = PlatformClient(None, token, transport=LEAN_GET)
     mode = "r" if read_only else "w"
     grant = await get_grant(client, org, name, mode)
     ro = read_only or not grant.writable
