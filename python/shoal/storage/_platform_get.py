@@ -16,6 +16,7 @@ for silence.
 from __future__ import annotations
 
 import contextlib
+import functools
 import urllib.parse
 from collections.abc import Mapping
 
@@ -39,20 +40,27 @@ async def _new_pool(stack: contextlib.AsyncExitStack) -> GetPool:
     return pool
 
 
+@functools.lru_cache(maxsize=64)
+def _where(url: str) -> tuple[Origin, str, str]:
+    """The origin of the platform at ``url``, its ``Host`` header and its base path."""
+    parts = urllib.parse.urlsplit(url)
+    tls = parts.scheme == "https"
+    host = parts.hostname or ""
+    authority = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        authority += f":{parts.port}"
+    origin = Origin(host, parts.port or (443 if tls else 80), tls)
+    return origin, authority, parts.path.rstrip("/")
+
+
 class LeanPlatformGet:
     """GETs to a platform on the running loop's pooled keep-alive connections."""
 
     async def get(self, url: str, target: str, headers: Mapping[str, str]) -> tuple[int, bytes]:
         """``GET url + target`` (``target``: the path and query, already encoded); the status
         and the whole body."""
-        parts = urllib.parse.urlsplit(url)
-        tls = parts.scheme == "https"
-        host = parts.hostname or ""
-        origin = Origin(host, parts.port or (443 if tls else 80), tls)
-        authority = f"[{host}]" if ":" in host else host
-        if parts.port is not None:
-            authority += f":{parts.port}"
-        lines = [f"GET {parts.path.rstrip('/')}{target} HTTP/1.1", f"Host: {authority}"]
+        origin, authority, base = _where(url)
+        lines = [f"GET {base}{target} HTTP/1.1", f"Host: {authority}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         lease = await _pools.acquire("platform", _new_pool)
