@@ -313,3 +313,21 @@ def test_creds_answer_is_one_database_trip_and_checks_as_before(
         "GET", path.replace(org.name, "no-such-org"), token=org.reader.token
     )
     assert status == 404 and answer["error"] == "org_not_found"
+
+
+def test_a_kept_creds_lookup_never_hands_out_a_grant_past_half_its_life(
+    org: Org, org_store: OrgStore
+) -> None:
+    """On SQLite the /creds lookups are kept until the next commit, cached grant and all; the
+    grant's freshness is judged when the answer is made, so once half its 8 s are gone the
+    next answer is a newly vended one even though nothing was committed in between."""
+    src = f"s3://{ORG_BUCKET}/{org.name}/halflife"
+    _seed(org_store, src)
+    shoal.connect(src, "role", org_id=org.name, token=org.writer.token)
+    path = f"/api/org/{org.name}/ds/halflife/creds?mode=r"
+    first = org.p.call("GET", path, token=org.reader.token)[1]["creds"]["aws_session_token"]
+    again = org.p.call("GET", path, token=org.reader.token)[1]["creds"]["aws_session_token"]
+    assert again == first  # cached (and the lookup now kept: nothing committed since)
+    time.sleep(4.5)
+    later = org.p.call("GET", path, token=org.reader.token)[1]["creds"]["aws_session_token"]
+    assert later != first
