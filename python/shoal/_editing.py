@@ -51,6 +51,23 @@ def split_item(view: AsyncTensor, item: Any) -> tuple[AsyncTensor, tuple[Any, ..
     return view[item], None
 
 
+def setitem_now(view: AsyncTensor, item: Any, value: Any) -> bool:
+    """A sync ``t[item] = value`` that replaces whole samples, done on the caller's thread
+    when it needs no I/O (``editing.update_now``); inside ``with ds:`` it is staged there
+    like an append, and written when the block ends. False: nothing was done."""
+    if view._items is not None or view.is_sequence:
+        return False
+    target, sub = split_item(view, item)
+    if sub is not None:
+        return False
+    engine = view._ds._engine
+    edit = (target._key, target._indices(), values_for(target, value))
+    if not editing.update_now(engine, [edit]):
+        return False
+    engine.writes.after_write_sync()
+    return True
+
+
 def empty_sample(t: TensorEngine) -> Any:
     """What ``append_empty`` appends: an empty sample of the tensor's dimensions."""
     if t.htype == "text":

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _loop, _sequence, _shapes
-from ._editing import AsyncTensorEditing
+from ._editing import AsyncTensorEditing, setitem_now
 from ._index import Index
 from ._meta import TensorMeta
 from ._sample_info import AsyncSampleInfo, SyncSampleInfo
@@ -440,7 +440,9 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     def __setitem__(self, item: Any, value: Any) -> None:
         """Replace samples: ``t[i] = x``, ``t[a:b] = xs``, ``t[[i, j]] = xs``; or part of
         them: ``t[i, 2:4] = x``, ``t[i][2:4] = x``, ``t[a:b, 0] = [x, y]`` (one value each)."""
-        _loop.run(self._a.setitem_async(item, value))
+        a = self._a
+        if not setitem_now(a, item, value):
+            _loop.run(a.setitem_async(item, value))
 
     def pop(self, index: Any = None) -> None:
         """Remove samples (an index or a list; default: the last), written at once; later

@@ -20,6 +20,7 @@ from ..format.htypes import companion_samples
 from ..links.engine import check_samples as check_links
 from . import sequence_edits, sequences
 from .samples import Prepared
+from .staging import has_paths
 
 if TYPE_CHECKING:
     from .dataset import DatasetEngine
@@ -73,6 +74,35 @@ async def update(
     sequences, each of as many items as the one it replaces (``sequence_edits``)."""
     ds.check_writable()
     await _load(ds, [key for key, _, _ in edits])
+    await stage_edits(ds, _checked(ds, edits), part)
+
+
+def update_now(ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]]) -> bool:
+    """:func:`update` on the caller's thread when it needs no I/O (plain tensors, every one
+    loaded, no linked file or file path to read, no sample appended in this batch and not
+    written yet): a sync ``t[i] = x`` then costs no hop to the I/O loop. The same checks
+    raise the same errors; False: nothing was done, :func:`update` must run."""
+    tensor_keys = [key for key, _, _ in edits]
+    if not ds.is_loaded(tensor_keys):
+        return False
+    if not ds.is_loaded([k for key in tensor_keys for k in ds.with_companions(key)], full=True):
+        return False
+    for key, _, samples in edits:
+        t = ds.tensors[key]
+        if t.seq is not None or t.meta.get("is_link"):
+            return False
+        if t.kind.reads_files and has_paths(samples):
+            return False
+    ds.check_writable()
+    checked = _checked(ds, edits)
+    if _unwritten(checked):
+        return False
+    _install(ds, checked, part=False)
+    return True
+
+
+def _checked(ds: DatasetEngine, edits: list[tuple[str, np.ndarray, Any]]) -> list[Edit]:
+    """The edits, their indices and value counts checked, as flat edits."""
     flat: list[Edit] = []
     for key, idx, samples in edits:
         t = ds.tensors[key]
@@ -85,7 +115,7 @@ async def update(
                 f"{idx.size} samples of tensor {t.name!r} are selected but {len(samples)} "
                 "values were given; give one value per selected sample"
             )
-        if len(set(idx.tolist())) != idx.size:
+        if idx.size > 1 and len(set(idx.tolist())) != idx.size:
             raise SampleIndexError(
                 f"the same sample of tensor {t.name!r} is selected twice; update each once"
             )
@@ -93,7 +123,7 @@ async def update(
             flat.append((t, idx, *sequence_edits.flat_update(t, idx, samples)))
         else:
             flat.append((t, idx, idx, samples))
-    await stage_edits(ds, flat, part)
+    return flat
 
 
 async def update_items(ds: DatasetEngine, key: str, sample: int, sub: Any, value: Any) -> None:
@@ -107,17 +137,29 @@ async def update_items(ds: DatasetEngine, key: str, sample: int, sub: Any, value
     await stage_edits(ds, [(t, idx, flat, values)], part=False)
 
 
+def _unwritten(edits: list[Edit]) -> bool:
+    """Whether an edit touches samples appended in this batch and not written yet."""
+    return any(int(f.max(initial=-1)) >= t.readable_stored for t, _, f, _ in edits)
+
+
 async def stage_edits(ds: DatasetEngine, edits: list[Edit], part: bool) -> None:
     """Validate and convert checked edits, then stage them all (all or nothing)."""
-    if any(int(f.max(initial=-1)) >= t.readable_stored for t, _, f, _ in edits):
+    if _unwritten(edits):
         # samples appended in this batch and not written yet: write them, then update
         await ds.writes.flush()
-    staged: list[tuple[TensorEngine, list[int], tuple[Prepared, list[str]], list[int] | None]]
-    staged = []
+    ready: list[Edit] = []
     for t, idx, flat, samples in edits:
         if t.meta.get("is_link"):  # linked files are checked (and read) first
             samples = await check_links(t, samples)
-        samples = await t.read_files(samples)
+        ready.append((t, idx, flat, await t.read_files(samples)))
+    _install(ds, ready, part)
+
+
+def _install(ds: DatasetEngine, edits: list[Edit], part: bool) -> None:
+    """Convert every value (a bad one raises, nothing changed), then stage them all."""
+    staged: list[tuple[TensorEngine, list[int], tuple[Prepared, list[str]], list[int] | None]]
+    staged = []
+    for t, idx, flat, samples in edits:
         if t.seq is not None:
             prepared = sequence_edits.prepare(t, flat, samples)
         else:

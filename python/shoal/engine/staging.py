@@ -77,12 +77,15 @@ class Staged:
         return out
 
 
+def has_paths(samples: Any) -> bool:
+    """Whether ``samples`` holds file paths (``pathlib.Path``) to read."""
+    return isinstance(samples, list | tuple) and any(isinstance(s, os.PathLike) for s in samples)
+
+
 async def read_files(samples: Any) -> Any:
     """``samples`` with each file path (``pathlib.Path``) replaced by the file's bytes, read
     on a thread: a file read on the caller's event loop blocks it, however fast the disk."""
-    if not isinstance(samples, list | tuple) or not any(
-        isinstance(s, os.PathLike) for s in samples
-    ):
+    if not has_paths(samples):
         return samples
 
     def read_all() -> list[Any]:
@@ -141,6 +144,13 @@ def stage(
 
 def update_shape_bounds(meta: dict[str, Any], shapes: list[tuple[int, ...]]) -> None:
     if not shapes:
+        return
+    low, high = meta.get("min_shape"), meta.get("max_shape")
+    if len(shapes) == 1 and low and high and len(shapes[0]) == len(low) == len(high):
+        # one sample (an update, an append): without numpy, which costs more on small lists
+        shape = shapes[0]
+        meta["min_shape"] = [min(int(a), int(b)) for a, b in zip(low, shape, strict=True)]
+        meta["max_shape"] = [max(int(a), int(b)) for a, b in zip(high, shape, strict=True)]
         return
     arr = np.asarray(shapes, dtype=np.int64)
     mn, mx = arr.min(axis=0).tolist(), arr.max(axis=0).tolist()
