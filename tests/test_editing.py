@@ -108,6 +108,28 @@ def test_updates_inside_a_batch_read_back_and_are_dropped_if_it_raises(tmp_path:
     assert shoal.load(ds.path).x[1].numpy().tolist() == list(range(1, 11))
 
 
+def test_a_bad_update_in_a_batch_raises_at_its_call_and_changes_nothing(tmp_path: Path) -> None:
+    ds = _ds(tmp_path)
+    with ds:
+        ds.raw[3] = np.full((6, 7, 3), 9, np.uint8)
+        src = np.full((6, 7, 3), 5, np.uint8)
+        ds.raw[4] = src
+        src[:] = 0  # the caller's array is copied when the update is staged
+        with pytest.raises(errors.SampleError):
+            ds.raw[5] = np.zeros(5, np.uint8)  # 1-D in a 3-D tensor
+        with pytest.raises(errors.SampleError):
+            ds.raw[5] = np.full((6, 7, 3), 1.5)  # float into uint8
+        with pytest.raises(IndexError):
+            ds.raw[400] = np.zeros((6, 7, 3), np.uint8)
+        assert int(ds.raw[5].numpy()[0, 0, 0]) != 1
+        assert ds.raw[4].numpy().max() == 5
+        assert ds._engine.tensors[ds._engine.key_of("raw")].edits.updates.keys() == {3, 4}
+    again = shoal.load(ds.path, read_only=True)
+    assert again.raw[3].numpy().tolist() == np.full((6, 7, 3), 9).tolist()
+    assert again.raw[4].numpy().tolist() == np.full((6, 7, 3), 5).tolist()
+    assert again.raw[3].shape == (6, 7, 3)
+
+
 def test_pops_across_chunks_and_tiles(tmp_path: Path) -> None:
     ds = _ds(tmp_path)
     rows = [row(i) for i in range(40)]
