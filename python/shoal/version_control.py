@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _loop
 from .engine import diff as diffs
+from .engine import lock as locks
 from .engine import versions
 from .engine.dataset import DatasetEngine
 from .engine.merge import merge
@@ -94,12 +95,20 @@ class AsyncVersionControl:
         return e.writes.dirty or await versions.head_has_changes(e.storage, e.commit_id, e.meta)
 
     # -- moving ------------------------------------------------------------------------------
-    async def _switch(self, version: str) -> None:
-        """Reopen this handle at ``version``; the head lock moves or is released."""
+    async def _switch(self, version: str, head_lock: locks.WriteLock | None = None) -> None:
+        """Reopen this handle at ``version``; the head lock is released (``head_lock``: the
+        lock of the head at ``version``, taken already, is held instead)."""
         old = self._engine
         opened = DatasetEngine.open(old.storage, version, load_tensors=self._eager, known=old)
-        engine, _ = await asyncio.gather(opened, old.release_lock())
+        try:
+            engine, _ = await asyncio.gather(opened, old.release_lock())
+        except BaseException:
+            if head_lock is not None:
+                await asyncio.shield(head_lock.release())
+            raise
         engine.lock_timeout = old.lock_timeout
+        if head_lock is not None:
+            engine.head_lock = locks.adopt(engine, head_lock)
         engine.links = engine.ctx.links = old.links  # populated creds stay
         # chunk objects never change under their key (writes go to new keys, and each commit
         # has its own): what was decoded at one version serves the others
@@ -120,8 +129,8 @@ class AsyncVersionControl:
         self._check_root("commit")
         e = self._engine
         e.check_writable()
-        committed = await versions.commit_head(e, message, allow_empty)
-        await self._switch(str(e.branch))
+        committed, head_lock = await versions.commit_head(e, message, allow_empty)
+        await self._switch(str(e.branch), head_lock)
         return committed
 
     async def checkout_async(self, address: str, create: bool = False) -> str | None:

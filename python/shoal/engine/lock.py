@@ -214,7 +214,11 @@ _held: set[WriteLock] = set()
 def hold(owner: object, storage: Storage, head: str, timeout: float | None) -> WriteLock:
     """The head lock for a dataset handle ``owner``, released when ``owner`` is collected or
     the process exits (if its I/O loop still runs then)."""
-    lock = head_lock(storage, head, timeout)
+    return adopt(owner, head_lock(storage, head, timeout))
+
+
+def adopt(owner: object, lock: WriteLock) -> WriteLock:
+    """``lock`` (maybe taken already) held for ``owner``, as :func:`hold` does."""
     _held.add(lock)
     weakref.finalize(owner, _release_soon, lock)
     return lock

@@ -39,7 +39,8 @@ from ..format.versions import (
 from ..storage import Storage, bounded_gather
 from . import journal
 from .lock import NAME as LOCK_NAME
-from .lock import WriteLock, head_lock
+from .lock import VERIFY_LOCAL, WriteLock, head_lock
+from .lock import record as lock_record
 
 if TYPE_CHECKING:
     from .dataset import DatasetEngine
@@ -156,28 +157,43 @@ async def copy_head(
         out[keys.tensor_key(dst, t, keys.CHUNK_SET)] = b""
 
 
-async def commit_head(ds: DatasetEngine, message: str | None, allow_empty: bool) -> str:
+async def commit_head(
+    ds: DatasetEngine, message: str | None, allow_empty: bool
+) -> tuple[str, WriteLock | None]:
     """Commit the head ``ds`` is at, staged writes included, in one journalled flush; the id
-    of the commit made (the head's)."""
+    of the commit made (the head's), and the write lock of the new head, already taken (None
+    for a store without locks)."""
     if ds.branch is None:
         raise VersionError(f"{ds.url}: commit {ds.commit_id} is not a branch head")
     head, branch = ds.commit_id, ds.branch
     plan = HistoryWrite(_clone(ds.versions))
     written: list[str] = []
+    new_lock: list[WriteLock] = []
 
     async def then(overlay: dict[str, bytes]) -> Stored:
-        await _commit_into(plan, ds.storage, head, branch, message, overlay)
+        new = await _commit_into(plan, ds.storage, head, branch, message, overlay)
+        if ds.head_lock is not None:
+            # The new head's lock goes with its objects, before the version info names it:
+            # no other writer can know the head before it is locked, so it is ours without
+            # the verify wait (deeplake takes the new head's lock right after a commit too).
+            lock = head_lock(ds.storage, new, ds.lock_timeout)
+            lock.written_at = time.time()
+            plan.objects[lock.key] = lock_record(lock.validity)
+            new_lock.append(lock)
         # the new head's objects go under its fresh id, which nothing names yet: written
         # while the version lock is being verified (deeplake's wait before trusting it)
         written.extend(plan.objects)
         await ds.storage.put_many(plan.objects)
-        await lock.wait()
-        _, phases, obsolete, current = await prepare(ds.storage, plan)
+        await lock_vc.wait()
+        stored_now = await prepare(ds.storage, plan)
+        if not await lock_vc.confirm():
+            stored_now = await prepare(ds.storage, plan)
+        _, phases, obsolete, current = stored_now
         stored.append(phases[-1][keys.VERSION_CONTROL_INFO])
         return {}, phases, obsolete, current
 
     stored: list[bytes] = []
-    async with VersionLock(ds.storage) as lock:
+    async with VersionLock(ds.storage) as lock_vc:
         if (
             not allow_empty
             and not ds.writes.dirty
@@ -194,10 +210,12 @@ async def commit_head(ds: DatasetEngine, message: str | None, allow_empty: bool)
         except BaseException:
             await asyncio.shield(_remove(ds.storage, written))
             raise
+        if await lock_vc.outlasted():
+            stored.append(await merge_again(ds.storage, plan))
     # the history as stored: the handle moving to the new head finds it there (and reads the
     # new head's metas in the same round trip as the version info)
     ds.versions = VersionInfo.parse(stored[-1])
-    return head
+    return head, (new_lock[0] if new_lock else None)
 
 
 async def _remove(storage: Storage, keys_: list[str]) -> None:
@@ -354,18 +372,74 @@ class VersionLock:
     taken in the background from entering the block: its write-then-verify wait (0.01 s on
     local disk, longer on object stores) overlaps the work that needs no lock (reading the
     head, writing objects nothing names yet). :meth:`wait` before reading the version info;
-    released when the block ends."""
+    released when the block ends.
+
+    Where the store can create an object only if it is absent, in one step (local disk),
+    the lock is taken that way, without the wait. Another shoal writer's create then fails
+    and it waits for us. A deeplake writer (or an older shoal) writes its record over any
+    lock it read as free; if it read before our create, its record lands after ours, and it
+    goes on only after its own verify wait, :data:`lock.VERIFY_LOCAL` later: each time our
+    record is seen in place, no other writer can be between its reading and writing the
+    version info for that long. So the writes are made within that window of a look
+    (:meth:`confirm`); if they outlast it and our record was replaced meanwhile, the version
+    info is merged again under the lock taken in full (:func:`merge_again`)."""
 
     def __init__(self, storage: Storage) -> None:
         self._lock = WriteLock(storage, VC_LOCK, timeout=30, validity=10)
-        self._taking: asyncio.Future[bool] | None = None
+        self._storage = storage
+        self._taking: asyncio.Future[None] | None = None
+        # monotonic time our record was last seen in place when taken without the wait;
+        # None: taken the full way, held until released
+        self._seen_at: float | None = None
 
     async def wait(self) -> None:
         assert self._taking is not None
         await self._taking
 
+    async def _take(self) -> None:
+        start = time.monotonic()
+        if self._storage.remote or not await self._storage.put_if_absent(
+            VC_LOCK, lock_record(self._lock.validity)
+        ):
+            await self._lock.acquire()
+            return
+        self._lock.written_at = time.time()
+        self._seen_at = start
+
+    async def confirm(self) -> bool:
+        """Before the writes another writer must not interleave with: look at our record
+        again if the window of the last look is half gone. False: it was replaced, the lock
+        is now taken in full (after that writer) and what was read under it must be read
+        again."""
+        seen = self._seen_at
+        if seen is None or time.monotonic() - seen < VERIFY_LOCAL / 2:
+            return True
+        start = time.monotonic()
+        holder = await self._lock._holder()
+        if holder is not None and holder.mine:
+            self._seen_at = start
+            return True
+        self._seen_at = None
+        self._lock.written_at = None
+        await self._lock.acquire()
+        return False
+
+    async def outlasted(self) -> bool:
+        """After the writes: whether another writer may have read the version info before
+        they landed (they outlasted the window, and our record was replaced meanwhile)."""
+        seen = self._seen_at
+        if seen is None or time.monotonic() - seen < VERIFY_LOCAL:
+            return False
+        holder = await self._lock._holder()
+        if holder is not None and holder.mine:
+            return False
+        self._seen_at = None
+        self._lock.written_at = None
+        await self._lock.acquire()
+        return True
+
     async def __aenter__(self) -> VersionLock:
-        self._taking = asyncio.ensure_future(self._lock.acquire())
+        self._taking = asyncio.ensure_future(self._take())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -375,6 +449,16 @@ class VersionLock:
         elif not self._taking.cancelled():
             self._taking.exception()  # retrieved: raised (or not) by wait() already
         await self._lock.release()
+
+
+async def merge_again(storage: Storage, plan: HistoryWrite) -> bytes:
+    """The version info a change wrote merged again with what is stored (call holding the
+    lock in full): another writer may have replaced it with a merge made without ours."""
+    _, phases, _, current = await prepare(storage, plan)
+    history = phases[-1][keys.VERSION_CONTROL_INFO]
+    if current[keys.VERSION_CONTROL_INFO] != history:
+        await storage.put(keys.VERSION_CONTROL_INFO, history)
+    return history
 
 
 async def prepare(storage: Storage, plan: HistoryWrite) -> Stored:
@@ -417,11 +501,16 @@ async def store(storage: Storage, plan: HistoryWrite) -> VersionInfo:
         try:
             await lock.wait()
             _, phases, obsolete, current = await prepare(storage, plan)
+            if not await lock.confirm():
+                _, phases, obsolete, current = await prepare(storage, plan)
         except BaseException:
             await asyncio.shield(_remove(storage, new))
             raise
         await journal.commit(storage, {}, phases, obsolete, new, current)
-    return VersionInfo.parse(phases[-1][keys.VERSION_CONTROL_INFO])
+        history = phases[-1][keys.VERSION_CONTROL_INFO]
+        if await lock.outlasted():
+            history = await merge_again(storage, plan)
+    return VersionInfo.parse(history)
 
 
 async def _obsolete(storage: Storage, dropped: Iterable[str]) -> list[str]:

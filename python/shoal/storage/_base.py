@@ -151,6 +151,12 @@ class Storage(abc.ABC):
         """Write many objects concurrently."""
         await bounded_gather(self.put(k, v) for k, v in items.items())
 
+    async def put_if_absent(self, key: str, data: bytes) -> bool | None:
+        """Write the object only if there is none under ``key``, in one atomic step: True if
+        written, False if an object was there. None: this store cannot do it atomically
+        (the default), and nothing was written."""
+        return None
+
     @abc.abstractmethod
     async def delete(self, key: str) -> None:
         """Delete the object; a missing object is not an error."""
