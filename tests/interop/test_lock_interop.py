@@ -180,3 +180,28 @@ def test_writers_on_two_branches_keep_each_others_commits(run_dl, tmp_path) -> N
     summary = json.loads((tmp_path / "s.json").read_text())[str(path)]
     assert summary["ok"] and summary["commits"] == ["on main", "c1"]
     assert summary["branches"] == ["dev", "main"]
+
+
+def test_a_commit_locks_the_new_head_at_once(run_dl, tmp_path) -> None:
+    """The new head's lock is stored with its objects, before the history names it: a
+    deeplake writer opening the branch right after the commit finds it locked, though shoal
+    has not written to the new head yet."""
+    path = tmp_path / "ds"
+    make(path)
+    ds = shoal.load(str(path))
+    ds.x.append([5])
+    ds.commit("one")
+    head = ds.pending_commit_id
+    record = path / "versions" / head / "dataset_lock.lock"
+    lock = record.read_bytes()
+    assert len(lock) == 18 and int.from_bytes(lock[14:], "little") == os.getpid()
+    assert not (path / "dataset_lock.lock").exists()  # the committed head's is released
+    assert not (path / "version_control_info.lock").exists()
+    proc = run_dl("try-append", path)
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["refused"] == "LockedException" and not seen["appended"]
+    ds.x.append([6])  # held already: no verify wait, no check that nobody wrote
+    assert record.read_bytes()[14:] == lock[14:]
+    ds.close()
+    assert not record.exists()
+    assert shoal.load(str(path), read_only=True).x.numpy().ravel().tolist() == [0, 1, 2, 3, 4, 5, 6]
