@@ -83,6 +83,26 @@ def test_num_samples_from_byte_positions_and_empty() -> None:
     assert h.shapes.shape == (0, 0)
 
 
+@pytest.mark.parametrize("truncate", [False, True])
+def test_a_header_longer_than_the_first_bytes_of_a_big_chunk(truncate: bool) -> None:
+    """Headers are parsed from a chunk's first bytes; one that does not fit there (many
+    samples of differing sizes) is parsed from the whole buffer."""
+    n = 8000  # byte-position rows of 12 bytes: a header of about 96 KB
+    sizes = np.where(np.arange(n) % 2 == 0, 3, 5).astype(np.uint32)
+    ends = np.cumsum(sizes)
+    bp = np.stack([sizes, ends - sizes, np.arange(n)], axis=1).astype(np.uint32)
+    shapes = np.array([[1, n - 1]], dtype=np.uint32)
+    body = bytes(int(ends[-1])) + bytes(1 << 20)
+    buf = _native.serialize_chunk("3.9.52", shapes, bp, body)
+    if truncate:
+        with pytest.raises(TruncatedDataError):
+            _native.parse_chunk_header(buf[:90_000])
+        return
+    h = _native.parse_chunk_header(memoryview(buf))
+    assert h.data_offset > 90_000 and h.num_samples == n
+    assert h.byte_positions.tolist() == bp.tolist()
+
+
 def test_negative_sizes_are_corrupt() -> None:
     buf = bytes([0]) + struct.pack("<ii", -1, 3)
     with pytest.raises(CorruptDataError):

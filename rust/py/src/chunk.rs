@@ -94,7 +94,16 @@ fn frozen_table(py: Python<'_>, table: shoal_core::Table<u32>) -> PyResult<Py<Py
 fn parse_chunk_header(py: Python<'_>, buf: &Bound<'_, PyAny>) -> NativeResult<ChunkHeader> {
     let buf = ReadBuf::new(buf, "buf")?;
     let bytes = buf.as_slice();
-    let header = run_detached(py, bytes.len(), || chunk::parse_header(bytes))?;
+    // The work is the header's, not the buffer's (a whole chunk, often megabytes): a header
+    // that fits in the first bytes is parsed holding the GIL, which a thread waiting for it
+    // again (the I/O loop, say, among busy workers) pays far more for than the parse.
+    let head = &bytes[..bytes.len().min(crate::DETACH_THRESHOLD)];
+    let header = match chunk::parse_header(head) {
+        Err(shoal_core::Error::Truncated { .. }) if head.len() < bytes.len() => {
+            run_detached(py, bytes.len(), || chunk::parse_header(bytes))?
+        }
+        parsed => parsed?,
+    };
     let num_samples = header.num_samples();
     Ok(ChunkHeader {
         version: header.version,
