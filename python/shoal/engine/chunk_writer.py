@@ -10,6 +10,7 @@ is abandoned. In-place updates and pops follow the same rule: new objects, old o
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +71,18 @@ def join(parts: list[Any]) -> Any:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+# Chunk ids come from a generator of our own, seeded from the OS once per process (and again
+# in a forked child, which must not repeat its parent's ids): ``os.urandom`` per id lets go
+# of the GIL, and taking it back from busy worker threads cost the I/O loop about a
+# millisecond per chunk during a flush. A user seeding ``random`` cannot make them repeat.
+_ids = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
+
+
 def new_chunk_id() -> int:
     # deeplake uses uuid4().int >> 64; any random non-zero 64-bit id works.
     while True:
-        cid = int.from_bytes(os.urandom(8), "little")
+        cid = _ids.getrandbits(64)
         if cid:
             return cid
 
