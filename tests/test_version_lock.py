@@ -15,7 +15,7 @@ import numpy as np
 
 import shoal
 from shoal.engine import lock as locks
-from shoal.engine import versions
+from shoal.engine import version_lock, versions
 from shoal.storage import LocalStorage
 
 VC_LOCK = "version_control_info.lock"
@@ -83,7 +83,7 @@ def test_a_record_written_over_ours_is_waited_for(tmp_path, monkeypatch) -> None
     """A writer that read the lock as free just before our create writes its record over
     ours and goes on after its verify wait: we look again before our writes (the window is
     set to nothing here, so we always look), find it, and write nothing until it is done."""
-    monkeypatch.setattr(versions, "VERIFY_LOCAL", 0.0)
+    monkeypatch.setattr(version_lock, "VERIFY_LOCAL", 0.0)
     path = tmp_path / "ds"
     ds = _make(path)
     ds.commit("one")
@@ -116,7 +116,7 @@ def test_a_history_stored_over_ours_meanwhile_is_merged_again(tmp_path, monkeypa
     """Our writes outlast the window (set to nothing here) and our record was replaced: the
     other writer may have read the history before ours landed and stored its merge without
     our commit. Once it is done, the history is merged again: nothing is lost."""
-    monkeypatch.setattr(versions, "VERIFY_LOCAL", 0.0)
+    monkeypatch.setattr(version_lock, "VERIFY_LOCAL", 0.0)
     path = tmp_path / "ds"
     ds = _make(path)
     ds.commit("one")

@@ -101,7 +101,10 @@ class AsyncVersionControl:
         old = self._engine
         opened = DatasetEngine.open(old.storage, version, load_tensors=self._eager, known=old)
         try:
-            engine, _ = await asyncio.gather(opened, old.release_lock())
+            if old.head_lock is None:
+                engine = await opened  # nothing to release alongside: no extra task
+            else:
+                engine, _ = await asyncio.gather(opened, old.release_lock())
         except BaseException:
             if head_lock is not None:
                 await asyncio.shield(head_lock.release())

@@ -48,6 +48,16 @@ _NAME_FORBIDDEN = set(' \\:*?"<>|')
 DRAIN_BYTES = 32_000_000
 
 
+def _all_primed(
+    ctx: TensorContext, tensor_keys: list[str], info: bool, primed: dict[str, bytes | None] | None
+) -> bool:
+    """Whether loading these tensors reads nothing (their objects were read already)."""
+    if not primed:
+        return False
+    names = (keys.TENSOR_META, keys.TENSOR_INFO) if info else (keys.TENSOR_META,)
+    return all(ctx.tensor_key(k, n) in primed for k in tensor_keys for n in names)
+
+
 def _guess(known: DatasetEngine | None, version: str | None) -> tuple[str | None, list[str]]:
     """The commit ``version`` is at in ``known``'s history, and the keys of its dataset meta
     and info and of the metas and infos of ``known``'s tensors there (none for the first
@@ -240,16 +250,26 @@ class DatasetEngine:
         ``primed``: objects already read (key -> bytes, None: missing)."""
         wanted = list(dict.fromkeys(tensor_keys))
         missing = [k for k in wanted if k not in self.tensors]
-        if missing:
+        if len(missing) == 1 or (missing and _all_primed(self.ctx, missing, info, primed)):
+            # nothing to wait for concurrently: no task per tensor (each costs the loop a turn,
+            # which is most of a checkout's time)
+            for k in missing:
+                t = await TensorEngine.load(self.ctx, k, info, primed)
+                self.tensors.setdefault(t.key, t)
+        elif missing:
             loaded = await bounded_gather(
                 TensorEngine.load(self.ctx, k, info, primed) for k in missing
             )
             for t in loaded:
                 self.tensors.setdefault(t.key, t)
         if full:
-            await bounded_gather(self.tensors[k].ensure_full() for k in wanted)
+            todo = [self.tensors[k] for k in wanted if not self.tensors[k].full]
+            if todo:
+                await bounded_gather(t.ensure_full() for t in todo)
         elif info:
-            await bounded_gather(self.tensors[k].ensure_info() for k in wanted)
+            todo = [self.tensors[k] for k in wanted if not self.tensors[k].info_loaded]
+            if todo:
+                await bounded_gather(t.ensure_info() for t in todo)
 
     def is_loaded(self, tensor_keys: list[str], full: bool = False, info: bool = False) -> bool:
         """Whether :meth:`load` with these arguments has nothing left to do."""

@@ -38,6 +38,7 @@ from . import versions as history
 from .diff import common_ancestor, resolve
 from .lock import head_lock
 from .merge_renames import Tensors, commits_since, plan_renames
+from .version_lock import VersionLock
 
 if TYPE_CHECKING:
     from .dataset import DatasetEngine
@@ -152,12 +153,16 @@ async def merge(
         await history._commit_into(plan, storage, head, branch, message, overlay)
         await lock.wait()
         objects, phases, obsolete, current = await history.prepare(storage, plan)
+        if not await lock.confirm():  # another writer went first: read the history again
+            objects, phases, obsolete, current = await history.prepare(storage, plan)
         # the head's own objects of deleted tensors: removed once nothing names them
         listed = await bounded_gather(storage.list(keys.tensor_key(head, k, "")) for k in gone)
         return objects, phases, obsolete + [k for ks in listed for k in ks], current
 
-    async with history.VersionLock(storage) as lock:
+    async with VersionLock(storage) as lock:
         await ds.writes.flush(then)
+        if await lock.outlasted():
+            await history.merge_again(storage, plan)
     return True
 
 

@@ -5,9 +5,10 @@ target's directory and are renamed over it, so a reader never sees a half-writte
 a crash leaves at most a stray ``*.shoal-tmp`` file. Batches of small objects (metas,
 encoders, the files of a commit) are read or written in one worker job: a hop to a worker
 thread costs more than reading or writing a small file from the page cache, and a flush or a
-commit touches dozens of them. A read of a few small objects (opening a version, a lock
-record) is done on the event loop itself: a hop to a worker and back costs about 0.3 ms on a
-busy machine, reading a meta from the page cache some microseconds.
+commit touches dozens of them. On shoal's own I/O loop (the sync API's, whose caller waits
+for the result), a read of a few small objects (opening a version, a lock record) is done on
+the loop itself: a hop to a worker and back costs about 0.3 ms on a busy machine, reading a
+meta from the page cache some microseconds. An application's own loop never reads a file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .._loop import background_loop
 from ..errors import NotFoundError, PathError, StorageError
 from ._base import Storage, bounded_gather
 
@@ -134,7 +136,7 @@ class LocalStorage(Storage):
             return out, big
 
         try:
-            if len(paths) <= _INLINE_KEYS:
+            if len(paths) <= _INLINE_KEYS and asyncio.get_running_loop() is background_loop():
                 out, big = read_small()
             else:
                 out, big = await asyncio.to_thread(read_small)
