@@ -20,35 +20,6 @@ from .rewrite import Change
 from .samples import Prepared
 
 
-class Arena:
-    """The bytes of updated samples, copied into big blocks rather than one fresh object
-    each: a fresh 150 KB object costs a page fault per 4 KiB (about 100 us to copy an image
-    here), a copy into a big numpy block, which numpy backs with huge pages, a third of
-    that. A block is freed when the last update held in it is dropped (after the flush)."""
-
-    FIRST, BLOCK = 1 << 20, 16 << 20
-
-    def __init__(self) -> None:
-        self.block: np.ndarray | None = None
-        self.used = 0
-
-    def copy(self, data: Any) -> memoryview:
-        src = np.frombuffer(data, dtype=np.uint8)
-        n = src.size
-        if n > self.BLOCK // 4:
-            return src.copy().data
-        if self.block is None or self.used + n > self.block.size:
-            size = self.BLOCK if self.block is not None or n > self.FIRST else self.FIRST
-            self.block, self.used = np.empty(size, dtype=np.uint8), 0
-        out = self.block[self.used : self.used + n]
-        out[:] = src
-        self.used += n
-        return out.data
-
-    def clear(self) -> None:
-        self.block, self.used = None, 0
-
-
 @dataclass
 class Edits:
     updates: dict[int, Change] = field(default_factory=dict)  # index -> new value
@@ -61,7 +32,6 @@ class Edits:
     sample_pops: list[int] | None = None  # the samples popped (descending; ids: pop_ids)
     diff_shift: int = 0  # items removed before deeplake's pop makes the diff (sequence_edits)
     touched: bool = False  # write the commit diff even if nothing changed (a merge does)
-    arena: Arena = field(default_factory=Arena)  # the updates' bytes
 
     def __bool__(self) -> bool:
         return bool(
@@ -83,7 +53,6 @@ class Edits:
         self.sample_updates = self.sample_pops = None
         self.diff_shift = 0
         self.touched = False
-        self.arena.clear()
 
     def changes(self) -> dict[int, Change]:
         if self.pops and self.updates:
@@ -103,9 +72,9 @@ class Edits:
             diff.added_end += self.copied.added
 
 
-def changes_of(prepared: Prepared, arena: Arena) -> list[Change]:
-    """Prepared samples as changes: their stored bytes (copied into ``arena``: the caller
-    may reuse its arrays), or the array of a tiled one."""
+def changes_of(prepared: Prepared) -> list[Change]:
+    """Prepared samples as changes: their stored bytes (copied: the caller may reuse its
+    arrays), or the array of a tiled one."""
     out: list[Change] = []
     if prepared.packed is not None:
         offs = np.zeros(len(prepared.sizes) + 1, dtype=np.int64)
@@ -119,5 +88,5 @@ def changes_of(prepared: Prepared, arena: Arena) -> list[Change]:
         if arr is not None:
             out.append((True, np.array(arr, copy=True), tuple(shape)))
         else:
-            out.append((False, arena.copy(blobs[j]), tuple(shape)))
+            out.append((False, bytes(blobs[j]), tuple(shape)))
     return out

@@ -264,7 +264,7 @@ class TensorEngine:
         tensor's ``indices`` are of items, ``samples`` the samples they belong to."""
         if samples is not None:
             self.edits.sample_updates = {*(self.edits.sample_updates or ()), *samples}
-        for i, change in zip(indices, changes_of(prepared, self.edits.arena), strict=True):
+        for i, change in zip(indices, changes_of(prepared), strict=True):
             self.edits.updates[i] = change
         self.writer.hold_tail = True
         if isinstance(prepared, link_engine.LinkPrepared):
