@@ -15,6 +15,7 @@ import shoal
 from shoal import _native, errors
 from shoal.format import htypes
 from shoal.format.htypes import HType, SampleContext
+from tests.test_htypes_everyday import EVERYDAY_CASES
 
 
 def _path() -> str:
@@ -87,6 +88,9 @@ CASES: dict[str, tuple[dict[str, Any], Any, Callable[[Any], None]]] = {
 }
 
 
+CASES.update(EVERYDAY_CASES)
+
+
 def _check_equal(got: Any, want: Any) -> None:
     assert got == want
 
@@ -146,18 +150,16 @@ def test_unknown_htype_names_the_known_ones() -> None:
         htypes.get_htype(5)
 
 
-def test_read_only_htypes_are_known_but_not_created() -> None:
-    for name in ("list", "tag"):
-        assert name in htypes.known_htypes()
-        assert name not in htypes.known_htypes(creatable_only=True)
-        with pytest.raises(errors.InvalidHtypeError, match="does not create"):
-            shoal.empty(_path()).create_tensor("x", htype=name)
+def test_list_and_tag_samples_serialise_as_deeplake_does() -> None:
     ctx = SampleContext("t", {})
     blob = htypes.get_htype("list").convert(np.array([1, 2, 3]), ctx)
     assert blob == htypes.Blob(b"[1, 2, 3]", (3,))  # deeplake's text_to_bytes
+    assert htypes.get_htype("tag").convert("a", ctx) == htypes.Blob(b'["a"]', (1,))
     assert htypes.get_htype("tag").decode(b'["a", "b"]', "t") == ["a", "b"]
     with pytest.raises(errors.CorruptDataError, match="not a JSON list"):
         htypes.get_htype("list").decode(b"{}", "t")
+    lz4 = htypes.get_htype("list").bind({"sample_compression": "lz4"})
+    assert lz4.decode(lz4.convert(["x"], ctx).data, "t") == ["x"]
 
 
 def test_options_and_compressions_come_from_the_htype() -> None:
@@ -174,15 +176,15 @@ def test_options_and_compressions_come_from_the_htype() -> None:
 
 
 def test_companion_sets_are_live_views_of_the_registry() -> None:
-    assert set(htypes.TEXT_LIKE) == {"json", "list", "tag", "text"}
-    assert set(htypes.INFO_HTYPES) == {"image"}
+    assert set(htypes.TEXT_LIKE) == {"json", "list", "polygon", "tag", "text"}
+    assert set(htypes.INFO_HTYPES) == {"audio", "image", "point_cloud", "segment_mask", "video"}
     assert set(htypes.NO_SHAPE_HTYPES) == {"json", "tag", "text"}
     assert "image" in htypes.INFO_HTYPES and "nope" not in htypes.INFO_HTYPES
 
 
 def test_stored_htypes_shoal_does_not_know_read_as_arrays() -> None:
-    audio = htypes.htype_of("audio")
-    assert audio.name == "audio" and not audio.creatable and not audio.is_object
+    mesh = htypes.htype_of("mesh")
+    assert mesh.name == "mesh" and not mesh.creatable and not mesh.is_object
     assert htypes.htype_of(None) is htypes.get_htype("generic")
     assert htypes.array_dtype("List") is None and htypes.array_dtype("uint8") == np.uint8
 

@@ -150,7 +150,8 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         dims = self._dims()
         if self._index.is_scalar and any(d is None for d in dims):
             if self._engine.kind.is_object:
-                return (1,)
+                values = await self._values(self._indices())
+                return self._engine.kind.value_shape(values[0])
             return tuple((await self.numpy_async()).shape)
         return self.shape
 
@@ -237,6 +238,10 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         """A json sample as its object, or a list of them for several samples."""
         return await self._objects("dict")
 
+    async def list_async(self) -> Any:
+        """A list (or tag) sample as a Python list, or a list of them for several samples."""
+        return await self._objects("list")
+
     async def data_async(self, aslist: bool = False) -> builtins.dict[str, Any]:
         """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
         e, scalar = self._engine, self._index.is_scalar
@@ -286,7 +291,19 @@ def _size(shape: tuple[int | None, ...]) -> int | None:
 
 
 _SYNC_ONLY = frozenset(
-    {"numpy", "text", "dict", "data", "extend", "append", "pop", "update", "shapes", "clear"}
+    {
+        "numpy",
+        "text",
+        "dict",
+        "list",
+        "data",
+        "extend",
+        "append",
+        "pop",
+        "update",
+        "shapes",
+        "clear",
+    }
 )
 
 
@@ -395,6 +412,10 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
         """A json sample as its object, or a list of them for several samples."""
         return _loop.run(self._a.dict_async())
 
+    def list(self) -> Any:
+        """A list (or tag) sample as a Python list, or a list of them for several samples."""
+        return _loop.run(self._a.list_async())
+
     def data(self, aslist: bool = False) -> builtins.dict[str, Any]:
         """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
         return _loop.run(self._a.data_async(aslist=aslist))
@@ -402,11 +423,14 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     async def numpy_async(self, aslist: bool = False, fetch_chunks: bool = False) -> Any:
         return await (await self._loaded()).numpy_async(aslist=aslist)
 
-    async def text_async(self) -> str | list[str]:
+    async def text_async(self) -> str | builtins.list[str]:
         return await (await self._loaded()).text_async()
 
     async def dict_async(self) -> Any:
         return await (await self._loaded()).dict_async()
+
+    async def list_async(self) -> Any:
+        return await (await self._loaded()).list_async()
 
     async def data_async(self, aslist: bool = False) -> builtins.dict[str, Any]:
         return await (await self._loaded()).data_async(aslist=aslist)

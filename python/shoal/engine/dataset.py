@@ -456,7 +456,8 @@ class DatasetEngine:
         if is_sequence:
             parent.seq = sequences.SequenceIndex.empty()
         if not hidden:
-            companions = get_htype(htype).companions
+            ht = get_htype(htype)
+            companions = ht.companions
             for kind in link_companions(companions, verify) if is_link else companions:
                 if kind in left_out:
                     continue
@@ -464,7 +465,7 @@ class DatasetEngine:
                 cname = companion.name(name)
                 cmeta, cinfo = new_tensor_meta(cname, **companion.create)
                 child = self._add_tensor(cname, cmeta, cinfo, hidden=True)
-                parent.meta["links"][child.key] = companion.link()
+                parent.meta["links"][child.key] = companion.link(ht.companion_links.get(kind))
         return parent
 
     def _add_tensor(

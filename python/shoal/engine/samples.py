@@ -69,7 +69,7 @@ class SampleConverter:
         self.name = name
         self.meta = meta
         self.info = info
-        self.htype = htype_of(meta.get("htype"))
+        self.htype = htype_of(meta.get("htype")).bind(meta)
         self.sc: str | None = meta.get("sample_compression")
         self.cc: str | None = meta.get("chunk_compression")
         threshold = meta.get("tiling_threshold")
@@ -213,9 +213,9 @@ class SampleConverter:
                 )
             return cast
         raise SampleError(
-            f"tensor {self.name!r} stores {dtype}; sample {i} has dtype {arr.dtype}, which would "
-            f"lose information. Cast it with .astype('{dtype}') or create the tensor with "
-            f"dtype='{arr.dtype}'"
+            f"tensor {self.name!r} (htype {self.htype.name!r}) stores {dtype}; sample {i} has "
+            f"dtype {arr.dtype}, which would lose information. Cast it with .astype('{dtype}') "
+            f"or create the tensor with dtype='{arr.dtype}'"
         )
 
     def _encoded_image(

@@ -88,7 +88,7 @@ class TensorEngine:
     @property
     def kind(self) -> HType:
         """The htype object: what samples are and how they read back."""
-        return htype_of(self.meta.get("htype"))
+        return htype_of(self.meta.get("htype")).bind(self.meta)
 
     @property
     def dtype(self) -> np.dtype | None:

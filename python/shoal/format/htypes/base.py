@@ -78,6 +78,13 @@ class HType:
     read_methods: ClassVar[frozenset[str]] = frozenset()
     # samples may be paths of files (os.PathLike), read by the engine before ``convert``
     reads_files: ClassVar[bool] = False
+    # companion kind -> the name its link functions take instead of the kind (``extend_len``)
+    companion_links: ClassVar[Mapping[str, str]] = {}
+
+    def bind(self, meta: Mapping[str, Any]) -> HType:
+        """This htype for one tensor: htypes whose stored bytes depend on the tensor's dtype or
+        sample compression (polygons, lists) return a copy that knows them."""
+        return self
 
     # -- creating a tensor -------------------------------------------------------------------
     @property
@@ -199,6 +206,10 @@ class HType:
         for i, v in enumerate(values):
             arr[i, 0] = v
         return list(arr) if aslist else arr
+
+    def value_shape(self, value: Any) -> tuple[int, ...]:
+        """The shape of one decoded sample of an object htype, as ``t[i].shape`` gives it."""
+        return (1,)
 
     def data_form(self, value: Any, info: Mapping[str, Any], scalar: bool) -> dict[str, Any]:
         """What ``data()`` returns, given the samples as ``numpy()`` (arrays) or ``decode``

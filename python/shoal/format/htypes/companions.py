@@ -46,14 +46,16 @@ class Companion:
     create: dict[str, Any]  # new_tensor_meta keyword arguments besides the name
     samples: Callable[[Sequence[tuple[int, ...]]], Any]  # parent sample shapes -> its samples
 
-    def link(self) -> dict[str, Any]:
-        """The entry the parent meta's ``links`` holds for this companion."""
+    def link(self, function: str | None = None) -> dict[str, Any]:
+        """The entry the parent meta's ``links`` holds for this companion (``function``: the
+        name its link functions take, when the parent's htype names them otherwise)."""
+        function = function or self.kind
         link: dict[str, Any] = {
-            "extend": f"extend_{self.kind}",
+            "extend": f"extend_{function}",
             "flatten_sequence": self.kind != "id",
         }
         if self.kind != "id":
-            link["update"] = f"update_{self.kind}"
+            link["update"] = f"update_{function}"
         return link
 
 

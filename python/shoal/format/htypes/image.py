@@ -19,10 +19,10 @@ from .base import BYTE_COMPRESSIONS, IMAGE_COMPRESSIONS, Encoded, HType, SampleC
 class Image(HType):
     name = "image"
     meta_defaults: ClassVar[Mapping[str, Any]] = {"intrinsics": None}
-    info_keys = ("intrinsics",)
+    info_keys: ClassVar[tuple[str, ...]] = ("intrinsics",)
     sample_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
     chunk_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
-    companions = ("info", "shape", "id")
+    companions: ClassVar[tuple[str, ...]] = ("info", "shape", "id")
     reads_files = True
 
     def convert(self, sample: Any, ctx: SampleContext) -> Any:

@@ -1,30 +1,52 @@
 """``list``: a JSON list per sample, as deeplake writes it (``text_to_bytes``); its shape is the
-list's length. shoal reads and appends to list tensors deeplake made but does not create them.
-
-deeplake links a list tensor's shape companion through ``extend_len`` (the lengths), not
-``extend_shape``; that only matters once shoal creates list tensors.
-"""
+list's length, which the shape companion records through ``extend_len`` (not
+``extend_shape``). ``sample_compression="lz4"`` compresses each sample's JSON text."""
 
 from __future__ import annotations
 
+import copy
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import CorruptDataError, SampleError
-from .base import Blob, HType, SampleContext
+from ... import _native
+from ...errors import CodecError, CorruptDataError, InvalidHtypeError, SampleError
+from .base import BYTE_COMPRESSIONS, Blob, HType, SampleContext
 from .json import JsonEncoder
 
 
 class ListHType(HType):
     name = "list"
     object_dtype = "List"
-    sample_compressions = frozenset()
-    chunk_compressions = frozenset()
-    creatable = False
+    sample_compressions = BYTE_COMPRESSIONS
+    chunk_compressions = BYTE_COMPRESSIONS
+    companion_links: ClassVar[Mapping[str, str]] = {"shape": "len"}
+    read_methods = frozenset({"list"})
+    _lz4 = False  # samples are lz4-compressed (bound per tensor, see ``bind``)
 
-    def convert(self, sample: Any, ctx: SampleContext) -> Any:
+    def bind(self, meta: Mapping[str, Any]) -> HType:
+        lz4 = meta.get("sample_compression") == "lz4"
+        if lz4 == self._lz4:
+            return self
+        bound = copy.copy(self)
+        bound._lz4 = lz4
+        return bound
+
+    def check_dtype(self, dtype: Any) -> str | None:
+        # deeplake keeps a json-schema dtype as given ("str" for tags of strings)
+        if dtype is None or str(dtype) in ("List", "object"):
+            return self.object_dtype
+        if str(dtype) in ("str", "Any"):
+            return str(dtype)
+        raise InvalidHtypeError(
+            f"htype {self.name!r} stores JSON lists; pass no dtype (or 'List', 'str', 'Any'), "
+            f"not dtype={dtype!r}"
+        )
+
+    def listed(self, sample: Any, ctx: SampleContext) -> list[Any]:
+        """The sample as the list to store (``tag`` also takes a single value)."""
         if isinstance(sample, np.ndarray):
             sample = list(sample) if sample.dtype == object else sample.tolist()
         if not isinstance(sample, (list, tuple)):
@@ -32,16 +54,29 @@ class ListHType(HType):
                 f"tensor {ctx.tensor!r} (htype {self.name!r}) takes lists; sample {ctx.index} is "
                 f"{type(sample).__name__}"
             )
+        return list(sample)
+
+    def convert(self, sample: Any, ctx: SampleContext) -> Any:
+        items = self.listed(sample, ctx)
         try:
-            text = json.dumps(list(sample), cls=JsonEncoder)
+            text = json.dumps(items, cls=JsonEncoder)
         except (TypeError, ValueError) as exc:
             raise SampleError(
                 f"tensor {ctx.tensor!r} (htype {self.name!r}) could not serialise sample "
                 f"{ctx.index}: {exc}"
             ) from None
-        return Blob(text.encode("utf-8"), (len(sample),))
+        data = text.encode("utf-8")
+        return Blob(_native.lz4_compress(data) if self._lz4 else data, (len(items),))
 
     def decode(self, data: bytes, tensor: str) -> Any:
+        if self._lz4 and data:
+            try:
+                data = _native.lz4_decompress(data)
+            except CodecError:
+                raise CorruptDataError(
+                    f"tensor {tensor!r}: a stored {self.name} sample is not lz4; the chunk is "
+                    "damaged"
+                ) from None
         if not data:
             return []
         try:

@@ -33,12 +33,15 @@ def normalize_compression(value: str | None, kind: str, htype: str | HType) -> s
         raise InvalidCompressionError(f"{kind} must be a string or None, got {value!r}")
     value = COMPRESSION_ALIASES.get(value.lower(), value.lower())
     allowed = CHUNK_COMPRESSIONS if kind == "chunk_compression" else SAMPLE_COMPRESSIONS
+    ht = htype if isinstance(htype, HType) else get_htype(htype)
+    if value in getattr(ht, "media_formats", ()):
+        ht.check_compression(kind, value)  # names the format shoal cannot decode
     if value not in allowed:
         raise InvalidCompressionError(
             f"unknown {kind} {value!r}; shoal supports {sorted(allowed)} "
             f"(or None for no compression)"
         )
-    (htype if isinstance(htype, HType) else get_htype(htype)).check_compression(kind, value)
+    ht.check_compression(kind, value)
     return value
 
 

@@ -40,10 +40,25 @@ def known_htypes(creatable_only: bool = False) -> list[str]:
     return sorted(n for n, h in _REGISTRY.items() if h.creatable or not creatable_only)
 
 
+# deeplake htypes shoal does not create: their samples are files only a decoder shoal does not
+# have could read (what they hold, for the message)
+UNSUPPORTED: dict[str, str] = {
+    "dicom": "DICOM files (.dcm)",
+    "nifti": "NIfTI volumes (.nii, .nii.gz)",
+    "mesh": "meshes (.ply, .stl)",
+}
+
+
 def get_htype(name: Any) -> HType:
     """The htype called ``name``; ``InvalidHtypeError`` naming the known ones if none is."""
     found = _REGISTRY.get(name) if isinstance(name, str) else None
     if found is None:
+        if isinstance(name, str) and name in UNSUPPORTED:
+            raise InvalidHtypeError(
+                f"shoal does not support htype {name!r}: its samples are {UNSUPPORTED[name]}, "
+                "which shoal cannot decode. Store the decoded arrays in a 'generic' tensor, or "
+                "use deeplake for this tensor"
+            )
         raise InvalidHtypeError(f"unknown htype {name!r}; shoal supports {known_htypes(True)}")
     return found
 
