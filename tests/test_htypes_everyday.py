@@ -229,6 +229,8 @@ def test_bad_samples_get_a_specific_error(htype: str, sample: Any, match: str) -
             "image compression",
         ),
         ("link[list]", {}, errors.InvalidHtypeError, "cannot hold 'list'"),
+        ("link[image.rgb]", {}, errors.InvalidHtypeError, "cannot hold 'image.rgb'"),
+        ("link[polygon]", {}, errors.InvalidHtypeError, "cannot hold 'polygon'"),
     ],
 )
 def test_bad_arguments_get_a_specific_error(

@@ -7,8 +7,29 @@ from typing import Any
 from ..errors import InvalidCompressionError, InvalidHtypeError
 from ..format.htypes import get_htype, known_htypes
 
-# Inner htypes a link makes no sense for: deeplake refuses link[generic] and bare links too.
-_REFUSED = frozenset({"generic", "class_label", "tag", "list", "bbox"})
+# Inner htypes a link makes no sense for: deeplake refuses link[generic] and bare links too,
+# cannot append to link[image.rgb] / link[image.gray], and reads linked annotations, polygons
+# and media only from formats shoal does not decode. Links hold png/jpeg (or .npy) files.
+_REFUSED = frozenset(
+    {
+        "generic",
+        "class_label",
+        "tag",
+        "list",
+        "bbox",
+        "bbox.3d",
+        "image.rgb",
+        "image.gray",
+        "instance_label",
+        "keypoints_coco",
+        "point",
+        "intrinsics",
+        "polygon",
+        "point_cloud",
+        "audio",
+        "video",
+    }
+)
 
 
 def split_link_htype(htype: Any) -> tuple[str, bool]:

@@ -1,0 +1,69 @@
+"""The everyday htypes both ways: shoal creates and appends, deeplake 3.9.52 appends more and
+reads; deeplake creates and appends, shoal appends more and reads. All four reads (after the
+second writer, by each library) must be the same values, shapes, dtypes and infos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.interop import snippets
+from tests.interop.everyday_snippet import SNIPPET
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return snippets.write(tmp_path_factory.mktemp("everyday"), "everyday", SNIPPET)
+
+
+def _dl(run_dl: Any, script: Path, *args: Any) -> dict[str, Any]:
+    """What deeplake read, after checking that it checked every tensor's companions."""
+    out: dict[str, Any] = snippets.with_deeplake(run_dl, script, *args)
+    assert out.pop("_companions_checked") >= 2 * len(out) - 3  # tags have no shape companion
+    return out
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    out = []
+    for name in sorted(set(a) | set(b)):
+        x, y = a.get(name, {}), b.get(name, {})
+        for key in sorted(set(x) | set(y)):
+            if x.get(key) != y.get(key):
+                out.append(f"{name}.{key}: {x.get(key)!r:.300} != {y.get(key)!r:.300}")
+    return out
+
+
+def test_shoal_writes_deeplake_appends_and_both_read_the_same(
+    script: Path, tmp_path: Path, run_dl: Any
+) -> None:
+    path = tmp_path / "ds"
+    first = snippets.with_shoal(script, path, "create", "a")
+    theirs = _dl(run_dl, script, path, "open", "b")
+    ours = snippets.with_shoal(script, path, "open", "-")
+    again = _dl(run_dl, script, path, "open", "-")
+    assert first["poly"]["len"] == 3
+    assert not _differences(theirs, ours), "\n".join(_differences(theirs, ours))
+    assert not _differences(theirs, again), "\n".join(_differences(theirs, again))
+
+
+def test_deeplake_writes_shoal_appends_and_both_read_the_same(
+    script: Path, tmp_path: Path, run_dl: Any
+) -> None:
+    path = tmp_path / "ds"
+    _dl(run_dl, script, path, "create", "a")
+    ours = snippets.with_shoal(script, path, "open", "b")
+    theirs = _dl(run_dl, script, path, "open", "-")
+    assert not _differences(ours, theirs), "\n".join(_differences(ours, theirs))
+
+
+def test_both_ways_store_the_same_samples(script: Path, tmp_path: Path, run_dl: Any) -> None:
+    snippets.with_shoal(script, tmp_path / "s", "create", "a")
+    snippets.with_shoal(script, tmp_path / "s", "open", "b")
+    _dl(run_dl, script, tmp_path / "d", "create", "a")
+    _dl(run_dl, script, tmp_path / "d", "open", "b")
+    ours = snippets.with_shoal(script, tmp_path / "s", "open", "-")
+    theirs = snippets.with_shoal(script, tmp_path / "d", "open", "-")
+    assert not _differences(ours, theirs), "\n".join(_differences(ours, theirs))
