@@ -1,5 +1,6 @@
 """A deeplake-3 script over the everyday htypes, run unchanged by deeplake 3.9.52 and by shoal
-(imported as ``deeplake``): ``argv = [path, "create" | "open", "a" | "b"]`` creates the tensors
+(imported as ``deeplake``): ``argv = [path, "create" | "open", "a" | "b" | "-", rgb png file,
+gray png file]`` creates the tensors
 (or opens the dataset), appends batch a or b (or nothing for "-"), and prints what every tensor reads back as JSON.
 
 Under deeplake it also checks the hidden companions (their lengths, and the shapes or list
@@ -10,6 +11,7 @@ SNIPPET = r"""
 import json
 
 path, mode, step = argv[0], argv[1], argv[2]
+rgb_png, gray_png = argv[3], argv[4]  # image files, converted to the tensors' modes on append
 SPEC = {
     "mask": {"htype": "binary_mask", "sample_compression": "lz4"},
     "seg": {"htype": "segment_mask", "class_names": ["bg", "cat"]},
@@ -39,8 +41,8 @@ BATCH = {
     "lst": [["x", k, {"n": None}], []] if k == 1 else [[1.5, [2, 3]]],
     "lstz": [["a"] * k, list(range(k + 2))],
     "tags": [["red", "big"], "small"] if k == 1 else [["x"]],
-    "rgb": [img, img[:, :, :3], img[:, :, 0]],
-    "gray": [img, img[:, :, :3], img[:, :, 0]],
+    "rgb": [img, img[:, :, :3], img[:, :, 0], deeplake.read(gray_png), deeplake.read(rgb_png)],
+    "gray": [img, img[:, :, :3], img[:, :, 0], deeplake.read(rgb_png), deeplake.read(gray_png)],
     "grayr": [img[:, :, :3], img[:, :, 0]],
     "box3": [rng.rand(2, 8).astype(np.float32), np.zeros((0, 8), np.float32)],
     "inst": [np.array([k, 7], np.uint32), [3]],

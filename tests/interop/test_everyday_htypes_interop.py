@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from tests.interop import snippets
 from tests.interop.everyday_snippet import SNIPPET
+
+from shoal import _native
 
 pytestmark = pytest.mark.interop
 
@@ -17,6 +20,16 @@ pytestmark = pytest.mark.interop
 @pytest.fixture(scope="module")
 def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snippets.write(tmp_path_factory.mktemp("everyday"), "everyday", SNIPPET)
+
+
+@pytest.fixture(scope="module")
+def pngs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """An RGB and a gray png file (the gray tensors convert the first like Pillow does)."""
+    tmp = tmp_path_factory.mktemp("pngs")
+    rgb = np.random.default_rng(5).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    (tmp / "rgb.png").write_bytes(_native.png_encode(rgb))
+    (tmp / "gray.png").write_bytes(_native.png_encode(np.ascontiguousarray(rgb[:, :, 1])))
+    return tmp / "rgb.png", tmp / "gray.png"
 
 
 def _dl(run_dl: Any, script: Path, *args: Any) -> dict[str, Any]:
@@ -37,33 +50,35 @@ def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def test_shoal_writes_deeplake_appends_and_both_read_the_same(
-    script: Path, tmp_path: Path, run_dl: Any
+    script: Path, pngs: tuple[Path, Path], tmp_path: Path, run_dl: Any
 ) -> None:
     path = tmp_path / "ds"
-    first = snippets.with_shoal(script, path, "create", "a")
-    theirs = _dl(run_dl, script, path, "open", "b")
-    ours = snippets.with_shoal(script, path, "open", "-")
-    again = _dl(run_dl, script, path, "open", "-")
+    first = snippets.with_shoal(script, path, "create", "a", *pngs)
+    theirs = _dl(run_dl, script, path, "open", "b", *pngs)
+    ours = snippets.with_shoal(script, path, "open", "-", *pngs)
+    again = _dl(run_dl, script, path, "open", "-", *pngs)
     assert first["poly"]["len"] == 3
     assert not _differences(theirs, ours), "\n".join(_differences(theirs, ours))
     assert not _differences(theirs, again), "\n".join(_differences(theirs, again))
 
 
 def test_deeplake_writes_shoal_appends_and_both_read_the_same(
-    script: Path, tmp_path: Path, run_dl: Any
+    script: Path, pngs: tuple[Path, Path], tmp_path: Path, run_dl: Any
 ) -> None:
     path = tmp_path / "ds"
-    _dl(run_dl, script, path, "create", "a")
-    ours = snippets.with_shoal(script, path, "open", "b")
-    theirs = _dl(run_dl, script, path, "open", "-")
+    _dl(run_dl, script, path, "create", "a", *pngs)
+    ours = snippets.with_shoal(script, path, "open", "b", *pngs)
+    theirs = _dl(run_dl, script, path, "open", "-", *pngs)
     assert not _differences(ours, theirs), "\n".join(_differences(ours, theirs))
 
 
-def test_both_ways_store_the_same_samples(script: Path, tmp_path: Path, run_dl: Any) -> None:
-    snippets.with_shoal(script, tmp_path / "s", "create", "a")
-    snippets.with_shoal(script, tmp_path / "s", "open", "b")
-    _dl(run_dl, script, tmp_path / "d", "create", "a")
-    _dl(run_dl, script, tmp_path / "d", "open", "b")
-    ours = snippets.with_shoal(script, tmp_path / "s", "open", "-")
-    theirs = snippets.with_shoal(script, tmp_path / "d", "open", "-")
+def test_both_ways_store_the_same_samples(
+    script: Path, pngs: tuple[Path, Path], tmp_path: Path, run_dl: Any
+) -> None:
+    snippets.with_shoal(script, tmp_path / "s", "create", "a", *pngs)
+    snippets.with_shoal(script, tmp_path / "s", "open", "b", *pngs)
+    _dl(run_dl, script, tmp_path / "d", "create", "a", *pngs)
+    _dl(run_dl, script, tmp_path / "d", "open", "b", *pngs)
+    ours = snippets.with_shoal(script, tmp_path / "s", "open", "-", *pngs)
+    theirs = snippets.with_shoal(script, tmp_path / "d", "open", "-", *pngs)
     assert not _differences(ours, theirs), "\n".join(_differences(ours, theirs))
