@@ -231,6 +231,7 @@ def test_bad_samples_get_a_specific_error(htype: str, sample: Any, match: str) -
         ("link[list]", {}, errors.InvalidHtypeError, "cannot hold 'list'"),
         ("link[image.rgb]", {}, errors.InvalidHtypeError, "cannot hold 'image.rgb'"),
         ("link[polygon]", {}, errors.InvalidHtypeError, "cannot hold 'polygon'"),
+        ("sequence[tag]", {}, errors.InvalidHtypeError, "deeplake refuses it too"),
     ],
 )
 def test_bad_arguments_get_a_specific_error(

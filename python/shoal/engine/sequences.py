@@ -49,7 +49,15 @@ def split_sequence_htype(htype: Any) -> tuple[Any, bool]:
             f"htype {htype!r}: a sequence tensor names what its items are, e.g. "
             "'sequence[image]' or 'sequence[class_label]'"
         )
-    return htype[len(PREFIX) : -1], True
+    inner = htype[len(PREFIX) : -1]
+    if inner == "tag":
+        from ..errors import InvalidHtypeError
+
+        raise InvalidHtypeError(
+            "htype 'sequence[tag]' is not supported (deeplake refuses it too); use "
+            "'sequence[list]' or a 'tag' tensor"
+        )
+    return inner, True
 
 
 def _rows_to_starts(rows: np.ndarray, items: int, where: str) -> np.ndarray:
