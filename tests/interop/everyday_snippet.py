@@ -1,7 +1,7 @@
 """A deeplake-3 script over the everyday htypes, run unchanged by deeplake 3.9.52 and by shoal
-(imported as ``deeplake``): ``argv = [path, "create" | "open", "a" | "b" | "-", rgb png file,
+(imported as ``deeplake``): ``argv = [path, "create" | "open", "a" | "b" | "u" | "-", rgb png file,
 gray png file]`` creates the tensors
-(or opens the dataset), appends batch a or b (or nothing for "-"), and prints what every tensor reads back as JSON.
+(or opens the dataset), appends batch a or b (updates samples for "u", reads only for "-"), and prints what every tensor reads back as JSON.
 
 Under deeplake it also checks the hidden companions (their lengths, and the shapes or list
 lengths the shape companion records), which shoal's public API does not show.
@@ -65,7 +65,23 @@ if mode == "create":
         ds.create_tensor(name, **kwargs)
 else:
     ds = deeplake.load(path)
-if step != "-":  # "-": read only
+UPDATES = {
+    "mask": np.ones((2, 3), bool),
+    "seg": np.full((3, 3), 1, np.uint32),
+    "lst": ["new", [1, 2], 3.5],
+    "lstz": [],
+    "tags": ["solo"],  # deeplake wraps a bare tag on append, not on update
+    # (not image.rgb / image.gray: deeplake converts their samples on append, not on update)
+    "box3": np.ones((3, 8), np.float32),
+    "kp": np.zeros((3, 4), np.int32),
+    "poly": [[[5, 5], [6, 6], [7, 5], [6, 4]]],
+    "polyz": [],
+}
+if step == "u":  # update the first sample of some tensors
+    with ds:
+        for name, value in UPDATES.items():
+            ds[name][0] = value
+elif step != "-":  # "-": read only
     with ds:
         for name, samples in BATCH.items():
             ds[name].extend(samples)

@@ -82,3 +82,16 @@ def test_both_ways_store_the_same_samples(
     ours = snippets.with_shoal(script, tmp_path / "s", "open", "-", *pngs)
     theirs = snippets.with_shoal(script, tmp_path / "d", "open", "-", *pngs)
     assert not _differences(ours, theirs), "\n".join(_differences(ours, theirs))
+
+
+def test_updates_by_either_library_read_the_same(
+    script: Path, pngs: tuple[Path, Path], tmp_path: Path, run_dl: Any
+) -> None:
+    snippets.with_shoal(script, tmp_path / "s", "create", "a", *pngs)
+    snippets.with_shoal(script, tmp_path / "s", "open", "u", *pngs)
+    theirs = _dl(run_dl, script, tmp_path / "s", "open", "-", *pngs)
+    _dl(run_dl, script, tmp_path / "d", "create", "a", *pngs)
+    _dl(run_dl, script, tmp_path / "d", "open", "u", *pngs)
+    ours = snippets.with_shoal(script, tmp_path / "d", "open", "-", *pngs)
+    assert theirs["lst"]["values"][0] == ["new", [1, 2], 3.5]
+    assert not _differences(theirs, ours), "\n".join(_differences(theirs, ours))
