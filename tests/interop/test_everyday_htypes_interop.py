@@ -95,3 +95,37 @@ def test_updates_by_either_library_read_the_same(
     ours = snippets.with_shoal(script, tmp_path / "d", "open", "-", *pngs)
     assert theirs["lst"]["values"][0] == ["new", [1, 2], 3.5]
     assert not _differences(theirs, ours), "\n".join(_differences(theirs, ours))
+
+
+LINKED_MASKS = """
+import json
+path, mode, png = argv[0], argv[1], argv[2]
+if mode == "create":
+    ds = deeplake.empty(path, overwrite=True)
+    ds.create_tensor("mask", htype="link[binary_mask]")
+    ds.create_tensor("seg", htype="link[segment_mask]")
+else:
+    ds = deeplake.load(path)
+with ds:
+    ds.mask.append(deeplake.link(png))
+    ds.seg.append(deeplake.link(png))
+print(json.dumps({
+    name: [ds[name].meta.dtype, [a.astype(int).tolist() for a in ds[name].numpy(aslist=True)]]
+    for name in ("mask", "seg")
+}))
+"""
+
+
+def test_linked_mask_files_read_the_same_values(tmp_path: Path, run_dl: Any) -> None:
+    """A png per mask, linked: equal values either way (deeplake returns the file's uint8,
+    shoal the tensor's dtype: bool masks, uint32 class ids)."""
+    script = snippets.write(tmp_path, "linked_masks", LINKED_MASKS)
+    png = tmp_path / "mask.png"
+    png.write_bytes(_native.png_encode(np.array([[0, 1, 1], [1, 0, 0]], np.uint8)))
+    want = [[[0, 1, 1], [1, 0, 0]]] * 2
+    snippets.with_shoal(script, tmp_path / "s", "create", png)
+    theirs = snippets.with_deeplake(run_dl, script, tmp_path / "s", "open", png)
+    snippets.with_deeplake(run_dl, script, tmp_path / "d", "create", png)
+    ours = snippets.with_shoal(script, tmp_path / "d", "open", png)
+    expected = {"mask": ["bool", want], "seg": ["uint32", want]}
+    assert theirs == ours == expected
