@@ -314,3 +314,23 @@ def test_list_and_tag_companions() -> None:
     ds.create_tensor("s", htype="text")
     with pytest.raises(errors.ShoalError, match=r"list\(\) is for htype 'list' or 'tag'"):
         ds.s.list()
+
+
+def test_web_previews_of_lists_and_polygons_are_their_json() -> None:
+    from shoal import _loop
+    from shoal.platform.web import samples_plan
+
+    ds = shoal.empty(_path())
+    ds.create_tensor("p", htype="polygon")
+    ds.create_tensor("l", htype="list", sample_compression="lz4")
+    ds.p.append([[[1, 2], [3, 4]]])
+    ds.l.append(["a", 1])
+    ds.flush()
+    engine = ds._engine
+    previews = {
+        name: _loop.run(samples_plan._server_previews(engine.tensor(name), np.array([0])))
+        for name in ("p", "l")
+    }
+    assert previews == {"p": [{"text": "[[[1.0, 2.0], [3.0, 4.0]]]"}], "l": [{"text": '["a", 1]'}]}
+    assert not samples_plan._browser_decodes(engine.tensor("p"))
+    assert not samples_plan._browser_decodes(engine.tensor("l"))

@@ -12,6 +12,7 @@ through the platform.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,10 @@ def _browser_decodes(t: TensorEngine) -> bool:
     """Whether the browser reads this tensor's chunks itself: plain or sample-compressed
     chunks (chunk-compressed ones need lz4 or a canvas split: the server previews those)."""
     m = t.meta
+    if t.kind.is_object and t.htype not in ("text", "json", "list", "tag"):
+        return False  # serialised binary samples (polygons): the server previews them
+    if t.kind.is_object and m.get("sample_compression"):
+        return False  # lz4-compressed JSON lists
     return not (m.get("chunk_compression") or m.get("is_link") or m.get("is_sequence"))
 
 
@@ -84,9 +89,19 @@ async def _server_previews(t: TensorEngine, idx: np.ndarray) -> list[dict[str, A
         return [{"note": f"{what} tensor: open it from Python"}] * idx.size
     if t.kind.is_object:
         blobs = await t.read_blobs(idx)
-        return [{"text": bytes(b).decode("utf-8", "replace")} for b in blobs]
+        if t.htype in ("text", "json"):
+            return [{"text": bytes(b).decode("utf-8", "replace")} for b in blobs]
+        values = [t.kind.decode(b, t.name) for b in blobs]  # lists, tags, polygons
+        return [{"text": json.dumps(v, default=_plain)} for v in values]
     arrays = await t.read_arrays(idx)
     return [_array_preview(t, a) for a in arrays]
+
+
+def _plain(value: Any) -> Any:
+    """numpy values inside decoded samples (a polygon's point arrays) as JSON lists."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class _Urls:
