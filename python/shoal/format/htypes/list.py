@@ -90,6 +90,12 @@ class ListHType(HType):
             )
         return value
 
+    def value_shape(self, value: Any) -> tuple[int, ...]:
+        return (len(value),)
+
+    def public_dtype(self, stored: np.dtype | None) -> np.dtype | None:
+        return np.dtype(str)  # what deeplake's ``Tensor.dtype`` gives for lists and tags
+
     def numpy_form(self, values: list[Any], scalar: bool, aslist: bool) -> Any:
         """Each sample as a 1-D object array, as deeplake returns it; several samples as a
         list of them (their lengths differ)."""
