@@ -311,6 +311,10 @@ def test_list_and_tag_companions() -> None:
     _eq(ds.g.meta["dtype"], "str")
     assert "_g_shape" not in ds._engine.meta["tensors"]
     _eq(ds.l.list(), [[1, 2, 3], []])
+    _eq(ds.l.shapes().tolist(), [[3], [0]])  # lengths, from the shape companion
+    _eq(ds.g.shapes().tolist(), [[1], [1]])  # from the samples: tags have no companion
+    like = ds.create_tensor_like("l2", ds.l)
+    _eq(like.meta["links"]["_l2_shape"]["extend"], "extend_len")
     ds.create_tensor("s", htype="text")
     with pytest.raises(errors.ShoalError, match=r"list\(\) is for htype 'list' or 'tag'"):
         ds.s.list()

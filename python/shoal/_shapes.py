@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .tensor import AsyncTensor
 
-SHAPE_EXTEND = "extend_shape"
+SHAPE_EXTENDS = ("extend_shape", "extend_len")  # a list tensor's companion holds lengths
 
 
 async def sample_shapes(view: AsyncTensor) -> Any:
@@ -27,7 +27,7 @@ async def sample_shapes(view: AsyncTensor) -> Any:
     idx = view._indices()
     ds = view._ds._engine
     holder_key = next(
-        (k for k, v in (e.meta.get("links") or {}).items() if v.get("extend") == SHAPE_EXTEND),
+        (k for k, v in (e.meta.get("links") or {}).items() if v.get("extend") in SHAPE_EXTENDS),
         None,
     )
     if holder_key is not None:
@@ -55,8 +55,12 @@ async def sample_shapes(view: AsyncTensor) -> Any:
             return groups[0][None]
         return groups[0][np.atleast_1d(items.resolve(len(groups[0])))]
     ndim = len(e.meta.get("max_shape") or [])
-    if e.kind.is_object:  # text, json, lists: one value per sample
-        return np.ones((len(idx), 1), dtype=np.int32)
+    if e.kind.is_object and holder is None:
+        if e.htype in ("text", "json"):  # one value per sample
+            return np.ones((len(idx), 1), dtype=np.int32)
+        # tags (no shape companion): their lengths, from the samples
+        values = [e.kind.decode(b, e.name) for b in await e.read_blobs(idx)]
+        return _stack([np.asarray(e.kind.value_shape(v), np.int32) for v in values], ndim or 1)
     dims = view._dims()
     if dims and None not in dims:  # every sample has the tensor's one shape
         return np.tile(np.asarray(dims, dtype=np.int32), (len(idx), 1))

@@ -124,6 +124,7 @@ for name in SPEC:
         "public_dtype": str(t.dtype),
         "shape": list(t.shape),
         "sample_shape": list(one.shape),
+        "shapes": t.shapes().tolist(),
         "min_shape": list(t.meta.min_shape),
         "max_shape": list(t.meta.max_shape),
         "info": {key: plain(v) for key, v in t.info.items()},

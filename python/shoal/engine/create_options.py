@@ -73,7 +73,13 @@ def check_same_config(name: str, meta: dict[str, Any], htype: str, kwargs: dict[
 
 
 # the extend function deeplake names in a tensor's "links" for each kind of companion
-_EXTEND_KINDS = {"extend_shape": "shape", "extend_id": "id", "extend_info": "info"}
+# (a list tensor's shape companion records lengths: extend_len)
+_EXTEND_KINDS = {
+    "extend_shape": "shape",
+    "extend_len": "shape",
+    "extend_id": "id",
+    "extend_info": "info",
+}
 
 
 def like_options(meta: dict[str, Any], unlink: bool = False) -> tuple[str, dict[str, Any]]:
