@@ -21,6 +21,7 @@ from ..format.versions import serialize_chunk_set
 from ..links import engine as link_engine
 from . import sequences
 from .chunk_writer import join
+from .encoders import CommitDiff
 from .merge_copy import write_copy
 from .rechunk import rechunk
 from .rewrite import rewrite
@@ -78,8 +79,15 @@ async def plan_tensor(t: TensorEngine) -> FlushPlan | None:
         objects[tkey(keys.TILE_ENCODER)] = _native.serialize_tile_encoder(FORMAT_VERSION, tiles_all)
     if t.info_dirty:
         objects[tkey(keys.TENSOR_INFO)] = jsonio.dumps_meta(t.info)
-    new_diff = t.diff_after_flush(appended=session is not None)
-    objects[tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
+    new_diff: CommitDiff | None = t.diff_after_flush(appended=session is not None)
+    # a merge that only points a companion at the target's chunks writes no diff for it
+    # (deeplake makes one only when it writes samples)
+    plan = t.edits.copied
+    pointed_only = plan is not None and not plan.added and not t.edits.touched
+    if t.commit_diff is None and not t.is_new and pointed_only and session is None and edit is None:
+        new_diff = None
+    if new_diff is not None:
+        objects[tkey(keys.COMMIT_DIFF)] = new_diff.serialize()
     objects.update(link_engine.flush_objects(t))
     seq = t.seq
     seq_starts = seq.starts if seq is not None else None

@@ -33,7 +33,7 @@ from ..errors import MergeConflictError, VersionError
 from ..format import jsonio, keys
 from ..format.diffs import TensorChanges
 from ..storage import bounded_gather
-from . import editing, merge_copy, tensor_admin
+from . import editing, merge_copy, merge_sequences, tensor_admin
 from . import versions as history
 from .diff import common_ancestor, resolve
 from .lock import head_lock
@@ -235,14 +235,19 @@ async def _plan_tensor(
         elif shared is None or shared > 0:
             m.conflicts.append((our_index[sid], their_index[sid]))
     m.new.sort()
-    if m.new and ours_meta.get("is_sequence"):
-        # deeplake points the head at the target's chunks and merges the sequence indexes
-        # row by row (``copy_tensor_slice``); updates of common samples merge as updates
+    if (
+        m.new
+        and ours_meta.get("is_sequence")
+        and (
+            ours_meta.get("is_link")
+            or _remaps_labels(ds.tensors[ds.key_of(name)], theirs.tensors[theirs.key_of(name)])
+        )
+    ):
         raise VersionError(
-            f"cannot merge tensor {name!r}: it is a sequence tensor with {len(m.new)} samples "
-            "only the target has, and shoal does not merge new sequence samples yet; nothing "
-            "was changed (merge with deeplake, or append the target's samples here and merge "
-            "again)"
+            f"cannot merge tensor {name!r}: it is a sequence tensor of links or of class "
+            f"labels named differently on each side, with {len(m.new)} samples only the "
+            "target has, which shoal does not merge yet; nothing was changed (merge with "
+            "deeplake, or append the target's samples here and merge again)"
         )
     return m
 
@@ -309,6 +314,12 @@ async def _apply(
             if k in ds.tensors and ds.tensors[k].name in by_name:
                 pairs.append((k, by_name[ds.tensors[k].name]))
         appends, copies = [], []
+        seq = None
+        if ours_t.seq is not None:  # the sequence index merged run by run (merge_sequences)
+            assert their_t.seq is not None
+            seq = merge_sequences.plan_sequence(
+                ours_t.seq.table(), their_t.seq.table(), their_t.seq.starts, m.new
+            )
         for ours_k, theirs_k in pairs:
             t, src = ds.tensors[ours_k], theirs.tensors[theirs_k]
             if ours_k == key and (_remaps_labels(t, src) or t.meta.get("is_link")):
@@ -318,11 +329,17 @@ async def _apply(
                     values = _as_text(values, names)
                 appends.append((t, t.prepare(values)))
             else:  # the target's chunks, pointed at; only edge samples written again
-                copies.append((t, src, await merge_copy.plan_copy(src, m.new)))
+                ranges = None
+                if seq is not None:  # the parent and per-item companions: items
+                    per_item = ours_k == key or links[ours_k].get("flatten_sequence", True)
+                    ranges = seq.item_runs if per_item else seq.sample_runs
+                copies.append((t, src, await merge_copy.plan_copy(src, m.new, ranges)))
         for t, (prepared, new_names) in appends:
             t.stage(prepared, new_names)
         for t, src, plan in copies:
             merge_copy.stage_copy(t, src, plan)
+        if seq is not None and ours_t.seq is not None:
+            ours_t.seq.install(seq.rows, seq.lengths)
 
 
 async def _copy_tensors(

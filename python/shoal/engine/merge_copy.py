@@ -131,8 +131,12 @@ async def stored_run(theirs: TensorEngine, lasts: np.ndarray, start: int, end: i
     return out
 
 
-async def plan_copy(theirs: TensorEngine, indices: list[int]) -> Copy:
-    """How to append the target samples ``indices`` (sorted) of ``theirs`` to the head."""
+async def plan_copy(
+    theirs: TensorEngine, indices: list[int], ranges: list[tuple[int, int]] | None = None
+) -> Copy:
+    """How to append the target samples ``indices`` (sorted) of ``theirs`` to the head, or
+    the ``[start, end)`` ranges given (a sequence's items: each range on its own, as
+    deeplake takes them; an empty one copies nothing)."""
     ids, tiles = theirs.chunk_ids, theirs.tiles
     lasts = ids[:, 1].astype(np.int64)
     owners = await theirs.fetch.load_owners()
@@ -142,7 +146,9 @@ async def plan_copy(theirs: TensorEngine, indices: list[int]) -> Copy:
         out.parts.append(await stored_run(theirs, lasts, s, e))
         out.added += e - s
 
-    for start, end in runs(indices):
+    for start, end in runs(indices) if ranges is None else ranges:
+        if start == end:
+            continue
         whole, left, right = split_run(lasts, start, end)
         if left:
             await samples(*left)

@@ -86,6 +86,7 @@ class SequenceIndex:
         self.rows = rows  # the stored rows, uint32 (n, 3)
         self.starts = starts  # int64, one per sample plus one past the end
         self.flushed = (rows, starts)
+        self.merged = False  # appended by a merge (install): its commit diff counts items
 
     @classmethod
     def empty(cls) -> SequenceIndex:
@@ -128,6 +129,13 @@ class SequenceIndex:
         if add.size:
             self.starts = np.concatenate([self.starts, self.starts[-1] + np.cumsum(add)])
 
+    def install(self, rows: np.ndarray, lengths: list[int]) -> None:
+        """Samples of ``lengths`` items appended with the stored rows ``rows`` (a merge's,
+        which need not be the rows an append makes)."""
+        self.stage(lengths)
+        self.rows = rows
+        self.merged = True
+
     def staged_samples(self) -> int:
         """Samples appended since the last flush (a pop is flushed on its own: none then)."""
         return max(self.samples - int(self.flushed[1].size - 1), 0)
@@ -169,6 +177,7 @@ class SequenceIndex:
 
     def discard(self) -> None:
         self.rows, self.starts = self.flushed
+        self.merged = False
 
     def stored(self, starts: np.ndarray) -> None:
         """The samples up to ``starts`` (the index as a flush wrote it) are stored."""
@@ -177,6 +186,7 @@ class SequenceIndex:
         self.rows = self.table()
         self.flushed = (self.rows, starts)
         self.starts = now
+        self.merged = False
 
 
 def flatten(name: str, samples: Any) -> tuple[list[Any], list[int]]:

@@ -307,12 +307,19 @@ class TensorEngine:
             diff = CommitDiff(created=True)
         else:  # first change to this tensor in this commit
             before = self.stored_length - self.edits.diff_shift
-            if self.seq is not None and self.seq.dirty and not labels:
+            copied = self.edits.copied
+            if copied is not None and not copied.added and not self.edits.touched:
+                # a merge wrote none of its samples again: deeplake makes the diff at the
+                # update that follows the copy, the samples pointed at counted in
+                before = self.length
+            if self.seq is not None and self.seq.dirty and not labels and not self.seq.merged:
                 # deeplake makes the diff after the first sample's items are in; class
                 # labels make it before, when their names are looked up
                 before += self.seq.first_staged_items()
             diff = CommitDiff(added_start=before, added_end=before)
-        appended = appended or (self.seq is not None and self.seq.staged_samples() > 0)
+        appended = appended or (
+            self.seq is not None and not self.seq.merged and self.seq.staged_samples() > 0
+        )
         # deeplake marks a class-label tensor's info updated by every append
         # (and by every update)
         updated = bool(self.edits.updates or self.edits.sample_updates)
@@ -320,8 +327,9 @@ class TensorEngine:
             diff.info_updated or self.info_dirty or (labels and (appended or updated))
         )
         self.edits.apply_to(diff)
-        if self.seq is not None:
-            # deeplake counts a sequence tensor's appends in samples (add_data(1) each)
+        if self.seq is not None and not self.seq.merged:
+            # deeplake counts a sequence tensor's appends in samples (add_data(1) each); a
+            # merge's edge items as the items they are (merge_copy counts them)
             diff.added_end += self.seq.staged_samples()
         elif appended:
             diff.added_end = self.length

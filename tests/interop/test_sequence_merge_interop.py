@@ -1,0 +1,184 @@
+"""Sequence samples only the target branch has, merged as deeplake 3.9.52 merges them: the
+target's chunks their items fill whole are pointed at, edge items written again, the
+sequence index merged run by run, the ids per sample and the shapes per item. The same
+history merged by shoal and by deeplake gives the same chunk tables, chunk sets, sequence
+indexes, metas, diffs and values, and each library continues the other's merge.
+
+Where deeplake's own merge of the sequence index is wrong (the head's last row has as many
+items per sample as the target's first new one), shoal writes the index an append would
+(``merge_sequences``); deeplake reads and continues it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.interop.snippets import with_deeplake, with_shoal, write
+
+from shoal.errors import MergeConflictError
+
+HISTORY = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("g", htype="sequence[generic]", dtype="int64", max_chunk_size=300)
+ds.create_tensor("f", htype="sequence[image]", sample_compression="jpeg", max_chunk_size=3000)
+r = np.random.default_rng(0)
+
+def frames(n, k):
+    return [r.integers(0, 255, (6 + k % 3, 8, 3), dtype=np.uint8) for _ in range(n)]
+
+with ds:
+    for i in range(3):
+        ds.append({"g": [np.arange(3) + i] * (2 + i), "f": frames(2 + i, i)})
+ds.commit("c1")
+ds.checkout("dev", create=True)
+with ds:
+    for i in range(14):
+        n = 2 + i // 3
+        ds.append({"g": [np.arange(3) + 10 * i] * n, "f": frames(n, i)})
+ds.g[1] = [np.full(3, -1)] * 3
+ds.g[0] = [np.full(3, -2)] * 2
+ds.commit("d1")
+with ds:
+    ds.append({"g": [np.arange(3)] * 4, "f": frames(4, 1)})
+ds.checkout("main")
+ds.g[1] = [np.full(3, -5)] * 3
+ds.g[2] = [np.full(3, -6)] * 4
+ds.append({"g": [np.arange(3)] * HEAD_ITEMS, "f": frames(HEAD_ITEMS, 2)})
+ds.commit("m1")
+print(json.dumps({}))
+"""
+
+MERGE = """
+ds = deeplake.load(argv[0])
+ds.merge("dev", conflict_resolution=None if argv[1] == "none" else argv[1])
+print(json.dumps(summary(ds)))
+"""
+
+LAYOUT = """
+ds = deeplake.load(argv[0], read_only=True)
+merge = ds.version_state["commit_node"].parent
+ds.checkout(merge.commit_id)
+out = {"summary": summary(ds), "lengths": [len(s) for s in ds.g.numpy(aslist=True)],
+       "commit": merge.commit_id}
+for name in ("g", "f", "_g_id", "_g_shape", "_f_id", "_f_shape", "_f_info"):
+    eng = ds[name].chunk_engine
+    cmap = eng.commit_chunk_map
+    meta = ds[name].meta
+    out[name] = {
+        "lasts": eng.chunk_id_encoder.array[:, 1].tolist(),
+        "pointers": sorted(k + ":" + v["commit_id"] + ":" + v.get("key", "")
+                           for k, v in cmap.chunks.items() if v),
+        "own": len([k for k, v in cmap.chunks.items() if not v]),
+        "meta": [meta.length, meta.min_shape, meta.max_shape, meta.links],
+        "seq": eng.sequence_encoder._encoded.tolist() if meta.is_sequence else None,
+    }
+d = ds.diff(merge.parent.commit_id, as_dict=True)["tensor"][0][0]
+out["diff"] = {k: [list(v["data_added"]), sorted(v["data_updated"]), sorted(v["data_deleted"])]
+               for k, v in d.items() if isinstance(v, dict)}
+print(json.dumps(out, default=str))
+"""
+
+CONTINUE = """
+ds = deeplake.load(argv[0])
+ds.append({"g": [np.arange(3)] * 2, "f": [np.ones((6, 8, 3), np.uint8)] * 2})
+ds.g[5] = [np.full(3, 7)] * len(ds.g[5].numpy(aslist=True))
+ds.pop(6)
+ds.commit("after")
+print(json.dumps(summary(ds)))
+"""
+
+READ = """
+ds = deeplake.load(argv[0], read_only=True)
+print(json.dumps(summary(ds)))
+"""
+
+
+# files whose bytes do not depend on random chunk names
+FILES = ("tensor_meta.json", "sequence_index/unsharded", "commit_diff", "tiles_index/unsharded")
+
+# a sequence's items may differ in shape: each sample as the list of its items
+SUMMARY = """
+def summary(ds):
+    return {n: [[np.asarray(x).tolist() for x in s] for s in ds[n].numpy(aslist=True)]
+            for n in sorted(ds.tensors)}
+"""
+
+
+def _scripts(tmp: Path, head_items: int) -> list[Path]:
+    history = HISTORY.replace("HEAD_ITEMS", str(head_items))
+    return [
+        write(tmp, n, SUMMARY + c)
+        for n, c in [("h", history), ("m", MERGE), ("l", LAYOUT), ("c", CONTINUE), ("r", READ)]
+    ]
+
+
+def _merged_both(tmp: Path, run_dl: Any, head_items: int, resolution: str) -> tuple[Any, ...]:
+    history, merge, layout, cont, read = _scripts(tmp, head_items)
+    ours, theirs = tmp / "ours", tmp / "theirs"
+    with_deeplake(run_dl, history, ours)
+    shutil.copytree(ours, theirs)
+    merged = with_deeplake(run_dl, merge, theirs, resolution)
+    assert with_shoal(merge, ours, resolution) == merged or head_items == 2
+    return ours, theirs, layout, cont, read, merged
+
+
+@pytest.mark.parametrize("resolution", ["ours", "theirs"])
+def test_sequence_merge_writes_what_deeplake_writes(
+    tmp_path: Path, run_dl: Any, resolution: str
+) -> None:
+    ours, theirs, layout, cont, read, merged = _merged_both(tmp_path, run_dl, 5, resolution)
+    want = with_deeplake(run_dl, layout, theirs)
+    got = with_deeplake(run_dl, layout, ours)
+    assert want["g"]["pointers"] and want["f"]["pointers"]  # whole chunks pointed at
+    assert want["g"]["own"]  # and edge items written again
+    for name in ("g", "f", "_g_id", "_g_shape", "_f_id", "_f_shape", "_f_info"):
+        assert got[name] == want[name], name
+    assert got["diff"] == want["diff"]
+    assert got["summary"] == want["summary"] == merged
+    for name in ("g", "f", "_g_id", "_g_shape", "_f_id", "_f_shape", "_f_info"):
+        for f in FILES:  # byte for byte
+            mine = ours / "versions" / got["commit"] / name / f
+            dl = theirs / "versions" / want["commit"] / name / f
+            assert mine.exists() == dl.exists(), (name, f)
+            if dl.exists():
+                assert mine.read_bytes() == dl.read_bytes(), (name, f)
+    # each continues the other's merge
+    continued = with_deeplake(run_dl, cont, ours)
+    assert with_shoal(cont, theirs) == continued
+    assert with_shoal(read, ours) == continued
+    assert with_deeplake(run_dl, read, theirs) == continued
+
+
+def test_sequence_merge_conflict_is_refused_as_deeplake_refuses(
+    tmp_path: Path, run_dl: Any
+) -> None:
+    history, merge, *_ = _scripts(tmp_path, 5)
+    with_deeplake(run_dl, history, tmp_path / "ds")
+    with pytest.raises(AssertionError, match="MergeConflictError"):
+        with_deeplake(run_dl, merge, tmp_path / "ds", "none")
+    with pytest.raises(MergeConflictError, match="'g'"):
+        with_shoal(merge, tmp_path / "ds", "none")
+    read = write(tmp_path, "r2", SUMMARY + READ)
+    before = with_deeplake(run_dl, read, tmp_path / "ds")
+    assert with_shoal(read, tmp_path / "ds") == before
+    assert len(before["g"]) == 4  # nothing merged
+
+
+def test_sequence_merge_where_deeplake_misplaces_a_row(tmp_path: Path, run_dl: Any) -> None:
+    """The head's last sample has 2 items, as the target's first new one: deeplake's merged
+    index drops a row's samples (it reads back other lengths than were written); shoal's
+    index is the one an append writes, which deeplake reads and continues."""
+    ours, theirs, layout, cont, read, _ = _merged_both(tmp_path, run_dl, 2, "theirs")
+    want = with_deeplake(run_dl, layout, theirs)
+    got = with_deeplake(run_dl, layout, ours)
+    lengths = [2, 3, 4, 2] + [2 + i // 3 for i in range(14)] + [4]
+    assert got["lengths"] == lengths
+    assert want["lengths"] != lengths  # deeplake's own merge reads back wrong
+    assert got["g"]["seq"][:4] == [[2, 0, 0], [3, 2, 1], [4, 5, 2], [2, 9, 6]]
+    for name in ("g", "f"):  # the chunks are placed the same
+        assert got[name]["lasts"] == want[name]["lasts"], name
+        assert got[name]["pointers"] == want[name]["pointers"], name
+    continued = with_deeplake(run_dl, cont, ours)
+    assert with_shoal(read, ours) == continued
