@@ -182,3 +182,55 @@ def test_sequence_merge_where_deeplake_misplaces_a_row(tmp_path: Path, run_dl: A
         assert got[name]["pointers"] == want[name]["pointers"], name
     continued = with_deeplake(run_dl, cont, ours)
     assert with_shoal(read, ours) == continued
+
+
+POPS = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("g", htype="sequence[generic]", dtype="int64", max_chunk_size=200)
+ds.create_tensor("f", htype="sequence[image]", sample_compression="png")
+
+def add(start, lens):
+    with ds:
+        for i, n in enumerate(lens, start):
+            ds.append({"g": [np.full(3, 10 * i + j) for j in range(n)],
+                       "f": [np.full((4, 4, 3), (i + j) % 250, np.uint8) for j in range(n + 1)]})
+
+add(0, [1, 2, 3])
+ds.commit("c1")
+ds.checkout("dev", create=True)
+add(100, [2, 2, 3, 3, 1, 4, 4, 2])
+ds.pop(6)
+ds.pop(0)
+ds.commit("d1")
+ds.checkout("main")
+ds.merge("dev")
+ds.checkout("dev")
+add(200, [5, 1, 1])
+ds.commit("d2")
+ds.checkout("main")
+ds.pop(5)
+ds.commit("m2")
+print(json.dumps({}))
+"""
+
+
+def test_sequence_merge_after_pops_on_both_sides(tmp_path: Path, run_dl: Any) -> None:
+    """The target popped samples of its own and of the common ancestor, the head popped one
+    of a sample merged before: it comes back in a run of its own, before the target's new
+    samples (two runs: two item ranges, the sequence index merged twice)."""
+    _, merge, layout, cont, read = _scripts(tmp_path, 5)
+    history = write(tmp_path, "p", SUMMARY + POPS)
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    with_deeplake(run_dl, history, ours)
+    shutil.copytree(ours, theirs)
+    merged = with_deeplake(run_dl, merge, theirs, "theirs")
+    assert with_shoal(merge, ours, "theirs") == merged
+    want = with_deeplake(run_dl, layout, theirs)
+    got = with_deeplake(run_dl, layout, ours)
+    assert want["lengths"] == [1, 2, 3, 2, 2, 1, 4, 4, 2, 3, 5, 1, 1]
+    for name in ("g", "f", "_g_id", "_g_shape", "_f_id", "_f_shape"):
+        assert got[name] == want[name], name
+    assert got["diff"] == want["diff"] and got["summary"] == want["summary"]
+    continued = with_deeplake(run_dl, cont, ours)
+    assert with_shoal(cont, theirs) == continued
+    assert with_shoal(read, ours) == continued
