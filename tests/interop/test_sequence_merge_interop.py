@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.interop.snippets import with_deeplake, with_shoal, write
 
-from shoal.errors import MergeConflictError
+from shoal.errors import MergeConflictError, VersionError
 
 HISTORY = """
 ds = deeplake.empty(argv[0], overwrite=True)
@@ -234,3 +234,89 @@ def test_sequence_merge_after_pops_on_both_sides(tmp_path: Path, run_dl: Any) ->
     continued = with_deeplake(run_dl, cont, ours)
     assert with_shoal(cont, theirs) == continued
     assert with_shoal(read, ours) == continued
+
+
+APPENDED = """
+from PIL import Image
+import os
+ds = deeplake.empty(argv[0], overwrite=True)
+links = argv[1] == "links"
+if links:
+    ds.create_tensor("lk", htype="sequence[link[image]]", sample_compression="png")
+else:
+    ds.create_tensor("lab", htype="sequence[class_label]", class_names=["a", "b"])
+files = []
+for i in range(6):
+    p = os.path.join(os.path.dirname(argv[0]), f"img{i}.png")
+    Image.fromarray(np.full((4, 5, 3), 40 * i, np.uint8)).save(p)
+    files.append(p)
+
+def add(lens, label):
+    with ds:
+        for k, n in enumerate(lens):
+            if links:
+                ds.lk.append([deeplake.link(files[(k + j) % 6]) for j in range(n)])
+            else:
+                ds.lab.append([label if j % 2 else "a" for j in range(n)])
+
+add([1, 2], "b")
+ds.commit("c1")
+ds.checkout("dev", create=True)
+add([2, 3, 1, 2], "c")
+ds.commit("d1")
+ds.checkout("main")
+add([3], "d")
+ds.commit("m1")
+print(json.dumps({}))
+"""
+
+NAMED = """
+ds = deeplake.load(argv[0], read_only=True)
+out = summary(ds)
+if "lab" in ds.tensors:
+    out["names"] = [[ds.lab.info.class_names[int(v)] for v in np.asarray(s).ravel()]
+                    for s in ds.lab.numpy(aslist=True)]
+print(json.dumps(out))
+"""
+
+
+def _appended(tmp: Path, run_dl: Any, kind: str) -> tuple[Path, Path, Path, Path]:
+    _, merge, _, _, _ = _scripts(tmp, 5)
+    history = write(tmp, "a", SUMMARY + APPENDED)
+    named = write(tmp, "n", SUMMARY + NAMED)
+    ours, theirs = tmp / "ours" / "ds", tmp / "theirs" / "ds"
+    ours.parent.mkdir()
+    with_deeplake(run_dl, history, ours, kind)
+    shutil.copytree(ours.parent, theirs.parent)
+    return merge, named, ours, theirs
+
+
+def test_new_sequences_of_links_are_refused(tmp_path: Path, run_dl: Any) -> None:
+    """Not merged yet: the merge raises, names the tensor and changes nothing."""
+    merge, named, ours, _ = _appended(tmp_path, run_dl, "links")
+    before = with_deeplake(run_dl, named, ours)
+    with pytest.raises(VersionError, match="'lk'.*sequence of links.*nothing was changed"):
+        with_shoal(merge, ours, "theirs")
+    assert with_shoal(named, ours) == before == with_deeplake(run_dl, named, ours)
+    assert [len(s) for s in before["lk"]] == [1, 2, 3]
+
+
+def test_sequences_of_renamed_labels_are_appended_by_name(tmp_path: Path, run_dl: Any) -> None:
+    """Class names neither side's extend: deeplake 3.9.52 fails half way through such a merge
+    of a sequence tensor (``copy_tensor_slice`` reads item ranges it never made); shoal appends
+    the target's labels by name, as it does for plain class labels, and deeplake reads them."""
+    merge, named, ours, theirs = _appended(tmp_path, run_dl, "labels")
+    with pytest.raises(AssertionError, match="flat_ranges"):
+        with_deeplake(run_dl, merge, theirs, "theirs")
+    with_shoal(merge, ours, "theirs")
+    got = with_deeplake(run_dl, named, ours)
+    assert got["names"] == [
+        ["a"],
+        ["a", "b"],
+        ["a", "d", "a"],
+        ["a", "c"],
+        ["a", "c", "a"],
+        ["a"],
+        ["a", "c"],
+    ]
+    assert with_shoal(named, ours) == got

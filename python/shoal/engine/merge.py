@@ -33,7 +33,7 @@ from ..errors import MergeConflictError, VersionError
 from ..format import jsonio, keys
 from ..format.diffs import TensorChanges
 from ..storage import bounded_gather
-from . import editing, merge_copy, merge_sequences, tensor_admin
+from . import editing, merge_copy, merge_sequences, sequences, tensor_admin
 from . import versions as history
 from .diff import common_ancestor, resolve
 from .lock import head_lock
@@ -42,6 +42,7 @@ from .version_lock import VersionLock
 
 if TYPE_CHECKING:
     from .dataset import DatasetEngine
+    from .samples import Prepared
     from .tensor import TensorEngine
 
 RESOLUTIONS = (None, "ours", "theirs")
@@ -235,19 +236,11 @@ async def _plan_tensor(
         elif shared is None or shared > 0:
             m.conflicts.append((our_index[sid], their_index[sid]))
     m.new.sort()
-    if (
-        m.new
-        and ours_meta.get("is_sequence")
-        and (
-            ours_meta.get("is_link")
-            or _remaps_labels(ds.tensors[ds.key_of(name)], theirs.tensors[theirs.key_of(name)])
-        )
-    ):
+    if m.new and ours_meta.get("is_sequence") and ours_meta.get("is_link"):
         raise VersionError(
-            f"cannot merge tensor {name!r}: it is a sequence tensor of links or of class "
-            f"labels named differently on each side, with {len(m.new)} samples only the "
-            "target has, which shoal does not merge yet; nothing was changed (merge with "
-            "deeplake, or append the target's samples here and merge again)"
+            f"cannot merge tensor {name!r}: it is a sequence of links with {len(m.new)} "
+            "samples only the target has, which shoal does not merge yet; nothing was changed "
+            "(merge with deeplake, or append the target's samples here and merge again)"
         )
     return m
 
@@ -278,7 +271,7 @@ def _as_text(values: list[Any], names: list[str]) -> list[Any]:
 def _remaps_labels(ours: TensorEngine, theirs: TensorEngine) -> bool:
     """deeplake re-appends class labels by name only when neither side's class names extend
     the other's (``merge_tensor_data``)."""
-    if ours.htype != "class_label":
+    if ours.meta.get("htype") != "class_label":
         return False
     mine, their = ours.info.get("class_names") or [], theirs.info.get("class_names") or []
     if not their or mine == their:
@@ -293,7 +286,7 @@ async def _apply(
     ours_t, their_t = ds.tensors[key], theirs.tensors[their_key]
     await ours_t.ensure_full()
     ours_t.edits.touched = True  # deeplake's merge makes every common tensor's commit diff
-    names = their_t.info.get("class_names") if ours_t.htype == "class_label" else None
+    names = their_t.info.get("class_names") if ours_t.meta.get("htype") == "class_label" else None
     updates = m.updated + (m.conflicts if take_theirs else [])
     if updates:
         # before the appends: an update of a sample staged in this flush would flush first
@@ -313,7 +306,8 @@ async def _apply(
         for k in links:
             if k in ds.tensors and ds.tensors[k].name in by_name:
                 pairs.append((k, by_name[ds.tensors[k].name]))
-        appends, copies = [], []
+        appends: list[tuple[TensorEngine, tuple[Prepared, list[str]], list[int] | None]] = []
+        copies = []
         seq = None
         if ours_t.seq is not None:  # the sequence index merged run by run (merge_sequences)
             assert their_t.seq is not None
@@ -327,18 +321,24 @@ async def _apply(
                 values = await _samples(src, idx)
                 if names and not t.meta.get("is_link"):
                     values = _as_text(values, names)
-                appends.append((t, t.prepare(values)))
+                if t.seq is not None:  # appended as sequences: the index an append makes
+                    items, lengths = sequences.flatten(t.name, values)
+                    appends.append((t, sequences.prepare_items(t, items, lengths), lengths))
+                else:
+                    appends.append((t, t.prepare(values), None))
             else:  # the target's chunks, pointed at; only edge samples written again
                 ranges = None
                 if seq is not None:  # the parent and per-item companions: items
                     per_item = ours_k == key or links[ours_k].get("flatten_sequence", True)
                     ranges = seq.item_runs if per_item else seq.sample_runs
                 copies.append((t, src, await merge_copy.plan_copy(src, m.new, ranges)))
-        for t, (prepared, new_names) in appends:
+        for t, (prepared, new_names), counts in appends:
             t.stage(prepared, new_names)
+            if t.seq is not None and counts is not None:
+                t.seq.stage(counts)
         for t, src, plan in copies:
             merge_copy.stage_copy(t, src, plan)
-        if seq is not None and ours_t.seq is not None:
+        if seq is not None and ours_t.seq is not None and not appends:
             ours_t.seq.install(seq.rows, seq.lengths)
 
 
