@@ -12,7 +12,8 @@ semantics of deeplake 3.9.52 (``util/merge.py``).
   ids only the target has are appended (with their id, shape and info companions) as
   deeplake appends them: the target's chunks they fill whole are pointed at, only edge samples
   are written again (``merge_copy``), and class labels whose names disagree are appended by
-  name. A sample updated only on the target since the common ancestor is updated here; one
+  name. A sequence tensor's new samples are placed the same way, item by item, and its
+  sequence index merged run by run (``merge_sequences``); new sequences of links are refused. A sample updated only on the target since the common ancestor is updated here; one
   updated on both sides is a conflict: with no ``conflict_resolution`` the merge raises
   :class:`MergeConflictError` naming the tensors and indices and changes nothing, "ours"
   keeps ours, "theirs" takes theirs.
