@@ -320,8 +320,9 @@ def test_merge_of_sequence_updates_as_deeplakes(
     tmp_path: Path, files: list[str], deeplake_python: str, deeplake_env: dict[str, str]
 ) -> None:
     """A branch's updates of sequence samples merged by each library into copies of one
-    dataset: the same values and the same metas, indexes and diffs; new sequence samples on
-    the target are refused, changing nothing."""
+    dataset: the same values and the same metas, indexes and diffs. A sample the target
+    appends later is merged too (after a refused conflict that changed nothing), and deeplake
+    reads the result."""
     dl = tmp_path / "dl"
     _run(deeplake_python, deeplake_env, "write", str(dl), json.dumps(files))
     _run(deeplake_python, deeplake_env, "branch_updates", str(dl), json.dumps(files))
@@ -347,6 +348,11 @@ def test_merge_of_sequence_updates_as_deeplakes(
         return {p: p.read_bytes() for p in sh.rglob("*") if p.is_file() and "lock" not in p.name}
 
     before = stored()
-    with pytest.raises(shoal.errors.VersionError, match="'g'.*1 samples only the target has"):
+    with pytest.raises(shoal.errors.MergeConflictError, match="'g' at indices"):
         ds.merge("alt")
     assert stored() == before
+    ds.merge("alt", conflict_resolution="ours")  # the new sample comes (merge_sequences)
+    assert [a.tolist() for a in ds.g[-1].numpy(aslist=True)] == [[1, 1]]
+    ds.close()
+    _run(deeplake_python, deeplake_env, "read", str(sh), str(out))
+    _assert_same(_shoal_view(sh), json.loads(out.read_text()))
