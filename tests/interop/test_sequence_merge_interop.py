@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.interop.snippets import with_deeplake, with_shoal, write
 
-from shoal.errors import MergeConflictError, VersionError
+from shoal.errors import MergeConflictError
 
 HISTORY = """
 ds = deeplake.empty(argv[0], overwrite=True)
@@ -243,6 +243,7 @@ ds = deeplake.empty(argv[0], overwrite=True)
 links = argv[1] == "links"
 if links:
     ds.create_tensor("lk", htype="sequence[link[image]]", sample_compression="png")
+    ds.create_tensor("pl", htype="link[image]", sample_compression="png")
 else:
     ds.create_tensor("lab", htype="sequence[class_label]", class_names=["a", "b"])
 files = []
@@ -256,6 +257,7 @@ def add(lens, label):
         for k, n in enumerate(lens):
             if links:
                 ds.lk.append([deeplake.link(files[(k + j) % 6]) for j in range(n)])
+                ds.pl.append(deeplake.link(files[(k + n) % 6]) if n != 3 else None)
             else:
                 ds.lab.append([label if j % 2 else "a" for j in range(n)])
 
@@ -268,6 +270,16 @@ ds.checkout("main")
 add([3], "d")
 ds.commit("m1")
 print(json.dumps({}))
+"""
+
+MORE_LINKS = """
+import os
+ds = deeplake.load(argv[0])
+f = os.path.join(os.path.dirname(argv[0]), "img5.png")
+ds.lk.append([deeplake.link(f)] * 2)
+ds.pl.append(deeplake.link(f))
+ds.commit("more")
+print(json.dumps(summary(ds)))
 """
 
 NAMED = """
@@ -291,14 +303,20 @@ def _appended(tmp: Path, run_dl: Any, kind: str) -> tuple[Path, Path, Path, Path
     return merge, named, ours, theirs
 
 
-def test_new_sequences_of_links_are_refused(tmp_path: Path, run_dl: Any) -> None:
-    """Not merged yet: the merge raises, names the tensor and changes nothing."""
-    merge, named, ours, _ = _appended(tmp_path, run_dl, "links")
-    before = with_deeplake(run_dl, named, ours)
-    with pytest.raises(VersionError, match="'lk'.*sequence of links.*nothing was changed"):
-        with_shoal(merge, ours, "theirs")
-    assert with_shoal(named, ours) == before == with_deeplake(run_dl, named, ours)
-    assert [len(s) for s in before["lk"]] == [1, 2, 3]
+def test_sequences_of_links_are_appended(tmp_path: Path, run_dl: Any) -> None:
+    """Links (in sequences, and plain ones) are appended from the target's samples, with
+    their paths and creds keys: deeplake reads the same samples as after its own merge, and
+    each library continues the other's merge."""
+    merge, named, ours, theirs = _appended(tmp_path, run_dl, "links")
+    with_deeplake(run_dl, merge, theirs, "theirs")
+    with_shoal(merge, ours, "theirs")
+    want = with_deeplake(run_dl, named, theirs)
+    assert [len(s) for s in want["lk"]] == [1, 2, 3, 2, 3, 1, 2]
+    assert len(want["pl"]) == 7
+    assert with_deeplake(run_dl, named, ours) == want
+    assert with_shoal(named, ours) == want
+    more = write(tmp_path, "more", SUMMARY + MORE_LINKS)
+    assert with_shoal(more, theirs) == with_deeplake(run_dl, more, ours)
 
 
 def test_sequences_of_renamed_labels_are_appended_by_name(tmp_path: Path, run_dl: Any) -> None:

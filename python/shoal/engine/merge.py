@@ -13,7 +13,8 @@ semantics of deeplake 3.9.52 (``util/merge.py``).
   deeplake appends them: the target's chunks they fill whole are pointed at, only edge samples
   are written again (``merge_copy``), and class labels whose names disagree are appended by
   name. A sequence tensor's new samples are placed the same way, item by item, and its
-  sequence index merged run by run (``merge_sequences``); new sequences of links are refused. A sample updated only on the target since the common ancestor is updated here; one
+  sequence index merged run by run (``merge_sequences``). Links (sequences of links too) are
+  appended with their paths and creds keys. A sample updated only on the target since the common ancestor is updated here; one
   updated on both sides is a conflict: with no ``conflict_resolution`` the merge raises
   :class:`MergeConflictError` naming the tensors and indices and changes nothing, "ours"
   keeps ours, "theirs" takes theirs.
@@ -33,6 +34,7 @@ import numpy as np
 from ..errors import MergeConflictError, VersionError
 from ..format import jsonio, keys
 from ..format.diffs import TensorChanges
+from ..links import engine as link_engine
 from ..storage import bounded_gather
 from . import editing, merge_copy, merge_sequences, sequences, tensor_admin
 from . import versions as history
@@ -237,12 +239,6 @@ async def _plan_tensor(
         elif shared is None or shared > 0:
             m.conflicts.append((our_index[sid], their_index[sid]))
     m.new.sort()
-    if m.new and ours_meta.get("is_sequence") and ours_meta.get("is_link"):
-        raise VersionError(
-            f"cannot merge tensor {name!r}: it is a sequence of links with {len(m.new)} "
-            "samples only the target has, which shoal does not merge yet; nothing was changed "
-            "(merge with deeplake, or append the target's samples here and merge again)"
-        )
     return m
 
 
@@ -257,6 +253,19 @@ async def _flat_samples(t: TensorEngine, idx: np.ndarray) -> list[Any]:
     if t.kind.is_object:
         return [t.kind.decode(b, t.name) for b in await t.read_blobs(idx)]
     return list(await t.read_arrays(idx))
+
+
+async def _linked(t: TensorEngine, idx: np.ndarray) -> list[Any]:
+    """Samples ``idx`` of a link tensor as the links they store (None for an empty one)."""
+    from ..links.sample import link
+
+    paths, creds_keys, tiled = await link_engine._items(t, idx)
+    if tiled:
+        raise VersionError(
+            f"cannot merge tensor {t.name!r}: its new samples include link_tiled ones, which "
+            "shoal does not merge yet; nothing was changed"
+        )
+    return [link(p, creds_key=k) if p else None for p, k in zip(paths, creds_keys, strict=True)]
 
 
 def _as_text(values: list[Any], names: list[str]) -> list[Any]:
@@ -317,11 +326,14 @@ async def _apply(
             )
         for ours_k, theirs_k in pairs:
             t, src = ds.tensors[ours_k], theirs.tensors[theirs_k]
-            if ours_k == key and (_remaps_labels(t, src) or t.meta.get("is_link")):
-                # appended by name (deeplake), or with their creds (shoal's own path)
-                values = await _samples(src, idx)
-                if names and not t.meta.get("is_link"):
-                    values = _as_text(values, names)
+            if ours_k == key and t.meta.get("is_link"):
+                # appended with their paths and creds keys (shoal's own path)
+                flat = src.seq.flat(idx) if src.seq is not None else idx
+                checked = await link_engine.check_samples(t, await _linked(src, flat))
+                counts = src.seq.lengths(idx).tolist() if src.seq is not None else None
+                appends.append((t, t.prepare(checked), counts))
+            elif ours_k == key and _remaps_labels(t, src):  # appended by name (deeplake)
+                values = _as_text(await _samples(src, idx), names or [])
                 if t.seq is not None:  # appended as sequences: the index an append makes
                     items, lengths = sequences.flatten(t.name, values)
                     appends.append((t, sequences.prepare_items(t, items, lengths), lengths))
