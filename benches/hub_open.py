@@ -8,6 +8,13 @@ or with --in-process on a thread of this process. With --s3 the storage root is 
 the direct path opens ``s3://`` with the admin's keys, as the comparison is meant to be.
 
     .venv/bin/python benches/hub_open.py [--repeat 50] [--tensors 4] [--samples 2000] [--s3]
+                                         [--connected [--static]] [--in-process]
+
+With --connected --static the org's key opts in to handing out its own keys (unscoped), so
+the hub:// path and the direct path load with the very same keys and the ratio is what the
+platform adds; without --static the hub:// path gets scoped STS session credentials, which
+SeaweedFS checks more slowly than static keys (the "s3:// load, vended keys" line shows that
+part, and the ratios against it).
 """
 
 from __future__ import annotations
@@ -110,12 +117,15 @@ def start_s3_root(
     return settings, {**s3.creds(), "bucket": BUCKET}, weed.pid
 
 
-def connect_org(url: str, token: str, src: str, secret: dict[str, Any]) -> str:
+def connect_org(
+    url: str, token: str, src: str, secret: dict[str, Any], allow_static: bool = False
+) -> str:
     """An org whose creds key ``k`` holds ``secret`` (keys plus a role to assume, so vends are
-    scoped), and ``src`` connected to it; the ``hub://`` path."""
+    scoped; or, with ``allow_static``, the keys themselves, handed out as they are), and
+    ``src`` connected to it; the ``hub://`` path."""
     client = PlatformClient(url, token)
     run(client.request("POST", "/api/organizations", body={"name": "benchorg"}))
-    body = {"name": "k", "kind": "aws-keys", "secret": secret}
+    body = {"name": "k", "kind": "aws-keys", "secret": secret, "allow_static": allow_static}
     run(client.request("POST", "/api/org/benchorg/creds", body=body))
     return str(shoal.connect(src, "k", org_id="benchorg", token=token).path)
 
@@ -185,6 +195,12 @@ def main() -> None:
         help="a dataset connected from s3:// on SeaweedFS (an org's creds key, STS-scoped) vs "
         "loading that s3:// path with the same keys",
     )
+    parser.add_argument(
+        "--static",
+        action="store_true",
+        help="with --connected: the org's key opts in to handing out its own (unscoped) keys, "
+        "so both paths load with the very same keys",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="shoal-bench-platform-") as tmp, ExitStack() as stack:
@@ -210,7 +226,10 @@ def main() -> None:
                 assert direct_creds is not None
                 direct_path = f"s3://{bucket}/connected/ds"
                 ds = shoal.empty(direct_path, creds=direct_creds)
-                path = connect_org(url, token, direct_path, {**direct_creds, "role_arn": role_arn})
+                secret = (
+                    dict(direct_creds) if args.static else {**direct_creds, "role_arn": role_arn}
+                )
+                path = connect_org(url, token, direct_path, secret, allow_static=args.static)
             else:
                 ds = shoal.empty(path, token=token)
             with ds:
