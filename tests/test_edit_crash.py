@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +126,44 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("edit", [update, pop], ids=["update", "pop"])
-def test_kill_at_every_write_of_an_edit(
-    tmp_path: Path, run_dl: Any, edit: Callable[[shoal.Dataset], None]
-) -> None:
+@dataclass
+class Kill:
+    """One copy of the base with the writer killed ``when`` its ``k``-th write: what shoal
+    must read there (``want``: the state before the edit or after it)."""
+
+    path: Path
+    when: str
+    k: int
+    committed: bool
+    want: Any
+
+
+@dataclass
+class Kills:
+    before: Any
+    after: Any
+    writes: list[str]
+    commit: int  # the journal's write, counted from 1: the edit is committed after it
+    cases: list[Kill]
+
+    def around_commit(self) -> list[Kill]:
+        """The copies killed next to the commit point, and the last one."""
+        near = {self.commit - 1, self.commit, self.commit + 1, len(self.writes)}
+        return [c for c in self.cases if c.k in near]
+
+
+def kill_everywhere(
+    tmp_path: Path,
+    make_base: Callable[[Path], None],
+    edit: Callable[[shoal.Dataset], None],
+    summary: Callable[[shoal.Dataset], Any],
+    before_recovery: Callable[[Path], None] | None = None,
+) -> Kills:
+    """Run ``edit`` on a copy of the base once whole, then on a fresh copy killed just
+    before / just after each of its storage writes ("before": the write's concurrent
+    siblings may be done too, which matters up to the journal's put). Every copy must read
+    in shoal as before or after the edit, read-only and then opened for writing (which
+    recovers), with no journal left. ``before_recovery(path)`` sees each copy as killed."""
     base = tmp_path / "base"
     make_base(base)
     before = summary(shoal.load(str(base), read_only=True))
@@ -137,18 +172,15 @@ def test_kill_at_every_write_of_an_edit(
     after = summary(shoal.load(str(tmp_path / "clean"), read_only=True))
     assert after != before and journal.KEY in writes
     commit = writes.index(journal.KEY) + 1
-    # "after": exactly the first k writes done; "before": the k-th one's concurrent siblings
-    # may be done too, which matters up to the journal's put
-    cases = [("after", k) for k in range(1, len(writes) + 1)]
-    cases += [("before", k) for k in range(1, commit + 2)]
-    raw_paths, post_paths = [], []
-    for when, k in cases:
+    steps = [("after", k) for k in range(1, len(writes) + 1)]
+    steps += [("before", k) for k in range(1, commit + 2)]
+    cases = []
+    for when, k in steps:
         path = tmp_path / f"{when}{k}"
         shutil.copytree(base, path)
         run_edit(path, edit, k, when)
-        raw = tmp_path / "raw" / path.name
-        shutil.copytree(path, raw)
-        raw_paths.append(raw)
+        if before_recovery is not None:
+            before_recovery(path)
         committed = k > commit or (k == commit and when == "after")
         want = after if committed else before
         assert summary(shoal.load(str(path), read_only=True)) == want, (when, k)
@@ -156,22 +188,37 @@ def test_kill_at_every_write_of_an_edit(
         assert summary(reopened) == want, (when, k)
         reopened.close()
         assert not (path / journal.KEY).exists()
-        post_paths.append(path)
+        cases.append(Kill(path, when, k, committed, want))
+    return Kills(before, after, writes, commit, cases)
+
+
+@pytest.mark.parametrize("edit", [update, pop], ids=["update", "pop"])
+def test_kill_at_every_write_of_an_edit(
+    tmp_path: Path, run_dl: Any, edit: Callable[[shoal.Dataset], None]
+) -> None:
+    raw_paths: list[Path] = []
+
+    def keep_raw(path: Path) -> None:  # as killed, for deeplake (which knows no journal)
+        raw = tmp_path / "raw" / path.name
+        shutil.copytree(path, raw)
+        raw_paths.append(raw)
+
+    kills = kill_everywhere(tmp_path, make_base, edit, summary, keep_raw)
+    before, after, cases = kills.before, kills.after, kills.cases
     script = tmp_path / "dl.py"
     script.write_text(PRELUDE + DL_SUMMARIES)
     # deeplake loads every raw state, and the recovered ones around the commit point
-    around = {commit - 1, commit, commit + 1, len(writes)}
-    post_checked = [p for (w, k), p in zip(cases, post_paths, strict=True) if k in around]
+    post_checked = [c.path for c in kills.around_commit()]
     proc = run_dl("exec", script, *raw_paths, *post_checked)
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     refused = 0
-    for (when, k), raw, post in zip(cases, raw_paths, post_paths, strict=True):
-        committed = k > commit or (k == commit and when == "after")
-        if str(post) in seen:
-            assert seen[str(post)] == (after if committed else before), (when, k)
+    for case, raw in zip(cases, raw_paths, strict=True):
+        when, k = case.when, case.k
+        if str(case.path) in seen:
+            assert seen[str(case.path)] == case.want, (when, k)
         got = seen[str(raw)]
         if not (raw / journal.KEY).exists():
-            assert got == (after if committed else before), (when, k)
+            assert got == case.want, (when, k)
             continue
         # The edit is committed but its objects are half written: deeplake, which knows
         # nothing of the journal, may refuse the dataset or see some tensors edited and

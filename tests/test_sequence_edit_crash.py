@@ -8,7 +8,6 @@ tests/test_edit_crash.py.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ import numpy as np
 import pytest
 
 import shoal
-from shoal.engine import journal
 from tests.interop import conftest as _interop
 from tests.interop.snippets import PRELUDE
-from tests.test_edit_crash import run_edit
+from tests.test_edit_crash import kill_everywhere
 
 deeplake_python = _interop.deeplake_python
 deeplake_env = _interop.deeplake_env
@@ -73,30 +71,10 @@ print(json.dumps(out))
 def test_kill_at_every_write_of_a_sequence_edit(
     tmp_path: Path, run_dl: Any, edit: Callable[[shoal.Dataset], None]
 ) -> None:
-    base = tmp_path / "base"
-    make_base(base)
-    before = summary(shoal.load(str(base), read_only=True))
-    shutil.copytree(base, tmp_path / "clean")
-    writes = run_edit(tmp_path / "clean", edit, None, "before")
-    after = summary(shoal.load(str(tmp_path / "clean"), read_only=True))
-    assert after != before and journal.KEY in writes
-    commit = writes.index(journal.KEY) + 1
-    cases = [("after", k) for k in range(1, len(writes) + 1)]
-    cases += [("before", k) for k in range(1, commit + 2)]
-    checked = []
-    for when, k in cases:
-        path = tmp_path / f"{when}{k}"
-        shutil.copytree(base, path)
-        run_edit(path, edit, k, when)
-        committed = k > commit or (k == commit and when == "after")
-        want = after if committed else before
-        assert summary(shoal.load(str(path), read_only=True)) == want, (when, k)
-        reopened = shoal.load(str(path))  # recovery completes or drops the edit
-        assert summary(reopened) == want, (when, k)
-        reopened.close()
-        assert not (path / journal.KEY).exists()
-        if k in {commit - 1, commit, commit + 1, len(writes)}:
-            checked.append((path, want))
+    checked = [
+        (c.path, c.want)
+        for c in kill_everywhere(tmp_path, make_base, edit, summary).around_commit()
+    ]
     script = tmp_path / "dl.py"
     script.write_text(PRELUDE + DL_SUMMARIES)
     proc = run_dl("exec", script, *[p for p, _ in checked])

@@ -8,17 +8,15 @@ tests/test_edit_crash.py."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import shoal
-from shoal.engine import journal
 from tests.interop import conftest as _interop
 from tests.interop.snippets import PRELUDE
-from tests.test_edit_crash import run_edit
+from tests.test_edit_crash import kill_everywhere
 
 deeplake_python = _interop.deeplake_python
 deeplake_env = _interop.deeplake_env
@@ -77,33 +75,14 @@ print(json.dumps(out))
 
 
 def test_kill_at_every_write_of_a_sequence_merge(tmp_path: Path, run_dl: Any) -> None:
-    base = tmp_path / "base"
-    make_base(base)
-    before = summary(shoal.load(str(base), read_only=True))
-    shutil.copytree(base, tmp_path / "clean")
-    writes = run_edit(tmp_path / "clean", merge, None, "before")
-    after = summary(shoal.load(str(tmp_path / "clean"), read_only=True))
+    kills = kill_everywhere(tmp_path, make_base, merge, summary)
+    before, after = kills.before, kills.after
     assert len(after["g"]) == len(before["g"]) + 13 and after["log"][0].startswith("Merge ")
-    assert journal.KEY in writes
-    commit = writes.index(journal.KEY) + 1
-    cases = [("after", k) for k in range(1, len(writes) + 1)]
-    cases += [("before", k) for k in range(1, commit + 2)]
     checked = []
-    for when, k in cases:
-        path = tmp_path / f"{when}{k}"
-        shutil.copytree(base, path)
-        run_edit(path, merge, k, when)
-        committed = k > commit or (k == commit and when == "after")
-        want = after if committed else before
-        assert summary(shoal.load(str(path), read_only=True)) == want, (when, k)
-        reopened = shoal.load(str(path))  # recovery completes or drops the merge
-        assert summary(reopened) == want, (when, k)
-        reopened.close()
-        assert not (path / journal.KEY).exists()
-        for lock in path.rglob("dataset_lock.lock"):
+    for case in kills.around_commit():
+        for lock in case.path.rglob("dataset_lock.lock"):
             lock.unlink()  # a killed writer's lock: deeplake would wait for it to expire
-        if k in {commit - 1, commit, commit + 1, len(writes)}:
-            checked.append((path, want))
+        checked.append((case.path, case.want))
     script = tmp_path / "dl.py"
     script.write_text(PRELUDE + DL_SUMMARIES)
     proc = run_dl("exec", script, *[p for p, _ in checked])
