@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import routing
-from ._dataset_copy import IGNORED_OPTIONS
+from ._dataset_copy import check_options
 from .engine.dataset import DatasetEngine
 from .engine.lock import NAME as LOCK_NAME
-from .engine.lock import check_no_writer
-from .errors import DatasetExistsError, DatasetNotFoundError, ShoalError
+from .errors import DatasetNotFoundError, ShoalError
 from .format.keys import DATASET_META
 from .storage import Storage, bounded_gather
 
@@ -56,9 +55,7 @@ async def _copy_objects(
     token: str | None,
     options: dict[str, Any],
 ) -> None:
-    unknown = set(options) - IGNORED_OPTIONS
-    if unknown:
-        raise TypeError(f"deepcopy() got unexpected arguments {sorted(unknown)}")
+    check_options(options, "deepcopy")
     source, close_source = await _source_storage(src, src_creds, token)
     try:
         if not await DatasetEngine.exists(source):
@@ -69,7 +66,7 @@ async def _copy_objects(
             keys, metas = await _only(source, keys, list(tensors))
         target = await routing.open_storage(routing.parse(dest), creds=dest_creds, token=token)
         try:
-            await _clear_target(target, dest, overwrite)
+            await DatasetEngine.make_room(target, overwrite)
 
             async def copy(key: str) -> None:
                 data = metas.get(key)
@@ -85,35 +82,32 @@ async def _copy_objects(
             await source.close()
 
 
+def _opened(src: Any) -> Any:
+    """The async dataset of an opened dataset (a sync façade or an AsyncDataset), or None."""
+    inner = getattr(src, "_a", src)
+    return inner if isinstance(getattr(inner, "_engine", None), DatasetEngine) else None
+
+
+def _path(src: Any, what: str) -> Any:
+    if not isinstance(src, str) and not hasattr(src, "__fspath__"):
+        raise TypeError(f"{what} needs a path or a dataset as src, got {src!r}")
+    return src
+
+
 async def _source_storage(src: Any, creds: Any, token: str | None) -> tuple[Storage, bool]:
-    inner = getattr(src, "_a", src)  # a Dataset façade or an AsyncDataset
-    engine = getattr(inner, "_engine", None)
-    if isinstance(engine, DatasetEngine):
+    inner = _opened(src)
+    if inner is not None:
         if inner.is_view:
             raise ShoalError(
                 "deepcopy copies whole datasets, not views; pass the dataset (or its path)"
             )
-        if getattr(inner, "_group", None):
+        if inner._group:
             raise ShoalError("deepcopy copies whole datasets, not groups; pass the dataset")
-        return engine.storage, False
-    if not isinstance(src, str) and not hasattr(src, "__fspath__"):
-        raise TypeError(f"deepcopy needs a path or a dataset as src, got {src!r}")
+        return inner._engine.storage, False
     storage = await routing.open_storage(
-        routing.parse(src), read_only=True, creds=creds, token=token
+        routing.parse(_path(src, "deepcopy")), read_only=True, creds=creds, token=token
     )
     return storage, True
-
-
-async def _clear_target(target: Storage, dest: str, overwrite: bool) -> None:
-    if not await DatasetEngine.exists(target):
-        return
-    if not overwrite:
-        raise DatasetExistsError(
-            f"a dataset exists at {dest!r}; copy to another path, or pass overwrite=True "
-            f"to replace it"
-        )
-    await check_no_writer(target)
-    await target.delete_prefix("")
 
 
 async def _only(
@@ -140,10 +134,13 @@ async def _only(
     def kept(key: str) -> bool:
         return not any(key.startswith(t + "/") or f"/{t}/" in key for t in dropped)
 
-    metas = {}
-    for key in keys:
-        if posixpath.basename(key) == DATASET_META:
-            metas[key] = _filtered_meta(await source.get(key), picked, wanted)
+    meta_keys = [k for k in keys if posixpath.basename(k) == DATASET_META]
+    found = await source.get_many(meta_keys)  # every version's, at once
+    metas = {
+        k: _filtered_meta(raw, picked, wanted)
+        for k, raw in zip(meta_keys, found, strict=True)
+        if raw is not None
+    }
     return [k for k in keys if kept(k)], metas
 
 
@@ -196,16 +193,10 @@ async def copy_async(
     from ._dataset_copy import copy_dataset
     from .api import load_async
 
-    unknown = set(options) - IGNORED_OPTIONS
-    if unknown:
-        raise TypeError(f"copy() got unexpected arguments {sorted(unknown)}")
-    inner = getattr(src, "_a", src)
-    if isinstance(getattr(inner, "_engine", None), DatasetEngine):
-        source = inner
-    elif isinstance(src, str) or hasattr(src, "__fspath__"):
-        source = await load_async(src, read_only=True, creds=src_creds, token=token)
-    else:
-        raise TypeError(f"copy needs a path or a dataset as src, got {src!r}")
+    check_options(options, "copy")
+    source = _opened(src)
+    if source is None:
+        source = await load_async(_path(src, "copy"), read_only=True, creds=src_creds, token=token)
     return await copy_dataset(source, str(dest), tensors, overwrite, dest_creds, token)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _loop
-from ._dataset_copy import IGNORED_OPTIONS, copy_dataset
+from ._dataset_copy import check_options, copy_dataset
 from .engine.lock import check_no_writer
 from .errors import ReadOnlyError, SampleError, ShoalError
 from .format.htypes import DEFAULT_MAX_CHUNK_SIZE
@@ -107,9 +107,7 @@ class AsyncDatasetAdmin:
     ) -> AsyncDataset:
         """A new dataset at ``dest`` with what this dataset or view holds now, without the
         history (see :func:`shoal.copy`)."""
-        unknown = set(options) - IGNORED_OPTIONS
-        if unknown:
-            raise TypeError(f"copy() got unexpected arguments {sorted(unknown)}")
+        check_options(options, "copy")
         return await copy_dataset(self, dest, tensors, overwrite, creds, token)
 
     def random_split(self: AsyncDataset, lengths: Sequence[float]) -> list[Any]:  # type: ignore[misc]

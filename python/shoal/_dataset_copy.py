@@ -29,6 +29,13 @@ IGNORED_OPTIONS = frozenset(
 )
 
 
+def check_options(options: dict[str, Any], what: str) -> None:
+    """deeplake's copy options are accepted and ignored; anything else is a mistake."""
+    unknown = set(options) - IGNORED_OPTIONS
+    if unknown:
+        raise TypeError(f"{what}() got unexpected arguments {sorted(unknown)}")
+
+
 async def copy_dataset(
     source: AsyncDataset,
     dest: str,

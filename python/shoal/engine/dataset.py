@@ -219,7 +219,9 @@ class DatasetEngine:
         return ds
 
     @classmethod
-    async def create(cls, storage: Storage, overwrite: bool) -> DatasetEngine:
+    async def make_room(cls, storage: Storage, overwrite: bool) -> None:
+        """Before a new dataset is written at ``storage``: refuse if one is there, or with
+        ``overwrite`` delete it (unless another writer holds it)."""
         if storage.read_only:
             raise ReadOnlyError(f"cannot create a dataset at {storage.url}: opened read-only")
         if await cls.exists(storage):
@@ -230,6 +232,10 @@ class DatasetEngine:
                 )
             await locks.check_no_writer(storage)  # not from under another writer's feet
             await storage.delete_prefix("")
+
+    @classmethod
+    async def create(cls, storage: Storage, overwrite: bool) -> DatasetEngine:
+        await cls.make_room(storage, overwrite)
         versions = VersionInfo.new()
         ds = cls(storage, versions, keys.FIRST_COMMIT_ID, "main", new_dataset_meta(), {})
         ds.meta_dirty = True
