@@ -99,8 +99,10 @@ def test_viewer_local_root(page: Page, base: str, web_platform: Running) -> None
 
     page.click("text=pics")
     page.wait_for_selector("#viewer[data-state=ready]")
+    # a bound against a hang, not a speed target: a cold, loaded CI machine runs the browser
+    # next to the suite's other worker
     seconds = open_viewer(page, base + f"/o/{name}/d/pics")
-    assert seconds < 2.0, f"the first screen took {seconds:.2f} s"
+    assert seconds < 10.0, f"the first screen took {seconds:.2f} s"
     summary = page.locator("tr[data-tensor=images] td").all_inner_texts()
     assert summary[1:] == ["image", "uint8", "(32, 40, 3)", "jpeg (sample)", str(N)]
     assert page.locator("tr[data-tensor=emb] td").all_inner_texts()[3] == "(3,)"
