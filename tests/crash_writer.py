@@ -6,12 +6,12 @@ cost a third of a second of imports each), so this process only imports shoal an
 its I/O loop. A job::
 
     {"url": ..., "creds": {...} | null, "start": 100, "count": 50,
-     "kill_at": 7 | null, "when": "before" | "after", "create": false,
+     "kill_at": 7 | null, "when": "before" | "after", "create": false, "branch": "dev" | null,
      "op": "append" | "commit" | "merge" | "branch" | "reset"}
 
 opens ``url`` for writing (with ``create``: creates it and its tensors, locally), appends samples ``start .. start+count-1`` in one ``with ds:`` block
 (``op``: or commits the head, merges branch ``dev`` into it, creates branch ``feature``, or resets the head)
-and, with ``kill_at``, calls ``os._exit(9)`` just before (or just after) the ``kill_at``-th
+(at ``branch``'s head, main's if not given) and, with ``kill_at``, calls ``os._exit(9)`` just before (or just after) the ``kill_at``-th
 storage write (put or delete, counted from the open) — a kill at that point of the flush.
 "before" lets writes run concurrently as they do (the writes started earlier may or may not be
 done when it dies); "after" runs them one at a time, so exactly the first ``kill_at`` are.
@@ -101,6 +101,8 @@ def _job(job: dict[str, Any], out: int) -> None:
         ds.create_tensor("images", dtype="uint8")
     else:
         ds = shoal.load(job["url"], creds=job.get("creds"))
+        if job.get("branch"):
+            ds.checkout(job["branch"])
         _instrument(ds._engine.storage, kill_at, when, counter, keys)
     op = job.get("op", "append")
     if op == "append":

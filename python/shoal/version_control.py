@@ -148,7 +148,7 @@ class AsyncVersionControl:
             plan, _ = await versions.plan_branch(e, address)
             if e.branch is not None:
                 await e.hold_lock()  # the plan may commit the head first
-            await versions.store(e.storage, plan)
+            await versions.store(e.storage, plan, e.branch)
         else:
             try:
                 e.versions.resolve(address)
@@ -177,7 +177,7 @@ class AsyncVersionControl:
             return
         await e.hold_lock()
         plan = await versions.plan_reset(e)
-        await versions.store(e.storage, plan)
+        await versions.store(e.storage, plan, e.branch)
         await e.release_lock()  # the reset head's lock went with its directory
         await self._switch(e.branch)
 
@@ -188,7 +188,7 @@ class AsyncVersionControl:
         e.storage.check_writable("the dataset")
         await e.writes.flush()
         plan = await versions.plan_delete_branch(e, name)
-        e.versions = await versions.store(e.storage, plan)
+        e.versions = await versions.store(e.storage, plan, e.branch)
 
     async def merge_async(
         self,

@@ -83,6 +83,19 @@ def _guess(known: DatasetEngine | None, version: str | None) -> tuple[str | None
     return commit_id, wanted
 
 
+async def _recover(storage: Storage, journals: dict[str, bytes | None]) -> tuple[Storage, bool]:
+    """Complete the flushes killed (or failing) writers committed through these journals but
+    did not finish; the storage to read through, and whether there were any."""
+    pending = journal.has_pending(storage)
+    found = [k for k, raw in journals.items() if raw is not None]
+    if pending and not found:
+        found = [journal.KEY]  # recovering any journal first finishes what this handle owes
+    for key in found:
+        # once pending flushes are finished, the journals read before may be gone
+        storage = await journal.recover(storage, key, None if pending else journals[key])
+    return storage, bool(found)
+
+
 def new_dataset_meta() -> dict[str, Any]:
     return {
         "allow_delete": True,
@@ -162,13 +175,19 @@ class DatasetEngine:
         # round trip for these (and the flush journal) and one for the tensors.
         first = [keys.VERSION_CONTROL_INFO, keys.DATASET_META, keys.DATASET_INFO]
         guessed, extra = _guess(known, version)
-        raw_vc, raw_root_meta, raw_root_info, raw_journal, *found = await storage.get_many(
-            [*first, journal.KEY, *extra]
+        # the journal of the branch asked for (main's by default): a branch's writer flushes
+        # through its own, and only that branch's open completes it (another branch's writer
+        # may be alive); a past commit is read as it is. ``version`` may be a commit id: its
+        # key then costs a request, but no round trip
+        named = version is None or known is None or version in known.versions.branches
+        wanted = [journal.key_for(version)] if named else []
+        raw_vc, raw_root_meta, raw_root_info, *found = await storage.get_many(
+            [*first, *wanted, *extra]
         )
-        primed = dict(zip(extra, found, strict=True))
-        if raw_journal is not None or journal.has_pending(storage):
-            # a flush a killed (or failing) writer left unfinished: complete it, then read
-            storage = await journal.recover(storage)
+        primed = dict(zip(extra, found[len(wanted) :], strict=True))
+        journals = dict(zip(wanted, found[: len(wanted)], strict=True))
+        storage, recovered = await _recover(storage, journals)
+        if recovered:
             raw_vc, raw_root_meta, raw_root_info = await storage.get_many(first)
             primed = {}
         if raw_vc is None and raw_root_meta is None:
@@ -178,6 +197,14 @@ class DatasetEngine:
             )
         versions = VersionInfo.parse(raw_vc) if raw_vc is not None else VersionInfo.new()
         commit_id, branch = versions.resolve(version)
+        mine = journal.key_for(branch)
+        if branch is not None and mine not in journals:  # a branch head opened by its id
+            (raw_mine,) = await storage.get_many([mine])
+            storage, recovered = await _recover(storage, {mine: raw_mine})
+            if recovered:
+                (raw_vc, raw_root_meta, raw_root_info), primed = await storage.get_many(first), {}
+                versions = VersionInfo.parse(raw_vc) if raw_vc is not None else VersionInfo.new()
+                commit_id, branch = versions.resolve(version)
         if commit_id != guessed:
             primed = {}
         meta_key = keys.dataset_key(commit_id, keys.DATASET_META)

@@ -5,7 +5,7 @@ meta, info, version info), and no store writes several objects at once: a proces
 way used to leave encoders that disagree with their metas. :func:`commit` writes, in order:
 
 1. the new chunk objects, under new names no stored encoder points at (invisible to readers);
-2. ONE journal object, :data:`KEY`: the new bytes of every object to overwrite, the sha256 of
+2. ONE journal object (the branch's, :func:`key_for`): the new bytes of every object to overwrite, the sha256 of
    the bytes each replaces, the chunk keys made obsolete. A single PUT is atomic (S3, GCS; the
    local provider writes a temporary file and renames it): once stored, **the flush is
    committed**;
@@ -26,6 +26,13 @@ their writes. A PUT cut off by a kill is not always refused by the store: Seawee
 arrived (often nothing) as the object. An object holding a beginning of its new bytes is such
 a PUT of this flush, and is written again; a journal holding a beginning of a journal was never
 committed (its own PUT was cut off), and is dropped like the unreferenced chunks before it.
+
+Each branch has its own journal key: writers of different branches (each holding its head's
+lock) flush at the same time, and one writer's journal must never replace or delete another's.
+A branch's journal is recovered when the branch is opened; and as the version info is the one
+object writers of several branches change, every operation that changes the history (under
+the version lock) first recovers any journal of any branch that names it (:func:`touching`):
+a history change killed half way on one branch is completed before another branch's is stored.
 
 In-process failures (exceptions, not kills): before step 2, the new chunks are removed and the
 error raised. From step 2 on (a failed journal put may still have stored it), the objects
@@ -52,16 +59,31 @@ from dataclasses import dataclass
 from ..errors import CorruptDataError, NotFoundError, StorageError
 from ..storage import Storage, bounded_gather
 
-#: The journal's key, at the dataset root: deeplake reads (and copies) only the keys it knows,
-#: and deletes a dataset by removing everything under its root.
+#: The main branch's journal key, at the dataset root: deeplake reads (and copies) only the
+#: keys it knows, and deletes a dataset by removing everything under its root.
 KEY = "shoal_flush_journal.json"
+_PREFIX = "shoal_flush_journal"
 _FORMAT, _VERSION = "shoal-flush-journal", 1
 
 Buffer = bytes | bytearray | memoryview
 log = logging.getLogger("shoal")
 
-# Journals committed but not fully written because the store failed, by storage handle.
-_pending: weakref.WeakKeyDictionary[Storage, bytes] = weakref.WeakKeyDictionary()
+# Journals committed but not fully written because the store failed, by storage handle and key.
+_pending: weakref.WeakKeyDictionary[Storage, dict[str, bytes]] = weakref.WeakKeyDictionary()
+
+
+def key_for(branch: str | None) -> str:
+    """The journal key of a branch's writer (a writer at no branch head writes none but
+    history changes, which any key serves: ``main``'s). A digest keeps any branch name a
+    plain root key."""
+    if branch is None or branch == "main":
+        return KEY
+    return f"{_PREFIX}.{hashlib.sha256(branch.encode()).hexdigest()[:32]}.json"
+
+
+def is_key(key: str) -> bool:
+    """Whether ``key`` is some branch's journal."""
+    return key.startswith(_PREFIX) and key.endswith(".json") and "/" not in key
 
 
 class FlushIncompleteError(StorageError):
@@ -88,7 +110,7 @@ def encode(journal: Journal) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def decode(raw: Buffer, url: str) -> Journal:
+def decode(raw: Buffer, url: str, key: str = KEY) -> Journal:
     """Parse a stored journal; anything unexpected is a :class:`CorruptDataError`."""
     try:
         doc = json.loads(bytes(raw))
@@ -107,8 +129,8 @@ def decode(raw: Buffer, url: str) -> Journal:
         obsolete = [str(k) for k in doc["obsolete"]]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CorruptDataError(
-            f"{url}/{KEY} is not a shoal flush journal ({exc}); if no shoal process is writing "
-            f"this dataset, delete {KEY} (a flush it recorded, if any, is then lost) and open "
+            f"{url}/{key} is not a shoal flush journal ({exc}); if no shoal process is writing "
+            f"this dataset, delete {key} (a flush it recorded, if any, is then lost) and open "
             "the dataset again"
         ) from None
     return Journal(phases, old, obsolete)
@@ -116,13 +138,15 @@ def decode(raw: Buffer, url: str) -> Journal:
 
 async def commit(
     storage: Storage,
+    key: str,
     chunks: Mapping[str, Buffer],
     phases: Sequence[Mapping[str, bytes]],
     obsolete: Sequence[str],
     drained: Sequence[str] = (),
     current: Mapping[str, Buffer | None] | None = None,
 ) -> None:
-    """Write one flush atomically. ``chunks``: new chunk objects; ``phases``: objects to
+    """Write one flush atomically through journal ``key`` (the writer's branch's,
+    :func:`key_for`). ``chunks``: new chunk objects; ``phases``: objects to
     overwrite, in write order; ``obsolete``: chunk keys to delete once no longer named;
     ``drained``: chunk objects it names, written before it (removed if it fails);
     ``current``: what some of the objects to overwrite hold now, read by the caller (under
@@ -151,42 +175,54 @@ async def commit(
     raw = encode(journal)
     attempted: list[str] = []
     try:
-        await storage.put(KEY, raw)
+        await storage.put(key, raw)
         for phase in phases:
             attempted.extend(phase)
             await storage.put_many(phase)
     except BaseException as exc:
-        if await asyncio.shield(_undo(storage, attempted, previous)):
+        if await asyncio.shield(_undo(storage, key, attempted, previous)):
             await asyncio.shield(remove_unreferenced(storage, [*chunks, *drained]))
             raise
-        _pending[storage] = raw
+        _pending.setdefault(storage, {})[key] = raw
         raise FlushIncompleteError(
             f"writing a flush to {storage.url} failed ({exc}) and could not be undone; the flush "
             "is kept and is completed by the next flush of this dataset or when it is opened again"
         ) from exc
-    await _cleanup(storage, journal.obsolete)
+    await _cleanup(storage, key, journal.obsolete)
 
 
 def has_pending(storage: Storage) -> bool:
     """Whether a flush through this very provider is committed but not finished."""
-    return storage in _pending and not storage.read_only
+    return bool(_pending.get(storage)) and not storage.read_only
 
 
-async def recover(storage: Storage) -> Storage:
-    """Complete a flush a killed process committed but did not finish; call before reading
-    any meta. Returns the storage to read through: ``storage`` itself, or, when it is
+def touching(raw: Buffer, key: str, url: str, shared: str) -> bool:
+    """Whether a stored journal rewrites ``shared`` (a whole one; a cut-off write committed
+    nothing and is dropped by :func:`recover` whatever it names)."""
+    if _cut_off(raw):
+        return True
+    journal = decode(raw, url, key)
+    return any(shared in phase for phase in journal.phases)
+
+
+async def recover(storage: Storage, key: str = KEY, raw: Buffer | None = None) -> Storage:
+    """Complete a flush a killed process committed through journal ``key`` but did not
+    finish; call before reading any meta it may name. ``raw``: the journal, when the caller
+    read it already. Returns the storage to read through: ``storage`` itself, or, when it is
     read-only, a :class:`JournalView` serving the journal's objects."""
-    if storage in _pending and not storage.read_only:
+    if _pending.get(storage) and not storage.read_only:
         await _finish_pending(storage)
-    (raw,) = await storage.get_many([KEY])
+        raw = None
+    if raw is None:
+        (raw,) = await storage.get_many([key])
     if raw is None:
         return storage
     if _cut_off(raw):
         log.warning("%s: dropping a flush journal whose write was cut off", storage.url)
         if not storage.read_only:
-            await storage.delete(KEY)
+            await storage.delete(key)
         return storage
-    journal = decode(raw, storage.url)
+    journal = decode(raw, storage.url, key)
     keys = [k for phase in journal.phases for k in phase]
     current = dict(zip(keys, await storage.get_many(keys), strict=True))
     new = {k: v for phase in journal.phases for k, v in phase.items()}
@@ -201,12 +237,12 @@ async def recover(storage: Storage) -> Storage:
         # would undo someone's later writes.
         log.warning("%s: ignoring a stale flush journal (%s changed since)", storage.url, stale[0])
         if not storage.read_only:
-            await storage.delete(KEY)
+            await storage.delete(key)
         return storage
     if storage.read_only:
         return JournalView(storage, new)
     todo = [{k: v for k, v in phase.items() if state[k] != _digest(v)} for phase in journal.phases]
-    await _finish(storage, Journal(todo, journal.old, journal.obsolete), raw)
+    await _finish(storage, key, Journal(todo, journal.old, journal.obsolete), raw)
     return storage
 
 
@@ -233,33 +269,36 @@ def _cut_off(raw: Buffer) -> bool:
     return False
 
 
-async def _finish(storage: Storage, journal: Journal, raw: Buffer | None = None) -> None:
+async def _finish(storage: Storage, key: str, journal: Journal, raw: Buffer | None = None) -> None:
     """Steps 3 and 4: the objects phase by phase, then the garbage, then the journal."""
     for phase in journal.phases:
         await storage.put_many(phase)
-    await _cleanup(storage, journal.obsolete, raw)
+    await _cleanup(storage, key, journal.obsolete, raw)
 
 
-async def _cleanup(storage: Storage, obsolete: list[str], raw: Buffer | None = None) -> None:
+async def _cleanup(
+    storage: Storage, key: str, obsolete: list[str], raw: Buffer | None = None
+) -> None:
     # The flush is complete: what cannot be deleted is garbage, or a journal replayed as a no-op.
     with contextlib.suppress(Exception):
         await bounded_gather(storage.delete(k) for k in obsolete)
     # A replayed journal is deleted only if still there: a live writer may have stored its next.
-    if raw is None or (await storage.get_many([KEY]))[0] == raw:
+    if raw is None or (await storage.get_many([key]))[0] == raw:
         with contextlib.suppress(Exception):
-            await storage.delete(KEY)
+            await storage.delete(key)
 
 
 async def _finish_pending(storage: Storage) -> None:
-    raw = _pending.get(storage)
-    if raw is None:
-        return
-    await storage.put(KEY, raw)
-    await _finish(storage, decode(raw, storage.url))
-    _pending.pop(storage, None)
+    pending = _pending.get(storage, {})
+    for key, raw in list(pending.items()):
+        await storage.put(key, raw)
+        await _finish(storage, key, decode(raw, storage.url, key))
+        del pending[key]
 
 
-async def _undo(storage: Storage, attempted: list[str], previous: dict[str, Buffer | None]) -> bool:
+async def _undo(
+    storage: Storage, key: str, attempted: list[str], previous: dict[str, Buffer | None]
+) -> bool:
     """Give the objects a failed flush may have written their old bytes back, then delete the
     journal. False if that could not be done (the journal then stays authoritative)."""
 
@@ -278,7 +317,7 @@ async def _undo(storage: Storage, attempted: list[str], previous: dict[str, Buff
 
     try:
         await bounded_gather(restore(k) for k in attempted)
-        await storage.delete(KEY)
+        await storage.delete(key)
     except Exception:
         return False
     return True
@@ -306,42 +345,42 @@ class JournalView(Storage):
         super().check_writable(key)
 
     async def get(self, key: str) -> bytes:
-        if key == KEY:
+        if is_key(key):
             raise NotFoundError(f"{key!r} not found in {self.url}")
         return self.objects[key] if key in self.objects else await self.inner.get(key)
 
     async def get_buffer(self, key: str) -> bytes | memoryview:
-        if key == KEY or key in self.objects:
+        if is_key(key) or key in self.objects:
             return await self.get(key)
         return await self.inner.get_buffer(key)
 
     async def get_range(self, key: str, start: int, end: int | None) -> bytes:
-        if key == KEY or key in self.objects:
+        if is_key(key) or key in self.objects:
             return (await self.get(key))[start:end]
         return await self.inner.get_range(key, start, end)
 
     async def get_ranges(
         self, key: str, ranges: Sequence[tuple[int, int]]
     ) -> Sequence[bytes | memoryview]:
-        if key == KEY or key in self.objects:
+        if is_key(key) or key in self.objects:
             data = await self.get(key)
             return [data[s:e] for s, e in ranges]
         return await self.inner.get_ranges(key, ranges)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        mine = {**self.objects, KEY: None}
+        mine = {**self.objects, **{k: None for k in keys if is_key(k)}}
         stored = iter(await self.inner.get_many([k for k in keys if k not in mine]))
         return [mine[k] if k in mine else next(stored) for k in keys]
 
     async def exists(self, key: str) -> bool:
-        return key != KEY and (key in self.objects or await self.inner.exists(key))
+        return not is_key(key) and (key in self.objects or await self.inner.exists(key))
 
     async def list(self, prefix: str = "") -> list[str]:
         listed = {
             *await self.inner.list(prefix),
             *(k for k in self.objects if k.startswith(prefix)),
         }
-        return sorted(listed - {KEY})
+        return sorted(k for k in listed if not is_key(k))
 
     async def put(self, key: str, data: Buffer) -> None:
         self.check_writable(key)

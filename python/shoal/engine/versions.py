@@ -377,16 +377,31 @@ async def merge_again(storage: Storage, plan: HistoryWrite) -> bytes:
     return history
 
 
-async def prepare(storage: Storage, plan: HistoryWrite) -> Stored:
+async def prepare(storage: Storage, plan: HistoryWrite, swept: bool = False) -> Stored:
     """What storing a planned history change writes (call holding a :class:`VersionLock`):
     new objects, then the commit infos, then ``version_control_info.json`` merged with what
-    is stored now; and the keys of dropped commits."""
+    is stored now; and the keys of dropped commits.
+
+    A history change another branch's writer committed but did not finish (killed) is
+    completed first: its journal names the version info this replaces, and once this is
+    stored that journal would be stale and dropped, its branch left half written."""
     # the commit infos this overwrites are read with the version info: the journal needs
-    # their bytes (``Stored``'s last item), and one read is one round trip less
+    # their bytes (``Stored``'s last item), and one read is one round trip less; so are the
+    # journals of the branches known here
     changed = [commit_info_key(c) for c in dict.fromkeys(plan.changed)]
-    raw, *infos_now = await storage.get_many([keys.VERSION_CONTROL_INFO, *changed])
-    current = {keys.VERSION_CONTROL_INFO: raw, **dict(zip(changed, infos_now, strict=True))}
+    known = [journal.key_for(b) for b in sorted(plan.versions.branches)]
+    raw, *found = await storage.get_many([keys.VERSION_CONTROL_INFO, *changed, *known])
+    infos_now, journals = (
+        found[: len(changed)],
+        dict(zip(known, found[len(changed) :], strict=True)),
+    )
     stored = VersionInfo.parse(raw) if raw is not None else VersionInfo.new()
+    more = [journal.key_for(b) for b in stored.branches if b not in plan.versions.branches]
+    if more:  # branches another writer made since this handle read the history
+        journals.update(zip(more, await storage.get_many(more), strict=True))
+    if not swept and await _complete_history_changes(storage, journals):
+        return await prepare(storage, plan, swept=True)
+    current = {keys.VERSION_CONTROL_INFO: raw, **dict(zip(changed, infos_now, strict=True))}
     dropped = frozenset(plan.dropped - {""})
     # a reset of the first commit starts the history again: nothing to merge with
     fresh = "" in plan.dropped
@@ -398,13 +413,28 @@ async def prepare(storage: Storage, plan: HistoryWrite) -> Stored:
     }
     infos.update(plan.replaced)
     phases = [infos, {keys.VERSION_CONTROL_INFO: history.serialize()}]
-    kept = {*infos, keys.VERSION_CONTROL_INFO, *plan.objects, VC_LOCK, journal.KEY, LOCK_NAME}
-    obsolete = [k for k in await _obsolete(storage, plan.dropped) if k not in kept]
+    kept = {*infos, keys.VERSION_CONTROL_INFO, *plan.objects, VC_LOCK, LOCK_NAME}
+    obsolete = [
+        k for k in await _obsolete(storage, plan.dropped) if k not in kept and not journal.is_key(k)
+    ]
     return dict(plan.objects), phases, obsolete, current
 
 
-async def store(storage: Storage, plan: HistoryWrite) -> VersionInfo:
-    """Write a planned history change as one journalled flush."""
+async def _complete_history_changes(storage: Storage, journals: dict[str, bytes | None]) -> bool:
+    """Recover the stored journals that rewrite the version info (only a holder of the version
+    lock writes one, so their writers are gone); whether there were any. Journals of plain
+    flushes belong to live writers of other branches, and are theirs to finish."""
+    done = False
+    for key, raw in journals.items():
+        if raw is not None and journal.touching(raw, key, storage.url, keys.VERSION_CONTROL_INFO):
+            await journal.recover(storage, key, raw)
+            done = True
+    return done
+
+
+async def store(storage: Storage, plan: HistoryWrite, branch: str | None) -> VersionInfo:
+    """Write a planned history change as one journalled flush, through the journal of
+    ``branch`` (the writer's)."""
     async with VersionLock(storage) as lock:
         # new objects (a new head's) first, while the lock is verified: nothing names them
         # until the journal is committed, and a failure removes them (``drained``)
@@ -422,7 +452,7 @@ async def store(storage: Storage, plan: HistoryWrite) -> VersionInfo:
         except BaseException:
             await asyncio.shield(_remove(storage, new))
             raise
-        await journal.commit(storage, {}, phases, obsolete, new, current)
+        await journal.commit(storage, journal.key_for(branch), {}, phases, obsolete, new, current)
         history = phases[-1][keys.VERSION_CONTROL_INFO]
         if await lock.outlasted():
             history = await merge_again(storage, plan)

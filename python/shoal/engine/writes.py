@@ -180,7 +180,8 @@ class Writes:
             obsolete += more_obsolete
         incomplete: journal.FlushIncompleteError | None = None
         try:
-            await journal.commit(storage, chunk_objs, phases, obsolete, drained, current)
+            key = journal.key_for(ds.branch)
+            await journal.commit(storage, key, chunk_objs, phases, obsolete, drained, current)
         except journal.FlushIncompleteError as exc:
             incomplete = exc  # committed: memory keeps the flush, as storage will after recovery
         except BaseException:
