@@ -78,3 +78,78 @@ def _stack(rows: list[np.ndarray], ndim: int) -> np.ndarray:
     if not rows:
         return np.zeros((0, ndim), dtype=np.int32)
     return np.stack(rows).astype(np.int32, copy=False)
+
+
+class ShapeInterval:
+    """The smallest and largest size of every axis of a tensor or view, the sample count
+    first: deeplake's ``tensor.shape_interval``. ``str()`` gives ``(2, 10, 10:15)``;
+    ``astuple()`` what ``tensor.shape`` gives (None where the bounds differ)."""
+
+    __slots__ = ("_lower", "_upper")
+
+    def __init__(self, lower: Any, upper: Any = None) -> None:
+        self._lower = tuple(int(x) for x in lower)
+        self._upper = tuple(int(x) for x in (lower if upper is None else upper))
+        if len(self._lower) != len(self._upper):
+            raise ValueError(f"shape bounds of unequal length: {self._lower} and {self._upper}")
+
+    @property
+    def lower(self) -> tuple[int, ...]:
+        return self._lower
+
+    @property
+    def upper(self) -> tuple[int, ...]:
+        return self._upper
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self._lower != self._upper
+
+    def astuple(self) -> tuple[int | None, ...]:
+        return tuple(
+            lo if lo == hi else None for lo, hi in zip(self._lower, self._upper, strict=True)
+        )
+
+    def __str__(self) -> str:
+        parts = [
+            str(lo) if lo == hi else f"{lo}:{hi}"
+            for lo, hi in zip(self._lower, self._upper, strict=True)
+        ]
+        return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ShapeInterval):
+            return False
+        return (self._lower, self._upper) == (other._lower, other._upper)
+
+    def __hash__(self) -> int:
+        return hash((self._lower, self._upper))
+
+
+async def shape_interval(view: AsyncTensor) -> ShapeInterval:
+    """As deeplake computes it: a whole tensor (or one whose samples all have one shape, or
+    an empty selection) from the bounds its meta keeps, which a later update that shrinks a
+    sample does not narrow; a selection from its samples' shapes."""
+    e = view._engine
+    meta = e.meta
+    low = [int(x) for x in meta.get("min_shape") or []]
+    high = [int(x) for x in meta.get("max_shape") or []]
+    seq = e.seq
+    idx = view._indices()
+    n = len(idx)
+    if view._index.is_full or low == high or n == 0:
+        if seq is None:
+            return ShapeInterval([n, *low], [n, *high])
+        counts = seq.lengths(np.arange(e.samples, dtype=np.int64))  # all, as deeplake
+        few, many = (int(counts.min()), int(counts.max())) if len(counts) else (0, 0)
+        return ShapeInterval([n, few, *low], [n, many, *high])
+    shapes = await sample_shapes(view)
+    if seq is None:
+        rows = np.asarray(shapes).reshape(n, -1)
+        return ShapeInterval([n, *rows.min(axis=0)], [n, *rows.max(axis=0)])
+    groups = [np.asarray(g).reshape(len(g), -1) for g in shapes]
+    items = [len(g) for g in groups]
+    flat = np.concatenate([g for g in groups if len(g)]) if any(items) else np.zeros((1, 0))
+    return ShapeInterval([n, min(items), *flat.min(axis=0)], [n, max(items), *flat.max(axis=0)])

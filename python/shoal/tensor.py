@@ -160,6 +160,12 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         ``shapes()``); for a sequence tensor, a list of such arrays with a row per item."""
         return await _shapes.sample_shapes(self)
 
+    async def shape_interval_async(self) -> _shapes.ShapeInterval:
+        """The smallest and largest size of every axis, the sample count first (deeplake's
+        ``shape_interval``): a whole tensor's from its meta's bounds, a view's from its
+        samples' shapes."""
+        return await _shapes.shape_interval(self)
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -368,6 +374,15 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
 
     async def shapes_async(self) -> Any:
         return await (await self._loaded()).shapes_async()
+
+    @property
+    def shape_interval(self) -> _shapes.ShapeInterval:
+        """The smallest and largest size of every axis, the sample count first (deeplake's
+        ``shape_interval``; ``str()`` gives ``(2, 10, 10:15)``)."""
+        return _loop.run(self.shape_interval_async())
+
+    async def shape_interval_async(self) -> _shapes.ShapeInterval:
+        return await (await self._loaded()).shape_interval_async()
 
     @property
     def ndim(self) -> int:

@@ -206,6 +206,24 @@ result["views"] = [ds.is_view, ds[0:2].is_view, ds[1].is_view, ds[[0, 1]].is_vie
 result["tensors"] = sorted(deeplake.load(argv[0]).tensors)
 """
 
+CORPUS["shape_interval"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_tensor("x", dtype="uint8")
+ds.x.extend([np.zeros((5, 5), np.uint8), np.zeros((6, 4), np.uint8), np.zeros((2, 7), np.uint8)])
+seen = [str(ds.x.shape_interval), str(ds.x[0:2].shape_interval), str(ds.x[[2, 0]].shape_interval)]
+ds.x[1] = np.zeros((1, 1), np.uint8)  # the bounds the meta keeps do not shrink
+seen += [str(ds.x.shape_interval), str(ds.x[1:3].shape_interval), str(ds.x[1].shape_interval)]
+iv = ds.x.shape_interval
+seen += [list(iv.lower), list(iv.upper), iv.is_dynamic, list(iv.astuple()), repr(iv)]
+ds.create_tensor("fixed", dtype="float32")
+ds.fixed.extend(np.ones((3, 2), np.float32))
+seen += [str(ds.fixed.shape_interval), ds.fixed.shape_interval.is_dynamic, str(ds.fixed[5:].shape_interval)]
+ds.create_tensor("s", htype="sequence[generic]", dtype="int32")
+ds.s.extend([[np.ones(2, np.int32)] * 3, [np.ones(4, np.int32)], [np.ones(2, np.int32)] * 2])
+seen += [str(ds.s.shape_interval), str(ds.s[0:2].shape_interval), str(ds.s[[2]].shape_interval)]
+result = seen
+"""
+
 CORPUS["create_options_and_like"] = """
 ds = deeplake.empty(argv[0], overwrite=True)
 ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
