@@ -11,6 +11,7 @@ array([1], dtype=uint32)
 from . import errors
 from ._compute import ComputeFunction, Pipeline, compose, compute
 from ._copy import copy, copy_async, deepcopy, deepcopy_async
+from ._like import like, like_async
 from ._read import read, read_async
 from .api import (
     connect,
@@ -55,6 +56,8 @@ __all__ = [
     "errors",
     "exists",
     "exists_async",
+    "like",
+    "like_async",
     "link",
     "load",
     "load_async",

@@ -14,7 +14,7 @@ import numpy as np
 from . import _loop
 from .engine import editing, part_update
 from .engine.staging import ensure_samples
-from .errors import SampleError, ShoalError, TensorNotFoundError
+from .errors import SampleError, ShoalError, TensorNotFoundError, is_bad_sample
 
 if TYPE_CHECKING:
     from .dataset import AsyncDataset, Dataset
@@ -199,10 +199,29 @@ class AsyncDatasetEditing:
         samples: dict[str, Any],
         skip_ok: bool = False,
         append_empty: bool = False,
+        ignore_errors: bool = False,
+        progressbar: bool = False,
     ) -> None:
         """Append rows: ``{tensor name: samples}``, all of one length. All or nothing: a bad
-        value in any tensor leaves every tensor as it was."""
-        await self._append_rows(samples, skip_ok, append_empty, one=False)
+        value in any tensor leaves every tensor as it was; with ``ignore_errors``, a row with
+        a bad value is skipped whole and the others appended, as deeplake does.
+        ``progressbar`` is accepted for deeplake's signature (no bar is drawn)."""
+        try:
+            await self._append_rows(samples, skip_ok, append_empty, one=False)
+        except Exception as exc:
+            if not (ignore_errors and is_bad_sample(exc) and isinstance(samples, dict)):
+                raise
+            columns = {k: list(ensure_samples(v, k)) for k, v in samples.items()}
+            lengths = {len(v) for v in columns.values()}
+            if len(lengths) > 1:
+                raise  # columns of unequal lengths: not a bad sample, a bad call
+            for i in range(lengths.pop() if lengths else 0):  # the batch changed nothing
+                row = {k: v[i] for k, v in columns.items()}
+                try:
+                    await self._append_rows(row, skip_ok, append_empty, one=True)
+                except Exception as one:
+                    if not is_bad_sample(one):
+                        raise
 
     async def append_async(  # type: ignore[misc]
         self: AsyncDataset,
@@ -311,10 +330,16 @@ class DatasetEditing:
         _loop.run(self._a.append_async(sample, skip_ok, append_empty))
 
     def extend(  # type: ignore[misc]
-        self: Dataset, samples: dict[str, Any], skip_ok: bool = False, append_empty: bool = False
+        self: Dataset,
+        samples: dict[str, Any],
+        skip_ok: bool = False,
+        append_empty: bool = False,
+        ignore_errors: bool = False,
+        progressbar: bool = False,
     ) -> None:
-        """Append rows ``{tensor name: samples}`` of equal lengths (all or nothing)."""
-        _loop.run(self._a.extend_async(samples, skip_ok, append_empty))
+        """Append rows ``{tensor name: samples}`` of equal lengths (all or nothing; with
+        ``ignore_errors``, rows with a bad value are skipped)."""
+        _loop.run(self._a.extend_async(samples, skip_ok, append_empty, ignore_errors, progressbar))
 
     def update(self: Dataset, sample: dict[str, Any]) -> None:  # type: ignore[misc]
         """Replace this view's samples: ``ds[i].update({"labels": 1})`` (all or nothing)."""

@@ -63,8 +63,35 @@ class Index:
         out._item = int(base[picked[0]]) if isinstance(_normalize(sub), int) else base[picked]
         return out
 
+    @property
+    def values(self) -> list[IndexEntry]:
+        """deeplake's form of an index, for code that reads it: one entry (the sample axis)
+        whose ``value`` is an int, a slice, or a tuple of ints."""
+        item = self._item
+        if item is None:
+            return [IndexEntry(slice(None))]
+        if isinstance(item, int | slice):
+            return [IndexEntry(item)]
+        return [IndexEntry(tuple(int(i) for i in item))]
+
+    def is_trivial(self) -> bool:
+        """Whether every sample is selected."""
+        return self._item is None
+
     def __repr__(self) -> str:
         return f"Index({self._item!r})"
+
+
+class IndexEntry:
+    """One axis of an :class:`Index` in deeplake's form: ``value``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int | slice | tuple[int, ...]) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"IndexEntry({self.value!r})"
 
 
 def _normalize(item: Any) -> Any:

@@ -181,6 +181,23 @@ class AsyncDataset(
         """Whether this is a view of some samples (``ds[10:20]``), not the whole dataset."""
         return not self._index.is_full
 
+    @property
+    def num_samples(self) -> int:
+        """The length of the shortest tensor, whatever samples a view selects (deeplake's)."""
+        return self._max_len()
+
+    @property
+    def index(self) -> Index:
+        """The samples this view selects: ``index.values[0].value`` is an int, a slice or a
+        tuple of ints, as deeplake gives it."""
+        return self._index
+
+    @property
+    def no_view_dataset(self) -> AsyncDataset:
+        """The whole dataset this is a view of (deeplake's)."""
+        whole: AsyncDataset = self._view(Index())
+        return whole
+
     async def flush_async(self) -> None:
         """Write every staged change to storage."""
         await self._engine.writes.flush()
@@ -401,6 +418,17 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, Dataset
         return Tensor(self, await self._a.create_tensor_like_async(name, source, unlink))
 
     is_view = property(lambda self: self._a.is_view)
+    index = property(lambda self: self._a.index)
+
+    @property
+    def no_view_dataset(self) -> Dataset:
+        """The whole dataset this is a view of (deeplake's)."""
+        return Dataset(self._a.no_view_dataset)
+
+    @property
+    def num_samples(self) -> int:
+        """The length of the shortest tensor, whatever samples a view selects (deeplake's)."""
+        return self._load_visible().num_samples
 
     def flush(self) -> None:
         """Write every staged change to storage."""

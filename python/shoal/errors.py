@@ -118,6 +118,14 @@ class ShoalError(Exception):
     """Base class of every error shoal raises on purpose."""
 
 
+def is_bad_sample(exc: BaseException) -> bool:
+    """Whether ``exc`` says a sample given to a write was bad (what ``ignore_errors=True``
+    skips), as opposed to a failing store, a lock or a read-only dataset."""
+    if isinstance(exc, StorageError | ReadOnlyError | DatasetLockedError | VersionError):
+        return False
+    return isinstance(exc, ShoalError | ValueError | TypeError)
+
+
 class BlockingCallWarning(ShoalError, RuntimeWarning):
     """A synchronous shoal call that does I/O was made while an event loop runs in the same
     thread, blocking that loop; the message names the awaitable twin to use instead."""

@@ -24,7 +24,7 @@ from ._meta import TensorMeta
 from ._sample_info import AsyncSampleInfo, SyncSampleInfo
 from .engine.staging import ensure_samples
 from .engine.tensor import TensorEngine
-from .errors import ShoalError, TensorNotFoundError
+from .errors import ShoalError, TensorNotFoundError, is_bad_sample
 from .format.htypes import get_htype, known_htypes
 from .info import Info
 from .links.tensor_api import AsyncLinkMethods, SyncLinkMethods
@@ -114,11 +114,26 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
 
     @property
     def num_samples(self) -> int:
+        """The tensor's length, whatever samples a view selects (deeplake's)."""
         return self._engine.samples
+
+    @property
+    def index(self) -> Index:
+        """The samples this view selects (``index.values[0].value``, as deeplake gives it)."""
+        return self._index
+
+    async def is_dynamic_async(self) -> bool:
+        """Whether the samples selected differ in shape (deeplake's ``is_dynamic``)."""
+        return (await self.shape_interval_async()).is_dynamic
 
     @property
     def is_sequence(self) -> bool:
         return bool(self._engine.meta.get("is_sequence"))
+
+    @property
+    def is_link(self) -> bool:
+        """Whether the samples are links to files (a ``link[...]`` tensor)."""
+        return bool(self._engine.meta.get("is_link"))
 
     def _one(self) -> int:
         return int(self._indices()[0])
@@ -267,11 +282,26 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
             )
         self._ds._engine.check_writable()
 
-    async def extend_async(self, samples: Iterable[Any]) -> None:
-        """Append every sample of ``samples``. All or nothing: a bad sample changes nothing."""
+    async def extend_async(
+        self, samples: Iterable[Any], progressbar: bool = False, ignore_errors: bool = False
+    ) -> None:
+        """Append every sample of ``samples``. All or nothing: a bad sample changes nothing;
+        with ``ignore_errors``, bad samples are skipped and the others appended, as deeplake
+        does. ``progressbar`` is accepted for deeplake's signature (no bar is drawn)."""
         self._check_appendable()
         engine = self._ds._engine
-        await engine.extend(self._key, ensure_samples(samples, self.name))
+        batch = ensure_samples(samples, self.name)
+        try:
+            await engine.extend(self._key, batch)
+        except Exception as exc:
+            if not (ignore_errors and is_bad_sample(exc)):
+                raise
+            for sample in batch:  # the batch changed nothing: now one at a time
+                try:
+                    await engine.extend(self._key, [sample])
+                except Exception as one:
+                    if not is_bad_sample(one):
+                        raise
         await engine.writes.after_write()
 
     async def append_async(self, sample: Any) -> None:
@@ -340,6 +370,13 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     chunk_compression = property(lambda self: self._a.chunk_compression)
     num_samples = property(lambda self: self._a.num_samples)
     is_sequence = property(lambda self: self._a.is_sequence)
+    index = property(lambda self: self._a.index)
+    is_link = property(lambda self: self._a.is_link)
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether the samples selected differ in shape (deeplake's)."""
+        return self.shape_interval.is_dynamic
 
     @property
     def info(self) -> Info:
@@ -451,27 +488,49 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
         return await (await self._loaded()).data_async(aslist=aslist)
 
     # -- writes ------------------------------------------------------------------------------
-    def extend(self, samples: Iterable[Any]) -> None:
-        """Append every sample of ``samples``. All or nothing: a bad sample changes nothing."""
+    def extend(
+        self, samples: Iterable[Any], progressbar: bool = False, ignore_errors: bool = False
+    ) -> None:
+        """Append every sample of ``samples``. All or nothing: a bad sample changes nothing;
+        with ``ignore_errors``, bad samples are skipped and the others appended, as deeplake
+        does. ``progressbar`` is accepted for deeplake's signature (no bar is drawn)."""
         a = self._a
         a._check_appendable()
         engine = a._ds._engine
         keys = engine.with_companions(a.key)
         if not engine.is_loaded(keys, full=True):
             _loop.run(engine.load(keys, full=True))
+        batch = ensure_samples(samples, a.name)
+        try:
+            self._stage(batch)
+        except Exception as exc:
+            if not (ignore_errors and is_bad_sample(exc)):
+                raise
+            for sample in batch:  # the batch changed nothing: now one at a time
+                try:
+                    self._stage([sample])
+                except Exception as one:
+                    if not is_bad_sample(one):
+                        raise
+        engine.writes.after_write_sync()
+
+    def _stage(self, batch: Any) -> None:
+        a = self._a
+        engine = a._ds._engine
         if a._engine.meta.get("is_link"):  # linked files are checked with async reads
-            _loop.run(engine.extend(a.key, ensure_samples(samples, a.name)))
+            _loop.run(engine.extend(a.key, batch))
         else:
             # Samples are converted and staged on the caller's thread; writes run on the loop.
-            engine.stage(a.key, ensure_samples(samples, a.name))
-        engine.writes.after_write_sync()
+            engine.stage(a.key, batch)
 
     def append(self, sample: Any) -> None:
         """Append one sample: an array, a str (text, class_label), a dict (json), or image bytes."""
         self.extend([sample])
 
-    async def extend_async(self, samples: Iterable[Any]) -> None:
-        await (await self._loaded()).extend_async(samples)
+    async def extend_async(
+        self, samples: Iterable[Any], progressbar: bool = False, ignore_errors: bool = False
+    ) -> None:
+        await (await self._loaded()).extend_async(samples, progressbar, ignore_errors)
 
     async def append_async(self, sample: Any) -> None:
         await (await self._loaded()).append_async(sample)
