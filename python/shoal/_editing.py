@@ -6,7 +6,7 @@ Mixins of the dataset and tensor classes; the engine side is ``engine.editing``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -215,13 +215,15 @@ class AsyncDatasetEditing:
             lengths = {len(v) for v in columns.values()}
             if len(lengths) > 1:
                 raise  # columns of unequal lengths: not a bad sample, a bad call
-            for i in range(lengths.pop() if lengths else 0):  # the batch changed nothing
-                row = {k: v[i] for k, v in columns.items()}
-                try:
-                    await self._append_rows(row, skip_ok, append_empty, one=True)
-                except Exception as one:
-                    if not is_bad_sample(one):
-                        raise
+            rows = [
+                {k: v[i] for k, v in columns.items()}
+                for i in range(lengths.pop() if lengths else 0)
+            ]
+
+            async def append(row: list[dict[str, Any]]) -> None:
+                await self._append_rows(row[0], skip_ok, append_empty, one=True)
+
+            await each_skipping_bad_async(rows, append)
 
     async def append_async(  # type: ignore[misc]
         self: AsyncDataset,
@@ -318,6 +320,29 @@ def _is_coroutine_fn(fn: Any) -> bool:
     import inspect
 
     return inspect.iscoroutinefunction(fn)
+
+
+async def each_skipping_bad_async(
+    batch: Sequence[Any], write: Callable[[list[Any]], Awaitable[object]]
+) -> None:
+    """``ignore_errors=True`` after a batch failed (and so changed nothing): write its items
+    one at a time, skipping the bad ones, as deeplake does."""
+    for item in batch:
+        try:
+            await write([item])
+        except Exception as exc:
+            if not is_bad_sample(exc):
+                raise
+
+
+def each_skipping_bad(batch: Sequence[Any], write: Callable[[list[Any]], object]) -> None:
+    """:func:`each_skipping_bad_async` for the sync façade."""
+    for item in batch:
+        try:
+            write([item])
+        except Exception as exc:
+            if not is_bad_sample(exc):
+                raise
 
 
 class DatasetEditing:

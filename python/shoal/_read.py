@@ -90,20 +90,24 @@ class Sample:
         return f"Sample(path={self.path!r}, compression={self.compression!r})"
 
 
-def _compression(data: bytes, path: str) -> str | None:
+def _compression(data: bytes, path: str, given: str | None = None) -> str | None:
+    """The file's format: from its first bytes, else as the caller says (deeplake's
+    ``compression=``, for a path without an extension), else from the extension."""
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
     if data[:3] == b"\xff\xd8\xff":
         return "jpeg"
+    if given is not None:
+        return given.lower()
     return _EXTENSIONS.get(os.path.splitext(path.split("?")[0])[1].lower())
 
 
-async def _fetch(path: str, creds: Any) -> bytes:
+async def _fetch(path: str, creds: Any, timeout_s: float | None = None) -> bytes:
     lower = path.lower()
     if lower.startswith(("http://", "https://")):
         import aiohttp
 
-        timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT)
+        timeout = aiohttp.ClientTimeout(total=timeout_s or HTTP_TIMEOUT)
         try:
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
@@ -141,19 +145,45 @@ async def _fetch(path: str, creds: Any) -> bytes:
     return await asyncio.to_thread(local)
 
 
-async def read_async(path: str | os.PathLike[str], creds: Any = None) -> Sample:
+async def read_async(
+    path: str | os.PathLike[str],
+    creds: Any = None,
+    verify: bool = False,
+    compression: str | None = None,
+    storage: Any = None,
+    timeout: float | None = None,
+) -> Sample:
     """:func:`read` for async code."""
     path = os.fspath(path)
     if not isinstance(path, str) or not path:
         raise SampleError(f"shoal.read takes a path or URL, got {path!r}")
-    data = await _fetch(path, creds)
-    return Sample(data, path, _compression(data, path))
+    if storage is not None:
+        from .storage import Storage
+
+        if not isinstance(storage, Storage):
+            raise SampleError(
+                f"shoal.read(storage=...) takes a shoal storage provider, got "
+                f"{type(storage).__name__}; or pass the file's full path or URL instead"
+            )
+        data = bytes(await storage.get_buffer(path))
+    else:
+        data = await _fetch(path, creds, timeout)
+    return Sample(data, path, _compression(data, path, compression))
 
 
-def read(path: str | os.PathLike[str], creds: Any = None, verify: bool = False) -> Sample:
+def read(
+    path: str | os.PathLike[str],
+    creds: Any = None,
+    verify: bool = False,
+    compression: str | None = None,
+    storage: Any = None,
+    timeout: float | None = None,
+) -> Sample:
     """A file as a sample: ``ds.images.append(shoal.read("cat.jpg"))``. ``path``: a local
     path, or an ``s3://``/``gcs://`` (with ``creds``, as for datasets) or ``http(s)://``
-    URL. Stored without re-encoding when the tensor's sample compression is the file's.
-    ``verify`` is accepted for deeplake compatibility (images are always checked)."""
-    del verify
-    return _loop.run(read_async(path, creds))
+    URL (``timeout``: seconds for the whole request), or a key of ``storage`` (a shoal
+    storage provider). ``compression``: the file's format when neither its first bytes nor
+    its extension tell it. Stored without re-encoding when the tensor's sample compression is
+    the file's. ``verify`` is accepted for deeplake compatibility (images are always
+    checked)."""
+    return _loop.run(read_async(path, creds, verify, compression, storage, timeout))

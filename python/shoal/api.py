@@ -10,12 +10,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import _loop, routing
+from . import _deeplake_options, _loop, routing
 from .auth.hub_connect import connect_path_async
 from .dataset import AsyncDataset, Dataset
 from .engine.dataset import DatasetEngine
 from .engine.lock import check_no_writer
-from .errors import DatasetNotFoundError, PathError, ReadOnlyError
+from .errors import DatasetNotFoundError, PathError, ReadOnlyError, ShoalError
 
 PathLike = str | os.PathLike[str]
 
@@ -40,7 +40,17 @@ async def empty_async(
     creds: Any = None,
     token: str | None = None,
     org_id: str | None = None,
+    *,
+    runtime: dict[str, Any] | None = None,
+    public: bool = False,
+    memory_cache_size: int = 2000,
+    local_cache_size: int = 0,
+    verbose: bool = True,
+    lock_timeout: float | None = 0,
+    lock_enabled: bool = True,
+    index_params: dict[str, Any] | None = None,
 ) -> AsyncDataset:
+    _deeplake_options.check("empty", runtime=runtime, index_params=index_params)
     creds = _with_org(creds, org_id)
     parsed = routing.parse(path)
     if parsed.version is not None:
@@ -49,6 +59,11 @@ async def empty_async(
         )
     storage = await routing.open_storage(parsed, creds=creds, token=token)
     engine = await DatasetEngine.create(storage, overwrite=overwrite)
+    engine.lock_timeout, engine.lock_enabled = lock_timeout, lock_enabled
+    if public and str(path).startswith("hub://"):  # as deeplake: only the platform's are
+        from .auth.hub_datasets import set_public_async
+
+        await set_public_async(str(path), True, token=token)
     return AsyncDataset(engine, _display(path))
 
 
@@ -58,11 +73,36 @@ def empty(
     creds: Any = None,
     token: str | None = None,
     org_id: str | None = None,
+    *,
+    runtime: dict[str, Any] | None = None,
+    public: bool = False,
+    memory_cache_size: int = 2000,
+    local_cache_size: int = 0,
+    verbose: bool = True,
+    lock_timeout: float | None = 0,
+    lock_enabled: bool = True,
+    index_params: dict[str, Any] | None = None,
 ) -> Dataset:
     """Create an empty dataset at ``path``. Raises ``DatasetExistsError`` if one is there
-    (pass ``overwrite=True`` to replace it)."""
+    (pass ``overwrite=True`` to replace it). ``public=True`` makes a ``hub://`` dataset
+    readable by anyone; ``lock_enabled=False`` writes without taking the write lock (as
+    deeplake's: two writers are then yours to keep apart); deeplake's other options are
+    accepted where they change nothing, and refused by name where shoal lacks their effect."""
     return Dataset(
-        _loop.run(empty_async(path, overwrite=overwrite, creds=creds, token=token, org_id=org_id))
+        _loop.run(
+            empty_async(
+                path,
+                overwrite=overwrite,
+                creds=creds,
+                token=token,
+                org_id=org_id,
+                runtime=runtime,
+                public=public,
+                lock_timeout=lock_timeout,
+                lock_enabled=lock_enabled,
+                index_params=index_params,
+            )
+        )
     )
 
 
@@ -73,8 +113,24 @@ async def load_async(
     token: str | None = None,
     org_id: str | None = None,
     lock_timeout: float | None = 0,
+    *,
+    memory_cache_size: int = 2000,
+    local_cache_size: int = 0,
+    verbose: bool = True,
+    access_method: str = "stream",
+    unlink: bool = False,
+    reset: bool = False,
+    indra: bool = False,
+    check_integrity: bool | None = None,
+    lock_enabled: bool = True,
+    index_params: dict[str, Any] | None = None,
 ) -> AsyncDataset:
-    return await _load(path, read_only, _with_org(creds, org_id), token, True, lock_timeout)
+    _deeplake_options.check(
+        "load", access_method=access_method, unlink=unlink, indra=indra, index_params=index_params
+    )
+    return await _load(
+        path, read_only, _with_org(creds, org_id), token, True, lock_timeout, lock_enabled
+    )
 
 
 async def _load(
@@ -84,6 +140,7 @@ async def _load(
     token: str | None,
     eager: bool,
     lock_timeout: float | None = 0,
+    lock_enabled: bool = True,
 ) -> AsyncDataset:
     # ``eager``: load every visible tensor's meta and info now, so that attribute access on
     # the async object model costs no I/O. The sync façade loads tensors on first use instead.
@@ -92,7 +149,7 @@ async def _load(
         parsed, read_only=bool(read_only), creds=creds, token=token
     )
     engine = await DatasetEngine.open(storage, parsed.version, load_tensors=eager)
-    engine.lock_timeout = lock_timeout
+    engine.lock_timeout, engine.lock_enabled = lock_timeout, lock_enabled
     return AsyncDataset(engine, _display(path), eager=eager)
 
 
@@ -103,6 +160,17 @@ def load(
     token: str | None = None,
     org_id: str | None = None,
     lock_timeout: float | None = 0,
+    *,
+    memory_cache_size: int = 2000,
+    local_cache_size: int = 0,
+    verbose: bool = True,
+    access_method: str = "stream",
+    unlink: bool = False,
+    reset: bool = False,
+    indra: bool = False,
+    check_integrity: bool | None = None,
+    lock_enabled: bool = True,
+    index_params: dict[str, Any] | None = None,
 ) -> Dataset:
     """Open the dataset at ``path`` (``path@branch`` or ``path@commit`` for a version).
     Raises ``DatasetNotFoundError`` when there is none. ``creds={"creds_key": "k"}`` with
@@ -111,9 +179,19 @@ def load(
     The first write takes the branch head's write lock (deeplake's ``dataset_lock.lock``),
     held until ``ds.close()`` or the end of the process; if another writer (shoal or deeplake)
     holds it, a write raises ``DatasetLockedError`` naming it, or waits up to
-    ``lock_timeout`` seconds for it (None: as long as it takes)."""
+    ``lock_timeout`` seconds for it (None: as long as it takes).
+
+    deeplake's other options (``verbose``, ``memory_cache_size``, ``access_method``,
+    ``reset``, ``check_integrity``, ...) are accepted where they change nothing, and refused by
+    name where shoal lacks their effect; ``lock_enabled=False`` writes without taking the
+    write lock (as deeplake's: two writers are then yours to keep apart)."""
+    _deeplake_options.check(
+        "load", access_method=access_method, unlink=unlink, indra=indra, index_params=index_params
+    )
     creds = _with_org(creds, org_id)
-    return Dataset(_loop.run(_load(path, read_only, creds, token, False, lock_timeout)))
+    return Dataset(
+        _loop.run(_load(path, read_only, creds, token, False, lock_timeout, lock_enabled))
+    )
 
 
 async def dataset_async(
@@ -122,8 +200,9 @@ async def dataset_async(
     overwrite: bool = False,
     creds: Any = None,
     token: str | None = None,
+    **options: Any,
 ) -> AsyncDataset:
-    return await _dataset(path, read_only, overwrite, creds, token, eager=True)
+    return await _dataset(path, read_only, overwrite, creds, token, eager=True, **options)
 
 
 async def _dataset(
@@ -133,14 +212,46 @@ async def _dataset(
     creds: Any,
     token: str | None,
     eager: bool,
+    runtime: dict[str, Any] | None = None,
+    public: bool = False,
+    memory_cache_size: int = 2000,
+    local_cache_size: int = 0,
+    org_id: str | None = None,
+    verbose: bool = True,
+    access_method: str = "stream",
+    unlink: bool = False,
+    reset: bool = False,
+    check_integrity: bool | None = None,
+    lock_enabled: bool = True,
+    lock_timeout: float | None = 0,
+    index_params: dict[str, Any] | None = None,
+    indra: bool = False,
 ) -> AsyncDataset:
+    _deeplake_options.check(
+        "dataset",
+        access_method=access_method,
+        runtime=runtime,
+        indra=indra,
+        index_params=index_params,
+        unlink=unlink,
+    )
+    creds = _with_org(creds, org_id)
     if not overwrite and await exists_async(path, creds=creds, token=token):
-        return await _load(path, read_only, creds, token, eager)
+        return await _load(path, read_only, creds, token, eager, lock_timeout, lock_enabled)
     if read_only:
         raise DatasetNotFoundError(
             f"no dataset at {_display(path)!r} to open read-only; create it first"
         )
-    return await empty_async(path, overwrite=overwrite, creds=creds, token=token)
+    made = await empty_async(
+        path,
+        overwrite=overwrite,
+        creds=creds,
+        token=token,
+        public=public,
+        lock_timeout=lock_timeout,
+        lock_enabled=lock_enabled,
+    )
+    return made
 
 
 def dataset(
@@ -149,12 +260,51 @@ def dataset(
     overwrite: bool = False,
     creds: Any = None,
     token: str | None = None,
+    *,
+    runtime: dict[str, Any] | None = None,
+    public: bool = False,
+    memory_cache_size: int = 2000,
+    local_cache_size: int = 0,
+    org_id: str | None = None,
+    verbose: bool = True,
+    access_method: str = "stream",
+    unlink: bool = False,
+    reset: bool = False,
+    check_integrity: bool | None = None,
+    lock_enabled: bool = True,
+    lock_timeout: float | None = 0,
+    index_params: dict[str, Any] | None = None,
+    indra: bool = False,
 ) -> Dataset:
-    """Load the dataset at ``path`` if it exists, else create it."""
-    return Dataset(_loop.run(_dataset(path, read_only, overwrite, creds, token, eager=False)))
+    """Load the dataset at ``path`` if it exists, else create it (deeplake's options as in
+    :func:`load` and :func:`empty`)."""
+    return Dataset(
+        _loop.run(
+            _dataset(
+                path,
+                read_only,
+                overwrite,
+                creds,
+                token,
+                eager=False,
+                runtime=runtime,
+                public=public,
+                org_id=org_id,
+                access_method=access_method,
+                unlink=unlink,
+                lock_enabled=lock_enabled,
+                lock_timeout=lock_timeout,
+                index_params=index_params,
+                indra=indra,
+            )
+        )
+    )
 
 
-async def exists_async(path: PathLike, creds: Any = None, token: str | None = None) -> bool:
+async def exists_async(
+    path: PathLike, creds: Any = None, token: str | None = None, org_id: str | None = None
+) -> bool:
+    creds = _with_org(creds, org_id)
     parsed = routing.parse(path)
     storage = await routing.open_storage(parsed, read_only=True, creds=creds, token=token)
     try:
@@ -163,28 +313,70 @@ async def exists_async(path: PathLike, creds: Any = None, token: str | None = No
         await storage.close()
 
 
-def exists(path: PathLike, creds: Any = None, token: str | None = None) -> bool:
+def exists(
+    path: PathLike, creds: Any = None, token: str | None = None, org_id: str | None = None
+) -> bool:
     """Whether a dataset exists at ``path``."""
-    return _loop.run(exists_async(path, creds=creds, token=token))
+    return _loop.run(exists_async(path, creds=creds, token=token, org_id=org_id))
 
 
-async def delete_async(path: PathLike, creds: Any = None, token: str | None = None) -> None:
+async def delete_async(
+    path: PathLike,
+    creds: Any = None,
+    token: str | None = None,
+    *,
+    force: bool = False,
+    large_ok: bool = False,
+    org_id: str | None = None,
+    verbose: bool = False,
+) -> None:
+    creds = _with_org(creds, org_id)
     parsed = routing.parse(path)
     storage = await routing.open_storage(parsed, creds=creds, token=token)
     try:
         if storage.read_only:
             raise ReadOnlyError(f"cannot delete {_display(path)!r}: storage is read-only")
         if not await DatasetEngine.exists(storage):
-            raise DatasetNotFoundError(f"no dataset at {_display(path)!r} to delete")
+            if not force:
+                raise DatasetNotFoundError(
+                    f"no dataset at {_display(path)!r} to delete; force=True deletes whatever "
+                    "is stored there"
+                )
+        elif not large_ok:
+            await _check_small(path, creds, token)
         await check_no_writer(storage)  # not from under another writer's feet
         await storage.delete_prefix("")
     finally:
         await storage.close()
 
 
-def delete(path: PathLike, creds: Any = None, token: str | None = None) -> None:
-    """Delete the dataset at ``path`` and all its data."""
-    _loop.run(delete_async(path, creds=creds, token=token))
+async def _check_small(path: PathLike, creds: Any, token: str | None) -> None:
+    from ._dataset_admin import DELETE_SAFETY_SIZE
+
+    ds = await load_async(path, read_only=True, creds=creds, token=token)
+    size = await ds.size_approx_async()
+    if size > DELETE_SAFETY_SIZE:
+        raise ShoalError(
+            f"{_display(path)!r} holds about {size / 1024**3:.1f} GB; pass large_ok=True to "
+            "delete a dataset larger than 1 GB"
+        )
+
+
+def delete(
+    path: PathLike,
+    creds: Any = None,
+    token: str | None = None,
+    *,
+    force: bool = False,
+    large_ok: bool = False,
+    org_id: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Delete the dataset at ``path`` and all its data; above 1 GB only with ``large_ok``
+    (as deeplake); ``force``: whatever is stored there, a dataset or not."""
+    _loop.run(
+        delete_async(path, creds=creds, token=token, force=force, large_ok=large_ok, org_id=org_id)
+    )
 
 
 async def connect_async(

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _loop
 from ._dataset_admin import AsyncDatasetAdmin, DatasetAdmin
+from ._deeplake_attrs import AsyncDatasetAttrs, SyncDatasetAttrs
 from ._editing import AsyncDatasetEditing, DatasetEditing
 from ._groups import AsyncGroups, SyncGroups
 from ._index import Index
@@ -36,6 +37,7 @@ class AsyncDataset(
     AsyncVersionControl,
     AsyncDatasetAdmin,
     AsyncViews,
+    AsyncDatasetAttrs,
 ):
     """A dataset or a view of some of its samples (``ds[10:20]``).
 
@@ -181,23 +183,6 @@ class AsyncDataset(
         """Whether this is a view of some samples (``ds[10:20]``), not the whole dataset."""
         return not self._index.is_full
 
-    @property
-    def num_samples(self) -> int:
-        """The length of the shortest tensor, whatever samples a view selects (deeplake's)."""
-        return self._max_len()
-
-    @property
-    def index(self) -> Index:
-        """The samples this view selects: ``index.values[0].value`` is an int, a slice or a
-        tuple of ints, as deeplake gives it."""
-        return self._index
-
-    @property
-    def no_view_dataset(self) -> AsyncDataset:
-        """The whole dataset this is a view of (deeplake's)."""
-        whole: AsyncDataset = self._view(Index())
-        return whole
-
     async def flush_async(self) -> None:
         """Write every staged change to storage."""
         await self._engine.writes.flush()
@@ -259,26 +244,16 @@ class AsyncDataset(
             return_index=return_index,
         )
 
-    def summary(self) -> str:
-        """Print (and return) a table of the tensors: htype, shape, dtype, compression."""
-        rows = [("tensor", "htype", "shape", "dtype", "compression")]
-        for name, t in self.tensors.items():
-            comp = t.sample_compression or t.chunk_compression or "None"
-            engine = t._engine
-            dtype = engine.kind.summary_dtype(engine.dtype)
-            rows.append((name, t.htype, str(t.shape), dtype, comp))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = [f"Dataset(path={self._path!r}, read_only={self.read_only}, samples={len(self)})"]
-        for j, r in enumerate(rows):
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-            if j == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        text = "\n".join(lines)
-        print(text)
-        return text
 
-
-class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, DatasetAdmin, SyncViews):
+class Dataset(
+    SyncCredsKeys,
+    VersionControl,
+    DatasetEditing,
+    SyncGroups,
+    DatasetAdmin,
+    SyncViews,
+    SyncDatasetAttrs,
+):
     """A dataset (``shoal.load(path)``) or a view of some of its samples (``ds[10:20]``).
 
     Outside a ``with ds:`` block every write is flushed at once; inside, writes are batched
@@ -418,17 +393,6 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, Dataset
         return Tensor(self, await self._a.create_tensor_like_async(name, source, unlink))
 
     is_view = property(lambda self: self._a.is_view)
-    index = property(lambda self: self._a.index)
-
-    @property
-    def no_view_dataset(self) -> Dataset:
-        """The whole dataset this is a view of (deeplake's)."""
-        return Dataset(self._a.no_view_dataset)
-
-    @property
-    def num_samples(self) -> int:
-        """The length of the shortest tensor, whatever samples a view selects (deeplake's)."""
-        return self._load_visible().num_samples
 
     def flush(self) -> None:
         """Write every staged change to storage."""
@@ -519,10 +483,6 @@ class Dataset(SyncCredsKeys, VersionControl, DatasetEditing, SyncGroups, Dataset
         indices = view._index.resolve(view._max_len())
         how = TorchOptions(num_workers, pin_memory, custom_collate=collate_fn is not None)
         return make_torch_dataset(view._engine, indices, batch_size, options, how)
-
-    def summary(self) -> str:
-        """Print (and return) a table of the tensors: htype, shape, dtype, compression."""
-        return self._load_visible().summary()
 
 
 _SETTABLE = frozenset({"read_only", "allow_delete"})

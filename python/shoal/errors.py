@@ -109,6 +109,7 @@ __all__ = [
     "TokenRevokedError",
     "TransformError",
     "TruncatedDataError",
+    "UnsupportedOptionError",
     "UntrustedGrantError",
     "VersionError",
 ]
@@ -289,6 +290,11 @@ class LinkError(ShoalError):
         self.index = index
         self.path = path
         self.creds_key = creds_key
+
+
+class UnsupportedOptionError(ShoalError, ValueError):
+    """A deeplake option whose effect shoal does not have (``access_method="download"``,
+    ``indra=True``, ...): the message names it and what to do instead."""
 
 
 class SettingError(ShoalError, ValueError):

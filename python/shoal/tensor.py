@@ -18,13 +18,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _loop, _sequence, _shapes
-from ._editing import AsyncTensorEditing, setitem_now
+from ._deeplake_attrs import AsyncTensorAttrs, SyncTensorAttrs
+from ._editing import (
+    AsyncTensorEditing,
+    setitem_now,
+)
 from ._index import Index
 from ._meta import TensorMeta
 from ._sample_info import AsyncSampleInfo, SyncSampleInfo
-from .engine.staging import ensure_samples
+from ._tensor_appends import AsyncTensorAppends, TensorAppends
 from .engine.tensor import TensorEngine
-from .errors import ShoalError, TensorNotFoundError, is_bad_sample
+from .errors import ShoalError, TensorNotFoundError
 from .format.htypes import get_htype, known_htypes
 from .info import Info
 from .links.tensor_api import AsyncLinkMethods, SyncLinkMethods
@@ -33,7 +37,9 @@ if TYPE_CHECKING:
     from .dataset import AsyncDataset, Dataset
 
 
-class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
+class AsyncTensor(
+    AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo, AsyncTensorAttrs, AsyncTensorAppends
+):
     """A tensor (``ds.images``) or a view of some of its samples (``ds.images[10:20]``)."""
 
     def __init__(
@@ -118,22 +124,8 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         return self._engine.samples
 
     @property
-    def index(self) -> Index:
-        """The samples this view selects (``index.values[0].value``, as deeplake gives it)."""
-        return self._index
-
-    async def is_dynamic_async(self) -> bool:
-        """Whether the samples selected differ in shape (deeplake's ``is_dynamic``)."""
-        return (await self.shape_interval_async()).is_dynamic
-
-    @property
     def is_sequence(self) -> bool:
         return bool(self._engine.meta.get("is_sequence"))
-
-    @property
-    def is_link(self) -> bool:
-        """Whether the samples are links to files (a ``link[...]`` tensor)."""
-        return bool(self._engine.meta.get("is_link"))
 
     def _one(self) -> int:
         return int(self._indices()[0])
@@ -174,12 +166,6 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         """Every sample's shape: an int32 array with a row per sample (deeplake's
         ``shapes()``); for a sequence tensor, a list of such arrays with a row per item."""
         return await _shapes.sample_shapes(self)
-
-    async def shape_interval_async(self) -> _shapes.ShapeInterval:
-        """The smallest and largest size of every axis, the sample count first (deeplake's
-        ``shape_interval``): a whole tensor's from its meta's bounds, a view's from its
-        samples' shapes."""
-        return await _shapes.shape_interval(self)
 
     @property
     def ndim(self) -> int:
@@ -275,39 +261,6 @@ class AsyncTensor(AsyncTensorEditing, AsyncLinkMethods, AsyncSampleInfo):
         return e.kind.data_form(value, e.info, scalar)
 
     # -- writes ------------------------------------------------------------------------------
-    def _check_appendable(self) -> None:
-        if not self._index.is_full:
-            raise ShoalError(
-                f"append/extend works on the whole tensor, not a view; use ds.{self.name}.append"
-            )
-        self._ds._engine.check_writable()
-
-    async def extend_async(
-        self, samples: Iterable[Any], progressbar: bool = False, ignore_errors: bool = False
-    ) -> None:
-        """Append every sample of ``samples``. All or nothing: a bad sample changes nothing;
-        with ``ignore_errors``, bad samples are skipped and the others appended, as deeplake
-        does. ``progressbar`` is accepted for deeplake's signature (no bar is drawn)."""
-        self._check_appendable()
-        engine = self._ds._engine
-        batch = ensure_samples(samples, self.name)
-        try:
-            await engine.extend(self._key, batch)
-        except Exception as exc:
-            if not (ignore_errors and is_bad_sample(exc)):
-                raise
-            for sample in batch:  # the batch changed nothing: now one at a time
-                try:
-                    await engine.extend(self._key, [sample])
-                except Exception as one:
-                    if not is_bad_sample(one):
-                        raise
-        await engine.writes.after_write()
-
-    async def append_async(self, sample: Any) -> None:
-        """Append one sample: an array, a str (text, class_label), a dict (json), or bytes."""
-        await self.extend_async([sample])
-
     def __getattr__(self, name: str) -> Any:
         if name in _SYNC_ONLY:
             raise AttributeError(
@@ -343,7 +296,7 @@ _SYNC_ONLY = frozenset(
 )
 
 
-class Tensor(SyncLinkMethods, SyncSampleInfo):
+class Tensor(SyncLinkMethods, SyncSampleInfo, SyncTensorAttrs, TensorAppends):
     """A tensor of a dataset (``ds.images``), or a view of it (``ds.images[10:20]``)."""
 
     def __init__(self, dataset: Dataset, inner: AsyncTensor) -> None:
@@ -370,13 +323,6 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
     chunk_compression = property(lambda self: self._a.chunk_compression)
     num_samples = property(lambda self: self._a.num_samples)
     is_sequence = property(lambda self: self._a.is_sequence)
-    index = property(lambda self: self._a.index)
-    is_link = property(lambda self: self._a.is_link)
-
-    @property
-    def is_dynamic(self) -> bool:
-        """Whether the samples selected differ in shape (deeplake's)."""
-        return self.shape_interval.is_dynamic
 
     @property
     def info(self) -> Info:
@@ -413,15 +359,6 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
         return await (await self._loaded()).shapes_async()
 
     @property
-    def shape_interval(self) -> _shapes.ShapeInterval:
-        """The smallest and largest size of every axis, the sample count first (deeplake's
-        ``shape_interval``; ``str()`` gives ``(2, 10, 10:15)``)."""
-        return _loop.run(self.shape_interval_async())
-
-    async def shape_interval_async(self) -> _shapes.ShapeInterval:
-        return await (await self._loaded()).shape_interval_async()
-
-    @property
     def ndim(self) -> int:
         return len(self.shape)
 
@@ -456,19 +393,20 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
                 return hit
         return _loop.run(a.numpy_async(aslist=aslist))
 
-    def text(self) -> str | list[str]:
-        """A text sample as str, or a list of str for several samples."""
+    def text(self, fetch_chunks: bool = False) -> str | list[str]:
+        """A text sample as str, or a list of str for several samples (``fetch_chunks`` as
+        in :meth:`numpy`: shoal decides per read)."""
         return _loop.run(self._a.text_async())
 
-    def dict(self) -> Any:
+    def dict(self, fetch_chunks: bool = False) -> Any:
         """A json sample as its object, or a list of them for several samples."""
         return _loop.run(self._a.dict_async())
 
-    def list(self) -> Any:
+    def list(self, fetch_chunks: bool = False) -> Any:
         """A list (or tag) sample as a Python list, or a list of them for several samples."""
         return _loop.run(self._a.list_async())
 
-    def data(self, aslist: bool = False) -> builtins.dict[str, Any]:
+    def data(self, aslist: bool = False, fetch_chunks: bool = False) -> builtins.dict[str, Any]:
         """``{"value": ...}`` (class labels add ``"text"``: the class names)."""
         return _loop.run(self._a.data_async(aslist=aslist))
 
@@ -488,45 +426,6 @@ class Tensor(SyncLinkMethods, SyncSampleInfo):
         return await (await self._loaded()).data_async(aslist=aslist)
 
     # -- writes ------------------------------------------------------------------------------
-    def extend(
-        self, samples: Iterable[Any], progressbar: bool = False, ignore_errors: bool = False
-    ) -> None:
-        """Append every sample of ``samples``. All or nothing: a bad sample changes nothing;
-        with ``ignore_errors``, bad samples are skipped and the others appended, as deeplake
-        does. ``progressbar`` is accepted for deeplake's signature (no bar is drawn)."""
-        a = self._a
-        a._check_appendable()
-        engine = a._ds._engine
-        keys = engine.with_companions(a.key)
-        if not engine.is_loaded(keys, full=True):
-            _loop.run(engine.load(keys, full=True))
-        batch = ensure_samples(samples, a.name)
-        try:
-            self._stage(batch)
-        except Exception as exc:
-            if not (ignore_errors and is_bad_sample(exc)):
-                raise
-            for sample in batch:  # the batch changed nothing: now one at a time
-                try:
-                    self._stage([sample])
-                except Exception as one:
-                    if not is_bad_sample(one):
-                        raise
-        engine.writes.after_write_sync()
-
-    def _stage(self, batch: Any) -> None:
-        a = self._a
-        engine = a._ds._engine
-        if a._engine.meta.get("is_link"):  # linked files are checked with async reads
-            _loop.run(engine.extend(a.key, batch))
-        else:
-            # Samples are converted and staged on the caller's thread; writes run on the loop.
-            engine.stage(a.key, batch)
-
-    def append(self, sample: Any) -> None:
-        """Append one sample: an array, a str (text, class_label), a dict (json), or image bytes."""
-        self.extend([sample])
-
     async def extend_async(
         self, samples: Iterable[Any], progressbar: bool = False, ignore_errors: bool = False
     ) -> None:

@@ -109,7 +109,7 @@ class AsyncVersionControl:
             if head_lock is not None:
                 await asyncio.shield(head_lock.release())
             raise
-        engine.lock_timeout = old.lock_timeout
+        engine.lock_timeout, engine.lock_enabled = old.lock_timeout, old.lock_enabled
         if head_lock is not None:
             engine.head_lock = locks.adopt(engine, head_lock)
         engine.links = engine.ctx.links = old.links  # populated creds stay
@@ -274,8 +274,10 @@ class VersionControl:
         """Commit the branch head; the id of the commit made."""
         return str(_loop.run(self._a.commit_async(message, allow_empty)))
 
-    def checkout(self, address: str, create: bool = False) -> str | None:
-        """Switch to a branch or commit (``create``: a new branch from here)."""
+    def checkout(self, address: str, create: bool = False, reset: bool = False) -> str | None:
+        """Switch to a branch or commit (``create``: a new branch from here). ``reset`` is
+        accepted for deeplake's signature: a branch a killed writer left half written is
+        completed or rolled back when it is opened, so there is nothing to reset."""
         result: str | None = _loop.run(self._a.checkout_async(address, create))
         return result
 
@@ -283,8 +285,10 @@ class VersionControl:
         result: str | None = await self._a.checkout_async(address, create)
         return result
 
-    def reset(self) -> None:
-        """Drop the uncommitted changes of this branch head."""
+    def reset(self, force: bool = False) -> None:
+        """Drop the uncommitted changes of this branch head (``force`` is accepted for
+        deeplake's signature: shoal needs no forcing, an interrupted flush being completed or
+        dropped on open)."""
         _loop.run(self._a.reset_async())
 
     def delete_branch(self, name: str) -> None:

@@ -24,7 +24,6 @@ from ..errors import (
     ReadOnlyError,
     TensorExistsError,
     TensorNotFoundError,
-    VersionError,
 )
 from ..format import jsonio, keys
 from ..format.htypes import COMPANIONS, companion_samples, get_htype, new_tensor_meta
@@ -39,6 +38,7 @@ from . import lock as locks
 from .context import TensorContext
 from .create_options import pop_left_out
 from .encoders import DatasetDiff
+from .open_reads import all_primed, guess, recover
 from .tensor import TensorEngine
 from .unchanged import check_unchanged
 from .writes import Writes
@@ -46,54 +46,6 @@ from .writes import Writes
 _NAME_FORBIDDEN = set(' \\:*?"<>|')
 # Staged bytes of one tensor above which full chunks are written before the batch ends.
 DRAIN_BYTES = 32_000_000
-
-
-def _all_primed(
-    ctx: TensorContext, tensor_keys: list[str], info: bool, primed: dict[str, bytes | None] | None
-) -> bool:
-    """Whether loading these tensors reads nothing (their objects were read already)."""
-    if not primed:
-        return False
-    names = (keys.TENSOR_META, keys.TENSOR_INFO) if info else (keys.TENSOR_META,)
-    return all(ctx.tensor_key(k, n) in primed for k in tensor_keys for n in names)
-
-
-def _guess(known: DatasetEngine | None, version: str | None) -> tuple[str | None, list[str]]:
-    """The commit ``version`` is at in ``known``'s history, and the keys of its dataset meta
-    and info and of the metas and infos of ``known``'s tensors there (none for the first
-    commit, whose dataset objects are read anyway)."""
-    if known is None or version is None:
-        return None, []
-    try:
-        commit_id, _ = known.versions.resolve(version)
-    except VersionError:
-        return None, []
-    visible = [known.key_of(n) for n in known.visible_names()]
-    wanted = [
-        keys.tensor_key(commit_id, k, n)
-        for k in visible
-        for n in (keys.TENSOR_META, keys.TENSOR_INFO)
-    ]
-    if commit_id != keys.FIRST_COMMIT_ID:
-        wanted = [
-            keys.dataset_key(commit_id, keys.DATASET_META),
-            keys.dataset_key(commit_id, keys.DATASET_INFO),
-            *wanted,
-        ]
-    return commit_id, wanted
-
-
-async def _recover(storage: Storage, journals: dict[str, bytes | None]) -> tuple[Storage, bool]:
-    """Complete the flushes killed (or failing) writers committed through these journals but
-    did not finish; the storage to read through, and whether there were any."""
-    pending = journal.has_pending(storage)
-    found = [k for k, raw in journals.items() if raw is not None]
-    if pending and not found:
-        found = [journal.KEY]  # recovering any journal first finishes what this handle owes
-    for key in found:
-        # once pending flushes are finished, the journals read before may be gone
-        storage = await journal.recover(storage, key, None if pending else journals[key])
-    return storage, bool(found)
 
 
 def new_dataset_meta() -> dict[str, Any]:
@@ -137,6 +89,7 @@ class DatasetEngine:
         )
         self.writes = Writes(self)
         self.lock_timeout: float | None = 0  # how long a write waits for another writer
+        self.lock_enabled = True  # False: writes take no write lock (deeplake's lock_enabled)
         self.user_read_only = False  # ds.read_only = True: writes refused until set back
         self.head_lock: locks.WriteLock | None = None
 
@@ -174,7 +127,7 @@ class DatasetEngine:
         # The first commit's objects are the root ones: an unversioned dataset opens in one
         # round trip for these (and the flush journal) and one for the tensors.
         first = [keys.VERSION_CONTROL_INFO, keys.DATASET_META, keys.DATASET_INFO]
-        guessed, extra = _guess(known, version)
+        guessed, extra = guess(known, version)
         # the journal of the branch asked for (main's by default): a branch's writer flushes
         # through its own, and only that branch's open completes it (another branch's writer
         # may be alive); a past commit is read as it is. ``version`` may be a commit id: its
@@ -186,7 +139,7 @@ class DatasetEngine:
         )
         primed = dict(zip(extra, found[len(wanted) :], strict=True))
         journals = dict(zip(wanted, found[: len(wanted)], strict=True))
-        storage, recovered = await _recover(storage, journals)
+        storage, recovered = await recover(storage, journals)
         if recovered:
             raw_vc, raw_root_meta, raw_root_info = await storage.get_many(first)
             primed = {}
@@ -200,7 +153,7 @@ class DatasetEngine:
         mine = journal.key_for(branch)
         if branch is not None and mine not in journals:  # a branch head opened by its id
             (raw_mine,) = await storage.get_many([mine])
-            storage, recovered = await _recover(storage, {mine: raw_mine})
+            storage, recovered = await recover(storage, {mine: raw_mine})
             if recovered:
                 (raw_vc, raw_root_meta, raw_root_info), primed = await storage.get_many(first), {}
                 versions = VersionInfo.parse(raw_vc) if raw_vc is not None else VersionInfo.new()
@@ -283,7 +236,7 @@ class DatasetEngine:
         ``primed``: objects already read (key -> bytes, None: missing)."""
         wanted = list(dict.fromkeys(tensor_keys))
         missing = [k for k in wanted if k not in self.tensors]
-        if len(missing) == 1 or (missing and _all_primed(self.ctx, missing, info, primed)):
+        if len(missing) == 1 or (missing and all_primed(self.ctx, missing, info, primed)):
             # nothing to wait for concurrently: no task per tensor (each costs the loop a turn,
             # which is most of a checkout's time)
             for k in missing:
@@ -364,6 +317,8 @@ class DatasetEngine:
         """Before a write to the head: take (or renew) its write lock (engine/lock.py)."""
         if self.branch is None or isinstance(self.storage, MemoryStorage):
             return  # in-memory datasets live in one process, as deeplake leaves them unlocked
+        if not self.lock_enabled:
+            return  # the caller keeps writers apart (deeplake's lock_enabled=False)
         if self.head_lock is None:
             self.head_lock = locks.hold(self, self.storage, self.commit_id, self.lock_timeout)
         if await self.head_lock.ensure():

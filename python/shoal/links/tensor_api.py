@@ -63,8 +63,9 @@ class SyncLinkMethods:
     def _a(self) -> Any:
         raise NotImplementedError  # the tensor class defines it
 
-    def path(self) -> Any:
-        """The URL of a linked sample (a list of them for several samples)."""
+    def path(self, aslist: bool = True, fetch_chunks: bool = False) -> Any:
+        """The URL of a linked sample (a list of them for several samples). deeplake's
+        ``aslist`` and ``fetch_chunks`` are accepted; the URLs are str either way."""
         return _loop.run(self._a.path_async())
 
     def creds_key(self) -> Any:
