@@ -36,6 +36,8 @@ class Image(HType):
     def check_array(self, arr: np.ndarray, ctx: SampleContext) -> np.ndarray:
         if arr.ndim == 2 and ctx.ndim == 3:
             arr = arr[:, :, None]
+        if arr.shape == (0, 0, 0):
+            return arr  # an empty sample: what deeplake stores for an appended None
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
             raise SampleError(
                 f"tensor {ctx.tensor!r} (htype 'image') takes (H, W) or (H, W, C) arrays with "
