@@ -51,7 +51,7 @@ LAYERS: list[set[str]] = [
         "_compute_out",
         "_compute_write",
     },
-    {"api", "_read", "_copy", "_like"},
+    {"api", "_read", "_copy", "_like", "_ingest"},
     {"", "platform"},  # "": the package's __init__ (the public surface)
     {"cli"},
 ]

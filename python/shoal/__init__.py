@@ -11,6 +11,7 @@ array([1], dtype=uint32)
 from . import errors
 from ._compute import ComputeFunction, Pipeline, compose, compute
 from ._copy import copy, copy_async, deepcopy, deepcopy_async
+from ._ingest import ingest_classification, ingest_classification_async
 from ._like import like, like_async
 from ._read import read, read_async
 from .api import (
@@ -56,6 +57,8 @@ __all__ = [
     "errors",
     "exists",
     "exists_async",
+    "ingest_classification",
+    "ingest_classification_async",
     "like",
     "like_async",
     "link",

@@ -33,6 +33,7 @@ FileNotFoundError`` and ``except ValueError`` keep working::
     ├── TransformError                         a transform raised (``index``: the sample)
     │   └── ComputeArgumentError (ValueError)  a shoal.compute argument shoal cannot use
     ├── AllSamplesSkippedError                 shoal.compute with ignore_errors skipped every sample
+    ├── IngestSourceError (ValueError)         ingest_classification's src: missing, empty, remote
     ├── LinkError                              a linked sample could not be read (``index``, ``path``)
     ├── StorageError (OSError)
     │   ├── NotFoundError (FileNotFoundError)  a missing object
@@ -77,6 +78,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DynamicShapeError",
     "EmptyCommitError",
+    "IngestSourceError",
     "InsecureConnectionError",
     "InvalidCompressionError",
     "InvalidCredsError",
@@ -330,6 +332,11 @@ class ComputeArgumentError(TransformError, ValueError):
 class AllSamplesSkippedError(ShoalError):
     """``shoal.compute`` with ``ignore_errors=True`` skipped every input sample: the
     transform itself is probably wrong. Nothing was written."""
+
+
+class IngestSourceError(ShoalError, ValueError):
+    """``ingest_classification`` cannot use its source: a folder that does not exist, holds no
+    image files, is not local (``s3://...``), or is the destination itself."""
 
 
 class BucketNotFoundError(StorageError):

@@ -421,6 +421,64 @@ result = {"len": len(again), "t": again.t.text(), "lbl": again.lbl.numpy().ravel
           "some": sorted(some.tensors)}
 """
 
+CORPUS["ingest_classification"] = """
+import os, shutil
+def folder(root, layout):
+    for rel in layout:
+        os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+        if rel.endswith(".png"):
+            shutil.copy(argv[1], os.path.join(root, rel))
+        else:
+            with open(os.path.join(root, rel), "w") as f:
+                f.write("not a picture")
+folder(argv[0] + "/flat", ["dog/d1.png", "cat/c1.png", "cat/c2.png", "cat/readme.txt",
+                           "ant/a1.png", ".hidden/h.png"])
+folder(argv[0] + "/split", ["train/cat/1.png", "train/dog/2.png", "val/dog/3.png",
+                            "val/cow/4.png"])
+def rows(ds, images, labels):
+    names = ds[labels].info.class_names
+    pairs = [(os.path.basename(ds[images][i].sample_info.get("filename", "")),
+              names[int(ds[labels][i].numpy()[0])], list(ds[images][i].shape))
+             for i in range(len(ds[images]))]
+    return sorted(pairs)
+flat = deeplake.ingest_classification(argv[0] + "/flat", argv[0] + "/ds", progressbar=False,
+                                      summary=False)
+m = flat.images.meta
+result = {
+    "tensors": sorted(flat.tensors), "len": len(flat),
+    "meta": [m.htype, m.sample_compression, str(m.dtype), flat.labels.htype],
+    "class_names": list(flat.labels.info.class_names),
+    "rows": rows(flat, "images", "labels"),
+    "pixels": sorted(int(a.sum()) for a in flat.images.numpy(aslist=True)),
+}
+again = deeplake.ingest_classification(argv[0] + "/flat", argv[0] + "/ds", shuffle=False,
+                                       image_params={"name": "pics"}, progressbar=False,
+                                       summary=False, overwrite=True)
+split = deeplake.ingest_classification(argv[0] + "/split", argv[0] + "/split_ds",
+                                       progressbar=False, summary=False)
+try:
+    deeplake.ingest_classification(argv[0] + "/missing", argv[0] + "/x", progressbar=False)
+    missing = None
+except Exception:
+    missing = "refused"
+os.makedirs(argv[0] + "/empty")
+try:
+    deeplake.ingest_classification(argv[0] + "/empty", argv[0] + "/y", progressbar=False)
+    empty = None
+except Exception:
+    empty = "refused"
+loaded = deeplake.load(argv[0] + "/split_ds")
+result.update({
+    "renamed": sorted(again.tensors), "again": rows(again, "pics", "labels"),
+    "split": sorted(loaded.tensors), "split_groups": [g for g in sorted(loaded.groups)
+                                                     if not g.startswith("__temp")],
+    "split_names": list(loaded["val/labels"].info.class_names),
+    "train": rows(loaded, "train/images", "train/labels"),
+    "val": rows(loaded, "val/images", "val/labels"),
+    "errors": [missing, empty],
+})
+"""
+
 from tests.interop.idioms_compute import COMPUTE_CORPUS  # noqa: E402  (the transforms' own file)
 
 CORPUS.update(COMPUTE_CORPUS)
