@@ -15,6 +15,12 @@ with the ``random`` module, as deeplake shuffles: the same ``random.seed`` gives
 order. Images are stored as their files' bytes when their format is the tensor's (no
 re-encoding); a file the tensor cannot take (not an image, a format shoal does not decode) is
 stored as an empty sample, still labelled, and listed in the summary, as deeplake does.
+
+Where shoal differs: ``image_params``/``label_params`` ``name`` names the tensors of every
+split (deeplake uses it for the first split only), and the caller's dicts are left as they
+were (deeplake pops ``name`` and adds ``sample_compression``); no ``__temp...`` groups are left behind; a ``.csv`` source (deeplake's dataframe
+ingestion) and image formats other than PNG and JPEG are not supported (such files are
+skipped as unreadable ones are).
 """
 
 from __future__ import annotations
