@@ -166,8 +166,10 @@ def test_options_and_compressions_come_from_the_htype() -> None:
     ds = shoal.empty(_path())
     with pytest.raises(errors.InvalidHtypeError, match=r"accepted: \['class_names'\]"):
         ds.create_tensor("x", htype="class_label", coords={})
-    with pytest.raises(errors.InvalidCompressionError, match="cannot be compressed"):
-        ds.create_tensor("x", htype="json", chunk_compression="lz4")
+    with pytest.raises(errors.InvalidCompressionError, match="uncompressed only"):
+        ds.create_tensor("x", htype="audio", sample_compression="lz4")
+    with pytest.raises(errors.InvalidCompressionError, match="fits htype 'image', not 'json'"):
+        ds.create_tensor("x", htype="json", sample_compression="png")
     with pytest.raises(errors.InvalidCompressionError, match="fits htype 'image', not 'bbox'"):
         ds.create_tensor("x", htype="bbox", sample_compression="png")
     with pytest.raises(errors.InvalidHtypeError, match="stores str"):

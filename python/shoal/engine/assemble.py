@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import _native
-from ..errors import CorruptDataError, DynamicShapeError
+from ..errors import CodecError, CorruptDataError, DynamicShapeError
 from ..storage._buffers import BUFFERS
 from . import tiles as tiling
 from .chunks import DecodedChunk
@@ -187,6 +187,21 @@ def untile(
             )
         target[...] = piece.reshape(target.shape)
     return out
+
+
+def unpack_blobs(meta: dict[str, Any], stored: list[bytes], tensor: str) -> list[bytes]:
+    """The serialised values of object samples (text, json, lists) from their stored bytes:
+    with ``sample_compression="lz4"`` each is an lz4 block, as deeplake writes it (a link
+    tensor's sample compression is its files', not its stored paths')."""
+    if meta.get("sample_compression") != "lz4" or meta.get("is_link"):
+        return stored
+    try:
+        return [bytes(_native.lz4_decompress(b)) if len(b) else b"" for b in stored]
+    except CodecError:
+        raise CorruptDataError(
+            f"tensor {tensor!r}: a stored sample is not lz4, as its sample_compression says; "
+            "the chunk is damaged"
+        ) from None
 
 
 def blobs(

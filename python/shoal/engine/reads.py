@@ -207,7 +207,7 @@ async def read_blobs(t: TensorEngine, idx: np.ndarray) -> list[bytes]:
         )
         for p, b in zip(stored_pos.tolist(), got, strict=True):
             out[p] = b
-    return out
+    return assemble.unpack_blobs(t.meta, out, t.name)
 
 
 # -- samples of the open batch ------------------------------------------------------------

@@ -155,6 +155,8 @@ class SampleConverter:
         i = ctx.index
         converted = self.htype.convert(sample, ctx)
         if isinstance(converted, Blob):
+            if self.sc == "lz4" and converted.data:  # as deeplake: each value, but not b""
+                return _native.lz4_compress(converted.data), converted.shape, None
             return converted.data, converted.shape, None
         if isinstance(converted, Encoded):
             return self._encoded_image(converted.data, i, dtype, ctx.ndim)

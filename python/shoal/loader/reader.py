@@ -141,7 +141,8 @@ class TensorReader:
         decoded = {row: chunks[key] for row, key in need.keys.items()}
         if self.objects:
             decode = t.kind.decode
-            return [decode(b, t.name) for b in assemble.blobs(need.rows, need.local, decoded, n)]
+            stored = assemble.blobs(need.rows, need.local, decoded, n)
+            return [decode(b, t.name) for b in assemble.unpack_blobs(t.meta, stored, t.name)]
         by_row: dict[int, Fetched] = dict(decoded)
         flat = assemble.assemble_flat(
             t.meta, t.fixed_shape, need.rows, need.local, by_row, self.dtype

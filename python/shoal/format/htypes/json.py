@@ -9,14 +9,15 @@ from typing import Any
 import numpy as np
 
 from ...errors import CorruptDataError, SampleError
-from .base import Blob, HType, SampleContext
+from .base import BYTE_COMPRESSIONS, Blob, HType, SampleContext
 
 
 class Json(HType):
     name = "json"
     object_dtype = "Any"
-    sample_compressions = frozenset()
-    chunk_compressions = frozenset()
+    # lz4, as deeplake's VectorStore creates them
+    sample_compressions = BYTE_COMPRESSIONS
+    chunk_compressions = BYTE_COMPRESSIONS
     companions = ("id",)
     read_methods = frozenset({"dict"})
 

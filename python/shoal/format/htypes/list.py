@@ -4,15 +4,13 @@ list's length, which the shape companion records through ``extend_len`` (not
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ... import _native
-from ...errors import CodecError, CorruptDataError, InvalidHtypeError, SampleError
+from ...errors import CorruptDataError, InvalidHtypeError, SampleError
 from .base import BYTE_COMPRESSIONS, Blob, HType, SampleContext
 from .json import JsonEncoder
 
@@ -24,15 +22,6 @@ class ListHType(HType):
     chunk_compressions = BYTE_COMPRESSIONS
     companion_links: ClassVar[Mapping[str, str]] = {"shape": "len"}
     read_methods = frozenset({"list"})
-    _lz4 = False  # samples are lz4-compressed (bound per tensor, see ``bind``)
-
-    def bind(self, meta: Mapping[str, Any]) -> HType:
-        lz4 = meta.get("sample_compression") == "lz4"
-        if lz4 == self._lz4:
-            return self
-        bound = copy.copy(self)
-        bound._lz4 = lz4
-        return bound
 
     def check_dtype(self, dtype: Any) -> str | None:
         # deeplake keeps a json-schema dtype as given ("str" for tags of strings)
@@ -66,17 +55,10 @@ class ListHType(HType):
                 f"{ctx.index}: {exc}"
             ) from None
         data = text.encode("utf-8")
-        return Blob(_native.lz4_compress(data) if self._lz4 else data, (len(items),))
+        # with sample_compression="lz4", the engine compresses it (as every object sample)
+        return Blob(data, (len(items),))
 
     def decode(self, data: bytes, tensor: str) -> Any:
-        if self._lz4 and data:
-            try:
-                data = _native.lz4_decompress(data)
-            except CodecError:
-                raise CorruptDataError(
-                    f"tensor {tensor!r}: a stored {self.name} sample is not lz4; the chunk is "
-                    "damaged"
-                ) from None
         if not data:
             return []
         try:

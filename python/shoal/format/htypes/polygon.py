@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from ... import _native
 from ...errors import CodecError, CorruptDataError, SampleError
 from .base import BYTE_COMPRESSIONS, Blob, HType, SampleContext, array_dtype
 
@@ -25,7 +24,6 @@ class Polygon(HType):
     sample_compressions = BYTE_COMPRESSIONS
     chunk_compressions = BYTE_COMPRESSIONS
     _dtype = np.dtype(np.float32)  # bound per tensor, see ``bind``
-    _lz4 = False
 
     @property
     def is_object(self) -> bool:
@@ -33,11 +31,10 @@ class Polygon(HType):
 
     def bind(self, meta: Mapping[str, Any]) -> HType:
         dtype = array_dtype(meta.get("dtype")) or np.dtype(np.float32)
-        lz4 = meta.get("sample_compression") == "lz4"
-        if dtype == self._dtype and lz4 == self._lz4:
+        if dtype == self._dtype:
             return self
         bound = copy.copy(self)
-        bound._dtype, bound._lz4 = dtype, lz4
+        bound._dtype = dtype
         return bound
 
     # -- appending ---------------------------------------------------------------------------
@@ -51,7 +48,8 @@ class Polygon(HType):
         data = b"".join(parts)
         dims = polygons[0].shape[1]
         shape = (len(polygons), int(lengths.max()), dims)
-        return Blob(_native.lz4_compress(data) if self._lz4 else data, shape)
+        # with sample_compression="lz4", the engine compresses it (as every object sample)
+        return Blob(data, shape)
 
     def _polygons(self, sample: Any, ctx: SampleContext) -> list[np.ndarray]:
         where = f"tensor {ctx.tensor!r} (htype 'polygon'): sample {ctx.index}"
@@ -99,8 +97,6 @@ class Polygon(HType):
     # -- reading -----------------------------------------------------------------------------
     def decode(self, data: bytes, tensor: str) -> Any:
         try:
-            if self._lz4 and data:
-                data = _native.lz4_decompress(data)
             if not data:
                 return []
             count = int.from_bytes(data[:2], "little")

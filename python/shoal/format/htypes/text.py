@@ -8,15 +8,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...errors import CorruptDataError, SampleError
-from .base import Blob, HType, SampleContext
+from .base import BYTE_COMPRESSIONS, Blob, HType, SampleContext
 
 
 class Text(HType):
     name = "text"
     object_dtype = "str"
     meta_defaults: ClassVar[Mapping[str, Any]] = {"vdb_indexes": []}
-    sample_compressions = frozenset()
-    chunk_compressions = frozenset()
+    # lz4, as deeplake's VectorStore creates them
+    sample_compressions = BYTE_COMPRESSIONS
+    chunk_compressions = BYTE_COMPRESSIONS
     companions = ("id",)
     read_methods = frozenset({"text"})
 
