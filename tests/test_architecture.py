@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
         "_meta",
         "_exif",
         "_deeplake_options",
+        "_subindex",
     },
     {"_loop"},
     {"format"},

@@ -63,3 +63,37 @@ def test_like_names_a_missing_tensor(tmp_path: Path) -> None:
     with pytest.raises(errors.TensorNotFoundError, match="'nope'.*'x'"):
         shoal.like(str(tmp_path / "out"), ds, tensors=["nope"])
     assert not shoal.exists(str(tmp_path / "out"))
+
+
+def test_indexing_inside_samples() -> None:
+    """``t[i, 1:3]``, ``t[:, 0]``, ``t[i][2:]``: reads, shapes, and writes through the view;
+    the side-by-side corpus checks the values against deeplake."""
+    ds = shoal.empty("mem://inside")
+    ds.create_tensor("d", dtype="int32")
+    ds.d.extend([np.zeros((3, 4), np.int32), np.ones((5, 4), np.int32)])
+    assert ds.d[:, 0].shape == (2, 4) and ds.d[:, 0].numpy().tolist() == [[0] * 4, [1] * 4]
+    assert ds.d[:, :2].numpy().shape == (2, 2, 4)
+    assert ds.d[:, 3:].shape == (2, None, 4)  # 0 rows of the first sample, 2 of the second
+    with pytest.raises(errors.DynamicShapeError, match="aslist=True"):
+        ds.d[:, 3:].numpy()
+    assert [a.shape for a in ds.d[:, 3:].numpy(aslist=True)] == [(0, 4), (2, 4)]
+    assert ds.d[1][2:].shape == (3, 4) and ds.d[1][2:][0].shape == (4,)
+    with pytest.raises(errors.ShoalError, match="already indexes inside"):
+        ds.d[1][2:][0] = np.zeros(4, np.int32)
+    ds.d[1, 0] = np.full(4, 7, np.int32)  # part of a sample, as before
+    assert ds.d[1].numpy()[:, 0].tolist() == [7, 1, 1, 1, 1]
+    ds.create_tensor("t", htype="text")
+    ds.t.append("abc")
+    with pytest.raises(IndexError):
+        ds.t[0][1:2]  # text samples are whole values
+
+
+async def test_indexing_inside_samples_async() -> None:
+    ds = await shoal.empty_async("mem://inside-async")
+    x = await ds.create_tensor_async("x", dtype="int32")
+    await x.extend_async(np.arange(40, dtype=np.int32).reshape(2, 4, 5))
+    assert (await x[:, 0, 1:3].numpy_async()).tolist() == [[1, 2], [21, 22]]
+    await x[0, 1:3].update_async(np.zeros((2, 5), np.int32))
+    assert (await x[0].numpy_async())[:, 0].tolist() == [0, 0, 0, 15]
+    with pytest.raises(errors.ShoalError, match="more than once"):
+        await x[0][1:3][0].update_async(np.zeros(5, np.int32))

@@ -87,7 +87,16 @@ class AsyncTensorEditing:
         """Replace the selected samples: ``await ds.labels[3].update_async(7)``."""
         engine = self._ds._engine
         idx = self._indices()
-        await editing.update(engine, [(self._key, idx, values_for(self, value))])
+        if self._sub:  # t[i, 1:3].update(x): part of the samples, as t[i, 1:3] = x
+            if len(self._sub) > 1:
+                raise ShoalError(
+                    f"tensor {self.name!r}: this view indexes inside its samples more than "
+                    "once; write the part with one index: t[i, a:b, c] = value"
+                )
+            inside = self._sub[0] if isinstance(self._sub[0], tuple) else (self._sub[0],)
+            await part_update.update_part(engine, self._key, idx, inside, value)
+        else:
+            await editing.update(engine, [(self._key, idx, values_for(self, value))])
         await engine.writes.after_write()
 
     async def setitem_async(self: AsyncTensor, item: Any, value: Any) -> None:  # type: ignore[misc]
@@ -99,6 +108,11 @@ class AsyncTensorEditing:
                 f"sequence tensor {self.name!r}: t[i][j][...] = x would change part of an item, "
                 "which deeplake 3.9.52 does not do (it replaces the whole item with x); nothing "
                 "was changed. Replace the item: t[i][j] = new_item"
+            )
+        if self._sub:
+            raise ShoalError(
+                f"tensor {self.name!r}: this view already indexes inside its samples; assign "
+                "with one index instead: t[i, a:b, c] = value"
             )
         view, sub = split_item(self, item)
         if sub is None:

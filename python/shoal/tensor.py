@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _loop, _sequence, _shapes
+from . import _loop, _sequence, _shapes, _subindex
 from ._deeplake_attrs import AsyncTensorAttrs, SyncTensorAttrs
 from ._editing import (
     AsyncTensorEditing,
@@ -48,11 +48,13 @@ class AsyncTensor(
         key: str,
         index: Index | None = None,
         items: Index | None = None,
+        sub: _subindex.Ops = (),
     ) -> None:
         self._ds = dataset
         self._key = key
         self._index = index or Index()
         self._items = items  # a sequence tensor's items, within the one sample selected
+        self._sub = sub  # indexes applied inside each sample read (t[i, 1:3], t[:, 0])
         if not self._index.is_full:
             dataset._engine.open_views.add(self)  # delete_tensor refuses while it lives
 
@@ -133,7 +135,7 @@ class AsyncTensor(
     def _dims(self) -> tuple[int | None, ...]:
         meta = self._engine.meta
         mn, mx = meta.get("min_shape") or [], meta.get("max_shape") or []
-        return tuple(a if a == b else None for a, b in zip(mn, mx, strict=False))
+        return _subindex.dims(mn, mx, self._sub)
 
     @property
     def shape(self) -> tuple[int | None, ...]:
@@ -194,7 +196,15 @@ class AsyncTensor(
                 return out[item[1:] if len(item) > 2 else item[1]] if len(item) > 1 else out
             if self._index.is_scalar:
                 return type(self)(self._ds, self._key, self._index, _sequence.sub_index(self, item))
-        return type(self)(self._ds, self._key, self._index.compose(item, self._engine.samples))
+        elif not self._engine.kind.is_object:
+            if self._index.is_scalar:  # t[i][...]: inside the one sample
+                return type(self)(self._ds, self._key, self._index, None, (*self._sub, item))
+            if isinstance(item, tuple):  # t[samples, inside each]
+                samples, inside = _subindex.split(item)
+                index = self._index.compose(samples, self._engine.samples)
+                return type(self)(self._ds, self._key, index, None, (*self._sub, *inside))
+        index = self._index.compose(item, self._engine.samples)
+        return type(self)(self._ds, self._key, index, None, self._sub)
 
     def __iter__(self) -> Any:
         for i in range(len(self)):
@@ -213,11 +223,15 @@ class AsyncTensor(
         idx = self._indices()
         if e.kind.is_object:
             return e.kind.numpy_form(await self._values(idx), self._index.is_scalar, aslist)
-        if self._index.is_scalar:
-            return (await e.read_arrays(idx))[0]
-        if aslist:
-            return await e.read_arrays(idx)
-        return await e.read_stacked(idx)
+        scalar = self._index.is_scalar
+        value: Any
+        if scalar:
+            value = (await e.read_arrays(idx))[0]
+        elif aslist or self._sub:  # indexed inside: the samples may differ until indexed
+            value = await e.read_arrays(idx)
+        else:
+            return await e.read_stacked(idx)
+        return _subindex.apply(value, self._sub, scalar, aslist, self.name)
 
     async def _values(self, idx: np.ndarray) -> list[Any]:
         """Samples of an object htype (text, json, ...) as Python objects."""
@@ -387,6 +401,7 @@ class Tensor(SyncLinkMethods, SyncSampleInfo, SyncTensorAttrs, TensorAppends):
             and not a._index.is_scalar
             and not a._engine.kind.is_object
             and not a.is_sequence
+            and not a._sub
         ):
             hit = a._engine.read_stacked_cached(a._indices())
             if hit is not None:

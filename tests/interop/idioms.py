@@ -206,73 +206,6 @@ result["views"] = [ds.is_view, ds[0:2].is_view, ds[1].is_view, ds[[0, 1]].is_vie
 result["tensors"] = sorted(deeplake.load(argv[0]).tensors)
 """
 
-CORPUS["shape_interval"] = """
-ds = deeplake.empty(argv[0], overwrite=True)
-ds.create_tensor("x", dtype="uint8")
-ds.x.extend([np.zeros((5, 5), np.uint8), np.zeros((6, 4), np.uint8), np.zeros((2, 7), np.uint8)])
-seen = [str(ds.x.shape_interval), str(ds.x[0:2].shape_interval), str(ds.x[[2, 0]].shape_interval)]
-ds.x[1] = np.zeros((1, 1), np.uint8)  # the bounds the meta keeps do not shrink
-seen += [str(ds.x.shape_interval), str(ds.x[1:3].shape_interval), str(ds.x[1].shape_interval)]
-iv = ds.x.shape_interval
-seen += [list(iv.lower), list(iv.upper), iv.is_dynamic, list(iv.astuple()), repr(iv)]
-ds.create_tensor("fixed", dtype="float32")
-ds.fixed.extend(np.ones((3, 2), np.float32))
-seen += [str(ds.fixed.shape_interval), ds.fixed.shape_interval.is_dynamic, str(ds.fixed[5:].shape_interval)]
-ds.create_tensor("s", htype="sequence[generic]", dtype="int32")
-ds.s.extend([[np.ones(2, np.int32)] * 3, [np.ones(4, np.int32)], [np.ones(2, np.int32)] * 2])
-seen += [str(ds.s.shape_interval), str(ds.s[0:2].shape_interval), str(ds.s[[2]].shape_interval)]
-result = seen
-"""
-
-CORPUS["like"] = """
-ds = deeplake.empty(argv[0], overwrite=True)
-ds.create_tensor("x"); ds.x.append(1)
-ds.create_group("g"); ds.g.create_tensor("lab", htype="class_label", class_names=["a"])
-ds.create_tensor("img", htype="image", sample_compression="png")
-ds.info.update(k=1); ds.img.info.update(z=2)
-ds2 = deeplake.like(argv[0] + "_like", ds, overwrite=True)
-ds3 = deeplake.like(argv[0] + "_like3", argv[0], tensors=["img", "g/lab"])
-ds4 = deeplake.like(argv[0] + "_like4", ds[0:1])
-result = [sorted(ds2.tensors), len(ds2), sorted(ds3.tensors), ds3.info["k"], ds3.img.info["z"],
-          ds3.img.meta.sample_compression, ds3["g/lab"].info.class_names, len(ds3),
-          sorted(ds4.tensors), sorted(deeplake.load(argv[0] + "_like3").tensors)]
-"""
-
-CORPUS["view_attributes"] = """
-ds = deeplake.empty(argv[0], overwrite=True)
-ds.create_tensor("x", dtype="int32")
-ds.create_tensor("y", dtype="int32")
-ds.x.extend(np.arange(5, dtype=np.int32))
-ds.y.extend([np.zeros(2, np.int32), np.zeros(3, np.int32)])
-
-def vals(v):
-    return [[e.value.start, e.value.stop, e.value.step] if isinstance(e.value, slice)
-            else list(e.value) if isinstance(e.value, tuple) else e.value
-            for e in v.index.values]
-
-result = [ds.num_samples, ds[1:3].num_samples, ds.x.num_samples, ds.x[1:3].num_samples,
-          ds.x.is_dynamic, ds.y.is_dynamic, ds.y[0:1].is_dynamic, vals(ds), vals(ds[1]),
-          vals(ds[1:3]), vals(ds[[3, 1]]), vals(ds.x[2]), ds.index.is_trivial(),
-          ds[1:].index.is_trivial(), len(ds[1:2].no_view_dataset), ds.x.is_link,
-          [int(s.index.values[0].value) for s in ds]]
-"""
-
-CORPUS["extend_ignore_errors"] = """
-ds = deeplake.empty(argv[0], overwrite=True)
-ds.create_tensor("x", dtype="int32")
-ds.create_tensor("t", htype="text")
-ds.extend({"x": [1, "bad", 3], "t": ["a", "b", "c"]}, ignore_errors=True)
-r = [[a.tolist() for a in ds.x.numpy(aslist=True)], ds.t.text(), len(ds)]
-ds.x.extend([4, "bad", np.zeros((2, 2))], ignore_errors=True)
-ds.x.extend([[5]], progressbar=False)
-ds.t.extend(["d", "e", "f", "g"], progressbar=False, ignore_errors=False)
-try:
-    ds.x.extend(["bad"])
-except Exception:
-    r.append("raised")
-result = r + [[a.tolist() for a in ds.x.numpy(aslist=True)], len(ds.x), ds.t.text()]
-"""
-
 CORPUS["create_options_and_like"] = """
 ds = deeplake.empty(argv[0], overwrite=True)
 ds.create_tensor("labels", htype="class_label", class_names=["a", "b"])
@@ -479,6 +412,8 @@ result.update({
 })
 """
 
+from tests.interop.idioms_attributes import ATTRIBUTE_CORPUS  # noqa: E402
 from tests.interop.idioms_compute import COMPUTE_CORPUS  # noqa: E402  (the transforms' own file)
 
 CORPUS.update(COMPUTE_CORPUS)
+CORPUS.update(ATTRIBUTE_CORPUS)
