@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.servers.platform_fixtures import Running, run_platform, unique
 
@@ -55,11 +56,26 @@ def browser() -> Iterator[Browser]:
         )
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=_ARGS)
+        b = _launch(pw)
         try:
             yield b
         finally:
             b.close()
+
+
+def _launch(pw: Any) -> Browser:
+    """Debian's chromium was seen to crash (SIGSEGV) while starting, once in a few hundred
+    launches on a loaded machine, before loading any page: a start that dies is retried, so
+    that such a crash does not fail the web app's tests; a browser that never starts still
+    fails them."""
+    for attempt in range(3):
+        try:
+            browser: Browser = pw.chromium.launch(executable_path=CHROMIUM, args=_ARGS)
+            return browser
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
