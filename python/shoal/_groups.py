@@ -1,6 +1,6 @@
 """Tensor groups and the tensor list of a dataset: ``ds.create_group("train")``,
-``ds["train/images"]``, ``ds.train.images``, nested groups; ``delete_tensor`` and
-``rename_tensor``.
+``ds["train/images"]``, ``ds.train.images``, nested groups; ``delete_tensor``,
+``rename_tensor``, ``delete_group`` and ``rename_group``.
 
 A group is a view of the dataset whose tensor names are relative to it (deeplake's
 ``group_index``); it shares the dataset's engine, so writes through it are the dataset's.
@@ -129,6 +129,30 @@ class AsyncGroups:
             )
         await tensor_admin.delete_tensor(engine, full, large_ok)
 
+    async def delete_group_async(  # type: ignore[misc]
+        self: AsyncDataset, name: str, large_ok: bool = False
+    ) -> None:
+        """Delete a group: its tensors (at any depth) and subgroups, in one write."""
+        self._check_root("delete_group")
+        engine = self._engine
+        full = self._full_name(name)
+        inside = {engine.key_of(n) for n in engine.visible_names() if n.startswith(full + "/")}
+        if any(v.key in inside for v in list(engine.open_views)):
+            raise TensorInUseError(
+                f"a tensor of group {full!r} has an open view in this process; drop it (del "
+                "view) before deleting the group"
+            )
+        await tensor_admin.delete_group(engine, full, large_ok)
+
+    async def rename_group_async(  # type: ignore[misc]
+        self: AsyncDataset, name: str, new_name: str
+    ) -> None:
+        """Rename a group within its parent (its tensors keep their data), in one write."""
+        self._check_root("rename_group")
+        await tensor_admin.rename_group(
+            self._engine, self._full_name(name), self._full_name(new_name)
+        )
+
     async def rename_tensor_async(  # type: ignore[misc]
         self: AsyncDataset, name: str, new_name: str
     ) -> AsyncTensor:
@@ -160,6 +184,14 @@ class SyncGroups:
     def delete_tensor(self: Dataset, name: str, large_ok: bool = False) -> None:  # type: ignore[misc]
         """Delete a tensor and its hidden companions (written at once)."""
         _loop.run(self._a.delete_tensor_async(name, large_ok))
+
+    def delete_group(self: Dataset, name: str, large_ok: bool = False) -> None:  # type: ignore[misc]
+        """Delete a group: its tensors (at any depth) and subgroups (written at once)."""
+        _loop.run(self._a.delete_group_async(name, large_ok))
+
+    def rename_group(self: Dataset, name: str, new_name: str) -> None:  # type: ignore[misc]
+        """Rename a group within its parent (written at once)."""
+        _loop.run(self._a.rename_group_async(name, new_name))
 
     def rename_tensor(self: Dataset, name: str, new_name: str) -> Tensor:  # type: ignore[misc]
         """Rename a tensor within its group (written at once)."""

@@ -1,5 +1,6 @@
 """Side-by-side snippets (see idioms.py) for deeplake's smaller dataset and tensor attributes:
-shape intervals, ``like``, view attributes, ``ignore_errors``, indexing inside samples."""
+shape intervals, ``like``, view attributes, ``ignore_errors``, indexing inside samples, and
+deleting and renaming groups."""
 
 from __future__ import annotations
 
@@ -91,4 +92,32 @@ ds.x[0, 1:3] = np.full((2, 5), 7, np.int32)
 result.append(ds.x[0].numpy()[:, 0].tolist())
 # (deeplake gives ds.x[:, 0].shape as (2, 4, 5), the shape without the inner index; shoal
 # gives (2, 5), the shape of what numpy() returns)
+"""
+
+
+ATTRIBUTE_CORPUS["delete_and_rename_groups"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+ds.create_group("train")
+ds.train.create_tensor("images", dtype="uint8")
+ds.train.create_tensor("labels", htype="class_label", class_names=["a", "b"])
+ds.create_group("train/extra")
+ds["train/extra"].create_tensor("z")
+# (no sibling group whose name starts like "train": deeplake 3.9.52 renames and deletes by
+# name prefix, and its rename_group then raises KeyError; shoal's test_groups checks that case)
+ds.create_tensor("top")
+ds.train.images.extend(np.ones((3, 2, 2), np.uint8))
+ds.train.labels.extend([0, 1, 1])
+ds["train/extra/z"].extend([1, 2, 3])
+ds.commit("groups")
+ds.rename_group("train", "training")
+r = [sorted(ds.tensors), sorted(ds.groups), ds["training/labels"].numpy().ravel().tolist(),
+     ds.training.extra.z.numpy().ravel().tolist(), ds["training/labels"].info.class_names]
+ds.commit("renamed")
+ds2 = deeplake.load(argv[0])
+r += [sorted(ds2.tensors), sorted(ds2.training.tensors)]
+ds2.delete_group("training/extra")
+r += [sorted(ds2.tensors), sorted(ds2.groups)]
+ds2.delete_group("training")
+r += [sorted(ds2.tensors), sorted(ds2.groups), len(ds2.top)]
+result = r
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidHtypeError, TensorExistsError, TensorTooLargeError
+from ..errors import InvalidHtypeError, TensorExistsError, TensorNotFoundError, TensorTooLargeError
 from ..format import keys
 from ..format.htypes import COMPANIONS
 from .encoders import DatasetDiff
@@ -47,22 +47,43 @@ async def _created_here(ds: DatasetEngine, key: str) -> bool:
 
 
 async def delete_tensor(ds: DatasetEngine, name: str, large_ok: bool) -> None:
+    await delete_tensors(ds, [name], large_ok, f"tensor {name!r}")
+
+
+def in_group(name: str, group: str) -> bool:
+    return name.startswith(group + "/")
+
+
+async def delete_group(ds: DatasetEngine, group: str, large_ok: bool) -> None:
+    """Delete group ``group``: its tensors (at any depth) and its subgroups, in one flush."""
+    if group not in ds.meta["groups"]:
+        raise TensorNotFoundError(f"no group {group!r}; groups: {sorted(ds.meta['groups'])}")
+    names = [n for n in ds.visible_names() if in_group(n, group)]
+    await delete_tensors(ds, names, large_ok, f"group {group!r}", group)
+
+
+async def delete_tensors(
+    ds: DatasetEngine, names: list[str], large_ok: bool, what: str, group: str | None = None
+) -> None:
+    """Delete tensors (and their companions), and ``group`` with its subgroups, in one
+    flush. ``what`` names it in messages."""
     ds.check_writable()
-    key = ds.key_of(name)
+    tensor_keys = [ds.key_of(n) for n in names]
     await ds.writes.flush()
-    await ds.load([key], full=True)
-    t = ds.tensors[key]
+    await ds.load(tensor_keys, full=True)
     if not large_ok:
-        max_chunk = int(t.meta.get("max_chunk_size") or 0)
-        if t.length * (max_chunk // 2) > DELETE_SAFETY_SIZE:
+        size = sum(
+            ds.tensors[k].length * (int(ds.tensors[k].meta.get("max_chunk_size") or 0) // 2)
+            for k in tensor_keys
+        )
+        if size > DELETE_SAFETY_SIZE:
             raise TensorTooLargeError(
-                f"tensor {name!r} may hold more than 1 GB (deeplake's estimate); pass "
-                "large_ok=True to delete it"
+                f"{what} may hold more than 1 GB (deeplake's estimate); pass large_ok=True to "
+                "delete it"
             )
     diff = await load_dataset_diff(ds)
-    names = [name, *_companions(ds, name)]
     doomed = []
-    for n in names:
+    for n in [m for name in names for m in (name, *_companions(ds, name))]:
         k = ds.meta["tensor_names"][n]
         if k not in ds.meta["hidden_tensors"] and not await _created_here(ds, k):
             diff.tensor_deleted(n)
@@ -72,10 +93,39 @@ async def delete_tensor(ds: DatasetEngine, name: str, large_ok: bool) -> None:
             ds.meta["hidden_tensors"].remove(k)
         ds.tensors.pop(k, None)
         doomed.append(k)
+    if group is not None:
+        ds.meta["groups"] = [g for g in ds.meta["groups"] if g != group and not in_group(g, group)]
     ds.meta_dirty = ds.diff_dirty = True
     await ds.writes.flush()
     for k in doomed:  # no longer named by anything stored: remove this commit's objects
         await ds.storage.delete_prefix(keys.tensor_key(ds.commit_id, k, ""))
+
+
+async def rename_group(ds: DatasetEngine, group: str, new_group: str) -> None:
+    """Rename ``group`` (its tensors at any depth, and its subgroups) within its parent, in
+    one flush; tensors keep their keys, as deeplake's renames do."""
+    ds.check_writable()
+    if group not in ds.meta["groups"]:
+        raise TensorNotFoundError(f"no group {group!r}; groups: {sorted(ds.meta['groups'])}")
+    if not isinstance(new_group, str) or not posixpath.split(new_group)[1]:
+        raise InvalidHtypeError(f"invalid new group name {new_group!r}")
+    if posixpath.split(group)[0] != posixpath.split(new_group)[0]:
+        raise InvalidHtypeError(
+            f"cannot rename group {group!r} to {new_group!r}: a rename stays in the same parent"
+        )
+    if new_group in ds.meta["tensor_names"] or new_group in ds.meta["groups"]:
+        raise TensorExistsError(
+            f"cannot rename group {group!r} to {new_group!r}: a tensor or group of that name exists"
+        )
+    await ds.writes.flush()
+    for name in [n for n in ds.visible_names() if in_group(n, group)]:
+        await stage_rename(ds, name, new_group + name[len(group) :], within_group=False)
+    ds.meta["groups"] = [
+        new_group + g[len(group) :] if g == group or in_group(g, group) else g
+        for g in ds.meta["groups"]
+    ]
+    ds.meta_dirty = True
+    await ds.writes.flush()
 
 
 async def rename_tensor(ds: DatasetEngine, name: str, new_name: str) -> None:
@@ -86,11 +136,11 @@ async def rename_tensor(ds: DatasetEngine, name: str, new_name: str) -> None:
     await ds.writes.flush()
 
 
-def _check_rename(ds: DatasetEngine, name: str, new_name: str) -> None:
+def _check_rename(ds: DatasetEngine, name: str, new_name: str, within_group: bool = True) -> None:
     ds.key_of(name)
     if not isinstance(new_name, str) or not posixpath.split(new_name)[1]:
         raise InvalidHtypeError(f"invalid new tensor name {new_name!r}")
-    if posixpath.split(name)[0] != posixpath.split(new_name)[0]:
+    if within_group and posixpath.split(name)[0] != posixpath.split(new_name)[0]:
         raise InvalidHtypeError(
             f"cannot rename {name!r} to {new_name!r}: a rename stays in the same group; create "
             "the tensor in the other group and copy the data"
@@ -104,10 +154,13 @@ def _check_rename(ds: DatasetEngine, name: str, new_name: str) -> None:
         raise TensorExistsError(f"cannot rename {name!r} to {new_name!r}: that is a group")
 
 
-async def stage_rename(ds: DatasetEngine, name: str, new_name: str) -> None:
+async def stage_rename(
+    ds: DatasetEngine, name: str, new_name: str, within_group: bool = True
+) -> None:
     """Rename ``name`` (and its companions) in memory and in the commit's dataset diff;
-    stored by the next flush (a merge's, say)."""
-    _check_rename(ds, name, new_name)
+    stored by the next flush (a merge's, say). ``within_group=False``: its group is being
+    renamed."""
+    _check_rename(ds, name, new_name, within_group)
     diff = await load_dataset_diff(ds)
     pairs = [(name, new_name)]
     pairs += [(c.name(name), c.name(new_name)) for c in COMPANIONS.values()]
