@@ -97,3 +97,25 @@ async def test_indexing_inside_samples_async() -> None:
     assert (await x[0].numpy_async())[:, 0].tolist() == [0, 0, 0, 15]
     with pytest.raises(errors.ShoalError, match="more than once"):
         await x[0][1:3][0].update_async(np.zeros(5, np.int32))
+
+
+async def test_tobytes_of_one_stored_sample() -> None:
+    ds = await shoal.empty_async("mem://tobytes")
+    img = await ds.create_tensor_async("img", htype="image", sample_compression="png")
+    png = shoal._native.png_encode(np.full((3, 4, 3), 9, np.uint8))
+    await img.append_async(png)
+    async with ds:  # staged, not yet flushed: the staged bytes
+        await img.append_async(png)
+        assert await img[1].tobytes_async() == png
+    assert await img[0].tobytes_async() == png
+    seq = await ds.create_tensor_async("s", htype="sequence[generic]", dtype="int32")
+    await seq.append_async([np.ones(2, np.int32)])
+    with pytest.raises(errors.ShoalError, match="sequence tensor 's'"):
+        await seq[0].tobytes_async()
+    big = await ds.create_tensor_async("big", dtype="uint8", tiling_threshold=1000)
+    await big.append_async(np.zeros((100, 100), np.uint8))  # tiled: 10 KB over 1 KB
+    with pytest.raises(errors.ShoalError, match="tiles"):
+        await big[0].tobytes_async()
+    with pytest.raises(errors.ShoalError, match="exactly one sample"):
+        await img[0:2].tobytes_async()
+    assert ds[0].sample_indices == [0] and img[[1, 0]].sample_indices == [1, 0]

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _native
 from ..errors import CodecError, CorruptDataError, DynamicShapeError
+from ..format.htypes import htype_of
 from ..storage._buffers import BUFFERS
 from . import tiles as tiling
 from .chunks import DecodedChunk
@@ -195,6 +196,8 @@ def unpack_blobs(meta: dict[str, Any], stored: list[bytes], tensor: str) -> list
     tensor's sample compression is its files', not its stored paths')."""
     if meta.get("sample_compression") != "lz4" or meta.get("is_link"):
         return stored
+    if not htype_of(meta.get("htype")).is_object:
+        return stored  # an array sample's stored bytes (its lz4 block), as tobytes() gives
     try:
         return [bytes(_native.lz4_decompress(b)) if len(b) else b"" for b in stored]
     except CodecError:
