@@ -46,6 +46,7 @@ LAYERS: list[set[str]] = [
         "_dataset_copy",
         "_deeplake_attrs",
         "_tensor_appends",
+        "_filter_query",
         "_views",
         "version_control",
         "_compute",

@@ -119,3 +119,31 @@ async def test_tobytes_of_one_stored_sample() -> None:
     with pytest.raises(errors.ShoalError, match="exactly one sample"):
         await img[0:2].tobytes_async()
     assert ds[0].sample_indices == [0] and img[[1, 0]].sample_indices == [1, 0]
+
+
+async def test_filter_query_strings() -> None:
+    """The side-by-side corpus checks query results against deeplake; here: views, the
+    async API, and queries refused before anything runs."""
+    ds = await shoal.empty_async("mem://queries")
+    labels = await ds.create_tensor_async("labels", htype="class_label", class_names=["a", "b"])
+    await labels.extend_async([0, 1, 1, 0])
+    x = await ds.create_tensor_async("x", dtype="int32")
+    await x.extend_async(np.arange(4, dtype=np.int32))
+    view = await ds[1:4].filter_async("labels == 'b'")
+    assert (await view.x.numpy_async()).ravel().tolist() == [1, 2]
+    assert len(await ds.filter_async("labels == 'nope'")) == 0  # an unknown class: no match
+    for bad, says in [
+        ("__import__('os')", "contains"),
+        ("x.__class__", "no attribute"),
+        ("x = 1", "not an expression"),
+        ("[i for i in x]", "not allowed"),
+        ("y > 1", "no tensor or group 'y'"),
+        ("labels < 'b'", "not ordered"),
+        ("x.size(", "not an expression"),
+    ]:
+        with pytest.raises(errors.ShoalError, match=says):
+            await ds.filter_async(bad)
+    wide = await ds.create_tensor_async("w", dtype="int32")
+    await wide.extend_async(np.zeros((4, 3), np.int32))
+    with pytest.raises(errors.ShoalError, match="gives an array for sample 0"):
+        await ds.filter_async("w > 1")

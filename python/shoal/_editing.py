@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _loop
+from . import _filter_query, _loop
 from .engine import editing, part_update
 from .engine.staging import ensure_samples
 from .errors import SampleError, ShoalError, TensorNotFoundError, is_bad_sample
@@ -302,11 +302,16 @@ class AsyncDatasetEditing:
         self: AsyncDataset, function: Any, **_: Any
     ) -> AsyncDataset:
         """A view of the samples for which ``function(sample)`` is true (``sample``: the
-        one-sample view ``ds[i]``). deeplake's worker options are accepted and ignored."""
+        one-sample view ``ds[i]``), or for which a query string as deeplake's is true
+        (``"labels == 'dog' and x.mean > 0.5"``). deeplake's worker options are accepted and
+        ignored."""
+        if isinstance(function, str):
+            found: AsyncDataset = self[await _filter_query.matching(self, function)]
+            return found
         if not callable(function):
             raise ShoalError(
-                "filter takes a function of one sample returning a bool; shoal has no query "
-                f"language (got {type(function).__name__})"
+                "filter takes a function of one sample returning a bool, or a query string "
+                f"(got {type(function).__name__})"
             )
         keep = []
         for i in range(len(self)):
@@ -396,11 +401,16 @@ class DatasetEditing:
 
     def filter(self: Dataset, function: Any, **options: Any) -> Dataset:  # type: ignore[misc]
         """A view of the samples for which ``function(ds[i])`` is true (``ds[i]``: a
-        one-sample view). deeplake's worker options are accepted and ignored."""
+        one-sample view), or for which a query string as deeplake's is true
+        (``"labels == 'dog'"``). deeplake's worker options are accepted and ignored."""
+        if isinstance(function, str):
+            found = _loop.run(_filter_query.matching(self._load_visible(), function))
+            result_view: Dataset = self[found]
+            return result_view
         if not callable(function):
             raise ShoalError(
-                "filter takes a function of one sample returning a bool; shoal has no query "
-                f"language (got {type(function).__name__})"
+                "filter takes a function of one sample returning a bool, or a query string "
+                f"(got {type(function).__name__})"
             )
         view = self._load_visible()
         keep = [i for i in range(len(view)) if function(self[i])]

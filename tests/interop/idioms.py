@@ -414,6 +414,8 @@ result.update({
 
 from tests.interop.idioms_attributes import ATTRIBUTE_CORPUS  # noqa: E402
 from tests.interop.idioms_compute import COMPUTE_CORPUS  # noqa: E402  (the transforms' own file)
+from tests.interop.idioms_queries import QUERY_CORPUS  # noqa: E402
 
 CORPUS.update(COMPUTE_CORPUS)
 CORPUS.update(ATTRIBUTE_CORPUS)
+CORPUS.update(QUERY_CORPUS)
