@@ -105,8 +105,9 @@ def test_filter_returns_a_view(tmp_path: Path) -> None:
     view = ds.filter(lambda s: int(s.labels.numpy()[0]) == 1)
     assert len(view) == 2 and view.x.numpy().ravel().tolist() == [11, 14]
     assert len(ds.filter(lambda s: False)) == 0
-    with pytest.raises(errors.ShoalError, match="query language"):
-        ds.filter("labels == 1")
+    assert len(ds.filter("labels == 1")) == len(ds.filter(lambda s: int(s.labels.numpy()[0]) == 1))
+    with pytest.raises(errors.ShoalError, match="or a query string"):
+        ds.filter(42)
 
 
 def test_rechunk_evens_chunks_and_keeps_values(tmp_path: Path) -> None:
