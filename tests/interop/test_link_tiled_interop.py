@@ -1,7 +1,7 @@
 """Samples deeplake 3.9.52 appends with ``deeplake.link_tiled``: an image made of a grid of
 linked files. shoal reads them as deeplake does (every tile fetched and put in its place), in
-plain reads and in the loader, says clearly what it does not do with them (a path, an append),
-and a damaged grid entry is an error that names it, never a crash."""
+plain reads and in the loader, says clearly what it does not do with them (a path, an append,
+a copy), and a damaged grid entry is an error that names it, never a crash."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from PIL import Image
 from tests.interop.snippets import with_deeplake, write
 
 import shoal
-from shoal.errors import CorruptDataError, SampleError
+from shoal.errors import CorruptDataError, LinkError, SampleError
 from shoal.links import tiled
 
 MAKE = """
@@ -62,6 +62,9 @@ def test_deeplake_link_tiled_samples_read_by_shoal(tmp_path: Path, run_dl: Any):
     np.testing.assert_array_equal(batches[0]["im"][0], want[0])
     with pytest.raises(SampleError, match="sample 1 is a link_tiled sample"):
         ds.im[1].path()
+    with pytest.raises(LinkError, match="sample 1 of tensor 'im' is a link_tiled sample"):
+        ds[1:3].copy(str(tmp_path / "copy"))  # refused before anything is made
+    assert not shoal.exists(str(tmp_path / "copy"))
 
 
 @settings(max_examples=400, deadline=None)
