@@ -48,6 +48,7 @@ LAYERS: list[set[str]] = [
         "_tensor_appends",
         "_filter_query",
         "_views",
+        "_views_optimize",
         "version_control",
         "_compute",
         "_compute_out",

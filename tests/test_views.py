@@ -24,8 +24,6 @@ def test_views_async_elsewhere_and_refusals(tmp_path: Path) -> None:
     assert apart.VDS_INDEX.numpy().ravel().tolist() == [4, 0]
     assert apart.info["source-dataset-version"] == ds.commit_id
     assert ds.get_views() == []  # saved elsewhere: not listed in the dataset
-    with pytest.raises(ShoalError, match="optimize"):
-        ds[0:2].save_view(optimize=True)
     ro = shoal.load(path, read_only=True)
     with pytest.raises(ShoalError, match="read_only=False"):
         ro[0:2].save_view(id="ro")

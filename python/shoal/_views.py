@@ -5,8 +5,9 @@ A view is saved as a small dataset inside its source, ``.queries/<id>/``, holdin
 ``VDS_INDEX``, of the view's sample indices, and in its info where it came from (the source
 path and commit, the index); the source's ``queries.json`` lists the saved views, written
 under deeplake's ``queries.lock``. A view is saved from a committed version (as deeplake
-requires), and loads as that commit's samples even after the branch moved on. Either library
-loads the other's views.
+requires), and loads as that commit's samples even after the branch moved on. An optimized
+view holds the samples themselves (``_views_optimize``). Either library loads the other's
+views.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _loop
+from ._views_optimize import optimize_entry, write_optimized
 from .engine.dataset import DatasetEngine
 from .engine.lock import WriteLock
 from .errors import ShoalError, VersionError
@@ -59,6 +61,22 @@ class ViewEntry:
 
         return Dataset(_loop.run(self.load_async()))
 
+    async def optimize_async(
+        self, tensors: Sequence[str] | None = None, unlink: bool = True, **options: Any
+    ) -> ViewEntry:
+        """Copy the view's samples into the view (deeplake's ``ViewEntry.optimize``), so
+        loading it reads those only; this entry, now optimized."""
+        _check_optimize_options(unlink, options, "optimize")
+        self.info = await optimize_entry(self._ds, self.info, tensors)
+        return self
+
+    def optimize(
+        self, tensors: Sequence[str] | None = None, unlink: bool = True, **options: Any
+    ) -> ViewEntry:
+        """Copy the view's samples into the view (see :meth:`optimize_async`); this entry."""
+        done: ViewEntry = _loop.run(self.optimize_async(tensors, unlink, **options))
+        return done
+
 
 async def _read(storage: Any) -> list[dict[str, Any]]:
     (raw,) = await storage.get_many([QUERIES])
@@ -94,11 +112,6 @@ class AsyncViews:
         version must be committed; ``id`` defaults to a new one; an existing id needs
         ``overwrite=True``."""
         e = self._engine
-        if optimize:
-            raise ShoalError(
-                "save_view(optimize=True) is not supported; save the view as is, or copy its "
-                "samples to a dataset of their own with view.copy(dest)"
-            )
         if await self.has_head_changes_async():
             raise VersionError(
                 "the dataset has uncommitted changes; commit them (ds.commit(message)) before "
@@ -107,7 +120,7 @@ class AsyncViews:
         indices = self._index.resolve(self._max_len()).astype(np.uint64)
         info: dict[str, Any] = {
             "id": id or uuid.uuid4().hex,
-            "virtual-datasource": True,
+            "virtual-datasource": not optimize,
             "source-dataset": self.path,
             "source-dataset-version": self.commit_id or FIRST_COMMIT_ID,
             "created_at": time.time(),
@@ -115,12 +128,16 @@ class AsyncViews:
         if message is not None:
             info["message"] = message
         info["source-dataset-index"] = [indices.tolist()]
-        info["first-index-subscriptable"] = not self._index.is_scalar
+        if not optimize:  # deeplake records it for virtual views only
+            info["first-index-subscriptable"] = not self._index.is_scalar
         if path is not None:
             from .routing import open_storage, parse
 
             target = await open_storage(parse(path), creds=options.get("creds"))
-            await _write_vds(target, info, indices, overwrite)
+            if optimize:
+                await write_optimized(self, target, path, info, tensors, overwrite)
+            else:
+                await _write_vds(target, info, indices, overwrite)
             return path
         if e.storage.read_only:
             raise ShoalError(
@@ -133,7 +150,12 @@ class AsyncViews:
                 "overwrite=True to replace it"
             )
         folder = f"{FOLDER}/{info['id']}"
-        await _write_vds(PrefixedStorage(e.storage, folder), info, indices, True)
+        storage = PrefixedStorage(e.storage, folder)
+        if optimize:
+            url = f"{self.path.rstrip('/')}/{folder}"
+            await write_optimized(self, storage, url, info, tensors, True)
+        else:
+            await _write_vds(storage, info, indices, True)
 
         def add(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [v for v in entries if v["id"] != info["id"]] + [info]
@@ -161,10 +183,14 @@ class AsyncViews:
     async def load_view_async(  # type: ignore[misc]
         self: AsyncDataset, id: str, optimize: bool = False, **options: Any
     ) -> AsyncDataset:
-        """The saved view ``id``, as the samples of the commit it was saved from."""
+        """The saved view ``id``, as the samples of the commit it was saved from;
+        ``optimize``: made an optimized view first (its samples copied into it)."""
+        tensors = options.pop("tensors", None)
+        _check_optimize_options(True, options, "load_view")
+        view = await self.get_view_async(id)
         if optimize:
-            raise ShoalError("load_view(optimize=True) is not supported; load the view as is")
-        return await (await self.get_view_async(id)).load_async()
+            await view.optimize_async(tensors)
+        return await view.load_async()
 
     async def delete_view_async(self: AsyncDataset, id: str) -> None:  # type: ignore[misc]
         """Remove the saved view ``id`` (its folder and its entry in ``queries.json``)."""
@@ -216,6 +242,22 @@ async def _load(ds: AsyncDataset, info: dict[str, Any]) -> AsyncDataset:
         source = AsyncDataset(await DatasetEngine.open(root.storage, version), ds.path)
     picked = np.asarray(indices, dtype=np.int64).reshape(-1).tolist()
     return source[picked]  # type: ignore[no-any-return]
+
+
+# deeplake's options of its own workers and progress output: shoal copies concurrently, quietly
+_IGNORED = frozenset({"num_workers", "scheduler", "progressbar", "ignore_errors", "verbose"})
+
+
+def _check_optimize_options(unlink: bool, options: dict[str, Any], what: str) -> None:
+    unknown = set(options) - _IGNORED
+    if unknown:
+        raise TypeError(f"{what}() got unexpected arguments {sorted(unknown)}")
+    if not unlink:
+        raise ShoalError(
+            f"{what}(unlink=False) is not supported: an optimized view stores the files of its "
+            "link tensors (deeplake's default); leave unlink as it is, or copy the view with "
+            "view.copy(dest) to keep the links"
+        )
 
 
 class SyncViews:
