@@ -102,3 +102,22 @@ def test_load_view_optimize_some_tensors_and_refusals(tmp_path: Path) -> None:
         return len(view)
 
     assert asyncio.run(main()) == 3
+
+
+def test_optimized_view_stores_linked_sequences_and_empty_links(tmp_path: Path) -> None:
+    png = _png(tmp_path)
+    ds = shoal.empty(str(tmp_path / "ds"))
+    ds.create_tensor("sl", htype="sequence[link[image]]", sample_compression="png")
+    ds.sl.extend([[shoal.link(png)] * n for n in (2, 0, 1)])
+    ds.create_tensor("ln", htype="link[image]", sample_compression="png")
+    ds.ln.extend([shoal.link(png), None, shoal.link(png)])
+    ds.commit("c")
+    ds[[2, 0, 1]].save_view(id="o", optimize=True)
+    v = ds.load_view("o")
+    assert v.sl.htype == "sequence[image]" and v.ln.htype == "image"
+    assert [[x.shape for x in s] for s in v.sl.numpy(aslist=True)] == [
+        [(3, 5, 3)],
+        [(3, 5, 3)] * 2,
+        [],
+    ]
+    assert [a.shape for a in v.ln.numpy(aslist=True)] == [(3, 5, 3), (3, 5, 3), (0, 0, 0)]

@@ -170,9 +170,11 @@ async def _copy_files(src: TensorEngine, dst: TensorEngine, idx: np.ndarray) -> 
     datas = await link_engine.read_files(src, idx)
     image = str(dst.meta.get("htype") or "").startswith("image")
     samples: list[Any] = []
+    ndim = len(src.meta.get("max_shape") or []) or (3 if image else 1)
+    empty = np.zeros((0,) * ndim, dtype=np.dtype(dst.meta.get("dtype") or "uint8"))
     for pos, data in enumerate(datas):
-        if not data:
-            samples.append(None)
+        if not data:  # a None link: an empty sample of the tensor's rank
+            samples.append(empty)
         elif image and bytes(data[:8]).startswith(_IMAGE_MAGIC):
             samples.append(bytes(data))
         else:
