@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-use crate::codec::{jpeg::JpegDecoder, lz4, png};
+use crate::codec::{bmp, jpeg::JpegDecoder, lz4, png, tiff, webp};
 use crate::{Error, Result};
 
 /// Columns of a plan row: `source_index, start, end, dst_offset, dst_nbytes`.
@@ -27,6 +27,12 @@ pub enum Codec {
     Png,
     /// One JPEG file per range.
     Jpeg,
+    /// One BMP file per range.
+    Bmp,
+    /// One TIFF file per range.
+    Tiff,
+    /// One WebP file per range.
+    Webp,
 }
 
 impl FromStr for Codec {
@@ -38,8 +44,12 @@ impl FromStr for Codec {
             "lz4" => Ok(Self::Lz4),
             "png" => Ok(Self::Png),
             "jpeg" | "jpg" => Ok(Self::Jpeg),
+            "bmp" => Ok(Self::Bmp),
+            "tiff" | "tif" => Ok(Self::Tiff),
+            "webp" => Ok(Self::Webp),
             other => Err(Error::invalid(format!(
-                "unknown codec {other:?}; expected \"none\", \"lz4\", \"png\" or \"jpeg\""
+                "unknown codec {other:?}; expected \"none\", \"lz4\", \"png\", \"jpeg\", \
+                 \"bmp\", \"tiff\" or \"webp\""
             ))),
         }
     }
@@ -213,6 +223,9 @@ impl Worker {
             Codec::Lz4 => lz4::decompress_into(job.src, job.dst),
             Codec::Png => png::decode_into(job.src, job.dst),
             Codec::Jpeg => self.jpeg.decode_into(job.src, job.dst),
+            Codec::Bmp => bmp::decode_into(job.src, job.dst),
+            Codec::Tiff => tiff::decode_into(job.src, job.dst),
+            Codec::Webp => webp::decode_into(job.src, job.dst),
         };
         result.map_err(|e| match e {
             Error::Codec { codec, detail } => Error::Codec {

@@ -5,7 +5,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use shoal_core::assemble::{assemble, Codec};
 use shoal_core::chunk::{parse_header, serialize};
-use shoal_core::codec::{self, jpeg, lz4, png};
+use shoal_core::codec::{self, bmp, jpeg, lz4, png, tiff, webp, ImageFormat};
 use shoal_core::encoders::{
     parse_chunk_ids, parse_tile_encoder, parse_u32_encoder, serialize_tile_encoder, TileEntry,
 };
@@ -28,12 +28,22 @@ fn parse_everything(data: &[u8]) {
     let _ = png::decode(data);
     let _ = jpeg::probe(data);
     let _ = jpeg::decode(data);
+    let _ = bmp::decode(data);
+    let _ = tiff::decode(data);
+    let _ = webp::decode(data);
     let _ = codec::probe(data);
     if let Ok(info) = codec::probe(data) {
         if let Ok(n) = info.nbytes() {
             if n < 1 << 24 {
-                let _ = png::decode_into(data, &mut vec![0u8; n]);
-                let _ = jpeg::JpegDecoder::new().decode_into(data, &mut vec![0u8; n]);
+                for format in [
+                    ImageFormat::Png,
+                    ImageFormat::Jpeg,
+                    ImageFormat::Bmp,
+                    ImageFormat::Tiff,
+                    ImageFormat::Webp,
+                ] {
+                    let _ = codec::decode_into(format, data, &mut vec![0u8; n]);
+                }
             }
         }
     }
@@ -64,7 +74,30 @@ fn valid_objects() -> Vec<Vec<u8>> {
     let p16 = png::encode(png::Pixels::U16(&[1, 2, 3, 4000, 5, 6]), 2, 3, 1).unwrap();
     let j = jpeg::encode(&px, 17, 13, 3, 75).unwrap();
     let jg = jpeg::encode(&px[..17 * 13], 17, 13, 1, 75).unwrap();
-    vec![chunk, tiles, ids, lz, p, p16, j, jg]
+    let b = bmp::encode(&px, 17, 13, 3).unwrap();
+    let bg = bmp::encode(&px[..17 * 13], 17, 13, 1).unwrap();
+    let t = tiff::encode(tiff::Pixels::U8(&px), 17, 13, 3).unwrap();
+    let t16 = tiff::encode(tiff::Pixels::U16(&[1, 2, 3, 4000, 5, 6]), 2, 3, 1).unwrap();
+    let w = webp::encode(&px, 17, 13, 3).unwrap();
+    let lossy = include_bytes!("support/lossy_8x8.webp").to_vec();
+    let lossy_alpha = include_bytes!("support/lossy_alpha_8x8.webp").to_vec();
+    vec![
+        chunk,
+        tiles,
+        ids,
+        lz,
+        p,
+        p16,
+        j,
+        jg,
+        b,
+        bg,
+        t,
+        t16,
+        w,
+        lossy,
+        lossy_alpha,
+    ]
 }
 
 proptest! {
@@ -81,6 +114,12 @@ proptest! {
             Just(png::SIGNATURE.to_vec()),
             Just(vec![0xFF, 0xD8, 0xFF]),
             Just(lz4::FRAME_MAGIC.to_vec()),
+            Just(b"BM".to_vec()),
+            Just(b"II*\0\x08\0\0\0".to_vec()),
+            Just(b"MM\0*\0\0\0\x08".to_vec()),
+            Just(b"RIFF\0\0\0\0WEBPVP8 ".to_vec()),
+            Just(b"RIFF\0\0\0\0WEBPVP8L".to_vec()),
+            Just(b"RIFF\0\0\0\0WEBPVP8X".to_vec()),
             Just(vec![6, b'3', b'.', b'9', b'.', b'5', b'2']),
         ],
         data in vec(any::<u8>(), 0..512),
@@ -92,7 +131,7 @@ proptest! {
 
     #[test]
     fn truncated_and_flipped_objects_never_panic(
-        which in 0usize..8,
+        which in 0usize..15,
         cut in any::<prop::sample::Index>(),
         flips in vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
     ) {
@@ -112,7 +151,10 @@ proptest! {
         out_len in 0usize..64,
         src_lens in vec(0usize..64, 0..3),
         plan in vec(-2i64..80, 0..26),
-        codec in prop_oneof![Just(Codec::None), Just(Codec::Lz4), Just(Codec::Png), Just(Codec::Jpeg)],
+        codec in prop_oneof![
+            Just(Codec::None), Just(Codec::Lz4), Just(Codec::Png), Just(Codec::Jpeg),
+            Just(Codec::Bmp), Just(Codec::Tiff), Just(Codec::Webp),
+        ],
         threads in 1usize..4,
     ) {
         let sources: Vec<Vec<u8>> = src_lens.iter().map(|&n| vec![7u8; n]).collect();

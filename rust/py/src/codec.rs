@@ -1,9 +1,9 @@
-//! Sample codecs: lz4, png, jpeg and the header-only image probe.
+//! Sample codecs: lz4, png, jpeg, bmp, tiff, webp and the header-only image probe.
 
 use numpy::{IxDyn, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
-use shoal_core::codec::{self, jpeg, lz4, png, ImageInfo, PixelType};
+use shoal_core::codec::{self, bmp, jpeg, lz4, png, tiff, webp, ImageInfo, PixelType};
 
 use crate::buffer::{zeros, ArrayArg, ReadBuf};
 use crate::error::{type_error, value_error, NativeError, NativeResult};
@@ -16,6 +16,12 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(png_decode, m)?)?;
     m.add_function(wrap_pyfunction!(jpeg_encode, m)?)?;
     m.add_function(wrap_pyfunction!(jpeg_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(bmp_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(bmp_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(tiff_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(tiff_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(webp_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(webp_decode, m)?)?;
     m.add_function(wrap_pyfunction!(probe_image, m)?)?;
     Ok(())
 }
@@ -164,6 +170,82 @@ fn jpeg_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<B
     decode_image(py, info, |out| {
         jpeg::JpegDecoder::new().decode_into(bytes, out)
     })
+}
+
+#[pyfunction]
+fn bmp_encode<'py>(
+    py: Python<'py>,
+    array: &Bound<'py, PyAny>,
+) -> NativeResult<Bound<'py, PyBytes>> {
+    let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 numpy array")?;
+    let (h, w, c) = image_shape(&arg.shape(), "array")?;
+    let px = arg.as_slice();
+    let out = run_detached(py, px.len(), || bmp::encode(px, h, w, c))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+fn bmp_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<Bound<'py, PyAny>> {
+    let data = ReadBuf::new(data, "data")?;
+    let bytes = data.as_slice();
+    let info = bmp::probe(bytes)?;
+    decode_image(py, info, |out| bmp::decode_into(bytes, out))
+}
+
+#[pyfunction]
+fn tiff_encode<'py>(
+    py: Python<'py>,
+    array: &Bound<'py, PyAny>,
+) -> NativeResult<Bound<'py, PyBytes>> {
+    let untyped = array
+        .cast::<PyUntypedArray>()
+        .map_err(|_| type_error("array must be a numpy array of uint8 or uint16"))?;
+    let (h, w, c) = image_shape(untyped.shape(), "array")?;
+    let out = if untyped.dtype().is_equiv_to(&numpy::dtype::<u8>(py)) {
+        let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 or uint16 numpy array")?;
+        let px = arg.as_slice();
+        run_detached(py, px.len(), || tiff::encode(tiff::Pixels::U8(px), h, w, c))?
+    } else if untyped.dtype().is_equiv_to(&numpy::dtype::<u16>(py)) {
+        let arg = ArrayArg::<u16, IxDyn>::new(array, "array", "a uint8 or uint16 numpy array")?;
+        let px = arg.as_slice();
+        run_detached(py, px.len() * 2, || {
+            tiff::encode(tiff::Pixels::U16(px), h, w, c)
+        })?
+    } else {
+        return Err(type_error(format!(
+            "array must be uint8 or uint16, got {}",
+            untyped.dtype()
+        )));
+    };
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+fn tiff_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<Bound<'py, PyAny>> {
+    let data = ReadBuf::new(data, "data")?;
+    let bytes = data.as_slice();
+    let info = tiff::probe(bytes)?;
+    decode_image(py, info, |out| tiff::decode_into(bytes, out))
+}
+
+#[pyfunction]
+fn webp_encode<'py>(
+    py: Python<'py>,
+    array: &Bound<'py, PyAny>,
+) -> NativeResult<Bound<'py, PyBytes>> {
+    let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 numpy array")?;
+    let (h, w, c) = image_shape(&arg.shape(), "array")?;
+    let px = arg.as_slice();
+    let out = run_detached(py, px.len(), || webp::encode(px, h, w, c))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+fn webp_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<Bound<'py, PyAny>> {
+    let data = ReadBuf::new(data, "data")?;
+    let bytes = data.as_slice();
+    let info = webp::probe(bytes)?;
+    decode_image(py, info, |out| webp::decode_into(bytes, out))
 }
 
 #[pyfunction]

@@ -1,18 +1,23 @@
-//! Any bytes, as PNG and as JPEG (the fuzzer's input gets the right magic prepended by its
-//! first byte): probe, then decode into a buffer of the probed size.
+//! Any bytes, as PNG, JPEG, BMP, TIFF and WebP (the fuzzer's input gets a format's magic
+//! prepended by its first byte): probe, then decode into a buffer of the probed size with
+//! every decoder.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shoal_core::codec::{self, jpeg, png};
+use shoal_core::codec::{self, png, ImageFormat};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
     let mut buf = Vec::with_capacity(rest.len() + 8);
-    match which % 3 {
+    match which % 7 {
         0 => buf.extend_from_slice(&png::SIGNATURE),
         1 => buf.extend_from_slice(&[0xFF, 0xD8]),
+        2 => buf.extend_from_slice(b"BM"),
+        3 => buf.extend_from_slice(b"II*\0"),
+        4 => buf.extend_from_slice(b"MM\0*"),
+        5 => buf.extend_from_slice(b"RIFF\0\0\0\0WEBP"),
         _ => {}
     }
     buf.extend_from_slice(rest);
@@ -21,8 +26,15 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(n) = info.nbytes() {
             if n <= 1 << 24 {
                 let mut out = vec![0u8; n];
-                let _ = png::decode_into(&buf, &mut out);
-                let _ = jpeg::JpegDecoder::new().decode_into(&buf, &mut out);
+                for format in [
+                    ImageFormat::Png,
+                    ImageFormat::Jpeg,
+                    ImageFormat::Bmp,
+                    ImageFormat::Tiff,
+                    ImageFormat::Webp,
+                ] {
+                    let _ = codec::decode_into(format, &buf, &mut out);
+                }
             }
         }
     }

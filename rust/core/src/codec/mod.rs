@@ -1,10 +1,13 @@
-//! Sample codecs: lz4 (the Deep Lake block layout), png and jpeg, plus a header-only image
-//! probe.
+//! Sample codecs: lz4 (the Deep Lake block layout), png, jpeg, bmp, tiff and webp, plus a
+//! header-only image probe.
 
+pub mod bmp;
 pub mod jpeg;
 pub mod lz4;
 mod lz4_block;
 pub mod png;
+pub mod tiff;
+pub mod webp;
 
 use crate::{Error, Result};
 
@@ -20,6 +23,12 @@ pub enum ImageFormat {
     Png,
     /// JPEG (JFIF / EXIF).
     Jpeg,
+    /// Windows bitmap.
+    Bmp,
+    /// TIFF (first image).
+    Tiff,
+    /// WebP (still).
+    Webp,
 }
 
 impl ImageFormat {
@@ -28,6 +37,21 @@ impl ImageFormat {
         match self {
             Self::Png => "png",
             Self::Jpeg => "jpeg",
+            Self::Bmp => "bmp",
+            Self::Tiff => "tiff",
+            Self::Webp => "webp",
+        }
+    }
+
+    /// The format a Deep Lake compression name (or alias) stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "png" => Some(Self::Png),
+            "jpeg" | "jpg" => Some(Self::Jpeg),
+            "bmp" => Some(Self::Bmp),
+            "tiff" | "tif" => Some(Self::Tiff),
+            "webp" => Some(Self::Webp),
+            _ => None,
         }
     }
 }
@@ -130,20 +154,47 @@ pub fn sniff(data: &[u8]) -> Option<ImageFormat> {
         Some(ImageFormat::Png)
     } else if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some(ImageFormat::Jpeg)
+    } else if data.starts_with(b"BM") {
+        Some(ImageFormat::Bmp)
+    } else if tiff::is_tiff(data) {
+        Some(ImageFormat::Tiff)
+    } else if webp::is_webp(data) {
+        Some(ImageFormat::Webp)
     } else {
         None
     }
 }
 
-/// Reads only an image's header. Shapes follow [`png::decode_into`] and
-/// [`jpeg::JpegDecoder::decode_into`].
+/// Reads only an image's header. Shapes follow each format's `decode_into`.
 pub fn probe(data: &[u8]) -> Result<ImageInfo> {
     match sniff(data) {
-        Some(ImageFormat::Png) => png::probe(data),
-        Some(ImageFormat::Jpeg) => jpeg::JpegDecoder::new().info(data),
+        Some(format) => probe_as(format, data),
         None => Err(Error::codec(
             "image",
-            "not a PNG or JPEG (unknown magic bytes)",
+            "not a PNG, JPEG, BMP, TIFF or WebP (unknown magic bytes)",
         )),
+    }
+}
+
+/// Reads only the header of an image of a known format.
+pub fn probe_as(format: ImageFormat, data: &[u8]) -> Result<ImageInfo> {
+    match format {
+        ImageFormat::Png => png::probe(data),
+        ImageFormat::Jpeg => jpeg::probe(data),
+        ImageFormat::Bmp => bmp::probe(data),
+        ImageFormat::Tiff => tiff::probe(data),
+        ImageFormat::Webp => webp::probe(data),
+    }
+}
+
+/// Decodes a BMP, TIFF or WebP (the formats without reusable decoder state) into `out`, which
+/// must be exactly the decoded size. PNG and JPEG are decoded by their own modules.
+pub fn decode_into(format: ImageFormat, data: &[u8], out: &mut [u8]) -> Result<()> {
+    match format {
+        ImageFormat::Png => png::decode_into(data, out),
+        ImageFormat::Jpeg => jpeg::JpegDecoder::new().decode_into(data, out),
+        ImageFormat::Bmp => bmp::decode_into(data, out),
+        ImageFormat::Tiff => tiff::decode_into(data, out),
+        ImageFormat::Webp => webp::decode_into(data, out),
     }
 }
