@@ -181,6 +181,10 @@ def image_exif(data: bytes | memoryview, compression: str | None) -> dict[str, A
         tiff = _jpeg_exif(bytes(data))
     elif compression == "png":
         tiff = _png_exif(bytes(data))
+    elif compression == "tiff":
+        tiff = bytes(data)  # Pillow's getexif of a TIFF is the file's first directory
+    elif compression == "webp":
+        tiff = _webp_exif(bytes(data))
     else:
         return {}
     if not tiff:
@@ -189,6 +193,19 @@ def image_exif(data: bytes | memoryview, compression: str | None) -> dict[str, A
         return _ifd0(tiff)
     except (struct.error, _Unrecordable):
         return {}
+
+
+def _webp_exif(data: bytes) -> bytes | None:
+    """The TIFF block of a WebP's ``EXIF`` chunk (RIFF chunks: fourcc, size, padded data)."""
+    pos = 12
+    while pos + 8 <= len(data):
+        fourcc = data[pos : pos + 4]
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if fourcc == b"EXIF":
+            block = data[pos + 8 : pos + 8 + size]
+            return block[6:] if block.startswith(b"Exif\x00\x00") else block
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _jpeg_exif(data: bytes) -> bytes | None:
@@ -321,7 +338,7 @@ def file_info(
 ) -> dict[str, Any]:
     """The record of an image file appended (or linked) as one sample."""
     info: dict[str, Any] = {}
-    if compression in ("png", "jpeg"):
+    if compression in ("png", "jpeg", "tiff", "webp", "bmp"):
         info["exif"] = image_exif(data, compression)
     info["shape"] = [int(d) for d in shape]
     info["format"] = compression

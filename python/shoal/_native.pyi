@@ -129,9 +129,30 @@ def jpeg_decode(data: Buffer) -> npt.NDArray[np.uint8]:
     """Decode a JPEG to ``(H, W)`` (grayscale) or ``(H, W, 3)`` RGB, bit-identical to
     libjpeg-turbo with default settings (as Pillow decodes)."""
 
+def bmp_encode(array: npt.NDArray[np.uint8]) -> bytes:
+    """Encode ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` uint8 pixels as Pillow saves a BMP
+    (8-bit grey palette or 24-bit, bottom-up)."""
+
+def bmp_decode(data: Buffer) -> npt.NDArray[np.uint8]:
+    """Decode an uncompressed BMP as Pillow does: palette indices ``(H, W)``, RGB
+    ``(H, W, 3)``, or RGBA ``(H, W, 4)`` for 32-bit bit fields with alpha."""
+
+def tiff_encode(array: npt.NDArray[np.uint8] | npt.NDArray[np.uint16]) -> bytes:
+    """Encode uint8 ``(H, W)``/``(H, W, 1|3|4)`` or uint16 grey pixels as an uncompressed TIFF."""
+
+def tiff_decode(data: Buffer) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
+    """Decode a TIFF's first image to ``(H, W)`` (grey or palette indices) or ``(H, W, C)``."""
+
+def webp_encode(array: npt.NDArray[np.uint8]) -> bytes:
+    """Encode ``(H, W, 3)`` or ``(H, W, 4)`` uint8 pixels as a lossless WebP."""
+
+def webp_decode(data: Buffer) -> npt.NDArray[np.uint8]:
+    """Decode a still WebP (lossy or lossless) to RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)``."""
+
 def probe_image(data: Buffer) -> tuple[str, tuple[int, ...], str]:
     """Read only an image's header: ``(format, shape, dtype)``, e.g. ``("png", (H, W, 3),
-    "uint8")``. Shapes follow :func:`png_decode` / :func:`jpeg_decode`."""
+    "uint8")``; the format is found from the magic bytes (png, jpeg, bmp, tiff, webp). Shapes
+    follow the format's ``*_decode``."""
 
 def assemble(
     out: npt.NDArray[np.generic],
@@ -145,7 +166,8 @@ def assemble(
     ``plan`` has shape ``(n, 5)``: ``source_index, start, end, dst_offset, dst_nbytes`` (byte
     offsets into the source buffer and into ``out``). ``codec`` says what each range holds:
     ``"none"`` (raw bytes, copied; requires ``end - start == dst_nbytes``), ``"lz4"`` (one
-    lz4-compressed sample), ``"png"`` or ``"jpeg"`` (one encoded image whose decoded size must
-    be ``dst_nbytes``). Destination ranges must not overlap and must lie inside ``out``.
+    lz4-compressed sample), ``"png"``, ``"jpeg"``, ``"bmp"``, ``"tiff"`` or ``"webp"`` (one
+    encoded image whose decoded size must be ``dst_nbytes``). Destination ranges must not
+    overlap and must lie inside ``out``.
     ``threads`` > 1 splits the work across that many threads.
     """

@@ -1,7 +1,8 @@
 """``shoal.read(path)``: a file as a sample, as ``deeplake.read`` gives one.
 
 The file is a local path or an ``s3://``, ``gcs://`` or ``http(s)://`` URL; its bytes are read
-once. Its compression is recognised from the bytes (PNG, JPEG), else from the file name.
+once. Its compression is recognised from the bytes (PNG, JPEG, BMP, TIFF, WebP), else from
+the file name.
 Appended to an image tensor of the same sample compression, the bytes are stored unchanged
 (no decode, no re-encode); otherwise they are decoded (``.array``) and stored as the tensor
 wants.
@@ -17,9 +18,10 @@ import numpy as np
 
 from . import _loop
 from .errors import CodecError, NotFoundError, SampleError, StorageError
+from .format import image_codecs
 from .routing import open_storage, parse
 
-_EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".lz4": "lz4"}
+_EXTENSIONS = {**image_codecs.EXTENSIONS, ".lz4": "lz4"}
 _CLOUD = ("s3://", "gcs://", "gs://", "gcp://")
 HTTP_TIMEOUT = 60.0
 
@@ -34,7 +36,7 @@ class Sample:
         self.compression = compression
         self._array: np.ndarray | None = None
         self._probe: tuple[str, tuple[int, ...], str] | None = None
-        if compression in ("png", "jpeg"):
+        if compression in image_codecs.DECODERS:
             from . import _native
 
             try:
@@ -63,9 +65,9 @@ class Sample:
     @property
     def array(self) -> np.ndarray:
         if self._array is None:
-            if self.compression not in ("png", "jpeg"):
+            if self.compression not in image_codecs.DECODERS:
                 raise SampleError(
-                    f"{self.path}: shoal decodes PNG and JPEG files; this one is "
+                    f"{self.path}: shoal decodes PNG, JPEG, BMP, TIFF and WebP files; this one is "
                     f"{self.compression or 'of an unknown format'}"
                 )
             from .engine.samples import decode
@@ -93,10 +95,9 @@ class Sample:
 def _compression(data: bytes, path: str, given: str | None = None) -> str | None:
     """The file's format: from its first bytes, else as the caller says (deeplake's
     ``compression=``, for a path without an extension), else from the extension."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpeg"
+    sniffed = image_codecs.sniff(data)
+    if sniffed is not None:
+        return sniffed
     if given is not None:
         return given.lower()
     return _EXTENSIONS.get(os.path.splitext(path.split("?")[0])[1].lower())

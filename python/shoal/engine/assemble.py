@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _native
 from ..errors import CodecError, CorruptDataError, DynamicShapeError
-from ..format.htypes import htype_of
+from ..format.htypes import IMAGE_COMPRESSIONS, htype_of
 from ..storage._buffers import BUFFERS
 from . import tiles as tiling
 from .chunks import DecodedChunk
@@ -90,7 +90,7 @@ def assemble_flat(
         )
     # Raw copies run where they are asked for (a hop to a pool thread costs more than a
     # memory-speed copy); decoding is already on a pool thread, split across two.
-    threads = 2 if codec in ("png", "jpeg") and len(live) > 1 else 1
+    threads = 2 if codec in IMAGE_COMPRESSIONS and len(live) > 1 else 1
     _native.assemble(out, sources, np.ascontiguousarray(live), codec, threads)
     return out, offsets, sizes, shapes
 
@@ -175,7 +175,7 @@ def untile(
     for sl, chunk in zip(slices, chunks, strict=True):
         target = out[sl]
         data = memoryview(chunk.buffer)[chunk.base :]
-        if sc in ("png", "jpeg"):
+        if sc in IMAGE_COMPRESSIONS:
             piece = decode(data, sc)
         elif sc == "lz4":
             piece = np.frombuffer(_native.lz4_decompress(data), dtype=dtype)

@@ -18,7 +18,12 @@ import numpy as np
 
 from .. import _native
 from ..format import keys
-from ..format.htypes import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_TILING_THRESHOLD, htype_of
+from ..format.htypes import (
+    DEFAULT_MAX_CHUNK_SIZE,
+    DEFAULT_TILING_THRESHOLD,
+    IMAGE_COMPRESSIONS,
+    htype_of,
+)
 from ..format.keys import FORMAT_VERSION
 from . import tiles as tiling
 from .assemble import from_canvas
@@ -30,7 +35,7 @@ from .image_cuts import START_RATIO, ImageCuts
 from .samples import COMPRESSION_RATIO, encode, raw_bytes
 from .staging import ByteBuffer, Staged
 
-IMAGE = ("png", "jpeg")  # chunk compressions that encode a chunk as one image
+IMAGE = IMAGE_COMPRESSIONS  # chunk compressions that encode a chunk as one image
 
 
 @dataclass

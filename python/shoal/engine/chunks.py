@@ -17,6 +17,7 @@ import numpy as np
 from .. import _native
 from .._env import env_int
 from ..errors import CodecError, CorruptDataError, SampleError
+from ..format import image_codecs
 from ..format.keys import FORMAT_VERSION
 
 
@@ -82,10 +83,10 @@ def decode_chunk(raw: bytes | memoryview, chunk_compression: str | None, key: st
             body = memoryview(raw)[header.data_offset :]
             data = _native.lz4_decompress(body) if len(body) else b""
             return DecodedChunk(header, data, 0, len(raw) + len(data))
-        if chunk_compression in ("png", "jpeg"):
+        if chunk_compression in image_codecs.DECODERS:
             body = memoryview(raw)[header.data_offset :]
             canvas = (
-                (_native.png_decode if chunk_compression == "png" else _native.jpeg_decode)(body)
+                image_codecs.decode(body, chunk_compression)
                 if len(body)
                 else np.zeros((0, 0, 0), np.uint8)
             )

@@ -15,6 +15,7 @@ import numpy as np
 from .. import _native
 from .._index import distinct
 from ..errors import ShoalError
+from ..format.htypes import IMAGE_COMPRESSIONS
 from . import assemble
 from .fetch import Fetched
 from .samples import decode
@@ -78,7 +79,7 @@ async def read_stacked(t: TensorEngine, idx: np.ndarray) -> np.ndarray:
         idx.size == 0
         or pending.size
         or (t.tiles and any(int(i) in t.tiles for i in idx))
-        or t.meta.get("chunk_compression") in ("png", "jpeg")
+        or t.meta.get("chunk_compression") in IMAGE_COMPRESSIONS
     ):
         return assemble.stack(await read_arrays(t, idx), t.meta, dtype, idx.size)
     ranged = t.ctx.remote and not t.meta.get("chunk_compression")
@@ -160,7 +161,7 @@ async def read_arrays(t: TensorEngine, idx: np.ndarray) -> list[np.ndarray]:
     if plain_pos.size:
         plain = idx[plain_pos]
         rows, local, by_row = await _fetch(t, plain, t.ctx.remote and not _cc(t))
-        if _cc(t) in ("png", "jpeg"):
+        if _cc(t) in IMAGE_COMPRESSIONS:
             arrays = assemble.from_canvas(rows, local, by_row, dtype)  # type: ignore[arg-type]
         else:
             flat = await _assemble_flat(t, rows, local, by_row, dtype)
@@ -256,7 +257,7 @@ async def _from_session(t: TensorEngine, index: int) -> Pending:
     loc = np.asarray([index - first], dtype=np.int64)
     shape = tuple(int(d) for d in _native.sample_shapes(chunk.header.shapes, loc)[0])
     one = np.zeros(1, np.int64)
-    if _cc(t) in ("png", "jpeg"):
+    if _cc(t) in IMAGE_COMPRESSIONS:
         return True, assemble.from_canvas(one, loc, {0: chunk}, dtype)[0], shape
     return False, assemble.blobs(one, loc, {0: chunk}, 1)[0], shape
 
@@ -268,7 +269,7 @@ def _to_array(t: TensorEngine, value: Pending, dtype: np.dtype) -> np.ndarray:
     if int(np.prod(shape)) == 0:
         return np.zeros(shape, dtype=dtype)
     sc = t.meta.get("sample_compression")
-    if sc in ("png", "jpeg"):
+    if sc in IMAGE_COMPRESSIONS:
         return decode(memoryview(data), sc).reshape(shape)
     raw = _native.lz4_decompress(memoryview(data)) if sc == "lz4" else bytes(data)
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()

@@ -12,6 +12,7 @@ value's type/dtype/shape, and what to do.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from .. import _native
 from ..errors import CodecError, SampleError
+from ..format import image_codecs
 from ..format.htypes import Blob, Encoded, SampleContext, array_dtype, htype_of
 
 COMPRESSION_RATIO = 0.5  # deeplake's estimate for png/jpeg/lz4 when deciding to tile
@@ -232,7 +234,8 @@ class SampleConverter:
             fmt, shape, dt = _native.probe_image(data)
         except CodecError as exc:
             raise SampleError(
-                f"tensor {self.name!r}: sample {i} is bytes but not a PNG or JPEG image ({exc})"
+                f"tensor {self.name!r}: sample {i} is bytes but not a PNG, JPEG, BMP, TIFF or WebP "
+                f"image ({exc})"
             ) from None
         if (ndim == 3 and len(shape) == 2) or (ndim is None and len(shape) == 2):
             shape = (*shape, 1)
@@ -262,29 +265,55 @@ def raw_bytes(arr: np.ndarray) -> bytes | memoryview:
 
 def encode(arr: np.ndarray, compression: str, name: str = "", index: int = 0) -> bytes:
     """Encode one array with a sample compression."""
-    try:
-        if compression == "png":
-            a = arr[:, :, 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
-            return _native.png_encode(np.ascontiguousarray(a))
-        if compression == "jpeg":
-            if arr.dtype != np.uint8:
-                raise SampleError(
-                    f"tensor {name!r}: jpeg stores uint8 pixels; sample {index} is {arr.dtype}"
-                )
-            a = arr[:, :, 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
-            return _native.jpeg_encode(np.ascontiguousarray(a))
-        if compression == "lz4":
+    if compression == "lz4":
+        try:
             return _native.lz4_compress(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)
+        except CodecError as exc:
+            raise SampleError(
+                f"tensor {name!r}: could not lz4-encode sample {index}: {exc}"
+            ) from None
+    encoder = _IMAGE_ENCODERS.get(compression)
+    if encoder is None:
+        raise SampleError(f"unknown compression {compression!r}")
+    if compression in image_codecs.UINT8_ONLY and arr.dtype != np.uint8:
+        raise SampleError(
+            f"tensor {name!r}: {compression} stores uint8 pixels; sample {index} is {arr.dtype}"
+        )
+    channels = arr.shape[2] if arr.ndim == 3 else 1
+    allowed = image_codecs.CHANNELS[compression]
+    if arr.ndim in (2, 3) and allowed is not None and channels not in allowed:
+        raise SampleError(
+            f"tensor {name!r}: {compression} stores images of {' or '.join(map(str, allowed))} "
+            f"channels; sample {index} has shape {arr.shape}. "
+            + _CHANNEL_ADVICE.get(compression, "Use png, which stores 1 to 4 channels")
+        )
+    a = arr[:, :, 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
+    try:
+        return encoder(np.ascontiguousarray(a))
     except CodecError as exc:
         raise SampleError(
             f"tensor {name!r}: could not {compression}-encode sample {index}: {exc}"
         ) from None
-    raise SampleError(f"unknown compression {compression!r}")
+    except ValueError as exc:  # sizes or dtypes the format cannot hold
+        raise SampleError(
+            f"tensor {name!r}: cannot store sample {index} as {compression}: {exc}"
+        ) from None
+
+
+_IMAGE_ENCODERS: dict[str, Callable[[np.ndarray], bytes]] = {
+    "png": _native.png_encode,
+    "jpeg": _native.jpeg_encode,
+    "bmp": _native.bmp_encode,
+    "tiff": _native.tiff_encode,
+    "webp": _native.webp_encode,
+}
+
+_CHANNEL_ADVICE = {
+    "webp": "WebP has no grey mode (deeplake writes grey as RGB and cannot read it back): "
+    "repeat the channel to RGB or use png",
+    "bmp": "A 4-channel BMP reads back as RGB in deeplake: drop the alpha channel or use png",
+}
 
 
 def decode(data: bytes | bytearray | memoryview, fmt: str) -> np.ndarray:
-    if fmt == "png":
-        return _native.png_decode(data)
-    if fmt == "jpeg":
-        return _native.jpeg_decode(data)
-    raise CodecError(f"cannot decode {fmt!r}")
+    return image_codecs.decode(data, fmt)

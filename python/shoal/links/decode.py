@@ -11,6 +11,7 @@ import numpy as np
 from .. import _native
 from .._exif import file_info
 from ..errors import CodecError, LinkError
+from ..format import image_codecs
 
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -53,7 +54,7 @@ def to_array(data: bytes | memoryview, ndim: int | None, index: int, path: str) 
     else:
         try:
             fmt, _, _ = _native.probe_image(data)
-            arr = _native.png_decode(data) if fmt == "png" else _native.jpeg_decode(data)
+            arr = image_codecs.decode(data, fmt)
         except CodecError as exc:
             raise LinkError(
                 f"sample {index}: linked file {path!r} could not be decoded as an image ({exc})",

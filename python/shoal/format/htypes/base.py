@@ -19,7 +19,8 @@ import numpy as np
 
 from ...errors import CorruptDataError, InvalidCompressionError, InvalidHtypeError
 
-IMAGE_COMPRESSIONS = frozenset({"png", "jpeg"})
+# image sample/chunk compressions shoal encodes and decodes (see format.image_codecs)
+IMAGE_COMPRESSIONS = frozenset({"png", "jpeg", "bmp", "tiff", "webp"})
 BYTE_COMPRESSIONS = frozenset({"lz4"})
 # Meta dtypes that name no numpy dtype: the samples are serialised objects.
 OBJECT_DTYPES = frozenset({"str", "Any", "List"})

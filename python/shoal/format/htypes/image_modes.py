@@ -18,6 +18,7 @@ import numpy as np
 
 from ... import _native
 from ...errors import CodecError, SampleError
+from .. import image_codecs
 from .base import BYTE_COMPRESSIONS, IMAGE_COMPRESSIONS, Encoded, SampleContext
 from .image import Image
 
@@ -71,7 +72,7 @@ class ImageMode(Image):
         except CodecError as exc:
             raise SampleError(
                 f"tensor {ctx.tensor!r} (htype {self.name!r}): sample {ctx.index} is bytes but "
-                f"not a PNG or JPEG image ({exc})"
+                f"not a PNG, JPEG, BMP, TIFF or WebP image ({exc})"
             ) from None
         channels = shape[2] if len(shape) == 3 else 1
         if channels == self.channels:
@@ -81,7 +82,7 @@ class ImageMode(Image):
                 f"tensor {ctx.tensor!r} (htype {self.name!r}): sample {ctx.index} is a {dtype} "
                 f"image with {channels} channels; shoal converts uint8 images only"
             )
-        arr = _native.png_decode(data) if fmt == "png" else _native.jpeg_decode(data)
+        arr = image_codecs.decode(data, fmt)
         arr = arr.reshape(shape) if len(shape) == 3 else arr.reshape(*shape, 1)
         if self.channels == 3:
             return self._to_rgb(arr[:, :, :1] if channels == 2 else arr, ctx)

@@ -15,10 +15,10 @@ from ..keys import FORMAT_VERSION
 from .base import BYTE_COMPRESSIONS, IMAGE_COMPRESSIONS, HType
 from .registry import get_htype, known_htypes
 
-# png/jpeg chunk compression: image htypes only (HType.chunk_compressions)
+# image chunk compression: image htypes only (HType.chunk_compressions)
 CHUNK_COMPRESSIONS = BYTE_COMPRESSIONS | IMAGE_COMPRESSIONS
 SAMPLE_COMPRESSIONS = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
-COMPRESSION_ALIASES = {"jpg": "jpeg"}
+COMPRESSION_ALIASES = {"jpg": "jpeg", "tif": "tiff"}  # deeplake's aliases
 READABLE_CHUNK_COMPRESSIONS = CHUNK_COMPRESSIONS
 
 DEFAULT_MAX_CHUNK_SIZE = 16_000_000
@@ -84,8 +84,10 @@ def new_tensor_meta(
         raise InvalidHtypeError(
             f"tiling_threshold must be a positive number of bytes or -1 (off), got {tiling_threshold}"
         )
-    if sc == "jpeg" and dtype is not None and np.dtype(dtype) != np.uint8:
-        raise InvalidCompressionError("jpeg stores uint8 pixels only; use dtype='uint8' or png")
+    if sc in ("jpeg", "bmp", "webp") and dtype is not None and np.dtype(dtype) != np.uint8:
+        raise InvalidCompressionError(
+            f"{sc} stores uint8 pixels only; use dtype='uint8', or png or tiff"
+        )
     meta: dict[str, Any] = {
         "htype": ht.name,
         "min_shape": [],
