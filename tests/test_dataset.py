@@ -253,7 +253,7 @@ def test_errors_on_append(path: str) -> None:
         ds.i.append([[100000, 1], [1, 1]])
     with pytest.raises(errors.SampleError, match="str samples"):
         ds.t.append(5)
-    with pytest.raises(errors.SampleError, match="not a PNG or JPEG"):
+    with pytest.raises(errors.SampleError, match="not a PNG, JPEG, BMP, TIFF or WebP"):
         ds.img.append(b"definitely not an image")
     with pytest.raises(errors.SampleError, match="C in 1..4"):
         ds.img.append(np.zeros((4, 4, 7), np.uint8))

@@ -53,7 +53,7 @@ def test_read_bad_input(tmp_path: Path) -> None:
     assert sample.compression is None
     ds = shoal.empty(str(tmp_path / "ds"))
     ds.create_tensor("img", htype="image", sample_compression="png")
-    with pytest.raises(errors.SampleError, match="not a PNG or JPEG"):
+    with pytest.raises(errors.SampleError, match="not a PNG, JPEG, BMP, TIFF or WebP"):
         ds.img.append(sample)
     assert len(ds.img) == 0
 

@@ -19,7 +19,7 @@ stored as an empty sample, still labelled, and listed in the summary, as deeplak
 Where shoal differs: ``image_params``/``label_params`` ``name`` names the tensors of every
 split (deeplake uses it for the first split only), and the caller's dicts are left as they
 were (deeplake pops ``name`` and adds ``sample_compression``); no ``__temp...`` groups are left behind; a ``.csv`` source (deeplake's dataframe
-ingestion) and image formats other than PNG and JPEG are not supported (such files are
+ingestion) and image formats other than PNG, JPEG, BMP, TIFF and WebP are not supported (such files are
 skipped as unreadable ones are).
 """
 

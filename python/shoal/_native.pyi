@@ -141,7 +141,7 @@ def tiff_encode(array: npt.NDArray[np.uint8] | npt.NDArray[np.uint16]) -> bytes:
     """Encode uint8 ``(H, W)``/``(H, W, 1|3|4)`` or uint16 grey pixels as an uncompressed TIFF."""
 
 def tiff_decode(data: Buffer) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
-    """Decode a TIFF's first image to ``(H, W)`` (grey or palette indices) or ``(H, W, C)``."""
+    """Decode a TIFF's first image to ``(H, W)`` (grey) or ``(H, W, C)``."""
 
 def webp_encode(array: npt.NDArray[np.uint8]) -> bytes:
     """Encode ``(H, W, 3)`` or ``(H, W, 4)`` uint8 pixels as a lossless WebP."""

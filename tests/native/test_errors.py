@@ -26,6 +26,11 @@ PARSERS: dict[str, Callable[[bytes], object]] = {
     "lz4": _native.lz4_decompress,
     "png": _native.png_decode,
     "jpeg": _native.jpeg_decode,
+    "bmp": _native.bmp_decode,
+    "tiff": _native.tiff_decode,
+    "tiff_lzw": _native.tiff_decode,
+    "webp": _native.webp_decode,
+    "webp_lossy": _native.webp_decode,
     "probe": _native.probe_image,
 }
 
@@ -34,6 +39,9 @@ def valid_samples() -> dict[str, bytes]:
     img = np.random.default_rng(0).integers(0, 255, size=(20, 30, 3), dtype=np.uint8)
     jpg = io.BytesIO()
     Image.fromarray(img).save(jpg, "JPEG")
+    lzw, lossy = io.BytesIO(), io.BytesIO()
+    Image.fromarray(img).save(lzw, "TIFF", compression="tiff_lzw")
+    Image.fromarray(np.dstack([img, img[..., :1]])).save(lossy, "WEBP")
     return {
         "chunk_header": _native.serialize_chunk(
             "3.9.52",
@@ -47,6 +55,11 @@ def valid_samples() -> dict[str, bytes]:
         "lz4": lz4.block.compress(img.tobytes()),
         "png": _native.png_encode(img),
         "jpeg": jpg.getvalue(),
+        "bmp": _native.bmp_encode(img),
+        "tiff": _native.tiff_encode(img),
+        "tiff_lzw": lzw.getvalue(),
+        "webp": _native.webp_encode(img),
+        "webp_lossy": lossy.getvalue(),
         "probe": _native.png_encode(img[..., 0]),
     }
 

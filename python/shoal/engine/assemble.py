@@ -91,6 +91,13 @@ def assemble_flat(
     # Raw copies run where they are asked for (a hop to a pool thread costs more than a
     # memory-speed copy); decoding is already on a pool thread, split across two.
     threads = 2 if codec in IMAGE_COMPRESSIONS and len(live) > 1 else 1
+    if live.size:
+        lengths = np.fromiter((memoryview(s).nbytes for s in sources), np.int64, len(sources))
+        if np.any(live[:, 2] > lengths[live[:, 0]]):  # a chunk cut short in storage
+            raise CorruptDataError(
+                f"tensor {name!r}: a sample's bytes run past the end of its chunk; the chunk "
+                "is truncated"
+            )
     _native.assemble(out, sources, np.ascontiguousarray(live), codec, threads)
     return out, offsets, sizes, shapes
 

@@ -1,8 +1,8 @@
 //! TIFF through the `tiff` crate: the first image of a file, as Pillow's
-//! `np.asarray(Image.open(...))` gives it: grey `(H, W)` (8 or 16 bits), palette indices
-//! `(H, W)`, grey+alpha `(H, W, 2)`, RGB `(H, W, 3)` and RGBA `(H, W, 4)` (8 bits). Strips or
-//! tiles, uncompressed, PackBits, LZW or deflate. Planar, CMYK, YCbCr, bilevel and float
-//! images are refused.
+//! `np.asarray(Image.open(...))` gives it: grey `(H, W)` (8 or 16 bits), grey+alpha
+//! `(H, W, 2)`, RGB `(H, W, 3)` and RGBA `(H, W, 4)` (8 bits). Strips or tiles, uncompressed,
+//! PackBits, LZW or deflate. Palette, planar, CMYK, YCbCr, bilevel and float images are
+//! refused (the `tiff` crate does not read palette pixels; deeplake never writes them).
 //!
 //! Encoding writes one uncompressed strip image, as Pillow saves by default.
 
@@ -50,9 +50,15 @@ fn open(data: &[u8]) -> Result<(ImageInfo, Decoder<Cursor<&[u8]>>)> {
         return Err(err("planar (band-separated) TIFF is not supported"));
     }
     let (channels, dtype) = match decoder.colortype().map_err(err)? {
-        tiff::ColorType::Gray(8) | tiff::ColorType::Palette(8) => (1, PixelType::U8),
+        tiff::ColorType::Gray(8) => (1, PixelType::U8),
         tiff::ColorType::Gray(16) => (1, PixelType::U16),
-        tiff::ColorType::GrayA(8) => (2, PixelType::U8),
+        // Pillow writes grey+alpha with unspecified extra samples, which the crate calls
+        // multiband; Pillow reads both as LA.
+        tiff::ColorType::GrayA(8)
+        | tiff::ColorType::Multiband {
+            bit_depth: 8,
+            num_samples: 2,
+        } => (2, PixelType::U8),
         tiff::ColorType::RGB(8) => (3, PixelType::U8),
         tiff::ColorType::RGBA(8) => (4, PixelType::U8),
         other => return Err(err(format!("{other:?} TIFF is not supported"))),
