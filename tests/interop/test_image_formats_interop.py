@@ -144,6 +144,7 @@ def test_image_formats_both_ways(tmp_path: Path, run_dl: Any) -> None:
     info = dl_reads_ours.pop("info")
     assert info == with_deeplake(run_dl, read, theirs, "info")["info"]
     assert info == with_shoal(read, ours, "info")["info"]
+    assert with_shoal(read, ours, "stored")["stored"] == stored  # shoal's tobytes() too
     assert info["t"][-1]["exif"]["Compression"] == 8.0  # deflate
     assert info["w"][-1]["exif"] == {"Make": "shoal"}
     assert dl_reads_ours == made_by_shoal
