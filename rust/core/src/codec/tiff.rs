@@ -75,15 +75,17 @@ fn open(data: &[u8]) -> Result<(ImageInfo, Decoder<Cursor<&[u8]>>)> {
 
 /// Reads only the first image's directory.
 pub fn probe(data: &[u8]) -> Result<ImageInfo> {
-    open(data).map(|(info, _)| info)
+    super::guarded(CODEC, || open(data).map(|(info, _)| info))
 }
 
 /// Decodes a TIFF into `out`, which must be exactly the decoded size (see [`probe`]).
 /// 16-bit samples come out native-endian.
 pub fn decode_into(data: &[u8], out: &mut [u8]) -> Result<()> {
-    let (info, mut decoder) = open(data)?;
-    info.check_output(out)?;
-    decoder.read_image_bytes(out).map_err(err)
+    super::guarded(CODEC, || {
+        let (info, mut decoder) = open(data)?;
+        info.check_output(out)?;
+        decoder.read_image_bytes(out).map_err(err)
+    })
 }
 
 /// Decodes a TIFF into a new buffer, returning the header info with it.

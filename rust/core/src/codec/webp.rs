@@ -53,14 +53,16 @@ pub fn is_webp(data: &[u8]) -> bool {
 
 /// Reads only the headers.
 pub fn probe(data: &[u8]) -> Result<ImageInfo> {
-    open(data).map(|(info, _)| info)
+    super::guarded(CODEC, || open(data).map(|(info, _)| info))
 }
 
 /// Decodes a WebP into `out`, which must be exactly the decoded size (see [`probe`]).
 pub fn decode_into(data: &[u8], out: &mut [u8]) -> Result<()> {
-    let (info, mut decoder) = open(data)?;
-    info.check_output(out)?;
-    decoder.read_image(out).map_err(err)
+    super::guarded(CODEC, || {
+        let (info, mut decoder) = open(data)?;
+        info.check_output(out)?;
+        decoder.read_image(out).map_err(err)
+    })
 }
 
 /// Decodes a WebP into a new buffer, returning the header info with it.
