@@ -71,10 +71,12 @@ fn image_shape(shape: &[usize], name: &str) -> NativeResult<(usize, usize, usize
     }
 }
 
-#[pyfunction]
-fn png_encode<'py>(
+/// Encodes a uint8 or uint16 image array, `(H, W)` or `(H, W, C)`, with `encode` (PNG and
+/// TIFF take the same pixels).
+fn encode_8_or_16<'py>(
     py: Python<'py>,
     array: &Bound<'py, PyAny>,
+    encode: fn(png::Pixels<'_>, usize, usize, usize) -> shoal_core::Result<Vec<u8>>,
 ) -> NativeResult<Bound<'py, PyBytes>> {
     let untyped = array
         .cast::<PyUntypedArray>()
@@ -83,13 +85,11 @@ fn png_encode<'py>(
     let out = if untyped.dtype().is_equiv_to(&numpy::dtype::<u8>(py)) {
         let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 or uint16 numpy array")?;
         let px = arg.as_slice();
-        run_detached(py, px.len(), || png::encode(png::Pixels::U8(px), h, w, c))?
+        run_detached(py, px.len(), || encode(png::Pixels::U8(px), h, w, c))?
     } else if untyped.dtype().is_equiv_to(&numpy::dtype::<u16>(py)) {
         let arg = ArrayArg::<u16, IxDyn>::new(array, "array", "a uint8 or uint16 numpy array")?;
         let px = arg.as_slice();
-        run_detached(py, px.len() * 2, || {
-            png::encode(png::Pixels::U16(px), h, w, c)
-        })?
+        run_detached(py, px.len() * 2, || encode(png::Pixels::U16(px), h, w, c))?
     } else {
         return Err(type_error(format!(
             "array must be uint8 or uint16, got {}",
@@ -97,6 +97,14 @@ fn png_encode<'py>(
         )));
     };
     Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+fn png_encode<'py>(
+    py: Python<'py>,
+    array: &Bound<'py, PyAny>,
+) -> NativeResult<Bound<'py, PyBytes>> {
+    encode_8_or_16(py, array, png::encode)
 }
 
 /// Allocates the output array for `info` and decodes into it with `decode`.
@@ -197,27 +205,7 @@ fn tiff_encode<'py>(
     py: Python<'py>,
     array: &Bound<'py, PyAny>,
 ) -> NativeResult<Bound<'py, PyBytes>> {
-    let untyped = array
-        .cast::<PyUntypedArray>()
-        .map_err(|_| type_error("array must be a numpy array of uint8 or uint16"))?;
-    let (h, w, c) = image_shape(untyped.shape(), "array")?;
-    let out = if untyped.dtype().is_equiv_to(&numpy::dtype::<u8>(py)) {
-        let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 or uint16 numpy array")?;
-        let px = arg.as_slice();
-        run_detached(py, px.len(), || tiff::encode(tiff::Pixels::U8(px), h, w, c))?
-    } else if untyped.dtype().is_equiv_to(&numpy::dtype::<u16>(py)) {
-        let arg = ArrayArg::<u16, IxDyn>::new(array, "array", "a uint8 or uint16 numpy array")?;
-        let px = arg.as_slice();
-        run_detached(py, px.len() * 2, || {
-            tiff::encode(tiff::Pixels::U16(px), h, w, c)
-        })?
-    } else {
-        return Err(type_error(format!(
-            "array must be uint8 or uint16, got {}",
-            untyped.dtype()
-        )));
-    };
-    Ok(PyBytes::new(py, &out))
+    encode_8_or_16(py, array, tiff::encode)
 }
 
 #[pyfunction]
