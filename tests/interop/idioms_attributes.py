@@ -150,3 +150,28 @@ for bad in (lambda: ds.c[0].tobytes(), lambda: ds.x.tobytes()):
 r += [list(ds[[1, 0]].sample_indices), list(ds[0:2].sample_indices), ds.x.hidden]
 result = r
 """
+
+
+ATTRIBUTE_CORPUS["grey_arrays_into_image_tensors"] = """
+ds = deeplake.empty(argv[0], overwrite=True)
+cases = {"png": {"htype": "image", "sample_compression": "png"},
+         "jpeg": {"htype": "image", "sample_compression": "jpeg"},
+         "none": {"htype": "image", "sample_compression": None},
+         "lz4": {"htype": "image", "sample_compression": "lz4"},
+         "chunk_png": {"htype": "image", "chunk_compression": "png"},
+         "generic_png": {"sample_compression": "png"},
+         "batch_none": {"htype": "image", "sample_compression": None},
+         "batch_png": {"htype": "image", "sample_compression": "png"},
+         "list_none": {"htype": "image", "sample_compression": None}}
+for name, kwargs in cases.items():
+    ds.create_tensor(name, **kwargs)
+grey = np.arange(30, dtype=np.uint8).reshape(5, 6)
+for name in ["png", "jpeg", "none", "lz4", "chunk_png", "generic_png"]:
+    ds[name].append(grey)
+ds.batch_none.extend(np.stack([grey] * 3))
+ds.batch_png.extend(np.stack([grey] * 3))
+ds.list_none.extend([grey, grey])
+ds.png.append(np.zeros((2, 3, 1), np.uint8))
+result = {name: [list(ds[name].shape), list(ds[name][0].numpy().shape)] for name in cases}
+result["values"] = ds.png[0].numpy().ravel().tolist()
+"""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .base import BYTE_COMPRESSIONS, IMAGE_COMPRESSIONS, HType
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .base import BYTE_COMPRESSIONS, IMAGE_COMPRESSIONS, HType, SampleContext
 
 
 class Generic(HType):
@@ -11,6 +17,21 @@ class Generic(HType):
     sample_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
     # without a sample compression a tile may cut any axis
     tile_keeps_last_axis = False
+    # with an image sample compression deeplake stores a grey (H, W) array as (H, W, 1)
+    _grey_gets_channel = False
+
+    def bind(self, meta: Mapping[str, Any]) -> HType:
+        gets = meta.get("sample_compression") in IMAGE_COMPRESSIONS
+        if gets == self._grey_gets_channel:
+            return self
+        bound = copy.copy(self)
+        bound._grey_gets_channel = gets
+        return bound
+
+    def check_array(self, arr: np.ndarray, ctx: SampleContext) -> np.ndarray:
+        if self._grey_gets_channel and arr.ndim == 2 and ctx.ndim in (None, 3):
+            return arr[:, :, None]
+        return arr
 
 
 HTYPE = Generic()

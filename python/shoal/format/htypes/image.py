@@ -6,6 +6,7 @@ their camera ``intrinsics`` in the tensor info.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -24,6 +25,17 @@ class Image(HType):
     chunk_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
     companions: ClassVar[tuple[str, ...]] = ("info", "shape", "id")
     reads_files = True
+    # deeplake stores a grey (H, W) array as (H, W, 1), unless the tensor is chunk-compressed
+    # (its chunk-compressed path keeps the array's own shape): bound per tensor, see ``bind``
+    _grey_gets_channel = True
+
+    def bind(self, meta: Mapping[str, Any]) -> HType:
+        gets = not meta.get("chunk_compression")
+        if gets == self._grey_gets_channel:
+            return self
+        bound = copy.copy(self)
+        bound._grey_gets_channel = gets
+        return bound
 
     def convert(self, sample: Any, ctx: SampleContext) -> Any:
         if isinstance(sample, (bytes, bytearray, memoryview, os.PathLike)):
@@ -34,7 +46,7 @@ class Image(HType):
         return sample
 
     def check_array(self, arr: np.ndarray, ctx: SampleContext) -> np.ndarray:
-        if arr.ndim == 2 and ctx.ndim == 3:
+        if arr.ndim == 2 and (ctx.ndim == 3 or (ctx.ndim is None and self._grey_gets_channel)):
             arr = arr[:, :, None]
         if arr.shape == (0, 0, 0):
             return arr  # an empty sample: what deeplake stores for an appended None
@@ -48,6 +60,8 @@ class Image(HType):
     def batch_shape(
         self, batch: np.ndarray, sample_shape: tuple[int, ...], ndim: int | None
     ) -> tuple[int, ...] | None:
+        # a batch array into an empty tensor keeps its samples' shape: deeplake's batch path
+        # (uncompressed chunks) skips the grey-to-(H, W, 1) step its per-sample path takes
         if len(sample_shape) == 2 and ndim == 3:
             sample_shape = (*sample_shape, 1)
         if len(sample_shape) not in (2, 3) or (len(sample_shape) == 3 and sample_shape[2] > 4):
