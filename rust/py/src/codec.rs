@@ -107,6 +107,36 @@ fn png_encode<'py>(
     encode_8_or_16(py, array, png::encode)
 }
 
+/// An 8-bit image encoder of the core: pixels, height, width, channels.
+type EncodeU8 = fn(&[u8], usize, usize, usize) -> shoal_core::Result<Vec<u8>>;
+
+/// Encodes a uint8 image array, `(H, W)` or `(H, W, C)`, with `encode` (BMP, WebP).
+fn encode_u8<'py>(
+    py: Python<'py>,
+    array: &Bound<'py, PyAny>,
+    encode: EncodeU8,
+) -> NativeResult<Bound<'py, PyBytes>> {
+    let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 numpy array")?;
+    let (h, w, c) = image_shape(&arg.shape(), "array")?;
+    let px = arg.as_slice();
+    let out = run_detached(py, px.len(), || encode(px, h, w, c))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// Decodes one image file of a format: `probe` reads its header (shape and pixel type),
+/// `decode_into` fills the array allocated for it.
+fn decode_file<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    probe: fn(&[u8]) -> shoal_core::Result<ImageInfo>,
+    decode_into: fn(&[u8], &mut [u8]) -> shoal_core::Result<()>,
+) -> NativeResult<Bound<'py, PyAny>> {
+    let data = ReadBuf::new(data, "data")?;
+    let bytes = data.as_slice();
+    let info = probe(bytes)?;
+    decode_image(py, info, |out| decode_into(bytes, out))
+}
+
 /// Allocates the output array for `info` and decodes into it with `decode`.
 fn decode_image<'py>(
     py: Python<'py>,
@@ -148,10 +178,7 @@ fn decode_image<'py>(
 
 #[pyfunction]
 fn png_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<Bound<'py, PyAny>> {
-    let data = ReadBuf::new(data, "data")?;
-    let bytes = data.as_slice();
-    let info = png::probe(bytes)?;
-    decode_image(py, info, |out| png::decode_into(bytes, out))
+    decode_file(py, data, png::probe, png::decode_into)
 }
 
 #[pyfunction]
@@ -185,19 +212,12 @@ fn bmp_encode<'py>(
     py: Python<'py>,
     array: &Bound<'py, PyAny>,
 ) -> NativeResult<Bound<'py, PyBytes>> {
-    let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 numpy array")?;
-    let (h, w, c) = image_shape(&arg.shape(), "array")?;
-    let px = arg.as_slice();
-    let out = run_detached(py, px.len(), || bmp::encode(px, h, w, c))?;
-    Ok(PyBytes::new(py, &out))
+    encode_u8(py, array, bmp::encode)
 }
 
 #[pyfunction]
 fn bmp_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<Bound<'py, PyAny>> {
-    let data = ReadBuf::new(data, "data")?;
-    let bytes = data.as_slice();
-    let info = bmp::probe(bytes)?;
-    decode_image(py, info, |out| bmp::decode_into(bytes, out))
+    decode_file(py, data, bmp::probe, bmp::decode_into)
 }
 
 #[pyfunction]
@@ -210,10 +230,7 @@ fn tiff_encode<'py>(
 
 #[pyfunction]
 fn tiff_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<Bound<'py, PyAny>> {
-    let data = ReadBuf::new(data, "data")?;
-    let bytes = data.as_slice();
-    let info = tiff::probe(bytes)?;
-    decode_image(py, info, |out| tiff::decode_into(bytes, out))
+    decode_file(py, data, tiff::probe, tiff::decode_into)
 }
 
 #[pyfunction]
@@ -221,19 +238,12 @@ fn webp_encode<'py>(
     py: Python<'py>,
     array: &Bound<'py, PyAny>,
 ) -> NativeResult<Bound<'py, PyBytes>> {
-    let arg = ArrayArg::<u8, IxDyn>::new(array, "array", "a uint8 numpy array")?;
-    let (h, w, c) = image_shape(&arg.shape(), "array")?;
-    let px = arg.as_slice();
-    let out = run_detached(py, px.len(), || webp::encode(px, h, w, c))?;
-    Ok(PyBytes::new(py, &out))
+    encode_u8(py, array, webp::encode)
 }
 
 #[pyfunction]
 fn webp_decode<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> NativeResult<Bound<'py, PyAny>> {
-    let data = ReadBuf::new(data, "data")?;
-    let bytes = data.as_slice();
-    let info = webp::probe(bytes)?;
-    decode_image(py, info, |out| webp::decode_into(bytes, out))
+    decode_file(py, data, webp::probe, webp::decode_into)
 }
 
 #[pyfunction]
