@@ -207,10 +207,7 @@ pub fn decode_into(data: &[u8], out: &mut [u8]) -> Result<()> {
 
 /// Decodes a BMP into a new buffer, returning the header info with it.
 pub fn decode(data: &[u8]) -> Result<(ImageInfo, Vec<u8>)> {
-    let image = probe(data)?;
-    let mut out = vec![0u8; image.nbytes()?];
-    decode_into(data, &mut out)?;
-    Ok((image, out))
+    super::decode_to_vec(data, probe, decode_into)
 }
 
 /// Encodes `height × width × channels` `u8` samples (1 or 3 channels) as Pillow saves them.

@@ -156,6 +156,19 @@ pub(crate) fn guarded<T>(codec: &'static str, f: impl FnOnce() -> Result<T>) -> 
         .unwrap_or_else(|_| Err(Error::codec(codec, "the decoder failed on malformed input")))
 }
 
+/// Decodes a whole file into a new buffer with a format's `probe` (its header: shape and
+/// pixel type) and `decode_into`, returning the header info with it.
+pub(crate) fn decode_to_vec(
+    data: &[u8],
+    probe: fn(&[u8]) -> Result<ImageInfo>,
+    decode_into: fn(&[u8], &mut [u8]) -> Result<()>,
+) -> Result<(ImageInfo, Vec<u8>)> {
+    let image = probe(data)?;
+    let mut out = vec![0u8; image.nbytes()?];
+    decode_into(data, &mut out)?;
+    Ok((image, out))
+}
+
 /// The image format of `data`, from its magic bytes.
 pub fn sniff(data: &[u8]) -> Option<ImageFormat> {
     if data.starts_with(&png::SIGNATURE) {
