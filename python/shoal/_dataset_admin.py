@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 DELETE_SAFETY_SIZE = 1 * 1024**3
 
 
+async def refuse_if_large(ds: AsyncDataset) -> None:
+    """deeplake's guard before a delete: above 1 GB (by ``size_approx``) only with
+    ``large_ok=True``."""
+    size = await ds.size_approx_async()
+    if size > DELETE_SAFETY_SIZE:
+        raise ShoalError(
+            f"{ds.path} holds about {size / 1024**3:.1f} GB; pass large_ok=True to delete a "
+            "dataset larger than 1 GB"
+        )
+
+
 class AsyncDatasetAdmin:
     async def set_read_only_async(self: AsyncDataset, value: bool) -> None:  # type: ignore[misc]
         """``True``: write what is staged, give up the write lock, and refuse writes until
@@ -85,12 +96,7 @@ class AsyncDatasetAdmin:
         if e.storage.read_only:
             e.storage.check_writable("the dataset")
         if not large_ok:
-            size = await self.size_approx_async()
-            if size > DELETE_SAFETY_SIZE:
-                raise ShoalError(
-                    f"{self.path} holds about {size / 1024**3:.1f} GB; pass large_ok=True to "
-                    "delete a dataset larger than 1 GB"
-                )
+            await refuse_if_large(self)
         await e.writes.abandon()
         await e.release_lock()
         await check_no_writer(e.storage)  # not from under another writer's feet

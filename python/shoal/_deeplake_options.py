@@ -21,10 +21,8 @@ def check(
     indra: bool = False,
     index_params: dict[str, Any] | None = None,
     unlink: bool = False,
-    **accepted: Any,
 ) -> None:
-    """Refuse what ``fn`` (the caller's name, for the message) cannot do; ``accepted``:
-    the options that change nothing."""
+    """Refuse what ``fn`` (the caller's name, for the message) cannot do."""
     if access_method != "stream":
         raise UnsupportedOptionError(
             f"{fn}(access_method={access_method!r}): shoal streams datasets from where they are "

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _deeplake_options, _loop, routing
+from ._dataset_admin import refuse_if_large
 from .auth.hub_connect import connect_path_async
 from .dataset import AsyncDataset, Dataset
 from .engine.dataset import DatasetEngine
 from .engine.lock import check_no_writer
-from .errors import DatasetNotFoundError, PathError, ReadOnlyError, ShoalError
+from .errors import DatasetNotFoundError, PathError, ReadOnlyError
 
 PathLike = str | os.PathLike[str]
 
@@ -242,7 +243,7 @@ async def _dataset(
         raise DatasetNotFoundError(
             f"no dataset at {_display(path)!r} to open read-only; create it first"
         )
-    made = await empty_async(
+    return await empty_async(
         path,
         overwrite=overwrite,
         creds=creds,
@@ -251,7 +252,6 @@ async def _dataset(
         lock_timeout=lock_timeout,
         lock_enabled=lock_enabled,
     )
-    return made
 
 
 def dataset(
@@ -343,23 +343,11 @@ async def delete_async(
                     "is stored there"
                 )
         elif not large_ok:
-            await _check_small(path, creds, token)
+            await refuse_if_large(await load_async(path, read_only=True, creds=creds, token=token))
         await check_no_writer(storage)  # not from under another writer's feet
         await storage.delete_prefix("")
     finally:
         await storage.close()
-
-
-async def _check_small(path: PathLike, creds: Any, token: str | None) -> None:
-    from ._dataset_admin import DELETE_SAFETY_SIZE
-
-    ds = await load_async(path, read_only=True, creds=creds, token=token)
-    size = await ds.size_approx_async()
-    if size > DELETE_SAFETY_SIZE:
-        raise ShoalError(
-            f"{_display(path)!r} holds about {size / 1024**3:.1f} GB; pass large_ok=True to "
-            "delete a dataset larger than 1 GB"
-        )
 
 
 def delete(
