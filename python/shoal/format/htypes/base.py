@@ -13,7 +13,7 @@ import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -84,8 +84,17 @@ class HType:
 
     def bind(self, meta: Mapping[str, Any]) -> HType:
         """This htype for one tensor: htypes whose stored bytes depend on the tensor's dtype or
-        sample compression (polygons, lists) return a copy that knows them."""
+        compression (polygons, images) return a copy that knows them (:meth:`_bound`)."""
         return self
+
+    def _bound(self, **flags: Any) -> Self:
+        """This htype with per-tensor ``flags`` set: itself if they hold already, else a copy."""
+        if all(getattr(self, k) == v for k, v in flags.items()):
+            return self
+        bound = copy.copy(self)
+        for k, v in flags.items():
+            setattr(bound, k, v)
+        return bound
 
     # -- creating a tensor -------------------------------------------------------------------
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,12 +20,7 @@ class Generic(HType):
     _grey_gets_channel = False
 
     def bind(self, meta: Mapping[str, Any]) -> HType:
-        gets = meta.get("sample_compression") in IMAGE_COMPRESSIONS
-        if gets == self._grey_gets_channel:
-            return self
-        bound = copy.copy(self)
-        bound._grey_gets_channel = gets
-        return bound
+        return self._bound(_grey_gets_channel=meta.get("sample_compression") in IMAGE_COMPRESSIONS)
 
     def check_array(self, arr: np.ndarray, ctx: SampleContext) -> np.ndarray:
         if self._grey_gets_channel and arr.ndim == 2 and ctx.ndim in (None, 3):

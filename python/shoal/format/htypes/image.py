@@ -6,7 +6,6 @@ their camera ``intrinsics`` in the tensor info.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -30,12 +29,7 @@ class Image(HType):
     _grey_gets_channel = True
 
     def bind(self, meta: Mapping[str, Any]) -> HType:
-        gets = not meta.get("chunk_compression")
-        if gets == self._grey_gets_channel:
-            return self
-        bound = copy.copy(self)
-        bound._grey_gets_channel = gets
-        return bound
+        return self._bound(_grey_gets_channel=not meta.get("chunk_compression"))
 
     def convert(self, sample: Any, ctx: SampleContext) -> Any:
         if isinstance(sample, (bytes, bytearray, memoryview, os.PathLike)):

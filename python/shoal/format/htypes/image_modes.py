@@ -9,7 +9,6 @@ This module defines no htype itself; ``image_rgb`` and ``image_gray`` subclass
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -52,12 +51,7 @@ class ImageMode(Image):
     chunk_compressions = IMAGE_COMPRESSIONS | BYTE_COMPRESSIONS
 
     def bind(self, meta: Mapping[str, Any]) -> ImageMode:
-        compressed = meta.get("sample_compression") in IMAGE_COMPRESSIONS
-        if compressed == self._image_compressed:
-            return self
-        bound = copy.copy(self)
-        bound._image_compressed = compressed
-        return bound
+        return self._bound(_image_compressed=meta.get("sample_compression") in IMAGE_COMPRESSIONS)
 
     def convert(self, sample: Any, ctx: SampleContext) -> Any:
         converted = super().convert(sample, ctx)

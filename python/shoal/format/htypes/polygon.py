@@ -6,7 +6,6 @@ stacked array, as deeplake's do. ``sample_compression="lz4"`` compresses those b
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,12 +29,7 @@ class Polygon(HType):
         return True  # serialised bytes per sample, though the meta names a numeric dtype
 
     def bind(self, meta: Mapping[str, Any]) -> HType:
-        dtype = array_dtype(meta.get("dtype")) or np.dtype(np.float32)
-        if dtype == self._dtype:
-            return self
-        bound = copy.copy(self)
-        bound._dtype = dtype
-        return bound
+        return self._bound(_dtype=array_dtype(meta.get("dtype")) or np.dtype(np.float32))
 
     # -- appending ---------------------------------------------------------------------------
     def convert(self, sample: Any, ctx: SampleContext) -> Any:
