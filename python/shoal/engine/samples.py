@@ -11,7 +11,6 @@ value's type/dtype/shape, and what to do.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,19 +224,10 @@ class SampleConverter:
     def _encoded_image(
         self, sample: Any, i: int, dtype: np.dtype | None, ndim: int | None
     ) -> tuple[bytes | memoryview | None, tuple[int, ...], np.ndarray | None]:
-        if isinstance(sample, os.PathLike):
-            with open(sample, "rb") as f:
-                data: bytes | bytearray | memoryview = f.read()
-        else:
-            data = sample
-        try:
-            fmt, shape, dt = _native.probe_image(data)
-        except CodecError as exc:
-            raise SampleError(
-                f"tensor {self.name!r}: sample {i} is bytes but not a PNG, JPEG, BMP, TIFF or WebP "
-                f"image ({exc})"
-            ) from None
-        if (ndim == 3 and len(shape) == 2) or (ndim is None and len(shape) == 2):
+        data, fmt, shape, dt = image_codecs.read_and_probe(
+            sample, f"tensor {self.name!r}: sample {i}"
+        )
+        if len(shape) == 2 and ndim in (3, None):
             shape = (*shape, 1)
         if dtype is not None and np.dtype(dt) != dtype:
             raise SampleError(

@@ -9,13 +9,14 @@ codec say how (webp: lossless rather than lossy at quality 80).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .. import _native
-from ..errors import CodecError
+from ..errors import CodecError, SampleError
 
 #: Decoders by compression name: bytes -> ``(H, W)`` or ``(H, W, C)`` array.
 DECODERS: dict[str, Callable[[Any], np.ndarray]] = {
@@ -75,3 +76,22 @@ def decode(data: bytes | bytearray | memoryview, fmt: str) -> np.ndarray:
     if decoder is None:
         raise CodecError(f"cannot decode {fmt!r}; shoal decodes {sorted(DECODERS)}")
     return decoder(data)
+
+
+def read_and_probe(
+    sample: bytes | bytearray | memoryview | os.PathLike[str], where: str
+) -> tuple[bytes | bytearray | memoryview, str, tuple[int, ...], str]:
+    """An encoded image sample (its bytes, or the path of its file): the bytes, and the
+    format, shape and dtype its header gives. ``where`` names the sample in the error."""
+    if isinstance(sample, os.PathLike):
+        with open(sample, "rb") as f:
+            data: bytes | bytearray | memoryview = f.read()
+    else:
+        data = sample
+    try:
+        fmt, shape, dtype = _native.probe_image(data)
+    except CodecError as exc:
+        raise SampleError(
+            f"{where} is bytes but not a PNG, JPEG, BMP, TIFF or WebP image ({exc})"
+        ) from None
+    return data, fmt, tuple(shape), dtype

@@ -9,14 +9,12 @@ This module defines no htype itself; ``image_rgb`` and ``image_gray`` subclass
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ... import _native
-from ...errors import CodecError, SampleError
+from ...errors import SampleError
 from .. import image_codecs
 from .base import BYTE_COMPRESSIONS, IMAGE_COMPRESSIONS, Encoded, SampleContext
 from .image import Image
@@ -57,17 +55,8 @@ class ImageMode(Image):
         converted = super().convert(sample, ctx)
         if not isinstance(converted, Encoded):
             return converted
-        data = converted.data
-        if isinstance(data, os.PathLike):
-            with open(data, "rb") as f:
-                data = f.read()
-        try:
-            fmt, shape, dtype = _native.probe_image(data)
-        except CodecError as exc:
-            raise SampleError(
-                f"tensor {ctx.tensor!r} (htype {self.name!r}): sample {ctx.index} is bytes but "
-                f"not a PNG, JPEG, BMP, TIFF or WebP image ({exc})"
-            ) from None
+        where = f"tensor {ctx.tensor!r} (htype {self.name!r}): sample {ctx.index}"
+        data, fmt, shape, dtype = image_codecs.read_and_probe(converted.data, where)
         channels = shape[2] if len(shape) == 3 else 1
         if channels == self.channels:
             return Encoded(data)  # already in this mode: stored as the file is
